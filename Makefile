@@ -1,0 +1,53 @@
+# mianshen — two commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv and installs what it needs (quick when already installed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# `make test` also runs the suite on PostgreSQL when a URL is given, e.g.
+#   make test MIANSHEN_TEST_PG_URL=postgresql://postgres@127.0.0.1:5432/test
+MIANSHEN_TEST_PG_URL ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck test-sqlite test-postgres bench clean help
+
+help:
+	@echo "make demo   - generate a small city, validate, import, screen, summarise (SQLite under var/)"
+	@echo "make test   - lint, type-check and run the tests on SQLite (and PostgreSQL when MIANSHEN_TEST_PG_URL is set)"
+	@echo "make bench  - run the benchmarks in bench/ (see bench/README.md)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mianshen demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test-sqlite: $(STAMP)
+	MIANSHEN_DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	@if [ -n "$(MIANSHEN_TEST_PG_URL)" ]; then \
+		echo "== tests on PostgreSQL ($(MIANSHEN_TEST_PG_URL))"; \
+		MIANSHEN_DATABASE_URL="$(MIANSHEN_TEST_PG_URL)" $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
+	else \
+		echo "== PostgreSQL half skipped: set MIANSHEN_TEST_PG_URL to run it"; \
+	fi
+
+test: lint typecheck test-sqlite test-postgres
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from mianshen.cli import main
+
+main()

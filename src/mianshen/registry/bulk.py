@@ -1,0 +1,113 @@
+"""Bulk writes and reads of Polars frames: COPY on PostgreSQL, executemany on SQLite.
+
+Both sides stream in chunks so memory stays flat; the caller holds the transaction, so a failure leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+
+import polars as pl
+from django.db import connection
+
+CHUNK_ROWS = 500_000
+
+Progress = Callable[[int], None]
+
+
+def _chunks(df: pl.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+    for start in range(0, df.height, size):
+        yield df.slice(start, size)
+
+
+def frame_insert(
+    *, table: str, df: pl.DataFrame, constants: dict[str, int] | None = None, advance: Progress | None = None
+) -> int:
+    """Insert every row of ``df`` into ``table`` (columns by name), with ``constants`` added to each row."""
+    if df.height == 0:
+        return 0
+    if constants:
+        df = df.with_columns(pl.lit(v, dtype=pl.Int64).alias(k) for k, v in constants.items())
+    columns = df.columns
+    if connection.vendor == "postgresql":
+        _copy_in(table, columns, df, advance)
+    else:
+        _executemany(table, columns, df, advance)
+    return df.height
+
+
+def _copy_in(table: str, columns: list[str], df: pl.DataFrame, advance: Progress | None) -> None:
+    qn = connection.ops.quote_name
+    sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN (FORMAT csv)"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for chunk in _chunks(df):
+            buf = io.BytesIO()
+            # CSV nulls are unquoted empty fields (NULL in COPY csv); empty strings never reach here
+            # (required text is non-empty after validation, optional text is null when empty).
+            chunk.write_csv(buf, include_header=False, null_value="", date_format="%Y-%m-%d")
+            copy.write(buf.getvalue())
+            if advance:
+                advance(chunk.height)
+
+
+def _executemany(table: str, columns: list[str], df: pl.DataFrame, advance: Progress | None) -> None:
+    qn = connection.ops.quote_name
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({placeholders})"
+    # SQLite stores dates as ISO text and booleans as 0/1, as Django does.
+    df = df.with_columns(
+        [pl.col(c).dt.strftime("%Y-%m-%d") for c, t in df.schema.items() if t == pl.Date()]
+        + [pl.col(c).cast(pl.Int8) for c, t in df.schema.items() if t == pl.Boolean()]
+    )
+    with connection.cursor() as cursor:
+        for chunk in _chunks(df, 100_000):
+            cursor.executemany(sql, chunk.rows())
+            if advance:
+                advance(chunk.height)
+
+
+def frame_select(*, table: str, schema: dict[str, pl.DataType], snapshot_id: int) -> pl.DataFrame:
+    """Read ``schema``'s columns of one snapshot's rows of ``table``, in insertion order, typed by ``schema``."""
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(c) for c in schema)
+    select = f"SELECT {cols} FROM {qn(table)} WHERE snapshot_id = {int(snapshot_id)} ORDER BY id"
+    if connection.vendor == "postgresql":
+        buf = io.BytesIO()
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                buf.write(block)
+        if buf.tell() == 0:
+            return pl.DataFrame(schema=schema)
+        raw = pl.read_csv(
+            buf.getvalue(),
+            has_header=False,
+            new_columns=list(schema),
+            infer_schema=False,
+            missing_utf8_is_empty_string=False,
+        )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(select)
+            rows = cursor.fetchall()
+        if not rows:
+            return pl.DataFrame(schema=schema)
+        raw = pl.DataFrame(
+            [[None if v is None else str(v) for v in row] for row in rows],
+            schema=dict.fromkeys(schema, pl.String()),
+            orient="row",
+        )
+    return raw.select(_typed_column(name, dtype) for name, dtype in schema.items())
+
+
+_BOOLEAN_TEXT = {"t": True, "true": True, "1": True, "True": True, "f": False, "false": False, "0": False, "False": False}
+
+
+def _typed_column(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.Date():
+        return col.str.to_date("%Y-%m-%d").alias(name)
+    if dtype == pl.Boolean():
+        return col.replace_strict(_BOOLEAN_TEXT, return_dtype=pl.Boolean).alias(name)
+    return col.cast(dtype).alias(name)

@@ -1,0 +1,138 @@
+"""Imported data drops: immutable, content-hashed snapshots of the agency's data (参保单位登记).
+
+A snapshot holds the accepted rows of every table of a drop exactly as validated (normalised values), the
+rejected rows with their reasons, and every problem the validation reported. Rows are written once, by
+``registry.services.snapshot_import``, and never changed: the database refuses UPDATE and DELETE on them
+(triggers, see migration 0002), so a screening round can always be replayed on the data it saw.
+
+Fact tables carry ``unit_id`` as text rather than a foreign key: the drop's own key is what the policy, the
+reports and the agency speak, and bulk COPY stays a straight stream.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Snapshot(models.Model):
+    content_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 over the drop's files")
+    source = models.CharField(max_length=500, help_text="where the drop was read from")
+    extracted_on = models.DateField(help_text="the extraction date of the drop (default as-of of rounds)")
+    imported_at = models.DateTimeField(auto_now_add=True)
+    imported_by = models.CharField(max_length=150, blank=True)
+    files = models.JSONField(default=list, help_text="[{table, filename, format, sha256, rows}]")
+    rows_accepted = models.JSONField(default=dict, help_text="{table: accepted rows}")
+    rows_rejected = models.JSONField(default=dict, help_text="{table: rejected rows}")
+    errors = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.pk} {self.content_hash[:12]} ({self.extracted_on})"
+
+
+class _SnapshotRow(models.Model):
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+    line = models.PositiveIntegerField(help_text="line of the record in its source file")
+
+    class Meta:
+        abstract = True
+
+
+class Unit(_SnapshotRow):
+    unit_id = models.CharField(max_length=64)
+    credit_code = models.CharField(max_length=18)
+    name = models.CharField(max_length=500)
+    unit_type = models.CharField(max_length=40)
+    industry = models.CharField(max_length=4)
+    district = models.CharField(max_length=6)
+    dispatch = models.BooleanField()
+    size_class_declared = models.CharField(max_length=10, null=True)
+    employees = models.BigIntegerField(null=True)
+    revenue_yuan = models.BigIntegerField(null=True)
+    assets_yuan = models.BigIntegerField(null=True)
+    deregistered_on = models.DateField(null=True)
+    phone = models.CharField(max_length=32, null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["snapshot", "unit_id"], name="unit_unique_in_snapshot")]
+        indexes = [models.Index(fields=["snapshot", "credit_code"], name="unit_credit_code")]
+
+
+class Headcount(_SnapshotRow):
+    unit_id = models.CharField(max_length=64)
+    month = models.CharField(max_length=7)
+    insured = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "unit_id"], name="headcount_unit")]
+
+
+class Separation(_SnapshotRow):
+    unit_id = models.CharField(max_length=64)
+    month = models.CharField(max_length=7)
+    reason = models.CharField(max_length=20)
+    persons = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "unit_id"], name="separation_unit")]
+
+
+class Contribution(_SnapshotRow):
+    unit_id = models.CharField(max_length=64)
+    period = models.CharField(max_length=7)
+    due_fen = models.BigIntegerField()
+    paid_fen = models.BigIntegerField()
+    paid_on = models.DateField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "unit_id"], name="contribution_unit")]
+
+
+class BankAccount(_SnapshotRow):
+    unit_id = models.CharField(max_length=64)
+    bank_code = models.CharField(max_length=3)
+    branch_code = models.CharField(max_length=12)
+    account_no = models.CharField(max_length=64)
+    account_name = models.CharField(max_length=500)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "unit_id"], name="bank_account_unique_in_snapshot")
+        ]
+
+
+class CreditFlag(_SnapshotRow):
+    credit_code = models.CharField(max_length=18)
+    flag = models.CharField(max_length=30)
+    listed_on = models.DateField()
+    removed_on = models.DateField(null=True)
+    source = models.CharField(max_length=200)
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "credit_code"], name="credit_flag_code")]
+
+
+class DispatchConfirmation(_SnapshotRow):
+    unit_id = models.CharField(max_length=64)
+    confirmed_on = models.DateField()
+
+
+class RejectedRow(_SnapshotRow):
+    """A row the validation rejected, kept with its values as read and its reasons (nothing is lost)."""
+
+    file = models.CharField(max_length=100)
+    codes = models.CharField(max_length=500, help_text="error codes, sorted, joined by |")
+    values = models.JSONField(help_text="the row's values as read (normalised text)")
+
+
+class Problem(_SnapshotRow):
+    """One problem the validation reported (errors and warnings), as in `validate --report`."""
+
+    file = models.CharField(max_length=100)
+    column = models.CharField(max_length=60, blank=True)
+    code = models.CharField(max_length=40)
+    severity = models.CharField(max_length=10)
+    message = models.TextField()
