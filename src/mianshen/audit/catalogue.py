@@ -1,0 +1,115 @@
+"""The numbered catalogue of audit event types (全程留痕: every step leaves a trace).
+
+Each event type has a stable integer code (stored in ``AuditEvent.action`` and hashed into the chain), a dotted
+name and a one-line description. Codes are grouped by hundreds, one block per domain:
+
+====  ==========================================================
+1xx   data drops and snapshots
+2xx   screening rounds (比对)
+3xx   cases: state transitions, manual review (four eyes), applications
+4xx   public notice (公示) and objections (异议)
+5xx   payments: instructions, bank files, bank status, recovery
+6xx   bank-account corrections (maker and checker)
+7xx   staff access to personal or bank data (reads worth a trace)
+8xx   notifications and call-backs (呼我必回)
+9xx   the audit trail itself and administration
+====  ==========================================================
+
+Rules: a code, once released, is never renumbered, reused or removed (old events keep their meaning); add new
+codes at the end of their block; a retired type stays here with "(retired)" in its description.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, unique
+
+
+@unique
+class Action(IntEnum):
+    """An audit event type: ``Action.ROUND_STARTED == 200``, ``.dotted == "round.started"``."""
+
+    dotted: str
+    description: str
+
+    def __new__(cls, code: int, dotted: str = "", description: str = "") -> Action:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.dotted = dotted
+        member.description = description
+        return member
+
+    # 1xx data
+    SNAPSHOT_IMPORTED = 100, "snapshot.imported", "a data drop was imported as an immutable snapshot"
+    SNAPSHOT_REJECTED = 101, "snapshot.rejected", "a data drop was refused whole (unusable)"
+
+    # 2xx screening rounds
+    ROUND_STARTED = 200, "round.started", "a screening round started over a frozen snapshot"
+    ROUND_COMPLETED = 201, "round.completed", "a screening round finished and stored its decisions"
+    ROUND_FAILED = 202, "round.failed", "a screening round failed; nothing of it was kept"
+
+    # 3xx cases
+    CASE_TRANSITION = 300, "case.transition", "a case changed state (before/after: the states)"
+    CASE_OPENED = 301, "case.opened", "a case was opened for a unit and policy year"
+    CASE_REVIEWED = 310, "case.reviewed", "a manual review was approved or refused (checker)"
+    CASE_REVIEW_PREPARED = 311, "case.review_prepared", "a manual review was prepared (maker)"
+    DISPATCH_CONFIRMED = 320, "dispatch.confirmed", "the host employer confirmed dispatched workers"
+    APPLICATION_RECEIVED = 330, "application.received", "a unit applied through the portal"
+
+    # 4xx public notice and objections
+    NOTICE_OPENED = 400, "notice.opened", "a public notice (公示) list was published"
+    NOTICE_CLOSED = 401, "notice.closed", "a public notice period ended"
+    OBJECTION_RECORDED = 410, "objection.recorded", "an objection was received during public notice"
+    OBJECTION_DECIDED = 411, "objection.decided", "an objection was decided"
+
+    # 5xx payments
+    PAYMENT_INSTRUCTION_CREATED = 500, "payment.instruction_created", "a payment instruction was created"
+    PAYMENT_INSTRUCTION_CANCELLED = (
+        501,
+        "payment.instruction_cancelled",
+        "a payment instruction was cancelled",
+    )
+    PAYMENT_REISSUED = 502, "payment.reissued", "a failed payment was re-issued (new EndToEndId)"
+    BANK_FILE_FROZEN = 510, "bank_file.frozen", "a bank file was frozen (bytes and SHA-256 stored)"
+    BANK_FILE_UPLOADED = 511, "bank_file.uploaded", "a frozen bank file was handed to a bank"
+    BANK_FILE_RECEIVED = 512, "bank_file.received", "a status or booking file was received from a bank"
+    BANK_STATUS_APPLIED = 520, "bank_status.applied", "a bank status line changed a payment"
+    PAYMENT_HELD = 530, "payment.held", "a payment was put on hold"
+    PAYMENT_RELEASED = 531, "payment.released", "a held payment was released"
+    PAYMENT_RECOVERED = 540, "payment.recovered", "a failed or returned payment was recovered"
+
+    # 6xx bank-account corrections
+    ACCOUNT_CORRECTION_PREPARED = 600, "account.correction_prepared", "an account correction was prepared"
+    ACCOUNT_CORRECTION_APPROVED = 601, "account.correction_approved", "an account correction was approved"
+    ACCOUNT_CORRECTION_REFUSED = 602, "account.correction_refused", "an account correction was refused"
+
+    # 7xx staff access to sensitive data
+    STAFF_VIEWED_BANK_DATA = 700, "staff.viewed_bank_data", "a staff member viewed a unit's bank account"
+    STAFF_VIEWED_CONTACT = 701, "staff.viewed_contact", "a staff member viewed a unit's contact details"
+    STAFF_EXPORTED = 702, "staff.exported", "a staff member exported a report or list"
+
+    # 8xx notifications and call-backs
+    NOTIFICATION_QUEUED = 800, "notification.queued", "a notification was queued in the outbox"
+    CALLBACK_REQUESTED = 810, "callback.requested", "a call-back was requested (呼我必回)"
+    CALLBACK_CLOSED = 811, "callback.closed", "a call-back was answered and closed"
+
+    # 9xx the audit trail itself
+    AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"
+    AUDIT_PROTECTION_REMOVED = (
+        910,
+        "audit.protection_removed",
+        "an administrator removed append-only protection",
+    )
+    AUDIT_PROTECTION_RESTORED = 911, "audit.protection_restored", "append-only protection was restored"
+
+    @classmethod
+    def by_dotted(cls, dotted: str) -> Action:
+        """The event type named ``dotted`` ("round.started"); ``KeyError`` when there is none."""
+        for member in cls:
+            if member.dotted == dotted:
+                return member
+        raise KeyError(dotted)
+
+
+def action_choices() -> list[tuple[int, str]]:
+    """Choices for the model field: ``(code, "code dotted.name")``."""
+    return [(member.value, f"{member.value} {member.dotted}") for member in Action]

@@ -1,0 +1,88 @@
+"""The checkpoint file: the chain head, written outside the database, one JSON line per checkpoint.
+
+A line looks like::
+
+    {"seq": 1200, "hash": "9f2c...", "at": "2021-07-01T08:00:00.000000Z", "count": 1200,
+     "written_at": "2021-07-01T08:00:01.123456Z", "database": "postgresql:mianshen"}
+
+``seq``/``hash``/``at`` are those of the head event when the checkpoint was taken, ``count`` the number of events
+then. ``verify`` requires each checkpoint's seq to exist with that very hash; a seq beyond the current head means
+the end of the trail was cut off. Keep the file somewhere the database's administrators cannot rewrite (another
+host, WORM storage, a log shipper); a copy anywhere will do, lines are only ever appended.
+
+The file is ``$MIANSHEN_AUDIT_CHECKPOINT_FILE`` when set (read at each call), else
+``<VAR_DIR>/audit-checkpoints.jsonl``. Use one file per database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+CHECKPOINT_FILENAME = "audit-checkpoints.jsonl"
+ENV_FILE = "MIANSHEN_AUDIT_CHECKPOINT_FILE"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    at: str
+    count: int
+    written_at: str
+    line: int  # line number in the file (1-based), for messages
+
+
+def checkpoint_file(directory: Path | None = None) -> Path:
+    """Where checkpoints go: ``directory/audit-checkpoints.jsonl`` if given, else the environment, else VAR_DIR."""
+    if directory is not None:
+        return Path(directory) / CHECKPOINT_FILENAME
+    configured = os.environ.get(ENV_FILE, "").strip()
+    if configured:
+        return Path(configured)
+    return Path(settings.VAR_DIR) / CHECKPOINT_FILENAME
+
+
+def checkpoint_append(path: Path, record: dict[str, object]) -> None:
+    """Append one line durably (O_APPEND so concurrent writers never interleave; fsync before returning)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def checkpoints_read(path: Path) -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints in ``path`` (none if it does not exist) and a warning per unreadable line."""
+    if not path.exists():
+        return [], []
+    found: list[Checkpoint] = []
+    warnings: list[str] = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+                found.append(
+                    Checkpoint(
+                        seq=int(data["seq"]),
+                        hash=str(data["hash"]),
+                        at=str(data.get("at", "")),
+                        count=int(data.get("count", 0)),
+                        written_at=str(data.get("written_at", "")),
+                        line=number,
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                warnings.append(
+                    f"{path}:{number}: unreadable checkpoint line ignored ({exc.__class__.__name__})"
+                )
+    return found, warnings
