@@ -28,6 +28,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "mianshen.core",
     "mianshen.registry",
+    "mianshen.audit",
+    "mianshen.screening",
+    "mianshen.cases",
+    "mianshen.payments",
 ]
 
 MIDDLEWARE = [

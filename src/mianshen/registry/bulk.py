@@ -85,7 +85,6 @@ def frame_select(*, table: str, schema: dict[str, pl.DataType], snapshot_id: int
             has_header=False,
             new_columns=list(schema),
             infer_schema=False,
-            missing_utf8_is_empty_string=False,
         )
     else:
         with connection.cursor() as cursor:

@@ -1,0 +1,160 @@
+"""Cases: one per unit and policy year, moved only by ``cases.services.case_transition``.
+
+Also the things that happen to a case: its history, public notices and objections, manual reviews (four eyes,
+enforced by a database constraint), host-employer confirmations and applications.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from mianshen.screening.models import ScreeningRound
+
+from .states import State
+
+
+class Case(models.Model):
+    policy_id = models.CharField(max_length=40)
+    unit_id = models.CharField(max_length=64)
+    credit_code = models.CharField(max_length=18)
+    unit_name = models.CharField(max_length=500)
+    district = models.CharField(max_length=6, db_index=True)
+    state = models.CharField(max_length=24, choices=[(s.value, s.value) for s in State])
+    amount_fen = models.BigIntegerField(default=0, help_text="the amount of the latest round that decided it")
+    decision = models.CharField(max_length=24, blank=True, help_text="the latest round's decision")
+    reason = models.CharField(max_length=300, blank=True, help_text="why it is where it is (codes or text)")
+    key_supervision = models.BooleanField(default=False, help_text="重点监管: stays on the supervision list")
+    last_round = models.ForeignKey(ScreeningRound, on_delete=models.PROTECT, null=True, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["policy_id", "unit_id"], name="one_case_per_unit_policy")]
+        indexes = [models.Index(fields=["policy_id", "state"], name="case_by_state")]
+
+    def __str__(self) -> str:
+        return f"case {self.pk} {self.unit_id} ({self.state})"
+
+    @property
+    def number(self) -> str:
+        """The case number printed on notices and in remittance text."""
+        return f"{self.policy_id.upper()}-{self.pk:08d}"
+
+
+class CaseHistory(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="history")
+    from_state = models.CharField(max_length=24, blank=True)
+    to_state = models.CharField(max_length=24)
+    actor = models.CharField(max_length=150)
+    reason = models.CharField(max_length=500)
+    round = models.ForeignKey(ScreeningRound, on_delete=models.PROTECT, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Notice(models.Model):
+    """A public notice (公示) batch: the list is frozen when it opens."""
+
+    policy_id = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+    opened_by = models.CharField(max_length=150)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="24:00 Beijing time of the last day")
+    closed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class NoticeEntry(models.Model):
+    """One line of a frozen notice: what the public saw."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="entries")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notice_entries")
+    unit_name = models.CharField(max_length=500)
+    masked_credit_code = models.CharField(max_length=18)
+    amount_fen = models.BigIntegerField()
+    district = models.CharField(max_length=6)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notice", "case"], name="case_once_per_notice")]
+
+
+class ObjectionOutcome(models.TextChoices):
+    UPHELD = "upheld", "成立 / upheld"
+    REJECTED = "rejected", "不成立 / rejected"
+    WITHDRAWN = "withdrawn", "撤回 / withdrawn"
+
+
+class Objection(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="objections")
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
+    raised_by = models.CharField(max_length=20, choices=[("public", "公众 / public"), ("unit", "单位 / unit")])
+    contact = models.CharField(max_length=200)
+    grounds = models.TextField()
+    recorded_by = models.CharField(max_length=150)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=12, choices=ObjectionOutcome.choices, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["case", "outcome"], name="objection_open")]
+
+
+class Review(models.Model):
+    """A manual review with four eyes: prepared by one officer, decided by another (database constraint)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
+    kind = models.CharField(max_length=30, help_text="manual_review / application / confirmation")
+    recommendation = models.CharField(max_length=10, choices=[("approve", "approve"), ("reject", "reject")])
+    prepared_by = models.CharField(max_length=150)
+    prepared_at = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField()
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True)
+    outcome = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_by="") | ~Q(decided_by=F("prepared_by")), name="review_four_eyes"
+            ),
+            models.UniqueConstraint(fields=["case"], condition=Q(decided_by=""), name="one_open_review_per_case"),
+        ]
+
+
+class HostConfirmation(models.Model):
+    """Host employers' confirmation for a labour-dispatch unit, recorded in the back office."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="confirmations")
+    confirmed_on = models.DateField()
+    recorded_by = models.CharField(max_length=150)
+    evidence = models.TextField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+
+class ApplicationKind(models.TextChoices):
+    TYPE_OUTSIDE_SCOPE = "type_outside_scope", "类型不在自动范围 / type outside the automatic scope"
+    RELATED_TRANSFERS = "related_transfers", "关联单位间转移 / transfers between related units"
+    TYPE_CHANGE_MISSED = "type_change_missed", "单位类型变更未识别 / a missed change of unit type"
+    COMMITMENT_FULFILLED = "commitment_fulfilled", "承诺已履行 / commitment since fulfilled"
+    BELIEVE_QUALIFY = "believe_qualify", "认为符合条件未在名单 / I qualify but am not on the list"
+    WRONG_BANK_DETAILS = "wrong_bank_details", "银行信息有误致拨付失败 / payment failed on bank details"
+
+
+class Application(models.Model):
+    """The active-application channel (2021-08-01): the cases the automatic path misses."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="applications")
+    kind = models.CharField(max_length=30, choices=ApplicationKind.choices)
+    statement = models.TextField()
+    evidence = models.JSONField(default=dict)
+    submitted_by = models.CharField(max_length=150)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=10, blank=True)

@@ -1,0 +1,401 @@
+"""Case services: apply a round to the cases, public notice, objections, reviews, confirmations, applications.
+
+Every state change goes through ``transitions.case_transition_many``; this module decides *which* moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mianshen.audit.catalogue import Action
+from mianshen.audit.services import audit_record, audit_record_many
+from mianshen.registry.models import Unit
+from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
+
+from .models import (
+    Application,
+    ApplicationKind,
+    Case,
+    CaseHistory,
+    HostConfirmation,
+    Notice,
+    NoticeEntry,
+    Objection,
+    ObjectionOutcome,
+    Review,
+)
+from .states import DECISION_STATE, ROUND_FROZEN, State
+from .transitions import Move, TransitionRefused, case_transition, case_transition_many
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+S = State
+
+
+class CaseError(Exception):
+    """A request the case rules refuse (one line for the user)."""
+
+
+@dataclass(frozen=True)
+class RoundApplied:
+    opened: int
+    moved: int
+    unchanged: int
+    frozen: int  # cases a round may not touch (objected, released)
+
+
+def mask_credit_code(code: str) -> str:
+    """USCC as shown on a public notice: first 6 and last 4 characters, ``*`` between."""
+    if len(code) <= 10:
+        return code
+    return code[:6] + "*" * (len(code) - 10) + code[-4:]
+
+
+def _effective(decision: RoundDecision, case: Case | None) -> tuple[State, str]:
+    """Where a round's decision sends a case, after what staff already settled on it."""
+    routes = set(filter(None, decision.routes.split("|")))
+    if decision.decision == "ineligible":
+        return S.EXCLUDED, decision.failed
+    if decision.decision == "manual_review":
+        reviewed = case is not None and case.reviews.filter(outcome="approve").exists()
+        if not reviewed:
+            if "COMMITMENT_BREACH" in routes:
+                return S.AWAITING_APPLICATION, "COMMITMENT_BREACH"
+            return S.UNDER_REVIEW, "|".join(filter(None, [decision.unknown, decision.routes]))
+        if "DISPATCH_UNCONFIRMED" not in routes:
+            return S.IDENTIFIED, "reviewed"
+    if "DISPATCH_UNCONFIRMED" in routes:
+        confirmed = case is not None and case.confirmations.exists()
+        if not confirmed:
+            return S.AWAITING_CONFIRMATION, "DISPATCH_UNCONFIRMED"
+    return DECISION_STATE["eligible"], ""
+
+
+def case_apply_round(*, round: ScreeningRound, actor: str) -> RoundApplied:
+    """Open or move every unit's case by this round's decisions, as the round's checkpoint allows.
+
+    - first/ad-hoc rounds move a case to where its decision sends it;
+    - the comparison before publicity marks still-eligible cases ``rechecked`` (ready for the notice);
+    - the comparison before payment approves a publicised case whose notice has ended with no open
+      objection, if it is still eligible; a unit that dropped out is excluded, never approved.
+    Objected and released cases are left alone.
+    """
+    if round.status != RoundStatus.COMPLETED:
+        raise CaseError(f"round {round.number} is {round.status}: only a completed round decides cases")
+    now = timezone.now()
+    decisions = {d.unit_id: d for d in RoundDecision.objects.filter(round=round)}
+    cases = {
+        c.unit_id: c
+        for c in Case.objects.filter(policy_id=round.policy_id).prefetch_related("reviews", "confirmations")
+    }
+    ended_notices = set(
+        NoticeEntry.objects.filter(notice__ends_at__lte=now, case__policy_id=round.policy_id).values_list(
+            "case_id", flat=True
+        )
+    )
+    opened = _open_missing(round, decisions, cases, actor)
+    moves: list[Move] = []
+    unchanged = frozen = 0
+    for unit_id, case in cases.items():
+        decision = decisions.get(unit_id)
+        if decision is None:
+            continue  # the unit is not in this snapshot: its case waits for a round that has it
+        current = State(case.state)
+        if current in ROUND_FROZEN:
+            frozen += 1
+            continue
+        target, why = _effective(decision, case)
+        target = _at_checkpoint(round.checkpoint, current, target, case.pk in ended_notices)
+        changes = {"amount_fen": decision.amount_fen, "decision": decision.decision, "reason": why,
+                   "key_supervision": case.key_supervision or "COMMITMENT_BREACH" in decision.routes}
+        if target == current:
+            unchanged += 1
+            if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
+                Case.objects.filter(pk=case.pk).update(**changes, last_round=round)
+            continue
+        reason = f"round {round.number} ({round.checkpoint}): {decision.decision}"
+        if why:
+            reason += f" [{why}]"
+        moves.append(Move(case.pk, target, reason, frozenset({current}), changes))
+    moved = case_transition_many(moves=moves, actor=actor, round=round, strict=False)
+    return RoundApplied(opened=opened, moved=len(moved), unchanged=unchanged, frozen=frozen)
+
+
+def _at_checkpoint(checkpoint: str, current: State, target: State, notice_ended: bool) -> State:
+    if target != S.IDENTIFIED:
+        if current == S.APPROVED:
+            return S.EXCLUDED  # dropped out at a later comparison: never paid
+        if current in {S.PUBLICISED} and target not in {S.EXCLUDED, S.UNDER_REVIEW, S.AWAITING_APPLICATION}:
+            return S.EXCLUDED  # dropped out while on the notice (e.g. now awaiting confirmation): never paid
+        return target
+    if checkpoint == Checkpoint.BEFORE_PUBLICITY and current in {S.IDENTIFIED, S.RECHECKED}:
+        return S.RECHECKED
+    if current == S.RECHECKED and checkpoint != Checkpoint.BEFORE_PUBLICITY:
+        return S.RECHECKED  # still eligible; stays ready for the notice
+    if current == S.PUBLICISED:
+        if checkpoint == Checkpoint.BEFORE_PAYMENT and notice_ended:
+            return S.APPROVED
+        return S.PUBLICISED
+    if current == S.APPROVED:
+        return S.APPROVED
+    return target
+
+
+def _open_missing(
+    round: ScreeningRound, decisions: dict[str, RoundDecision], cases: dict[str, Case], actor: str
+) -> int:
+    missing = [uid for uid in decisions if uid not in cases]
+    if not missing:
+        return 0
+    units = {
+        u.unit_id: u
+        for u in Unit.objects.filter(snapshot_id=round.snapshot_id, unit_id__in=missing).only(
+            "unit_id", "name", "district", "credit_code"
+        )
+    }
+    new: list[Case] = []
+    for uid in missing:
+        d = decisions[uid]
+        state, why = _effective(d, None)
+        unit = units[uid]
+        new.append(
+            Case(
+                policy_id=round.policy_id, unit_id=uid, credit_code=d.credit_code, unit_name=unit.name,
+                district=unit.district, state=state.value, amount_fen=d.amount_fen, decision=d.decision,
+                reason=why, key_supervision="COMMITMENT_BREACH" in d.routes, last_round=round,
+            )
+        )
+    with transaction.atomic():
+        Case.objects.bulk_create(new, batch_size=2000)
+        created = list(Case.objects.filter(policy_id=round.policy_id, unit_id__in=missing))
+        CaseHistory.objects.bulk_create(
+            [CaseHistory(case=c, from_state="", to_state=c.state, actor=actor, reason=f"opened by round "
+                         f"{round.number}: {c.decision}", round=round) for c in created],
+            batch_size=2000,
+        )
+        audit_record_many(
+            actor=actor,
+            events=[
+                {"action": Action.CASE_OPENED, "obj_type": "case", "obj_id": str(c.pk), "before": None,
+                 "after": {"state": c.state, "amount_fen": c.amount_fen, "unit_id": c.unit_id,
+                           "round": round.number}, "reason": c.decision}
+                for c in created
+            ],
+        )
+    for c in created:
+        cases[c.unit_id] = c
+    return len(created)
+
+
+# ---- public notice (公示) ------------------------------------------------------------------------------
+
+
+def notice_end(start: date, days: int) -> datetime:
+    """``days`` calendar days counting ``start`` as day 1, ending 24:00 Beijing time of the last day."""
+    return datetime.combine(start + timedelta(days=days), time(0, 0), tzinfo=BEIJING)
+
+
+def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title: str = "") -> Notice:
+    """Freeze every rechecked case of the policy into a notice and publicise it."""
+    if days < 1:
+        raise CaseError("a notice lasts at least one day")
+    with transaction.atomic():
+        ready = list(Case.objects.select_for_update().filter(policy_id=policy_id, state=S.RECHECKED).order_by("pk"))
+        if not ready:
+            raise CaseError("no rechecked cases to publicise: run the comparison before publicity first")
+        notice = Notice.objects.create(
+            policy_id=policy_id,
+            title=title or f"{policy_id} 稳岗返还公示",
+            opened_by=actor,
+            starts_at=datetime.combine(start, time(0, 0), tzinfo=BEIJING),
+            ends_at=notice_end(start, days),
+        )
+        NoticeEntry.objects.bulk_create(
+            [
+                NoticeEntry(notice=notice, case=c, unit_name=c.unit_name,
+                            masked_credit_code=mask_credit_code(c.credit_code), amount_fen=c.amount_fen,
+                            district=c.district)
+                for c in ready
+            ],
+            batch_size=2000,
+        )
+        case_transition_many(
+            moves=[Move(c.pk, S.PUBLICISED, f"notice {notice.pk}", frozenset({S.RECHECKED})) for c in ready],
+            actor=actor,
+        )
+        audit_record(
+            actor=actor, action=Action.NOTICE_OPENED, obj_type="notice", obj_id=str(notice.pk),
+            after={"entries": len(ready), "starts_at": notice.starts_at.isoformat(),
+                   "ends_at": notice.ends_at.isoformat()},
+        )
+    return notice
+
+
+def objection_record(
+    *, case_id: int, raised_by: str, contact: str, grounds: str, actor: str
+) -> Objection:
+    """Record an objection against a publicised case during its notice; the case cannot be approved until
+    the objection is decided."""
+    if raised_by not in {"public", "unit"}:
+        raise CaseError("raised_by must be 'public' or 'unit'")
+    if not contact.strip() or not grounds.strip():
+        raise CaseError("an objection needs a contact and its grounds")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        entry = NoticeEntry.objects.filter(case=case).select_related("notice").order_by("-notice_id").first()
+        if entry is None:
+            raise CaseError(f"case {case.pk} is not on any public notice")
+        now = timezone.now()
+        if not entry.notice.starts_at <= now < entry.notice.ends_at:
+            raise CaseError(f"the notice ended at {entry.notice.ends_at.astimezone(BEIJING):%Y-%m-%d %H:%M} "
+                            "Beijing time; objections are no longer taken")
+        objection = Objection.objects.create(
+            case=case, notice=entry.notice, raised_by=raised_by, contact=contact.strip(), grounds=grounds.strip(),
+            recorded_by=actor,
+        )
+        audit_record(actor=actor, action=Action.OBJECTION_RECORDED, obj_type="objection",
+                     obj_id=str(objection.pk), after={"case": case.pk, "raised_by": raised_by})
+        if case.state == S.PUBLICISED:
+            case_transition(case_id=case.pk, to=S.OBJECTED, actor=actor, reason=f"objection {objection.pk}",
+                            expect=frozenset({S.PUBLICISED}))
+    return objection
+
+
+def objection_decide(*, objection_id: int, outcome: str, reason: str, actor: str) -> Objection:
+    """Decide an objection: upheld excludes the unit; rejected or withdrawn puts it back on the notice
+    (once no other objection on it is open)."""
+    if outcome not in ObjectionOutcome.values:
+        raise CaseError(f"outcome must be one of {', '.join(ObjectionOutcome.values)}")
+    if not reason.strip():
+        raise CaseError("a decision on an objection needs a reason")
+    with transaction.atomic():
+        # Lock order everywhere: case row, then its objection/review rows, then the audit chain.
+        case_id = Objection.objects.values_list("case_id", flat=True).get(pk=objection_id)
+        Case.objects.select_for_update().get(pk=case_id)
+        objection = Objection.objects.select_for_update().get(pk=objection_id)
+        if objection.outcome:
+            raise CaseError(f"objection {objection.pk} was already decided ({objection.outcome})")
+        objection.outcome = outcome
+        objection.decided_by = actor
+        objection.decided_at = timezone.now()
+        objection.decision_reason = reason.strip()
+        objection.save()
+        audit_record(actor=actor, action=Action.OBJECTION_DECIDED, obj_type="objection",
+                     obj_id=str(objection.pk), after={"outcome": outcome}, reason=reason)
+        still_open = Objection.objects.filter(case_id=objection.case_id, outcome="").exists()
+        if outcome == ObjectionOutcome.UPHELD:
+            case_transition(case_id=objection.case_id, to=S.EXCLUDED, actor=actor,
+                            reason=f"objection {objection.pk} upheld: {reason}",
+                            changes={"reason": "OBJECTION_UPHELD"})
+        elif not still_open:
+            case_transition(case_id=objection.case_id, to=S.PUBLICISED, actor=actor,
+                            reason=f"objection {objection.pk} {outcome}", expect=frozenset({S.OBJECTED}))
+    return objection
+
+
+# ---- manual review (four eyes), confirmations, applications -------------------------------------------
+
+
+def review_prepare(*, case_id: int, recommendation: str, notes: str, actor: str, kind: str = "manual_review") -> Review:
+    if recommendation not in {"approve", "reject"}:
+        raise CaseError("recommendation must be approve or reject")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.state != S.UNDER_REVIEW:
+            raise CaseError(f"case {case.pk} is {case.state}, not under review")
+        if Review.objects.filter(case=case, decided_by="").exists():
+            raise CaseError(f"case {case.pk} already has a review awaiting its second officer")
+        review = Review.objects.create(case=case, kind=kind, recommendation=recommendation,
+                                       prepared_by=actor, notes=notes)
+        audit_record(actor=actor, action=Action.CASE_REVIEW_PREPARED, obj_type="review", obj_id=str(review.pk),
+                     after={"case": case.pk, "recommendation": recommendation}, reason=notes)
+    return review
+
+
+def review_decide(*, review_id: int, approve: bool, actor: str, reason: str = "") -> Review:
+    """The second officer's decision. The database refuses the preparer as decider (four eyes)."""
+    with transaction.atomic():
+        case_id = Review.objects.values_list("case_id", flat=True).get(pk=review_id)
+        Case.objects.select_for_update().get(pk=case_id)
+        review = Review.objects.select_for_update().get(pk=review_id)
+        if review.decided_by:
+            raise CaseError(f"review {review.pk} was already decided by another officer")
+        if review.prepared_by == actor:
+            raise CaseError("four eyes: the officer who prepared a review cannot decide it")
+        review.decided_by = actor
+        review.decided_at = timezone.now()
+        review.outcome = "approve" if approve else "reject"
+        review.save()
+        audit_record(actor=actor, action=Action.CASE_REVIEWED, obj_type="review", obj_id=str(review.pk),
+                     after={"case": review.case_id, "outcome": review.outcome}, reason=reason)
+        if approve:
+            case_transition(case_id=review.case_id, to=S.IDENTIFIED, actor=actor,
+                            reason=f"review {review.pk} approved", expect=frozenset({S.UNDER_REVIEW}))
+        else:
+            case_transition(case_id=review.case_id, to=S.EXCLUDED, actor=actor,
+                            reason=f"review {review.pk} rejected: {reason}", expect=frozenset({S.UNDER_REVIEW}),
+                            changes={"reason": "REVIEW_REJECTED"})
+    return review
+
+
+def confirmation_record(*, case_id: int, confirmed_on: date, evidence: str, actor: str) -> HostConfirmation:
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.state != S.AWAITING_CONFIRMATION:
+            raise CaseError(f"case {case.pk} is {case.state}, not awaiting host-employer confirmation")
+        conf = HostConfirmation.objects.create(case=case, confirmed_on=confirmed_on, evidence=evidence,
+                                               recorded_by=actor)
+        audit_record(actor=actor, action=Action.DISPATCH_CONFIRMED, obj_type="case", obj_id=str(case.pk),
+                     after={"confirmed_on": confirmed_on.isoformat(), "confirmation": conf.pk}, reason=evidence)
+        case_transition(case_id=case.pk, to=S.IDENTIFIED, actor=actor,
+                        reason=f"host employers confirmed on {confirmed_on}",
+                        expect=frozenset({S.AWAITING_CONFIRMATION}))
+    return conf
+
+
+def application_submit(*, case_id: int, kind: str, statement: str, evidence: dict[str, str], actor: str) -> Application:
+    """An application through the active channel; it puts the case under (four-eyes) review."""
+    if kind not in ApplicationKind.values:
+        raise CaseError(f"unknown application kind {kind!r}")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if case.state not in {S.AWAITING_APPLICATION, S.EXCLUDED}:
+            raise CaseError(f"case {case.pk} is {case.state}: an application is for excluded cases and units "
+                            "under key supervision")
+        app = Application.objects.create(case=case, kind=kind, statement=statement, evidence=evidence,
+                                         submitted_by=actor)
+        audit_record(actor=actor, action=Action.APPLICATION_RECEIVED, obj_type="application",
+                     obj_id=str(app.pk), after={"case": case.pk, "kind": kind})
+        case_transition(case_id=case.pk, to=S.UNDER_REVIEW, actor=actor, reason=f"application {app.pk} ({kind})")
+    return app
+
+
+def cases_in(*, policy_id: str, states: set[State] | None = None, district: str | None = None) -> Q:
+    q = Q(policy_id=policy_id)
+    if states:
+        q &= Q(state__in=[s.value for s in states])
+    if district:
+        q &= Q(district=district)
+    return q
+
+
+__all__ = [
+    "CaseError",
+    "RoundApplied",
+    "TransitionRefused",
+    "application_submit",
+    "case_apply_round",
+    "confirmation_record",
+    "mask_credit_code",
+    "notice_end",
+    "notice_open",
+    "objection_decide",
+    "objection_record",
+    "review_decide",
+    "review_prepare",
+]

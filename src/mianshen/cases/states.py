@@ -1,0 +1,69 @@
+"""Case states and the one table of allowed moves (pure; no Django).
+
+A case is one unit in one policy (one payment year). Its state says where the refund stands:
+
+    identified ──► rechecked ──► publicised ──► approved ──► released (to payment)
+        ▲  │           │            │  ▲
+        │  ▼           ▼            ▼  │
+    awaiting_confirmation      objected
+    awaiting_application ─► under_review
+                     any of these ──► excluded (with a reason) ──► back in by a later round
+
+``TRANSITIONS`` is the whole truth: the transition service refuses anything not listed here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    IDENTIFIED = "identified"  # 已识别: eligible in the latest round
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # 待用工单位确认: dispatch firm, host employers to confirm
+    AWAITING_APPLICATION = "awaiting_application"  # 待申请: key supervision, the unit must apply
+    UNDER_REVIEW = "under_review"  # 人工审核中: manual review, four eyes
+    RECHECKED = "rechecked"  # 已复核: still eligible at the comparison before publicity
+    PUBLICISED = "publicised"  # 公示中: on a public notice
+    OBJECTED = "objected"  # 有异议: an objection awaits a decision
+    APPROVED = "approved"  # 已核准: passed the comparison right before payment
+    EXCLUDED = "excluded"  # 不予返还: with a reason
+    RELEASED = "released"  # 已交付拨付: handed to payments
+
+
+S = State
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    S.IDENTIFIED: frozenset(
+        {S.RECHECKED, S.AWAITING_CONFIRMATION, S.AWAITING_APPLICATION, S.UNDER_REVIEW, S.EXCLUDED}
+    ),
+    S.AWAITING_CONFIRMATION: frozenset({S.IDENTIFIED, S.AWAITING_APPLICATION, S.UNDER_REVIEW, S.EXCLUDED}),
+    S.AWAITING_APPLICATION: frozenset({S.UNDER_REVIEW, S.EXCLUDED}),
+    S.UNDER_REVIEW: frozenset({S.IDENTIFIED, S.EXCLUDED, S.AWAITING_CONFIRMATION}),
+    S.RECHECKED: frozenset(
+        {S.PUBLICISED, S.IDENTIFIED, S.AWAITING_CONFIRMATION, S.AWAITING_APPLICATION, S.UNDER_REVIEW, S.EXCLUDED}
+    ),
+    S.PUBLICISED: frozenset({S.OBJECTED, S.APPROVED, S.EXCLUDED, S.UNDER_REVIEW, S.AWAITING_APPLICATION}),
+    S.OBJECTED: frozenset({S.PUBLICISED, S.EXCLUDED}),
+    S.APPROVED: frozenset({S.RELEASED, S.EXCLUDED}),
+    S.EXCLUDED: frozenset({S.IDENTIFIED, S.AWAITING_CONFIRMATION, S.AWAITING_APPLICATION, S.UNDER_REVIEW}),
+    S.RELEASED: frozenset(),  # the payment side owns the case from here
+}
+
+# Where a round's decision sends a case (see cases.services.case_apply_round).
+DECISION_STATE: dict[str, State] = {
+    "eligible": S.IDENTIFIED,
+    "pending_confirmation": S.AWAITING_CONFIRMATION,
+    "manual_review": S.UNDER_REVIEW,
+    "ineligible": S.EXCLUDED,
+}
+
+# States a round may not touch: the case is in a human's hands or past the last checkpoint.
+ROUND_FROZEN: frozenset[State] = frozenset({S.OBJECTED, S.RELEASED})
+
+
+def can_move(current: State | None, target: State) -> bool:
+    """Whether ``current → target`` is allowed (``None``: a case being opened, which may start anywhere
+    a round decision can send it)."""
+    if current is None:
+        return target in set(DECISION_STATE.values()) | {S.AWAITING_APPLICATION}
+    return target in TRANSITIONS[current]

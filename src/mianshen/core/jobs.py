@@ -1,0 +1,120 @@
+"""A small, durable job queue on the project's own database (PostgreSQL or SQLite).
+
+- ``job_enqueue`` in the caller's transaction (the job exists iff the change that asked for it committed);
+- ``job_run_next`` claims one queued job (``SKIP LOCKED`` on PostgreSQL; SQLite's IMMEDIATE transactions
+  serialise the claim), runs its handler, and records the result; a handler must be idempotent, because a job
+  whose worker died (no heartbeat for ``STALE_AFTER``) is queued again;
+- handlers are registered by kind with ``@handler("kind")`` and receive the job (to report progress).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=10)
+MAX_ATTEMPTS = 3
+Handler = Callable[[Job], dict[str, Any]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+# Modules whose handlers the worker needs (imported lazily: they import the apps' models).
+HANDLER_MODULES = ("mianshen.screening.tasks",)
+
+
+def load_handlers() -> None:
+    from importlib import import_module
+
+    for module in HANDLER_MODULES:
+        import_module(module)
+
+
+def job_enqueue(*, kind: str, key: str, params: dict[str, Any], actor: str) -> Job:
+    """Queue a job once per business ``key`` (a second call returns the first job)."""
+    job, _ = Job.objects.get_or_create(key=key, defaults={"kind": kind, "params": params, "created_by": actor})
+    return job
+
+
+def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
+    """Record progress and a heartbeat (its own short write, visible to the back office at once)."""
+    fields: dict[str, Any] = {"progress_done": done, "heartbeat_at": timezone.now()}
+    if total is not None:
+        fields["progress_total"] = total
+    Job.objects.filter(pk=job.pk).update(**fields)
+
+
+def _claim() -> Job | None:
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    now = timezone.now()
+    with transaction.atomic():
+        # Requeue jobs whose worker died.
+        Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER).update(
+            status=JobStatus.QUEUED, worker=""
+        )
+        queued = Job.objects.filter(status=JobStatus.QUEUED).order_by("id")
+        if connection.vendor == "postgresql":
+            queued = queued.select_for_update(skip_locked=True)
+        job = queued.first()
+        if job is None:
+            return None
+        job.status = JobStatus.RUNNING
+        job.worker = worker
+        job.started_at = job.heartbeat_at = now
+        job.attempts += 1
+        job.save(update_fields=["status", "worker", "started_at", "heartbeat_at", "attempts"])
+    return job
+
+
+def job_run_next() -> Job | None:
+    """Run one queued job; returns it (done or failed), or None when the queue is empty."""
+    load_handlers()
+    job = _claim()
+    if job is None:
+        return None
+    fn = _HANDLERS.get(job.kind)
+    try:
+        if fn is None:
+            raise LookupError(f"no handler for job kind {job.kind!r}")
+        result = fn(job)
+    except Exception as exc:
+        log.exception("job %s (%s) failed", job.pk, job.kind)
+        final = job.attempts >= MAX_ATTEMPTS or fn is None
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED if final else JobStatus.QUEUED,
+            error=f"{type(exc).__name__}: {exc}",
+            finished_at=timezone.now() if final else None,
+        )
+        job.refresh_from_db()
+        return job
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.DONE, result=result, finished_at=timezone.now(), error="")
+    job.refresh_from_db()
+    return job
+
+
+def job_drain(limit: int | None = None) -> int:
+    """Run queued jobs until none is left (or ``limit``); returns how many ran."""
+    ran = 0
+    while limit is None or ran < limit:
+        if job_run_next() is None:
+            break
+        ran += 1
+    return ran

@@ -1,0 +1,50 @@
+"""`mianshen validate DROP [--report FILE] [--encoding {utf-8,gb18030}]`: check every row of a data drop."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandParser
+from rich.console import Console
+
+from mianshen.core.command import MianshenCommand, UserError
+from mianshen.datadrop.reader import ENCODINGS
+from mianshen.datadrop.report import print_summary, verdict, write_report
+from mianshen.datadrop.schema import EXIT_REJECTED
+from mianshen.datadrop.validate import validate_drop
+
+
+class Command(MianshenCommand):
+    help = (
+        "Check every row of every file of a data drop (contracts §1) and print a summary. Exit 0 when no row "
+        "is rejected (warnings allowed), 3 when rows are rejected, 2 when the drop cannot be used at all."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("drop", type=Path, help="the data-drop directory")
+        parser.add_argument(
+            "--report", type=Path, metavar="FILE", help="write one CSV row per problem to FILE"
+        )
+        parser.add_argument(
+            "--encoding",
+            choices=ENCODINGS,
+            default="utf-8",
+            help="encoding of CSV files that are not UTF-8 (default utf-8: such a file is unusable)",
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        show_progress = not options["quiet"] and sys.stderr.isatty()
+        drop = validate_drop(options["drop"], encoding=options["encoding"], progress=show_progress)
+        print_summary(drop, Console(file=self.stdout, highlight=False, soft_wrap=True))
+        report: Path | None = options["report"]
+        if report is not None:
+            try:
+                write_report(drop.problems, report)
+            except OSError as exc:
+                raise UserError(f"cannot write the report {report}: {exc.strerror or exc}") from exc
+        if drop.exit_code == EXIT_REJECTED:
+            self.stderr.write(f"mianshen validate: {verdict(drop)}")
+            sys.exit(EXIT_REJECTED)

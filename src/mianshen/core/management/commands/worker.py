@@ -1,0 +1,31 @@
+"""`mianshen worker`: run background jobs (screening rounds, bank files, notifications) until stopped."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from mianshen.core.command import MianshenCommand
+from mianshen.core.db import require_migrated_database
+from mianshen.core.jobs import job_run_next
+
+
+class Command(MianshenCommand):
+    help = "Run queued background jobs. --burst: stop when the queue is empty."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--burst", action="store_true", help="exit when no job is queued")
+        parser.add_argument("--poll", type=float, default=2.0, help="seconds between polls when idle")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated_database()
+        while True:
+            job = job_run_next()
+            if job is not None:
+                self.stderr.write(f"job {job.pk} {job.kind}: {job.status}" + (f" — {job.error}" if job.error else ""))
+                continue
+            if options["burst"]:
+                return
+            time.sleep(options["poll"])
