@@ -34,6 +34,8 @@ from .states import DECISION_STATE, ROUND_FROZEN, State
 from .transitions import Move, TransitionRefused, case_transition, case_transition_many
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+# Exclusions decided by staff stick: a later round does not undo them (an application reopens the case).
+STAFF_EXCLUSIONS = frozenset({"OBJECTION_UPHELD", "REVIEW_REJECTED"})
 S = State
 
 
@@ -46,7 +48,7 @@ class RoundApplied:
     opened: int
     moved: int
     unchanged: int
-    frozen: int  # cases a round may not touch (objected, released)
+    frozen: int  # cases a round may not touch (objected, released, excluded by staff)
 
 
 def mask_credit_code(code: str) -> str:
@@ -76,7 +78,7 @@ def _effective(decision: RoundDecision, case: Case | None) -> tuple[State, str]:
     return DECISION_STATE["eligible"], ""
 
 
-def case_apply_round(*, round: ScreeningRound, actor: str) -> RoundApplied:
+def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None = None) -> RoundApplied:
     """Open or move every unit's case by this round's decisions, as the round's checkpoint allows.
 
     - first/ad-hoc rounds move a case to where its decision sends it;
@@ -87,7 +89,7 @@ def case_apply_round(*, round: ScreeningRound, actor: str) -> RoundApplied:
     """
     if round.status != RoundStatus.COMPLETED:
         raise CaseError(f"round {round.number} is {round.status}: only a completed round decides cases")
-    now = timezone.now()
+    now = now or timezone.now()
     decisions = {d.unit_id: d for d in RoundDecision.objects.filter(round=round)}
     cases = {
         c.unit_id: c
@@ -106,7 +108,7 @@ def case_apply_round(*, round: ScreeningRound, actor: str) -> RoundApplied:
         if decision is None:
             continue  # the unit is not in this snapshot: its case waits for a round that has it
         current = State(case.state)
-        if current in ROUND_FROZEN:
+        if current in ROUND_FROZEN or (current == S.EXCLUDED and case.reason in STAFF_EXCLUSIONS):
             frozen += 1
             continue
         target, why = _effective(decision, case)
@@ -133,16 +135,16 @@ def _at_checkpoint(checkpoint: str, current: State, target: State, notice_ended:
         if current in {S.PUBLICISED} and target not in {S.EXCLUDED, S.UNDER_REVIEW, S.AWAITING_APPLICATION}:
             return S.EXCLUDED  # dropped out while on the notice (e.g. now awaiting confirmation): never paid
         return target
-    if checkpoint == Checkpoint.BEFORE_PUBLICITY and current in {S.IDENTIFIED, S.RECHECKED}:
-        return S.RECHECKED
-    if current == S.RECHECKED and checkpoint != Checkpoint.BEFORE_PUBLICITY:
-        return S.RECHECKED  # still eligible; stays ready for the notice
     if current == S.PUBLICISED:
         if checkpoint == Checkpoint.BEFORE_PAYMENT and notice_ended:
             return S.APPROVED
         return S.PUBLICISED
     if current == S.APPROVED:
         return S.APPROVED
+    if checkpoint == Checkpoint.BEFORE_PUBLICITY:
+        return S.RECHECKED  # eligible at the comparison before publicity, wherever it stood before
+    if current == S.RECHECKED:
+        return S.RECHECKED  # still eligible; stays ready for the notice
     return target
 
 
@@ -237,7 +239,7 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
 
 
 def objection_record(
-    *, case_id: int, raised_by: str, contact: str, grounds: str, actor: str
+    *, case_id: int, raised_by: str, contact: str, grounds: str, actor: str, now: datetime | None = None
 ) -> Objection:
     """Record an objection against a publicised case during its notice; the case cannot be approved until
     the objection is decided."""
@@ -250,7 +252,7 @@ def objection_record(
         entry = NoticeEntry.objects.filter(case=case).select_related("notice").order_by("-notice_id").first()
         if entry is None:
             raise CaseError(f"case {case.pk} is not on any public notice")
-        now = timezone.now()
+        now = now or timezone.now()
         if not entry.notice.starts_at <= now < entry.notice.ends_at:
             raise CaseError(f"the notice ended at {entry.notice.ends_at.astimezone(BEIJING):%Y-%m-%d %H:%M} "
                             "Beijing time; objections are no longer taken")
