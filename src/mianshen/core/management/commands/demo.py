@@ -1,0 +1,59 @@
+"""`mianshen demo`: the whole cycle on the embedded database, from generated data to approved refunds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandParser
+from django.db import connection
+from rich.console import Console
+
+from mianshen.core.command import MianshenCommand, UserError
+
+
+class Command(MianshenCommand):
+    help = (
+        "Run the whole cycle on a fresh embedded SQLite database under var/demo/: generate a city, validate, "
+        "screen, import, three comparison rounds, publicity and objections, four-eyes review, approvals, "
+        "payment through the bank simulator, reconciliation and the audit check."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--units", type=int, default=2000, help="size of the generated city (default 2000)")
+        parser.add_argument("--seed", type=int, default=2021)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from mianshen.demo import run_demo
+
+        if options["units"] < 10:
+            raise UserError("--units must be at least 10")
+        if connection.vendor != "sqlite":
+            raise UserError(
+                "the demo runs on the embedded SQLite database: unset MIANSHEN_DATABASE_URL "
+                "(it would otherwise write demo data into your database)"
+            )
+        root = Path(settings.VAR_DIR) / "demo"
+        db_file = Path(str(connection.settings_dict["NAME"]))
+        if db_file.parent.resolve() != Path(settings.VAR_DIR).resolve():
+            raise UserError(f"the demo only resets the embedded database under {settings.VAR_DIR}, not {db_file}")
+        connection.close()
+        db_file.unlink(missing_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        console = Console()
+        console.rule("[bold]mianshen 免申即享 demo")
+        call_command("migrate", verbosity=0)
+
+        def say(step: str, text: str) -> None:
+            console.print(f"[bold cyan]{step:>12}[/]  {text}")
+
+        run_demo(root=root, units=options["units"], seed=options["seed"], say=say)
+        console.rule()
+        console.print(
+            f"Explore: [bold].venv/bin/mianshen round list[/], [bold].venv/bin/mianshen audit verify[/], "
+            f"the files in {root}"
+        )
