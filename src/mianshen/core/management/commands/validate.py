@@ -38,7 +38,9 @@ class Command(MianshenCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         show_progress = not options["quiet"] and sys.stderr.isatty()
         drop = validate_drop(options["drop"], encoding=options["encoding"], progress=show_progress)
-        print_summary(drop, Console(file=self.stdout, highlight=False, soft_wrap=True))
+        terminal = self.stdout.isatty()
+        console = Console(file=self.stdout, highlight=False, width=None if terminal else 120)
+        print_summary(drop, console)
         report: Path | None = options["report"]
         if report is not None:
             try:

@@ -1,0 +1,432 @@
+"""The checks of single values, and the tools that keep them fast on tens of millions of rows.
+
+- **Normalisation** (contracts §1): NFKC for every kind but ``text``, trimmed, ``credit_code`` upper-cased.
+- **Distinct values**: a value's checks depend on the value only, so a text column is checked on its distinct
+  values: the runs of a column sorted or grouped by unit (``unit_id`` of a fact table) or the unique values of a
+  column with few of them (months, dates, enumerations); small or high-cardinality columns are checked as they
+  are. Only when a value is bad are its rows looked up (``is_in`` over the few bad values). A column is
+  re-normalised only when one of its values changes under normalisation; NFKC is skipped for ASCII columns.
+- **Value checks** by kind, as Polars expressions over a value ``pl.col("v")``, each with its message.
+- **Unique keys**: a key that increases strictly from row to row (a sorted extract) has no duplicates; in an
+  extract sorted by unit only the units whose rows are out of order are looked at; otherwise the key rows are
+  hashed and sorted, and only rows sharing a hash are compared exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from .schema import USCC_ALPHABET, USCC_WEIGHTS, Column
+
+# Kinds normalised with NFKC (``text`` is kept as given, only trimmed).
+NFKC_KINDS = frozenset({"id", "code", "int", "date", "month", "flag01", "phone", "enum"})
+# Kinds whose values must not be numbers in scientific notation (ID_AS_NUMBER).
+ID_KINDS = frozenset({"id", "code", "phone"})
+
+SCIENTIFIC_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[Ee][+-]?[0-9]+$"
+USCC_RE = f"^[{USCC_ALPHABET}]{{2}}[0-9]{{6}}[{USCC_ALPHABET}]{{10}}$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+MONTH_RE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
+PHONE_RE = r"^1[0-9]{10}$"
+INDUSTRY_RE = r"^[0-9]{2,4}$"
+
+
+@dataclass(frozen=True)
+class CodeRule:
+    """The shape of a ``code`` column's values (BAD_CODE)."""
+
+    pattern: str
+    description: str
+    divisions: tuple[int, int] | None = None  # allowed range of the first two digits (industry)
+
+
+CODE_RULES: dict[str, CodeRule] = {
+    "industry": CodeRule(
+        INDUSTRY_RE, "a GB/T 4754 industry code of 2-4 digits with a division 01-97", (1, 97)
+    ),
+    "district": CodeRule(r"^[0-9]{6}$", "a 6-digit administrative-division code"),
+    "bank_code": CodeRule(r"^[0-9]{3}$", "a 3-digit bank code"),
+    "branch_code": CodeRule(r"^[0-9]{12}$", "a 12-digit CNAPS bank number"),
+}
+
+_MESSAGE_VALUE_CHARS = 60
+_SMALL_COLUMN = 65_536  # rows; smaller columns are checked as they are
+_SAMPLE = 16_384  # rows looked at to choose how to find a column's distinct values
+_BLOCK_ROWS = 1 << 22  # rows compared at a time (bounds the memory of a comparison)
+RAW = "{}@raw"  # message context: the value as written
+VALUE = "v"
+
+
+@dataclass(frozen=True)
+class KnownUnits:
+    """The accepted ``unit_id`` values of ``units`` (UNKNOWN_UNIT) and the file they came from."""
+
+    ids: pl.Series
+    filename: str
+
+    def __post_init__(self) -> None:
+        ids = self.ids.drop_nulls()
+        object.__setattr__(self, "ids", ids if ids.is_sorted() else ids.sort())
+
+    def contains(self, value: pl.Expr) -> pl.Expr:
+        """Whether each value is a known unit: a binary search in the sorted ids (no hash set to build)."""
+        if self.ids.is_empty():
+            return pl.lit(False)
+        ids = pl.lit(self.ids)
+        at = ids.search_sorted(value).clip(0, self.ids.len() - 1)
+        return ids.gather(at) == value
+
+
+# --- normalisation and distinct values --------------------------------------------------------------------
+
+
+def normalise(expr: pl.Expr, column: Column, *, nfkc: bool = True) -> pl.Expr:
+    """The contract's normalisation of a text value: NFKC (not for ``text``), trimmed, ``credit_code`` in upper
+    case; empty becomes null."""
+    if nfkc and column.kind in NFKC_KINDS:
+        expr = expr.str.normalize("NFKC")
+    expr = expr.str.strip_chars()
+    if column.name == "credit_code":
+        expr = expr.str.to_uppercase()
+    return pl.when(expr.str.len_bytes() > 0).then(expr)
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A text column and the values to check it on: its distinct values, or the column itself (``identity``).
+
+    ``runs``: the column's run-length encoding (struct ``len``, ``value``) when it was grouped in runs."""
+
+    column: pl.Series
+    values: pl.Series
+    identity: bool
+    runs: pl.Series | None = None
+
+    @classmethod
+    def of(cls, column: pl.Series) -> Distinct:
+        n = column.len()
+        if n <= _SMALL_COLUMN:
+            return cls(column, column, True)
+        sample = column.head(_SAMPLE)
+        if _count(sample.rle_id().max()) + 1 <= _SAMPLE * 3 // 4:  # runs: grouped by this column
+            runs = column.rle()
+            return cls(column, runs.struct.field("value"), False, runs)
+        if sample.n_unique() <= _SAMPLE // 8:  # few distinct values (months, dates, enumerations, codes)
+            return cls(column, column.unique(), False)
+        return cls(column, column, True)
+
+    def rows(self, flagged: pl.Series) -> pl.Series | None:
+        """The rows whose value is flagged (``flagged``: one boolean per value); None when no value is."""
+        if not flagged.any():
+            return None
+        flagged = flagged.fill_null(False)
+        if self.identity:
+            return flagged
+        bad = self.values.filter(flagged).unique()
+        return self.column.is_in(bad.implode()).fill_null(False)
+
+
+def _count(value: object) -> int:
+    return int(value) if isinstance(value, int) else 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A column after normalisation: ``text`` one value per row (String; a Parquet-typed column as read);
+    ``same``: normalisation changed nothing (``text`` holds the values of ``raw``)."""
+
+    column: Column
+    raw: pl.Series
+    text: pl.Series
+    distinct: Distinct | None  # of ``raw``, with ``values_norm`` (None when there is nothing to check)
+    values_norm: pl.Series | None
+    same: bool
+    typed: pl.Series | None = None  # the typed values, already known good (plain integers of a CSV file)
+
+    @property
+    def native(self) -> bool:
+        return self.distinct is None
+
+    @property
+    def runs(self) -> pl.Series | None:
+        """The run-length encoding of ``text``, when known."""
+        return self.distinct.runs if self.distinct is not None and self.same else None
+
+
+def prepare(raw: pl.Series, column: Column, *, ascii_known: bool) -> Prepared:
+    if raw.dtype != pl.String:
+        return Prepared(column, raw, raw, None, None, True)
+    if column.kind == "int" and (parsed := plain_integers(raw)) is not None:
+        return Prepared(column, raw, raw, None, None, True, parsed)
+    distinct = Distinct.of(raw)
+    nfkc = column.kind in NFKC_KINDS and not ascii_known and not _all_ascii(distinct.values)
+    values_norm = _apply(distinct.values, lambda e: normalise(e, column, nfkc=nfkc))
+    changed = bool(values_norm.ne_missing(distinct.values).any())
+    if not changed:  # keep the column as read (no copy)
+        text, values_norm = raw, distinct.values
+    elif distinct.identity:
+        text = values_norm
+    else:
+        text = _apply(raw, lambda e: normalise(e, column, nfkc=nfkc))
+    return Prepared(column, raw, text.alias(column.name), distinct, values_norm, not changed)
+
+
+def plain_integers(raw: pl.Series) -> pl.Series | None:
+    """The values as Int64 when every one is plain ASCII digits (the usual integer column of a CSV file: no
+    normalisation or check needed), else None. Rust's integer parser takes an optional sign and ASCII digits
+    only, and fails on overflow."""
+    parsed = _apply(raw, lambda e: e.str.to_integer(strict=False))
+    if parsed.null_count() != raw.null_count():
+        return None
+    signed = raw.to_frame(VALUE).select(
+        (pl.col(VALUE).str.starts_with("+") | pl.col(VALUE).str.starts_with("-")).any()
+    )
+    return None if signed.item() else parsed
+
+
+def _apply(series: pl.Series, build: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    return series.to_frame(VALUE).select(build(pl.col(VALUE))).to_series()
+
+
+def _all_ascii(values: pl.Series) -> bool:
+    return bool(values.str.len_bytes().sum() == values.str.len_chars().sum())
+
+
+# --- value checks -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValueCheck:
+    """A check of one value: ``flags`` over the normalised value ``pl.col("v")``; ``message`` over the message
+    context (``pl.col(name)`` normalised, ``pl.col(name + "@raw")`` as written)."""
+
+    code: str
+    flags: pl.Expr
+    message: pl.Expr
+
+
+def shown(name: str) -> pl.Expr:
+    """The value as written, for a message: one line, at most 60 characters."""
+    value = pl.col(RAW.format(name)).cast(pl.String).str.replace_all("\n", "\\n", literal=True)
+    cut = value.str.slice(0, _MESSAGE_VALUE_CHARS - 3) + "..."
+    return pl.when(value.str.len_chars() > _MESSAGE_VALUE_CHARS).then(cut).otherwise(value)
+
+
+def says(column: str, text: str) -> pl.Expr:
+    """``<column> '<value as written>' <text>``."""
+    return pl.format(f"{column} '{{}}' {text}", shown(column))
+
+
+def is_scientific(v: pl.Expr) -> pl.Expr:
+    return v.str.contains(SCIENTIFIC_RE)
+
+
+_USCC_VALUES = pl.Series([USCC_ALPHABET.find(chr(b)) % 31 for b in range(256)], dtype=pl.Int32)
+_USCC_CHARS = pl.Series(list(USCC_ALPHABET), dtype=pl.String)
+
+
+def uscc_check_char(code: pl.Expr) -> pl.Expr:
+    """The GB 32100 check character of 18-character (ASCII) codes, null for other lengths: the bytes'
+    alphabet values, weighted, summed (vectorised; ``schema.uscc_check_char`` is the scalar reference)."""
+    chars = code.cast(pl.Binary).bin.reinterpret(dtype=pl.Array(pl.UInt8, 18))
+    weighted = [
+        pl.lit(_USCC_VALUES).gather(chars.arr.get(i)) * weight for i, weight in enumerate(USCC_WEIGHTS)
+    ]
+    check = (31 - pl.sum_horizontal(weighted) % 31) % 31
+    return pl.lit(_USCC_CHARS).gather(check)
+
+
+def value_checks(column: Column, units: KnownUnits | None = None) -> list[ValueCheck]:
+    """Every check of a column's single values, by kind (REQUIRED_MISSING and cross-column checks aside).
+
+    ``units``: the accepted units, when ``column`` refers to them (UNKNOWN_UNIT)."""
+    v, name = pl.col(VALUE), column.name
+    checks: list[ValueCheck] = []
+    plain = v.is_not_null()
+    if column.kind in ID_KINDS:
+        sci = is_scientific(v)
+        checks.append(
+            ValueCheck(
+                "ID_AS_NUMBER", sci, says(name, "is a number in scientific notation; IDs and codes are text")
+            )
+        )
+        plain = ~sci
+    if name == "credit_code":
+        checks += _uscc_checks(v, plain)
+    if column.kind == "code" and name in CODE_RULES:
+        checks.append(_code_check(v, plain, name, CODE_RULES[name]))
+    if column.kind == "phone":
+        checks.append(
+            ValueCheck(
+                "BAD_PHONE",
+                plain & ~v.str.contains(PHONE_RE),
+                says(name, "is not 11 digits starting with 1"),
+            )
+        )
+    if column.kind in ("enum", "flag01"):
+        choices = column.choices or ("0", "1")
+        checks.append(
+            ValueCheck("BAD_ENUM", ~v.is_in(choices), says(name, "is not one of: " + ", ".join(choices)))
+        )
+    if column.kind == "int":
+        checks += _int_checks(v, name)
+    if column.kind == "date":
+        real = (
+            v.str.contains(DATE_RE)
+            & ~v.str.starts_with("0000")
+            & v.str.to_date("%Y-%m-%d", strict=False).is_not_null()
+        )
+        checks.append(ValueCheck("BAD_DATE", ~real, says(name, "is not a real date YYYY-MM-DD")))
+    if column.kind == "month":
+        real = v.str.contains(MONTH_RE) & ~v.str.starts_with("0000")
+        checks.append(ValueCheck("BAD_MONTH", ~real, says(name, "is not a real month YYYY-MM")))
+    if units is not None:
+        known = units.contains(v)
+        checks.append(
+            ValueCheck("UNKNOWN_UNIT", plain & ~known, says(name, f"is not a unit of {units.filename}"))
+        )
+    return checks
+
+
+def _uscc_checks(v: pl.Expr, plain: pl.Expr) -> list[ValueCheck]:
+    shaped = v.str.contains(USCC_RE)
+    c = pl.col("credit_code")
+    return [
+        ValueCheck(
+            "BAD_USCC",
+            plain & ~shaped,
+            says(
+                "credit_code", "is not 18 characters of 0-9 A-Y (no I O S V Z) with digits in positions 3-8"
+            ),
+        ),
+        ValueCheck(
+            "USCC_CHECKSUM",
+            shaped & (v.str.slice(17, 1) != uscc_check_char(v)),
+            pl.format(
+                "credit_code '{}' ends in '{}' but its check character is '{}'",
+                shown("credit_code"),
+                c.str.slice(17, 1),
+                uscc_check_char(c),
+            ),
+        ),
+    ]
+
+
+def _code_check(v: pl.Expr, plain: pl.Expr, name: str, rule: CodeRule) -> ValueCheck:
+    good = v.str.contains(rule.pattern)
+    if rule.divisions is not None:
+        low, high = rule.divisions
+        good = good & v.str.slice(0, 2).cast(pl.Int64, strict=False).is_between(low, high)
+    return ValueCheck("BAD_CODE", plain & ~good, says(name, f"is not {rule.description}"))
+
+
+def _int_checks(v: pl.Expr, name: str) -> list[ValueCheck]:
+    parsed = v.str.to_integer(strict=False)
+    negative = parsed < 0
+    signed = v.str.starts_with("+") | v.str.starts_with("-")
+    digits = parsed.is_not_null() & ~signed
+    return [
+        ValueCheck("NEGATIVE", negative, says(name, "is negative")),
+        ValueCheck(
+            "BAD_INT",
+            v.is_not_null() & ~digits & ~negative.fill_null(False),
+            says(name, "is not a whole number written in plain digits"),
+        ),
+    ]
+
+
+def typed_from_text(text: pl.Series, column: Column) -> pl.Series:
+    if column.kind == "int":
+        return _apply(text, lambda e: e.str.to_integer(strict=False))
+    if column.kind == "date":
+        return _apply(text, lambda e: e.str.to_date("%Y-%m-%d", strict=False))
+    if column.kind == "flag01":
+        return text == "1"
+    return text
+
+
+def positions_mask(height: int, positions: pl.Series) -> pl.Series:
+    """``height`` booleans, true at ``positions``."""
+    return pl.repeat(False, height, dtype=pl.Boolean, eager=True).alias("rows").scatter(positions, True)
+
+
+# --- unique keys ------------------------------------------------------------------------------------------
+
+
+def later_repeats(keys: pl.DataFrame, lines: pl.Series, runs: pl.Series | None = None) -> pl.DataFrame | None:
+    """The rows repeating the key of an earlier row: ``pos`` (row position) and ``first_line`` (the line of the
+    key's first row). Rows with an empty key part take no part. None when no key repeats.
+
+    ``runs``: the run-length encoding of the first key column, when known. When the first key increases from
+    run to run (an extract sorted by unit), a key can only repeat inside a run, and only the runs where the
+    rest of the key does not increase are compared; otherwise every row is."""
+    suspects = None if any(s.null_count() for s in keys.iter_columns()) else rows_out_of_order(keys, runs)
+    if suspects is not None and suspects.is_empty():
+        return None
+    frame = keys.with_columns(line=lines, pos=pl.int_range(pl.len(), dtype=pl.Int64))
+    if suspects is not None:
+        frame = frame[suspects]
+    else:
+        frame = frame.filter(pl.all_horizontal(pl.col(keys.columns).is_not_null()))
+    return _repeats_by_hash(frame, keys.columns)
+
+
+def _repeats_by_hash(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame | None:
+    """Rows of ``frame`` (key columns, ``line``, ``pos``) repeating an earlier key: hash the keys, sort the
+    hashes, and compare exactly only the rows whose hash repeats."""
+    hashes = frame.select(pl.struct(names).hash()).to_series()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    if repeated.is_empty():
+        return None
+    candidates = frame.filter(hashes.is_in(repeated.unique().implode()))
+    candidates = candidates.with_columns(first_line=pl.col("line").min().over(names))
+    later = candidates.filter(pl.col("line") != pl.col("first_line")).select("pos", "first_line")
+    return None if later.is_empty() else later
+
+
+def rows_out_of_order(keys: pl.DataFrame, runs: pl.Series | None = None) -> pl.Series | None:
+    """The positions of the rows that may repeat a key (no nulls in ``keys``): None when the first key column
+    does not increase from run to run (any row may); else the rows of the runs where the rest of the key does
+    not increase from row to row (empty: the key increases strictly, so no key repeats)."""
+    n = keys.height
+    if runs is None:
+        runs = keys.to_series(0).rle()
+    values, lengths = runs.struct.field("value"), runs.struct.field("len").cast(pl.Int64)
+    m = values.len()
+    if m > 1 and not (values.slice(1) > values.slice(0, m - 1)).all():
+        return None  # the first key goes down somewhere, or a value comes back in a later run
+    ends = lengths.cum_sum()
+    if keys.width == 1:
+        suspect = lengths > 1
+    else:
+        late = _late_rows(keys, positions_mask(n, ends.head(m - 1)))
+        suspect = positions_mask(m, ends.search_sorted(late, side="right"))
+    starts = ends - lengths
+    return (
+        pl.select(pl.int_ranges(starts.filter(suspect), ends.filter(suspect)).explode())
+        .to_series()
+        .drop_nulls()
+    )
+
+
+def _late_rows(keys: pl.DataFrame, run_starts: pl.Series) -> pl.Series:
+    """The positions of the rows that neither start a run of the first key nor have a greater rest of the key
+    than the row before; compared on slices of the columns a block at a time (a comparison of text allocates
+    ~15 bytes per row, a shifted copy more)."""
+    n, rest = keys.height, keys.columns[1:]
+    late: list[pl.Series] = []
+    for start in range(1, n, _BLOCK_ROWS):
+        size = min(_BLOCK_ROWS, n - start)
+        greater: pl.Series | None = None
+        for name in reversed(rest):
+            now, before = keys[name].slice(start, size), keys[name].slice(start - 1, size)
+            greater = now > before if greater is None else (now > before) | ((now == before) & greater)
+        assert greater is not None
+        ok = run_starts.slice(start, size) | greater
+        if not ok.all():
+            late.append(ok.not_().arg_true().cast(pl.Int64) + start)
+    return pl.concat(late) if late else pl.Series(dtype=pl.Int64)
