@@ -1,0 +1,51 @@
+"""`mianshen explain --policy P --data DROP --as-of D --unit UNIT_ID [--lang zh|en]`: one decision in words."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import polars as pl
+
+from mianshen.core.command import MianshenCommand, UserError
+from mianshen.policy.engine import evaluate
+from mianshen.policy.explain import LANGS, render
+from mianshen.policy.parameters import ParameterError
+
+from ._policy import add_policy_arguments, read_drop, resolve_params
+
+
+class Command(MianshenCommand):
+    help = (
+        "Explain one unit's decision: every condition and route with the values behind it and its legal "
+        "source, the amount, and the parameter versions used. Exit 2 for an unknown unit."
+    )
+    user_errors = (ParameterError,)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_policy_arguments(parser)
+        parser.add_argument("--unit", required=True, metavar="UNIT_ID", help="the unit to explain")
+        parser.add_argument("--lang", choices=LANGS, default="zh", help="language (default zh)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        params, as_of = resolve_params(options)
+        unit_id = options["unit"].strip()
+        drop = read_drop(options)
+        units = drop.tables["units"].filter(pl.col("unit_id") == unit_id)
+        if units.is_empty():
+            rejected = drop.rejected.get("units")
+            if rejected is not None and not rejected.filter(pl.col("unit_id") == unit_id).is_empty():
+                codes = rejected.filter(pl.col("unit_id") == unit_id).get_column("codes").to_list()
+                raise UserError(
+                    f"unit {unit_id!r} was rejected by validation ({', '.join(codes)}); it has no decision"
+                )
+            raise UserError(f"unknown unit {unit_id!r}: not among the accepted units of {options['data']}")
+        credit_codes = units.get_column("credit_code").to_list()
+        tables = {
+            name: frame.filter(pl.col("credit_code").is_in(credit_codes))
+            if name == "credit_flags"
+            else frame.filter(pl.col("unit_id") == unit_id)
+            for name, frame in drop.tables.items()
+        }
+        evaluated = evaluate(tables, params, as_of)
+        self.stdout.write(render(evaluated.row(0, named=True), params, options["lang"]), ending="")

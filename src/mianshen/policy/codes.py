@@ -1,0 +1,80 @@
+"""The public codes of screening (contracts §2): conditions, routes, decisions, size bases.
+
+Kept apart so that the parameter loader (which checks the codes named in a parameter file) and the condition
+registry (which defines what each code tests) share one list without importing each other.
+"""
+
+from __future__ import annotations
+
+# Conditions, by the code written in `failed` (contracts §2.1). SIZE_UNKNOWN never fails: it is only unknown.
+TYPE_NOT_COVERED = "TYPE_NOT_COVERED"
+DEREGISTERED = "DEREGISTERED"
+SERIOUS_DISHONESTY = "SERIOUS_DISHONESTY"
+ARREARS = "ARREARS"
+NO_PREMIUM = "NO_PREMIUM"
+LAYOFF_RATE_EXCEEDED = "LAYOFF_RATE_EXCEEDED"
+SIZE_UNKNOWN = "SIZE_UNKNOWN"
+FULL_PAYMENT_SHORT = "FULL_PAYMENT_SHORT"
+
+# The code written in `unknown` when the layoff rate cannot be computed.
+HEADCOUNT_MISSING = "HEADCOUNT_MISSING"
+
+CONDITION_CODES: tuple[str, ...] = (
+    TYPE_NOT_COVERED,
+    DEREGISTERED,
+    SERIOUS_DISHONESTY,
+    ARREARS,
+    NO_PREMIUM,
+    LAYOFF_RATE_EXCEEDED,
+    SIZE_UNKNOWN,
+    FULL_PAYMENT_SHORT,
+)
+
+# Routes: do not fail a unit, send it to another track.
+COMMITMENT_BREACH = "COMMITMENT_BREACH"
+ABNORMAL_OPERATION = "ABNORMAL_OPERATION"
+DISPATCH_UNCONFIRMED = "DISPATCH_UNCONFIRMED"
+ROUTE_CODES: tuple[str, ...] = (COMMITMENT_BREACH, ABNORMAL_OPERATION, DISPATCH_UNCONFIRMED)
+
+# Decisions, in the order of the rule "first that applies".
+INELIGIBLE = "ineligible"
+MANUAL_REVIEW = "manual_review"
+PENDING_CONFIRMATION = "pending_confirmation"
+ELIGIBLE = "eligible"
+DECISIONS: tuple[str, ...] = (INELIGIBLE, MANUAL_REVIEW, PENDING_CONFIRMATION, ELIGIBLE)
+PAYABLE_DECISIONS: tuple[str, ...] = (ELIGIBLE, MANUAL_REVIEW, PENDING_CONFIRMATION)
+
+# Outcomes of a condition.
+PASS = "pass"
+FAIL = "fail"
+UNKNOWN = "unknown"
+OUTCOMES: tuple[str, ...] = (PASS, FAIL, UNKNOWN)
+
+# How the size class was found (contracts §2.1, rules 1-4).
+SIZE_BASES: tuple[str, ...] = ("indicators", "declared", "headcount", "unknown")
+
+RATIO_CATEGORIES: tuple[str, ...] = ("large", "sme")
+
+# The columns of decisions.csv / decisions.parquet, in order (contracts §2.2).
+DECISION_COLUMNS: tuple[str, ...] = (
+    "unit_id",
+    "credit_code",
+    "decision",
+    "failed",
+    "unknown",
+    "routes",
+    "base_headcount",
+    "end_headcount",
+    "natural_attrition",
+    "layoff_rate",
+    "layoff_limit",
+    "size_class",
+    "size_basis",
+    "ratio_category",
+    "ratio",
+    "base_fen",
+    "amount_fen",
+)
+DECISION_INT_COLUMNS: frozenset[str] = frozenset(
+    {"base_headcount", "end_headcount", "natural_attrition", "base_fen", "amount_fen"}
+)
