@@ -52,7 +52,9 @@ def freshen_drop(src: Path, dst: Path, decisions: pl.DataFrame) -> dict[str, int
     fix = pl.col("unit_id").is_in(arrears)
     contributions.with_columns(
         pl.when(fix).then(pl.col("due_fen")).otherwise(pl.col("paid_fen")).alias("paid_fen"),
-        pl.when(fix & pl.col("paid_on").is_null()).then(pl.lit("2021-06-28")).otherwise(pl.col("paid_on"))
+        pl.when(fix & pl.col("paid_on").is_null())
+        .then(pl.lit("2021-06-28"))
+        .otherwise(pl.col("paid_on"))
         .alias("paid_on"),
     ).write_csv(dst / "contributions.csv")
     eligible = decisions.filter(pl.col("decision") == "eligible").sort("unit_id")
@@ -107,11 +109,19 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     note("import", f"snapshot {snap_a.pk} ({snap_a.content_hash[:12]})")
 
     def run_round(snapshot: object, checkpoint: str, as_of: date) -> ScreeningRound:
-        rnd = round_start(policy_id=POLICY, snapshot=snapshot, actor="市级管理员 admin", as_of=as_of,  # type: ignore[arg-type]
-                          checkpoint=checkpoint)
+        rnd = round_start(
+            policy_id=POLICY,
+            snapshot=snapshot,
+            actor="市级管理员 admin",
+            as_of=as_of,  # type: ignore[arg-type]
+            checkpoint=checkpoint,
+        )
         job_drain()
         rnd.refresh_from_db()
-        note(f"round {rnd.number}", f"{checkpoint}: " + ", ".join(f"{k} {v:,}" for k, v in rnd.counts["decision"].items()))
+        note(
+            f"round {rnd.number}",
+            f"{checkpoint}: " + ", ".join(f"{k} {v:,}" for k, v in rnd.counts["decision"].items()),
+        )
         return rnd
 
     r1 = run_round(snap_a, Checkpoint.INITIAL, AS_OF)
@@ -119,8 +129,12 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     # manual review with four eyes: one officer prepares, another approves
     reviewed = Case.objects.filter(policy_id=POLICY, state=State.UNDER_REVIEW).order_by("unit_id").first()
     if reviewed is not None:
-        review = review_prepare(case_id=reviewed.pk, recommendation="approve", notes="经营异常已移出，核实正常经营",
-                                actor="区经办 officer-a")
+        review = review_prepare(
+            case_id=reviewed.pk,
+            recommendation="approve",
+            notes="经营异常已移出，核实正常经营",
+            actor="区经办 officer-a",
+        )
         review_decide(review_id=review.pk, approve=True, actor="复核员 reviewer-b", reason="同意")
         note("review", f"case {reviewed.unit_id}: prepared by officer-a, approved by reviewer-b (four eyes)")
 
@@ -134,34 +148,58 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
 
     start = timezone.localdate() - timedelta(days=2)
     notice = notice_open(policy_id=POLICY, actor="市级管理员 admin", start=start)
-    note("publicity", f"notice {notice.pk}: {notice.entries.count():,} units, "
-         f"{notice.starts_at:%Y-%m-%d} to {timezone.localtime(notice.ends_at):%Y-%m-%d %H:%M}")
+    note(
+        "publicity",
+        f"notice {notice.pk}: {notice.entries.count():,} units, "
+        f"{notice.starts_at:%Y-%m-%d} to {timezone.localtime(notice.ends_at):%Y-%m-%d %H:%M}",
+    )
 
     on_notice = list(Case.objects.filter(policy_id=POLICY, state=State.PUBLICISED).order_by("unit_id")[:2])
     if len(on_notice) == 2:
-        o1 = objection_record(case_id=on_notice[0].pk, raised_by="public", contact="13800000000",
-                              grounds="该单位已停止经营", actor="区经办 officer-a")
-        o2 = objection_record(case_id=on_notice[1].pk, raised_by="unit", contact="13900000000",
-                              grounds="返还金额有误", actor="区经办 officer-a")
+        o1 = objection_record(
+            case_id=on_notice[0].pk,
+            raised_by="public",
+            contact="13800000000",
+            grounds="该单位已停止经营",
+            actor="区经办 officer-a",
+        )
+        o2 = objection_record(
+            case_id=on_notice[1].pk,
+            raised_by="unit",
+            contact="13900000000",
+            grounds="返还金额有误",
+            actor="区经办 officer-a",
+        )
         objection_decide(objection_id=o1.pk, outcome="upheld", reason="核实已停业", actor="复核员 reviewer-b")
-        objection_decide(objection_id=o2.pk, outcome="rejected", reason="金额按规则计算无误", actor="复核员 reviewer-b")
+        objection_decide(
+            objection_id=o2.pk, outcome="rejected", reason="金额按规则计算无误", actor="复核员 reviewer-b"
+        )
         note("objections", "2 recorded: 1 upheld (unit excluded), 1 rejected (back on the notice)")
 
     # the notice period passes (simulated): the comparison right before payment
     from mianshen.cases.services import case_apply_round
     from mianshen.screening.services import round_run
 
-    rnd3 = round_start(policy_id=POLICY, snapshot=snap_b, actor="市级管理员 admin", as_of=AS_OF_FINAL,
-                       checkpoint=Checkpoint.BEFORE_PAYMENT)
+    rnd3 = round_start(
+        policy_id=POLICY,
+        snapshot=snap_b,
+        actor="市级管理员 admin",
+        as_of=AS_OF_FINAL,
+        checkpoint=Checkpoint.BEFORE_PAYMENT,
+    )
     rnd3 = round_run(round_id=rnd3.pk)
-    applied = case_apply_round(round=rnd3, actor=f"round {rnd3.number}", now=notice.ends_at + timedelta(minutes=1))
+    applied = case_apply_round(
+        round=rnd3, actor=f"round {rnd3.number}", now=notice.ends_at + timedelta(minutes=1)
+    )
     from mianshen.core.models import Job
 
     Job.objects.filter(key=f"round:{rnd3.pk}").delete()  # ran in-process with the simulated clock
     approved = Case.objects.filter(policy_id=POLICY, state=State.APPROVED)
     total = sum(approved.values_list("amount_fen", flat=True))
-    note(f"round {rnd3.number}", f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, "
-         f"{yuan(total)}")
+    note(
+        f"round {rnd3.number}",
+        f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {yuan(total)}",
+    )
 
     result = audit_verify()
     note("audit", result.summary())

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.django_db
 
 def _case(state: State = State.IDENTIFIED, unit: str = "U1") -> Case:
     return Case.objects.create(
-        policy_id="beijing-2021", unit_id=unit, credit_code="91110105MA01234567", unit_name="北京测试有限公司",
-        district="110105", state=state.value, amount_fen=123456,
+        policy_id="beijing-2021",
+        unit_id=unit,
+        credit_code="91110105MA01234567",
+        unit_name="北京测试有限公司",
+        district="110105",
+        state=state.value,
+        amount_fen=123456,
     )
 
 
@@ -41,7 +46,12 @@ def test_allowed_move_writes_state_history_and_audit() -> None:
     case.refresh_from_db()
     assert case.state == State.RECHECKED and case.version == 1
     h = CaseHistory.objects.get(case=case)
-    assert (h.from_state, h.to_state, h.actor, h.reason) == ("identified", "rechecked", "officer-a", "round 2")
+    assert (h.from_state, h.to_state, h.actor, h.reason) == (
+        "identified",
+        "rechecked",
+        "officer-a",
+        "round 2",
+    )
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.order_by("-seq").first()
     assert event is not None
@@ -76,7 +86,9 @@ def test_many_is_all_or_nothing_when_strict() -> None:
     a.refresh_from_db()
     assert a.state == State.IDENTIFIED
     moved = case_transition_many(
-        moves=[Move(a.pk, State.RECHECKED, "r"), Move(b.pk, State.EXCLUDED, "r")], actor="round 2", strict=False
+        moves=[Move(a.pk, State.RECHECKED, "r"), Move(b.pk, State.EXCLUDED, "r")],
+        actor="round 2",
+        strict=False,
     )
     assert [c.pk for c in moved] == [a.pk]
 
@@ -120,6 +132,9 @@ def test_random_moves_follow_the_table() -> None:
     run_state_machine_as_test(
         CaseMachine,
         settings=settings(
-            max_examples=25, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+            max_examples=25,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
         ),
     )

@@ -132,7 +132,9 @@ def test_import_command_exit_codes(city: Path, planted: Path, tmp_path: Path) ->
     assert "Traceback" not in missing.stderr
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "units.csv").write_text("unit_id\n1\n", encoding="utf-8")
-    unusable = subprocess.run([exe, "import", str(tmp_path / "broken")], env=env, capture_output=True, text=True)
+    unusable = subprocess.run(
+        [exe, "import", str(tmp_path / "broken")], env=env, capture_output=True, text=True
+    )
     assert unusable.returncode == 2
     assert len(unusable.stderr.strip().splitlines()) == 1, unusable.stderr
 

@@ -62,7 +62,10 @@ def drops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     contributions = pl.read_csv(b / "contributions.csv", infer_schema=False)
     fixed = arrears_only[0]
     contributions = contributions.with_columns(
-        pl.when(pl.col("unit_id") == fixed).then(pl.col("due_fen")).otherwise(pl.col("paid_fen")).alias("paid_fen"),
+        pl.when(pl.col("unit_id") == fixed)
+        .then(pl.col("due_fen"))
+        .otherwise(pl.col("paid_fen"))
+        .alias("paid_fen"),
         pl.when((pl.col("unit_id") == fixed) & (pl.col("paid_on").is_null()))
         .then(pl.lit("2021-06-15"))
         .otherwise(pl.col("paid_on"))
@@ -82,7 +85,9 @@ def drops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     shutil.copytree(b, c)
     gone = eligible[10]
     units_c = pl.read_csv(c / "units.csv", infer_schema=False).with_columns(
-        pl.when(pl.col("unit_id") == gone).then(pl.lit("2021-07-10")).otherwise(pl.col("deregistered_on"))
+        pl.when(pl.col("unit_id") == gone)
+        .then(pl.lit("2021-07-10"))
+        .otherwise(pl.col("deregistered_on"))
         .alias("deregistered_on")
     )
     units_c.write_csv(c / "units.csv")
@@ -91,7 +96,9 @@ def drops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _round(drop: Path, checkpoint: str, as_of: date, now: object = None) -> tuple[int, object]:
     snap = snapshot_import(drop=validate_drop(drop), extracted_on=as_of).snapshot
-    rnd = round_start(policy_id=POLICY, snapshot=snap, actor="officer-city", as_of=as_of, checkpoint=checkpoint)
+    rnd = round_start(
+        policy_id=POLICY, snapshot=snap, actor="officer-city", as_of=as_of, checkpoint=checkpoint
+    )
     rnd = round_run(round_id=rnd.pk)
     assert rnd.status == RoundStatus.COMPLETED
     applied = case_apply_round(round=rnd, actor=f"round {rnd.number}", now=now)  # type: ignore[arg-type]
@@ -128,12 +135,15 @@ def test_three_checkpoints_produce_exactly_the_expected_approvals(drops: dict[st
     # objections (checkpoint 2): one upheld, one rejected, one left undecided
     publicised = list(Case.objects.filter(state=State.PUBLICISED).order_by("unit_id"))
     upheld, rejected, pending = publicised[0], publicised[1], publicised[2]
-    o1 = objection_record(case_id=upheld.pk, raised_by="public", contact="138****0000", grounds="已停业",
-                          actor="officer-d")
-    o2 = objection_record(case_id=rejected.pk, raised_by="unit", contact="13900000000", grounds="金额有误",
-                          actor="officer-d")
-    objection_record(case_id=pending.pk, raised_by="public", contact="13700000000", grounds="裁员未申报",
-                     actor="officer-d")
+    o1 = objection_record(
+        case_id=upheld.pk, raised_by="public", contact="138****0000", grounds="已停业", actor="officer-d"
+    )
+    o2 = objection_record(
+        case_id=rejected.pk, raised_by="unit", contact="13900000000", grounds="金额有误", actor="officer-d"
+    )
+    objection_record(
+        case_id=pending.pk, raised_by="public", contact="13700000000", grounds="裁员未申报", actor="officer-d"
+    )
     objection_decide(objection_id=o1.pk, outcome="upheld", reason="核实已停业", actor="officer-e")
     objection_decide(objection_id=o2.pk, outcome="rejected", reason="金额按规则计算无误", actor="officer-e")
 
@@ -163,7 +173,9 @@ def test_three_checkpoints_produce_exactly_the_expected_approvals(drops: dict[st
 def test_objection_after_the_notice_ended_is_refused(drops: dict[str, Path]) -> None:
     _round(drops["a"], Checkpoint.INITIAL, AS_OF)
     _round(drops["b"], Checkpoint.BEFORE_PUBLICITY, AS_OF)
-    notice = notice_open(policy_id=POLICY, actor="officer-city", start=timezone.localdate() - timedelta(days=10))
+    notice = notice_open(
+        policy_id=POLICY, actor="officer-city", start=timezone.localdate() - timedelta(days=10)
+    )
     case = Case.objects.filter(state=State.PUBLICISED).first()
     assert case is not None
     with pytest.raises(CaseError, match="notice ended"):

@@ -70,8 +70,13 @@ def test_two_rounds_started_together_one_wins(snapshot: object) -> None:
 
 def test_two_reviewers_approving_the_same_case_one_wins() -> None:
     case = Case.objects.create(
-        policy_id="beijing-2021", unit_id="U1", credit_code="91110105MA01234567", unit_name="北京测试有限公司",
-        district="110105", state=State.UNDER_REVIEW, amount_fen=100,
+        policy_id="beijing-2021",
+        unit_id="U1",
+        credit_code="91110105MA01234567",
+        unit_name="北京测试有限公司",
+        district="110105",
+        state=State.UNDER_REVIEW,
+        amount_fen=100,
     )
     review = review_prepare(case_id=case.pk, recommendation="approve", notes="材料齐全", actor="maker")
 
@@ -92,8 +97,13 @@ def test_four_eyes_is_a_database_constraint() -> None:
     from django.db import IntegrityError, transaction
 
     case = Case.objects.create(
-        policy_id="beijing-2021", unit_id="U2", credit_code="91110105MA01234567", unit_name="北京测试有限公司",
-        district="110105", state=State.UNDER_REVIEW, amount_fen=100,
+        policy_id="beijing-2021",
+        unit_id="U2",
+        credit_code="91110105MA01234567",
+        unit_name="北京测试有限公司",
+        district="110105",
+        state=State.UNDER_REVIEW,
+        amount_fen=100,
     )
     review = review_prepare(case_id=case.pk, recommendation="approve", notes="ok", actor="maker")
     with pytest.raises(CaseError, match="four eyes"):

@@ -42,11 +42,11 @@ class AuditEvent(models.Model):
     hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the canonical form, hex")
 
     class Meta:
-        ordering = ["seq"]  # noqa: RUF012 - Django API
-        constraints = [  # noqa: RUF012
+        ordering = ["seq"]
+        constraints = [
             models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_event_seq_positive")
         ]
-        indexes = [  # noqa: RUF012
+        indexes = [
             models.Index(fields=["object_type", "object_id", "seq"], name="audit_event_object"),
         ]
 

@@ -31,7 +31,9 @@ class Case(models.Model):
     version = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["policy_id", "unit_id"], name="one_case_per_unit_policy")]
+        constraints = [
+            models.UniqueConstraint(fields=["policy_id", "unit_id"], name="one_case_per_unit_policy")
+        ]
         indexes = [models.Index(fields=["policy_id", "state"], name="case_by_state")]
 
     def __str__(self) -> str:
@@ -93,7 +95,9 @@ class ObjectionOutcome(models.TextChoices):
 class Objection(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="objections")
     notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
-    raised_by = models.CharField(max_length=20, choices=[("public", "公众 / public"), ("unit", "单位 / unit")])
+    raised_by = models.CharField(
+        max_length=20, choices=[("public", "公众 / public"), ("unit", "单位 / unit")]
+    )
     contact = models.CharField(max_length=200)
     grounds = models.TextField()
     recorded_by = models.CharField(max_length=150)
@@ -125,7 +129,9 @@ class Review(models.Model):
             models.CheckConstraint(
                 condition=Q(decided_by="") | ~Q(decided_by=F("prepared_by")), name="review_four_eyes"
             ),
-            models.UniqueConstraint(fields=["case"], condition=Q(decided_by=""), name="one_open_review_per_case"),
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(decided_by=""), name="one_open_review_per_case"
+            ),
         ]
 
 

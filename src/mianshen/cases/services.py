@@ -113,8 +113,12 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
             continue
         target, why = _effective(decision, case)
         target = _at_checkpoint(round.checkpoint, current, target, case.pk in ended_notices)
-        changes = {"amount_fen": decision.amount_fen, "decision": decision.decision, "reason": why,
-                   "key_supervision": case.key_supervision or "COMMITMENT_BREACH" in decision.routes}
+        changes = {
+            "amount_fen": decision.amount_fen,
+            "decision": decision.decision,
+            "reason": why,
+            "key_supervision": case.key_supervision or "COMMITMENT_BREACH" in decision.routes,
+        }
         if target == current:
             unchanged += 1
             if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
@@ -167,25 +171,52 @@ def _open_missing(
         unit = units[uid]
         new.append(
             Case(
-                policy_id=round.policy_id, unit_id=uid, credit_code=d.credit_code, unit_name=unit.name,
-                district=unit.district, state=state.value, amount_fen=d.amount_fen, decision=d.decision,
-                reason=why, key_supervision="COMMITMENT_BREACH" in d.routes, last_round=round,
+                policy_id=round.policy_id,
+                unit_id=uid,
+                credit_code=d.credit_code,
+                unit_name=unit.name,
+                district=unit.district,
+                state=state.value,
+                amount_fen=d.amount_fen,
+                decision=d.decision,
+                reason=why,
+                key_supervision="COMMITMENT_BREACH" in d.routes,
+                last_round=round,
             )
         )
     with transaction.atomic():
         Case.objects.bulk_create(new, batch_size=2000)
         created = list(Case.objects.filter(policy_id=round.policy_id, unit_id__in=missing))
         CaseHistory.objects.bulk_create(
-            [CaseHistory(case=c, from_state="", to_state=c.state, actor=actor, reason=f"opened by round "
-                         f"{round.number}: {c.decision}", round=round) for c in created],
+            [
+                CaseHistory(
+                    case=c,
+                    from_state="",
+                    to_state=c.state,
+                    actor=actor,
+                    reason=f"opened by round {round.number}: {c.decision}",
+                    round=round,
+                )
+                for c in created
+            ],
             batch_size=2000,
         )
         audit_record_many(
             actor=actor,
             events=[
-                {"action": Action.CASE_OPENED, "obj_type": "case", "obj_id": str(c.pk), "before": None,
-                 "after": {"state": c.state, "amount_fen": c.amount_fen, "unit_id": c.unit_id,
-                           "round": round.number}, "reason": c.decision}
+                {
+                    "action": Action.CASE_OPENED,
+                    "obj_type": "case",
+                    "obj_id": str(c.pk),
+                    "before": None,
+                    "after": {
+                        "state": c.state,
+                        "amount_fen": c.amount_fen,
+                        "unit_id": c.unit_id,
+                        "round": round.number,
+                    },
+                    "reason": c.decision,
+                }
                 for c in created
             ],
         )
@@ -207,7 +238,9 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
     if days < 1:
         raise CaseError("a notice lasts at least one day")
     with transaction.atomic():
-        ready = list(Case.objects.select_for_update().filter(policy_id=policy_id, state=S.RECHECKED).order_by("pk"))
+        ready = list(
+            Case.objects.select_for_update().filter(policy_id=policy_id, state=S.RECHECKED).order_by("pk")
+        )
         if not ready:
             raise CaseError("no rechecked cases to publicise: run the comparison before publicity first")
         notice = Notice.objects.create(
@@ -219,9 +252,14 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
         )
         NoticeEntry.objects.bulk_create(
             [
-                NoticeEntry(notice=notice, case=c, unit_name=c.unit_name,
-                            masked_credit_code=mask_credit_code(c.credit_code), amount_fen=c.amount_fen,
-                            district=c.district)
+                NoticeEntry(
+                    notice=notice,
+                    case=c,
+                    unit_name=c.unit_name,
+                    masked_credit_code=mask_credit_code(c.credit_code),
+                    amount_fen=c.amount_fen,
+                    district=c.district,
+                )
                 for c in ready
             ],
             batch_size=2000,
@@ -231,9 +269,15 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
             actor=actor,
         )
         audit_record(
-            actor=actor, action=Action.NOTICE_OPENED, obj_type="notice", obj_id=str(notice.pk),
-            after={"entries": len(ready), "starts_at": notice.starts_at.isoformat(),
-                   "ends_at": notice.ends_at.isoformat()},
+            actor=actor,
+            action=Action.NOTICE_OPENED,
+            obj_type="notice",
+            obj_id=str(notice.pk),
+            after={
+                "entries": len(ready),
+                "starts_at": notice.starts_at.isoformat(),
+                "ends_at": notice.ends_at.isoformat(),
+            },
         )
     return notice
 
@@ -254,17 +298,33 @@ def objection_record(
             raise CaseError(f"case {case.pk} is not on any public notice")
         now = now or timezone.now()
         if not entry.notice.starts_at <= now < entry.notice.ends_at:
-            raise CaseError(f"the notice ended at {entry.notice.ends_at.astimezone(BEIJING):%Y-%m-%d %H:%M} "
-                            "Beijing time; objections are no longer taken")
+            raise CaseError(
+                f"the notice ended at {entry.notice.ends_at.astimezone(BEIJING):%Y-%m-%d %H:%M} "
+                "Beijing time; objections are no longer taken"
+            )
         objection = Objection.objects.create(
-            case=case, notice=entry.notice, raised_by=raised_by, contact=contact.strip(), grounds=grounds.strip(),
+            case=case,
+            notice=entry.notice,
+            raised_by=raised_by,
+            contact=contact.strip(),
+            grounds=grounds.strip(),
             recorded_by=actor,
         )
-        audit_record(actor=actor, action=Action.OBJECTION_RECORDED, obj_type="objection",
-                     obj_id=str(objection.pk), after={"case": case.pk, "raised_by": raised_by})
+        audit_record(
+            actor=actor,
+            action=Action.OBJECTION_RECORDED,
+            obj_type="objection",
+            obj_id=str(objection.pk),
+            after={"case": case.pk, "raised_by": raised_by},
+        )
         if case.state == S.PUBLICISED:
-            case_transition(case_id=case.pk, to=S.OBJECTED, actor=actor, reason=f"objection {objection.pk}",
-                            expect=frozenset({S.PUBLICISED}))
+            case_transition(
+                case_id=case.pk,
+                to=S.OBJECTED,
+                actor=actor,
+                reason=f"objection {objection.pk}",
+                expect=frozenset({S.PUBLICISED}),
+            )
     return objection
 
 
@@ -287,23 +347,40 @@ def objection_decide(*, objection_id: int, outcome: str, reason: str, actor: str
         objection.decided_at = timezone.now()
         objection.decision_reason = reason.strip()
         objection.save()
-        audit_record(actor=actor, action=Action.OBJECTION_DECIDED, obj_type="objection",
-                     obj_id=str(objection.pk), after={"outcome": outcome}, reason=reason)
+        audit_record(
+            actor=actor,
+            action=Action.OBJECTION_DECIDED,
+            obj_type="objection",
+            obj_id=str(objection.pk),
+            after={"outcome": outcome},
+            reason=reason,
+        )
         still_open = Objection.objects.filter(case_id=objection.case_id, outcome="").exists()
         if outcome == ObjectionOutcome.UPHELD:
-            case_transition(case_id=objection.case_id, to=S.EXCLUDED, actor=actor,
-                            reason=f"objection {objection.pk} upheld: {reason}",
-                            changes={"reason": "OBJECTION_UPHELD"})
+            case_transition(
+                case_id=objection.case_id,
+                to=S.EXCLUDED,
+                actor=actor,
+                reason=f"objection {objection.pk} upheld: {reason}",
+                changes={"reason": "OBJECTION_UPHELD"},
+            )
         elif not still_open:
-            case_transition(case_id=objection.case_id, to=S.PUBLICISED, actor=actor,
-                            reason=f"objection {objection.pk} {outcome}", expect=frozenset({S.OBJECTED}))
+            case_transition(
+                case_id=objection.case_id,
+                to=S.PUBLICISED,
+                actor=actor,
+                reason=f"objection {objection.pk} {outcome}",
+                expect=frozenset({S.OBJECTED}),
+            )
     return objection
 
 
 # ---- manual review (four eyes), confirmations, applications -------------------------------------------
 
 
-def review_prepare(*, case_id: int, recommendation: str, notes: str, actor: str, kind: str = "manual_review") -> Review:
+def review_prepare(
+    *, case_id: int, recommendation: str, notes: str, actor: str, kind: str = "manual_review"
+) -> Review:
     if recommendation not in {"approve", "reject"}:
         raise CaseError("recommendation must be approve or reject")
     with transaction.atomic():
@@ -312,10 +389,17 @@ def review_prepare(*, case_id: int, recommendation: str, notes: str, actor: str,
             raise CaseError(f"case {case.pk} is {case.state}, not under review")
         if Review.objects.filter(case=case, decided_by="").exists():
             raise CaseError(f"case {case.pk} already has a review awaiting its second officer")
-        review = Review.objects.create(case=case, kind=kind, recommendation=recommendation,
-                                       prepared_by=actor, notes=notes)
-        audit_record(actor=actor, action=Action.CASE_REVIEW_PREPARED, obj_type="review", obj_id=str(review.pk),
-                     after={"case": case.pk, "recommendation": recommendation}, reason=notes)
+        review = Review.objects.create(
+            case=case, kind=kind, recommendation=recommendation, prepared_by=actor, notes=notes
+        )
+        audit_record(
+            actor=actor,
+            action=Action.CASE_REVIEW_PREPARED,
+            obj_type="review",
+            obj_id=str(review.pk),
+            after={"case": case.pk, "recommendation": recommendation},
+            reason=notes,
+        )
     return review
 
 
@@ -333,15 +417,31 @@ def review_decide(*, review_id: int, approve: bool, actor: str, reason: str = ""
         review.decided_at = timezone.now()
         review.outcome = "approve" if approve else "reject"
         review.save()
-        audit_record(actor=actor, action=Action.CASE_REVIEWED, obj_type="review", obj_id=str(review.pk),
-                     after={"case": review.case_id, "outcome": review.outcome}, reason=reason)
+        audit_record(
+            actor=actor,
+            action=Action.CASE_REVIEWED,
+            obj_type="review",
+            obj_id=str(review.pk),
+            after={"case": review.case_id, "outcome": review.outcome},
+            reason=reason,
+        )
         if approve:
-            case_transition(case_id=review.case_id, to=S.IDENTIFIED, actor=actor,
-                            reason=f"review {review.pk} approved", expect=frozenset({S.UNDER_REVIEW}))
+            case_transition(
+                case_id=review.case_id,
+                to=S.IDENTIFIED,
+                actor=actor,
+                reason=f"review {review.pk} approved",
+                expect=frozenset({S.UNDER_REVIEW}),
+            )
         else:
-            case_transition(case_id=review.case_id, to=S.EXCLUDED, actor=actor,
-                            reason=f"review {review.pk} rejected: {reason}", expect=frozenset({S.UNDER_REVIEW}),
-                            changes={"reason": "REVIEW_REJECTED"})
+            case_transition(
+                case_id=review.case_id,
+                to=S.EXCLUDED,
+                actor=actor,
+                reason=f"review {review.pk} rejected: {reason}",
+                expect=frozenset({S.UNDER_REVIEW}),
+                changes={"reason": "REVIEW_REJECTED"},
+            )
     return review
 
 
@@ -350,30 +450,53 @@ def confirmation_record(*, case_id: int, confirmed_on: date, evidence: str, acto
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.state != S.AWAITING_CONFIRMATION:
             raise CaseError(f"case {case.pk} is {case.state}, not awaiting host-employer confirmation")
-        conf = HostConfirmation.objects.create(case=case, confirmed_on=confirmed_on, evidence=evidence,
-                                               recorded_by=actor)
-        audit_record(actor=actor, action=Action.DISPATCH_CONFIRMED, obj_type="case", obj_id=str(case.pk),
-                     after={"confirmed_on": confirmed_on.isoformat(), "confirmation": conf.pk}, reason=evidence)
-        case_transition(case_id=case.pk, to=S.IDENTIFIED, actor=actor,
-                        reason=f"host employers confirmed on {confirmed_on}",
-                        expect=frozenset({S.AWAITING_CONFIRMATION}))
+        conf = HostConfirmation.objects.create(
+            case=case, confirmed_on=confirmed_on, evidence=evidence, recorded_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action=Action.DISPATCH_CONFIRMED,
+            obj_type="case",
+            obj_id=str(case.pk),
+            after={"confirmed_on": confirmed_on.isoformat(), "confirmation": conf.pk},
+            reason=evidence,
+        )
+        case_transition(
+            case_id=case.pk,
+            to=S.IDENTIFIED,
+            actor=actor,
+            reason=f"host employers confirmed on {confirmed_on}",
+            expect=frozenset({S.AWAITING_CONFIRMATION}),
+        )
     return conf
 
 
-def application_submit(*, case_id: int, kind: str, statement: str, evidence: dict[str, str], actor: str) -> Application:
+def application_submit(
+    *, case_id: int, kind: str, statement: str, evidence: dict[str, str], actor: str
+) -> Application:
     """An application through the active channel; it puts the case under (four-eyes) review."""
     if kind not in ApplicationKind.values:
         raise CaseError(f"unknown application kind {kind!r}")
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.state not in {S.AWAITING_APPLICATION, S.EXCLUDED}:
-            raise CaseError(f"case {case.pk} is {case.state}: an application is for excluded cases and units "
-                            "under key supervision")
-        app = Application.objects.create(case=case, kind=kind, statement=statement, evidence=evidence,
-                                         submitted_by=actor)
-        audit_record(actor=actor, action=Action.APPLICATION_RECEIVED, obj_type="application",
-                     obj_id=str(app.pk), after={"case": case.pk, "kind": kind})
-        case_transition(case_id=case.pk, to=S.UNDER_REVIEW, actor=actor, reason=f"application {app.pk} ({kind})")
+            raise CaseError(
+                f"case {case.pk} is {case.state}: an application is for excluded cases and units "
+                "under key supervision"
+            )
+        app = Application.objects.create(
+            case=case, kind=kind, statement=statement, evidence=evidence, submitted_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action=Action.APPLICATION_RECEIVED,
+            obj_type="application",
+            obj_id=str(app.pk),
+            after={"case": case.pk, "kind": kind},
+        )
+        case_transition(
+            case_id=case.pk, to=S.UNDER_REVIEW, actor=actor, reason=f"application {app.pk} ({kind})"
+        )
     return app
 
 

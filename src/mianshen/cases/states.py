@@ -19,7 +19,9 @@ from enum import StrEnum
 
 class State(StrEnum):
     IDENTIFIED = "identified"  # 已识别: eligible in the latest round
-    AWAITING_CONFIRMATION = "awaiting_confirmation"  # 待用工单位确认: dispatch firm, host employers to confirm
+    AWAITING_CONFIRMATION = (
+        "awaiting_confirmation"  # 待用工单位确认: dispatch firm, host employers to confirm
+    )
     AWAITING_APPLICATION = "awaiting_application"  # 待申请: key supervision, the unit must apply
     UNDER_REVIEW = "under_review"  # 人工审核中: manual review, four eyes
     RECHECKED = "rechecked"  # 已复核: still eligible at the comparison before publicity
@@ -42,7 +44,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.AWAITING_APPLICATION: frozenset({S.UNDER_REVIEW, S.EXCLUDED}),
     S.UNDER_REVIEW: frozenset({S.IDENTIFIED, S.RECHECKED, S.EXCLUDED, S.AWAITING_CONFIRMATION}),
     S.RECHECKED: frozenset(
-        {S.PUBLICISED, S.IDENTIFIED, S.AWAITING_CONFIRMATION, S.AWAITING_APPLICATION, S.UNDER_REVIEW, S.EXCLUDED}
+        {
+            S.PUBLICISED,
+            S.IDENTIFIED,
+            S.AWAITING_CONFIRMATION,
+            S.AWAITING_APPLICATION,
+            S.UNDER_REVIEW,
+            S.EXCLUDED,
+        }
     ),
     S.PUBLICISED: frozenset({S.OBJECTED, S.APPROVED, S.EXCLUDED, S.UNDER_REVIEW, S.AWAITING_APPLICATION}),
     S.OBJECTED: frozenset({S.PUBLICISED, S.EXCLUDED}),

@@ -30,7 +30,9 @@ class Move:
     case_id: int
     to: State
     reason: str
-    expect: frozenset[State] | None = None  # refuse unless the case is in one of these (re-checked under lock)
+    expect: frozenset[State] | None = (
+        None  # refuse unless the case is in one of these (re-checked under lock)
+    )
     changes: dict[str, Any] = field(default_factory=dict)  # other Case fields to set with the move
 
 
@@ -47,7 +49,10 @@ def case_transition(
 ) -> Case:
     """Move one case; raises ``TransitionRefused`` (nothing written) when the move is not allowed."""
     moved = case_transition_many(
-        moves=[Move(case_id, to, reason, expect, changes or {})], actor=actor, round=round, on_commit=on_commit
+        moves=[Move(case_id, to, reason, expect, changes or {})],
+        actor=actor,
+        round=round,
+        on_commit=on_commit,
     )
     return moved[0]
 
@@ -91,8 +96,12 @@ def case_transition_many(
             moved.append(case)
             history.append(
                 CaseHistory(
-                    case=case, from_state=current.value, to_state=move.to.value, actor=actor,
-                    reason=move.reason[:500], round=round,
+                    case=case,
+                    from_state=current.value,
+                    to_state=move.to.value,
+                    actor=actor,
+                    reason=move.reason[:500],
+                    round=round,
                 )
             )
             events.append(

@@ -19,7 +19,7 @@ class UserError(Exception):
 class MianshenCommand(BaseCommand):
     """Commands raise ``UserError`` (or a domain error listed in ``user_errors``) for bad input."""
 
-    requires_system_checks: list[str] = []  # noqa: RUF012 - Django API
+    requires_system_checks: list[str] = []
     user_errors: tuple[type[Exception], ...] = ()
 
     def execute(self, *args: Any, **options: Any) -> Any:

@@ -50,7 +50,9 @@ def load_handlers() -> None:
 
 def job_enqueue(*, kind: str, key: str, params: dict[str, Any], actor: str) -> Job:
     """Queue a job once per business ``key`` (a second call returns the first job)."""
-    job, _ = Job.objects.get_or_create(key=key, defaults={"kind": kind, "params": params, "created_by": actor})
+    job, _ = Job.objects.get_or_create(
+        key=key, defaults={"kind": kind, "params": params, "created_by": actor}
+    )
     return job
 
 
@@ -105,7 +107,9 @@ def job_run_next() -> Job | None:
         )
         job.refresh_from_db()
         return job
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.DONE, result=result, finished_at=timezone.now(), error="")
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.DONE, result=result, finished_at=timezone.now(), error=""
+    )
     job.refresh_from_db()
     return job
 

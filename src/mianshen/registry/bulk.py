@@ -75,7 +75,10 @@ def frame_select(*, table: str, schema: dict[str, pl.DataType], snapshot_id: int
     select = f"SELECT {cols} FROM {qn(table)} WHERE snapshot_id = {int(snapshot_id)} ORDER BY id"
     if connection.vendor == "postgresql":
         buf = io.BytesIO()
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)") as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT csv)") as copy,
+        ):
             for block in copy:
                 buf.write(block)
         if buf.tell() == 0:
@@ -100,7 +103,16 @@ def frame_select(*, table: str, schema: dict[str, pl.DataType], snapshot_id: int
     return raw.select(_typed_column(name, dtype) for name, dtype in schema.items())
 
 
-_BOOLEAN_TEXT = {"t": True, "true": True, "1": True, "True": True, "f": False, "false": False, "0": False, "False": False}
+_BOOLEAN_TEXT = {
+    "t": True,
+    "true": True,
+    "1": True,
+    "True": True,
+    "f": False,
+    "false": False,
+    "0": False,
+    "False": False,
+}
 
 
 def _typed_column(name: str, dtype: pl.DataType) -> pl.Expr:

@@ -57,7 +57,9 @@ class Unit(_SnapshotRow):
     phone = models.CharField(max_length=32, null=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["snapshot", "unit_id"], name="unit_unique_in_snapshot")]
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "unit_id"], name="unit_unique_in_snapshot")
+        ]
         indexes = [models.Index(fields=["snapshot", "credit_code"], name="unit_credit_code")]
 
 

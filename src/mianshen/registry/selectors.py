@@ -11,7 +11,9 @@ from .bulk import frame_select
 from .services import TABLE_MODELS
 
 
-def snapshot_frames(*, snapshot: models.Snapshot, tables: tuple[str, ...] | None = None) -> dict[str, pl.DataFrame]:
+def snapshot_frames(
+    *, snapshot: models.Snapshot, tables: tuple[str, ...] | None = None
+) -> dict[str, pl.DataFrame]:
     """The accepted rows of ``snapshot`` per table, typed exactly as validation produced them."""
     wanted = tables or tuple(TABLE_MODELS)
     present = set(snapshot.rows_accepted)

@@ -55,7 +55,13 @@ def snapshot_import(
                 extracted_on=extracted_on,
                 imported_by=imported_by,
                 files=[
-                    {"table": f.table, "filename": f.filename, "format": f.format, "sha256": f.sha256, "rows": f.rows}
+                    {
+                        "table": f.table,
+                        "filename": f.filename,
+                        "format": f.format,
+                        "sha256": f.sha256,
+                        "rows": f.rows,
+                    }
                     for f in drop.files.values()
                 ],
                 rows_accepted={t: df.height for t, df in drop.tables.items()},
@@ -81,7 +87,9 @@ def snapshot_import(
                 )
             frame_insert(
                 table=models.Problem._meta.db_table,
-                df=drop.problems.select("file", "line", pl.col("column").fill_null(""), "code", "severity", "message"),
+                df=drop.problems.select(
+                    "file", "line", pl.col("column").fill_null(""), "code", "severity", "message"
+                ),
                 constants=constants,
             )
     except IntegrityError:

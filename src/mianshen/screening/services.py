@@ -32,7 +32,14 @@ from mianshen.registry.selectors import snapshot_frames
 
 from .models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 
-SCREEN_TABLES = ("units", "headcount", "separations", "contributions", "credit_flags", "dispatch_confirmations")
+SCREEN_TABLES = (
+    "units",
+    "headcount",
+    "separations",
+    "contributions",
+    "credit_flags",
+    "dispatch_confirmations",
+)
 CONTRACT_KEYS = ("unit_id", "credit_code", "decision", "failed", "unknown", "routes", "amount_fen")
 
 
@@ -42,7 +49,9 @@ class RoundRefused(Exception):
 
 @dataclass(frozen=True)
 class RoundDiff:
-    changed: pl.DataFrame  # unit_id, before, after, failed_before, failed_after, routes_before, routes_after, …
+    changed: (
+        pl.DataFrame
+    )  # unit_id, before, after, failed_before, failed_after, routes_before, routes_after, …
     counts: dict[str, int]  # "eligible→ineligible": n, …
 
 
@@ -54,7 +63,10 @@ def code_version() -> str:
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5
+            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
@@ -62,7 +74,12 @@ def code_version() -> str:
 
 
 def round_start(
-    *, policy_id: str, snapshot: Snapshot, actor: str, as_of: date | None = None, checkpoint: str = Checkpoint.AD_HOC
+    *,
+    policy_id: str,
+    snapshot: Snapshot,
+    actor: str,
+    as_of: date | None = None,
+    checkpoint: str = Checkpoint.AD_HOC,
 ) -> ScreeningRound:
     """Create a running round and queue its job; refuses while another round of the policy runs."""
     as_of = as_of or snapshot.extracted_on
@@ -74,18 +91,37 @@ def round_start(
         raise RoundRefused(f"unknown checkpoint {checkpoint!r}")
     try:
         with transaction.atomic():
-            number = (ScreeningRound.objects.filter(policy_id=policy_id).aggregate(n=Max("number"))["n"] or 0) + 1
+            number = (
+                ScreeningRound.objects.filter(policy_id=policy_id).aggregate(n=Max("number"))["n"] or 0
+            ) + 1
             rnd = ScreeningRound.objects.create(
-                policy_id=policy_id, number=number, snapshot=snapshot, snapshot_hash=snapshot.content_hash,
-                as_of=as_of, checkpoint=checkpoint, param_hash=params.param_hash, code_version=code_version(),
+                policy_id=policy_id,
+                number=number,
+                snapshot=snapshot,
+                snapshot_hash=snapshot.content_hash,
+                as_of=as_of,
+                checkpoint=checkpoint,
+                param_hash=params.param_hash,
+                code_version=code_version(),
                 started_by=actor,
             )
             audit_record(
-                actor=actor, action=Action.ROUND_STARTED, obj_type="round", obj_id=str(rnd.pk),
-                after={"policy": policy_id, "number": number, "snapshot": snapshot.content_hash,
-                       "as_of": as_of.isoformat(), "checkpoint": checkpoint, "param_hash": params.param_hash},
+                actor=actor,
+                action=Action.ROUND_STARTED,
+                obj_type="round",
+                obj_id=str(rnd.pk),
+                after={
+                    "policy": policy_id,
+                    "number": number,
+                    "snapshot": snapshot.content_hash,
+                    "as_of": as_of.isoformat(),
+                    "checkpoint": checkpoint,
+                    "param_hash": params.param_hash,
+                },
             )
-            job_enqueue(kind="screening.round", key=f"round:{rnd.pk}", params={"round_id": rnd.pk}, actor=actor)
+            job_enqueue(
+                kind="screening.round", key=f"round:{rnd.pk}", params={"round_id": rnd.pk}, actor=actor
+            )
     except IntegrityError as exc:
         running = ScreeningRound.objects.filter(policy_id=policy_id, status=RoundStatus.RUNNING).first()
         who = f" (round {running.number}, started by {running.started_by})" if running else ""
@@ -118,14 +154,19 @@ def round_run(*, round_id: int, progress: Callable[[int, int], None] | None = No
             if progress:
                 progress(written, total)
 
-        frame_insert(table=RoundDecision._meta.db_table, df=rows, constants={"round_id": rnd.pk}, advance=advance)
+        frame_insert(
+            table=RoundDecision._meta.db_table, df=rows, constants={"round_id": rnd.pk}, advance=advance
+        )
         locked.status = RoundStatus.COMPLETED
         locked.finished_at = timezone.now()
         locked.counts = counts
         locked.progress_done = locked.progress_total = total
         locked.save()
         audit_record(
-            actor=locked.started_by, action=Action.ROUND_COMPLETED, obj_type="round", obj_id=str(rnd.pk),
+            actor=locked.started_by,
+            action=Action.ROUND_COMPLETED,
+            obj_type="round",
+            obj_id=str(rnd.pk),
             after={"units": total, "decisions": counts["decision"]},
         )
     return locked
@@ -138,8 +179,13 @@ def round_fail(*, round_id: int, error: str) -> None:
             status=RoundStatus.FAILED, error=error[:2000], finished_at=timezone.now()
         )
         if n:
-            audit_record(actor="system", action=Action.ROUND_FAILED, obj_type="round", obj_id=str(round_id),
-                         reason=error[:500])
+            audit_record(
+                actor="system",
+                action=Action.ROUND_FAILED,
+                obj_type="round",
+                obj_id=str(round_id),
+                reason=error[:500],
+            )
 
 
 def _decision_rows(evaluated: pl.DataFrame) -> pl.DataFrame:
@@ -192,7 +238,9 @@ def round_diff(*, before: ScreeningRound, after: ScreeningRound) -> RoundDiff:
         | pl.col("amount_fen").ne_missing(pl.col("amount_fen_after"))
     ).sort("unit_id")
     transitions = changed.select(
-        (pl.col("decision").fill_null("(absent)") + "→" + pl.col("decision_after").fill_null("(absent)")).alias("t")
+        (
+            pl.col("decision").fill_null("(absent)") + "→" + pl.col("decision_after").fill_null("(absent)")
+        ).alias("t")
     )
     counts = {k: int(v) for k, v in sorted(transitions.group_by("t").len().iter_rows())}
     return RoundDiff(changed=changed, counts=counts)

@@ -4,120 +4,226 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('type_outside_scope', '类型不在自动范围 / type outside the automatic scope'), ('related_transfers', '关联单位间转移 / transfers between related units'), ('type_change_missed', '单位类型变更未识别 / a missed change of unit type'), ('commitment_fulfilled', '承诺已履行 / commitment since fulfilled'), ('believe_qualify', '认为符合条件未在名单 / I qualify but am not on the list'), ('wrong_bank_details', '银行信息有误致拨付失败 / payment failed on bank details')], max_length=30)),
-                ('statement', models.TextField()),
-                ('evidence', models.JSONField(default=dict)),
-                ('submitted_by', models.CharField(max_length=150)),
-                ('submitted_at', models.DateTimeField(auto_now_add=True)),
-                ('outcome', models.CharField(blank=True, max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("type_outside_scope", "类型不在自动范围 / type outside the automatic scope"),
+                            ("related_transfers", "关联单位间转移 / transfers between related units"),
+                            ("type_change_missed", "单位类型变更未识别 / a missed change of unit type"),
+                            ("commitment_fulfilled", "承诺已履行 / commitment since fulfilled"),
+                            ("believe_qualify", "认为符合条件未在名单 / I qualify but am not on the list"),
+                            ("wrong_bank_details", "银行信息有误致拨付失败 / payment failed on bank details"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("statement", models.TextField()),
+                ("evidence", models.JSONField(default=dict)),
+                ("submitted_by", models.CharField(max_length=150)),
+                ("submitted_at", models.DateTimeField(auto_now_add=True)),
+                ("outcome", models.CharField(blank=True, max_length=10)),
             ],
         ),
         migrations.CreateModel(
-            name='Case',
+            name="Case",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('policy_id', models.CharField(max_length=40)),
-                ('unit_id', models.CharField(max_length=64)),
-                ('credit_code', models.CharField(max_length=18)),
-                ('unit_name', models.CharField(max_length=500)),
-                ('district', models.CharField(db_index=True, max_length=6)),
-                ('state', models.CharField(choices=[('identified', 'identified'), ('awaiting_confirmation', 'awaiting_confirmation'), ('awaiting_application', 'awaiting_application'), ('under_review', 'under_review'), ('rechecked', 'rechecked'), ('publicised', 'publicised'), ('objected', 'objected'), ('approved', 'approved'), ('excluded', 'excluded'), ('released', 'released')], max_length=24)),
-                ('amount_fen', models.BigIntegerField(default=0, help_text='the amount of the latest round that decided it')),
-                ('decision', models.CharField(blank=True, help_text="the latest round's decision", max_length=24)),
-                ('reason', models.CharField(blank=True, help_text='why it is where it is (codes or text)', max_length=300)),
-                ('key_supervision', models.BooleanField(default=False, help_text='重点监管: stays on the supervision list')),
-                ('opened_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("policy_id", models.CharField(max_length=40)),
+                ("unit_id", models.CharField(max_length=64)),
+                ("credit_code", models.CharField(max_length=18)),
+                ("unit_name", models.CharField(max_length=500)),
+                ("district", models.CharField(db_index=True, max_length=6)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("identified", "identified"),
+                            ("awaiting_confirmation", "awaiting_confirmation"),
+                            ("awaiting_application", "awaiting_application"),
+                            ("under_review", "under_review"),
+                            ("rechecked", "rechecked"),
+                            ("publicised", "publicised"),
+                            ("objected", "objected"),
+                            ("approved", "approved"),
+                            ("excluded", "excluded"),
+                            ("released", "released"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "amount_fen",
+                    models.BigIntegerField(
+                        default=0, help_text="the amount of the latest round that decided it"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(blank=True, help_text="the latest round's decision", max_length=24),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True, help_text="why it is where it is (codes or text)", max_length=300
+                    ),
+                ),
+                (
+                    "key_supervision",
+                    models.BooleanField(default=False, help_text="重点监管: stays on the supervision list"),
+                ),
+                ("opened_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("version", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='CaseHistory',
+            name="CaseHistory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_state', models.CharField(blank=True, max_length=24)),
-                ('to_state', models.CharField(max_length=24)),
-                ('actor', models.CharField(max_length=150)),
-                ('reason', models.CharField(max_length=500)),
-                ('at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_state", models.CharField(blank=True, max_length=24)),
+                ("to_state", models.CharField(max_length=24)),
+                ("actor", models.CharField(max_length=150)),
+                ("reason", models.CharField(max_length=500)),
+                ("at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='HostConfirmation',
+            name="HostConfirmation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('confirmed_on', models.DateField()),
-                ('recorded_by', models.CharField(max_length=150)),
-                ('evidence', models.TextField()),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("confirmed_on", models.DateField()),
+                ("recorded_by", models.CharField(max_length=150)),
+                ("evidence", models.TextField()),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Notice',
+            name="Notice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('policy_id', models.CharField(max_length=40)),
-                ('title', models.CharField(max_length=200)),
-                ('opened_by', models.CharField(max_length=150)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField(help_text='24:00 Beijing time of the last day')),
-                ('closed_at', models.DateTimeField(null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("policy_id", models.CharField(max_length=40)),
+                ("title", models.CharField(max_length=200)),
+                ("opened_by", models.CharField(max_length=150)),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField(help_text="24:00 Beijing time of the last day")),
+                ("closed_at", models.DateTimeField(null=True)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='NoticeEntry',
+            name="NoticeEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unit_name', models.CharField(max_length=500)),
-                ('masked_credit_code', models.CharField(max_length=18)),
-                ('amount_fen', models.BigIntegerField()),
-                ('district', models.CharField(max_length=6)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("unit_name", models.CharField(max_length=500)),
+                ("masked_credit_code", models.CharField(max_length=18)),
+                ("amount_fen", models.BigIntegerField()),
+                ("district", models.CharField(max_length=6)),
             ],
         ),
         migrations.CreateModel(
-            name='Objection',
+            name="Objection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('raised_by', models.CharField(choices=[('public', '公众 / public'), ('unit', '单位 / unit')], max_length=20)),
-                ('contact', models.CharField(max_length=200)),
-                ('grounds', models.TextField()),
-                ('recorded_by', models.CharField(max_length=150)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('outcome', models.CharField(blank=True, choices=[('upheld', '成立 / upheld'), ('rejected', '不成立 / rejected'), ('withdrawn', '撤回 / withdrawn')], max_length=12)),
-                ('decided_by', models.CharField(blank=True, max_length=150)),
-                ('decided_at', models.DateTimeField(null=True)),
-                ('decision_reason', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "raised_by",
+                    models.CharField(
+                        choices=[("public", "公众 / public"), ("unit", "单位 / unit")], max_length=20
+                    ),
+                ),
+                ("contact", models.CharField(max_length=200)),
+                ("grounds", models.TextField()),
+                ("recorded_by", models.CharField(max_length=150)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("upheld", "成立 / upheld"),
+                            ("rejected", "不成立 / rejected"),
+                            ("withdrawn", "撤回 / withdrawn"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("decided_by", models.CharField(blank=True, max_length=150)),
+                ("decided_at", models.DateTimeField(null=True)),
+                ("decision_reason", models.TextField(blank=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(help_text='manual_review / application / confirmation', max_length=30)),
-                ('recommendation', models.CharField(choices=[('approve', 'approve'), ('reject', 'reject')], max_length=10)),
-                ('prepared_by', models.CharField(max_length=150)),
-                ('prepared_at', models.DateTimeField(auto_now_add=True)),
-                ('notes', models.TextField()),
-                ('decided_by', models.CharField(blank=True, max_length=150)),
-                ('decided_at', models.DateTimeField(null=True)),
-                ('outcome', models.CharField(blank=True, max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(help_text="manual_review / application / confirmation", max_length=30),
+                ),
+                (
+                    "recommendation",
+                    models.CharField(choices=[("approve", "approve"), ("reject", "reject")], max_length=10),
+                ),
+                ("prepared_by", models.CharField(max_length=150)),
+                ("prepared_at", models.DateTimeField(auto_now_add=True)),
+                ("notes", models.TextField()),
+                ("decided_by", models.CharField(blank=True, max_length=150)),
+                ("decided_at", models.DateTimeField(null=True)),
+                ("outcome", models.CharField(blank=True, max_length=10)),
             ],
         ),
     ]

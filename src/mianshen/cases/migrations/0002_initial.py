@@ -5,87 +5,123 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cases', '0001_initial'),
-        ('screening', '0001_initial'),
+        ("cases", "0001_initial"),
+        ("screening", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='case',
-            name='last_round',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screeninground'),
+            model_name="case",
+            name="last_round",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="screening.screeninground",
+            ),
         ),
         migrations.AddField(
-            model_name='application',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='cases.case'),
+            model_name="application",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="applications", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='casehistory',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='history', to='cases.case'),
+            model_name="casehistory",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="history", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='casehistory',
-            name='round',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='screening.screeninground'),
+            model_name="casehistory",
+            name="round",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="screening.screeninground",
+            ),
         ),
         migrations.AddField(
-            model_name='hostconfirmation',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='confirmations', to='cases.case'),
+            model_name="hostconfirmation",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="confirmations", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='noticeentry',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notice_entries', to='cases.case'),
+            model_name="noticeentry",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="notice_entries", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='noticeentry',
-            name='notice',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='cases.notice'),
+            model_name="noticeentry",
+            name="notice",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="cases.notice"
+            ),
         ),
         migrations.AddField(
-            model_name='objection',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='objections', to='cases.case'),
+            model_name="objection",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="objections", to="cases.case"
+            ),
         ),
         migrations.AddField(
-            model_name='objection',
-            name='notice',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='objections', to='cases.notice'),
+            model_name="objection",
+            name="notice",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="objections", to="cases.notice"
+            ),
         ),
         migrations.AddField(
-            model_name='review',
-            name='case',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='cases.case'),
+            model_name="review",
+            name="case",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="reviews", to="cases.case"
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['policy_id', 'state'], name='case_by_state'),
+            model_name="case",
+            index=models.Index(fields=["policy_id", "state"], name="case_by_state"),
         ),
         migrations.AddConstraint(
-            model_name='case',
-            constraint=models.UniqueConstraint(fields=('policy_id', 'unit_id'), name='one_case_per_unit_policy'),
+            model_name="case",
+            constraint=models.UniqueConstraint(
+                fields=("policy_id", "unit_id"), name="one_case_per_unit_policy"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='noticeentry',
-            constraint=models.UniqueConstraint(fields=('notice', 'case'), name='case_once_per_notice'),
+            model_name="noticeentry",
+            constraint=models.UniqueConstraint(fields=("notice", "case"), name="case_once_per_notice"),
         ),
         migrations.AddIndex(
-            model_name='objection',
-            index=models.Index(fields=['case', 'outcome'], name='objection_open'),
+            model_name="objection",
+            index=models.Index(fields=["case", "outcome"], name="objection_open"),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.CheckConstraint(condition=models.Q(('decided_by', ''), models.Q(('decided_by', models.F('prepared_by')), _negated=True), _connector='OR'), name='review_four_eyes'),
+            model_name="review",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("decided_by", ""),
+                    models.Q(("decided_by", models.F("prepared_by")), _negated=True),
+                    _connector="OR",
+                ),
+                name="review_four_eyes",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.UniqueConstraint(condition=models.Q(('decided_by', '')), fields=('case',), name='one_open_review_per_case'),
+            model_name="review",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("decided_by", "")), fields=("case",), name="one_open_review_per_case"
+            ),
         ),
     ]

@@ -4,36 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=60)),
-                ('params', models.JSONField(default=dict)),
-                ('key', models.CharField(help_text='business key: the same job is queued once', max_length=120, unique=True)),
-                ('status', models.CharField(choices=[('queued', '排队 / queued'), ('running', '运行中 / running'), ('done', '完成 / done'), ('failed', '失败 / failed')], default='queued', max_length=10)),
-                ('created_by', models.CharField(max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(null=True)),
-                ('finished_at', models.DateTimeField(null=True)),
-                ('heartbeat_at', models.DateTimeField(null=True)),
-                ('worker', models.CharField(blank=True, max_length=120)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('progress_done', models.PositiveBigIntegerField(default=0)),
-                ('progress_total', models.PositiveBigIntegerField(default=0)),
-                ('result', models.JSONField(default=dict)),
-                ('error', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=60)),
+                ("params", models.JSONField(default=dict)),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="business key: the same job is queued once", max_length=120, unique=True
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "排队 / queued"),
+                            ("running", "运行中 / running"),
+                            ("done", "完成 / done"),
+                            ("failed", "失败 / failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("created_by", models.CharField(max_length=150)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(null=True)),
+                ("finished_at", models.DateTimeField(null=True)),
+                ("heartbeat_at", models.DateTimeField(null=True)),
+                ("worker", models.CharField(blank=True, max_length=120)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("progress_done", models.PositiveBigIntegerField(default=0)),
+                ("progress_total", models.PositiveBigIntegerField(default=0)),
+                ("result", models.JSONField(default=dict)),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['status', 'id'], name='job_queue')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["status", "id"], name="job_queue")],
             },
         ),
     ]

@@ -5,175 +5,283 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Snapshot',
+            name="Snapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_hash', models.CharField(help_text="SHA-256 over the drop's files", max_length=64, unique=True)),
-                ('source', models.CharField(help_text='where the drop was read from', max_length=500)),
-                ('extracted_on', models.DateField(help_text='the extraction date of the drop (default as-of of rounds)')),
-                ('imported_at', models.DateTimeField(auto_now_add=True)),
-                ('imported_by', models.CharField(blank=True, max_length=150)),
-                ('files', models.JSONField(default=list, help_text='[{table, filename, format, sha256, rows}]')),
-                ('rows_accepted', models.JSONField(default=dict, help_text='{table: accepted rows}')),
-                ('rows_rejected', models.JSONField(default=dict, help_text='{table: rejected rows}')),
-                ('errors', models.PositiveIntegerField(default=0)),
-                ('warnings', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "content_hash",
+                    models.CharField(help_text="SHA-256 over the drop's files", max_length=64, unique=True),
+                ),
+                ("source", models.CharField(help_text="where the drop was read from", max_length=500)),
+                (
+                    "extracted_on",
+                    models.DateField(help_text="the extraction date of the drop (default as-of of rounds)"),
+                ),
+                ("imported_at", models.DateTimeField(auto_now_add=True)),
+                ("imported_by", models.CharField(blank=True, max_length=150)),
+                (
+                    "files",
+                    models.JSONField(default=list, help_text="[{table, filename, format, sha256, rows}]"),
+                ),
+                ("rows_accepted", models.JSONField(default=dict, help_text="{table: accepted rows}")),
+                ("rows_rejected", models.JSONField(default=dict, help_text="{table: rejected rows}")),
+                ("errors", models.PositiveIntegerField(default=0)),
+                ("warnings", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='RejectedRow',
+            name="RejectedRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('file', models.CharField(max_length=100)),
-                ('codes', models.CharField(help_text='error codes, sorted, joined by |', max_length=500)),
-                ('values', models.JSONField(help_text="the row's values as read (normalised text)")),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("file", models.CharField(max_length=100)),
+                ("codes", models.CharField(help_text="error codes, sorted, joined by |", max_length=500)),
+                ("values", models.JSONField(help_text="the row's values as read (normalised text)")),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Problem',
+            name="Problem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('file', models.CharField(max_length=100)),
-                ('column', models.CharField(blank=True, max_length=60)),
-                ('code', models.CharField(max_length=40)),
-                ('severity', models.CharField(max_length=10)),
-                ('message', models.TextField()),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("file", models.CharField(max_length=100)),
+                ("column", models.CharField(blank=True, max_length=60)),
+                ("code", models.CharField(max_length=40)),
+                ("severity", models.CharField(max_length=10)),
+                ("message", models.TextField()),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='DispatchConfirmation',
+            name="DispatchConfirmation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('confirmed_on', models.DateField()),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("unit_id", models.CharField(max_length=64)),
+                ("confirmed_on", models.DateField()),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Separation',
+            name="Separation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('month', models.CharField(max_length=7)),
-                ('reason', models.CharField(max_length=20)),
-                ('persons', models.BigIntegerField()),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("unit_id", models.CharField(max_length=64)),
+                ("month", models.CharField(max_length=7)),
+                ("reason", models.CharField(max_length=20)),
+                ("persons", models.BigIntegerField()),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['snapshot', 'unit_id'], name='separation_unit')],
+                "indexes": [models.Index(fields=["snapshot", "unit_id"], name="separation_unit")],
             },
         ),
         migrations.CreateModel(
-            name='Headcount',
+            name="Headcount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('month', models.CharField(max_length=7)),
-                ('insured', models.BigIntegerField()),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("unit_id", models.CharField(max_length=64)),
+                ("month", models.CharField(max_length=7)),
+                ("insured", models.BigIntegerField()),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['snapshot', 'unit_id'], name='headcount_unit')],
+                "indexes": [models.Index(fields=["snapshot", "unit_id"], name="headcount_unit")],
             },
         ),
         migrations.CreateModel(
-            name='CreditFlag',
+            name="CreditFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('credit_code', models.CharField(max_length=18)),
-                ('flag', models.CharField(max_length=30)),
-                ('listed_on', models.DateField()),
-                ('removed_on', models.DateField(null=True)),
-                ('source', models.CharField(max_length=200)),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("credit_code", models.CharField(max_length=18)),
+                ("flag", models.CharField(max_length=30)),
+                ("listed_on", models.DateField()),
+                ("removed_on", models.DateField(null=True)),
+                ("source", models.CharField(max_length=200)),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['snapshot', 'credit_code'], name='credit_flag_code')],
+                "indexes": [models.Index(fields=["snapshot", "credit_code"], name="credit_flag_code")],
             },
         ),
         migrations.CreateModel(
-            name='Contribution',
+            name="Contribution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('period', models.CharField(max_length=7)),
-                ('due_fen', models.BigIntegerField()),
-                ('paid_fen', models.BigIntegerField()),
-                ('paid_on', models.DateField(null=True)),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("unit_id", models.CharField(max_length=64)),
+                ("period", models.CharField(max_length=7)),
+                ("due_fen", models.BigIntegerField()),
+                ("paid_fen", models.BigIntegerField()),
+                ("paid_on", models.DateField(null=True)),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['snapshot', 'unit_id'], name='contribution_unit')],
+                "indexes": [models.Index(fields=["snapshot", "unit_id"], name="contribution_unit")],
             },
         ),
         migrations.CreateModel(
-            name='BankAccount',
+            name="BankAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('bank_code', models.CharField(max_length=3)),
-                ('branch_code', models.CharField(max_length=12)),
-                ('account_no', models.CharField(max_length=64)),
-                ('account_name', models.CharField(max_length=500)),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("unit_id", models.CharField(max_length=64)),
+                ("bank_code", models.CharField(max_length=3)),
+                ("branch_code", models.CharField(max_length=12)),
+                ("account_no", models.CharField(max_length=64)),
+                ("account_name", models.CharField(max_length=500)),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('snapshot', 'unit_id'), name='bank_account_unique_in_snapshot')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("snapshot", "unit_id"), name="bank_account_unique_in_snapshot"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Unit',
+            name="Unit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.PositiveIntegerField(help_text='line of the record in its source file')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('credit_code', models.CharField(max_length=18)),
-                ('name', models.CharField(max_length=500)),
-                ('unit_type', models.CharField(max_length=40)),
-                ('industry', models.CharField(max_length=4)),
-                ('district', models.CharField(max_length=6)),
-                ('dispatch', models.BooleanField()),
-                ('size_class_declared', models.CharField(max_length=10, null=True)),
-                ('employees', models.BigIntegerField(null=True)),
-                ('revenue_yuan', models.BigIntegerField(null=True)),
-                ('assets_yuan', models.BigIntegerField(null=True)),
-                ('deregistered_on', models.DateField(null=True)),
-                ('phone', models.CharField(max_length=32, null=True)),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.PositiveIntegerField(help_text="line of the record in its source file")),
+                ("unit_id", models.CharField(max_length=64)),
+                ("credit_code", models.CharField(max_length=18)),
+                ("name", models.CharField(max_length=500)),
+                ("unit_type", models.CharField(max_length=40)),
+                ("industry", models.CharField(max_length=4)),
+                ("district", models.CharField(max_length=6)),
+                ("dispatch", models.BooleanField()),
+                ("size_class_declared", models.CharField(max_length=10, null=True)),
+                ("employees", models.BigIntegerField(null=True)),
+                ("revenue_yuan", models.BigIntegerField(null=True)),
+                ("assets_yuan", models.BigIntegerField(null=True)),
+                ("deregistered_on", models.DateField(null=True)),
+                ("phone", models.CharField(max_length=32, null=True)),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.snapshot"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['snapshot', 'credit_code'], name='unit_credit_code')],
-                'constraints': [models.UniqueConstraint(fields=('snapshot', 'unit_id'), name='unit_unique_in_snapshot')],
+                "indexes": [models.Index(fields=["snapshot", "credit_code"], name="unit_credit_code")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("snapshot", "unit_id"), name="unit_unique_in_snapshot")
+                ],
             },
         ),
     ]

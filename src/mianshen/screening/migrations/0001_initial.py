@@ -5,69 +5,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('registry', '0001_initial'),
+        ("registry", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScreeningRound',
+            name="ScreeningRound",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('policy_id', models.CharField(max_length=40)),
-                ('number', models.PositiveIntegerField(help_text='1, 2, 3 … per policy')),
-                ('snapshot_hash', models.CharField(max_length=64)),
-                ('as_of', models.DateField()),
-                ('checkpoint', models.CharField(choices=[('initial', '首轮比对 / first comparison'), ('before_publicity', '公示前比对 / before publicity (checkpoint 1)'), ('before_payment', '拨付前比对 / before payment (checkpoint 3)'), ('ad_hoc', '临时比对 / ad hoc')], default='ad_hoc', max_length=20)),
-                ('status', models.CharField(choices=[('running', '运行中 / running'), ('completed', '已完成 / completed'), ('failed', '失败 / failed')], default='running', max_length=12)),
-                ('param_hash', models.CharField(blank=True, max_length=64)),
-                ('code_version', models.CharField(blank=True, max_length=80)),
-                ('started_by', models.CharField(max_length=150)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(null=True)),
-                ('heartbeat_at', models.DateTimeField(null=True)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('counts', models.JSONField(default=dict, help_text='{decision: units}, {condition: failing units} …')),
-                ('error', models.TextField(blank=True)),
-                ('snapshot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rounds', to='registry.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("policy_id", models.CharField(max_length=40)),
+                ("number", models.PositiveIntegerField(help_text="1, 2, 3 … per policy")),
+                ("snapshot_hash", models.CharField(max_length=64)),
+                ("as_of", models.DateField()),
+                (
+                    "checkpoint",
+                    models.CharField(
+                        choices=[
+                            ("initial", "首轮比对 / first comparison"),
+                            ("before_publicity", "公示前比对 / before publicity (checkpoint 1)"),
+                            ("before_payment", "拨付前比对 / before payment (checkpoint 3)"),
+                            ("ad_hoc", "临时比对 / ad hoc"),
+                        ],
+                        default="ad_hoc",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "运行中 / running"),
+                            ("completed", "已完成 / completed"),
+                            ("failed", "失败 / failed"),
+                        ],
+                        default="running",
+                        max_length=12,
+                    ),
+                ),
+                ("param_hash", models.CharField(blank=True, max_length=64)),
+                ("code_version", models.CharField(blank=True, max_length=80)),
+                ("started_by", models.CharField(max_length=150)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(null=True)),
+                ("heartbeat_at", models.DateTimeField(null=True)),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                (
+                    "counts",
+                    models.JSONField(
+                        default=dict, help_text="{decision: units}, {condition: failing units} …"
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rounds",
+                        to="registry.snapshot",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='RoundDecision',
+            name="RoundDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unit_id', models.CharField(max_length=64)),
-                ('credit_code', models.CharField(max_length=18)),
-                ('decision', models.CharField(max_length=24)),
-                ('failed', models.CharField(blank=True, max_length=200)),
-                ('unknown', models.CharField(blank=True, max_length=200)),
-                ('routes', models.CharField(blank=True, max_length=200)),
-                ('amount_fen', models.BigIntegerField()),
-                ('evidence', models.JSONField(help_text='every value behind the conditions, as the engine produced it')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='screening.screeninground')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("unit_id", models.CharField(max_length=64)),
+                ("credit_code", models.CharField(max_length=18)),
+                ("decision", models.CharField(max_length=24)),
+                ("failed", models.CharField(blank=True, max_length=200)),
+                ("unknown", models.CharField(blank=True, max_length=200)),
+                ("routes", models.CharField(blank=True, max_length=200)),
+                ("amount_fen", models.BigIntegerField()),
+                (
+                    "evidence",
+                    models.JSONField(
+                        help_text="every value behind the conditions, as the engine produced it"
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to="screening.screeninground",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='screeninground',
-            constraint=models.UniqueConstraint(fields=('policy_id', 'number'), name='round_number_unique'),
+            model_name="screeninground",
+            constraint=models.UniqueConstraint(fields=("policy_id", "number"), name="round_number_unique"),
         ),
         migrations.AddConstraint(
-            model_name='screeninground',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('policy_id',), name='one_running_round_per_policy'),
+            model_name="screeninground",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "running")),
+                fields=("policy_id",),
+                name="one_running_round_per_policy",
+            ),
         ),
         migrations.AddIndex(
-            model_name='rounddecision',
-            index=models.Index(fields=['round', 'decision'], name='decision_by_kind'),
+            model_name="rounddecision",
+            index=models.Index(fields=["round", "decision"], name="decision_by_kind"),
         ),
         migrations.AddConstraint(
-            model_name='rounddecision',
-            constraint=models.UniqueConstraint(fields=('round', 'unit_id'), name='decision_unique_in_round'),
+            model_name="rounddecision",
+            constraint=models.UniqueConstraint(fields=("round", "unit_id"), name="decision_unique_in_round"),
         ),
     ]

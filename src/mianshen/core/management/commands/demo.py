@@ -23,7 +23,9 @@ class Command(MianshenCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--units", type=int, default=2000, help="size of the generated city (default 2000)")
+        parser.add_argument(
+            "--units", type=int, default=2000, help="size of the generated city (default 2000)"
+        )
         parser.add_argument("--seed", type=int, default=2021)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,7 +41,9 @@ class Command(MianshenCommand):
         root = Path(settings.VAR_DIR) / "demo"
         db_file = Path(str(connection.settings_dict["NAME"]))
         if db_file.parent.resolve() != Path(settings.VAR_DIR).resolve():
-            raise UserError(f"the demo only resets the embedded database under {settings.VAR_DIR}, not {db_file}")
+            raise UserError(
+                f"the demo only resets the embedded database under {settings.VAR_DIR}, not {db_file}"
+            )
         connection.close()
         db_file.unlink(missing_ok=True)
         shutil.rmtree(root, ignore_errors=True)

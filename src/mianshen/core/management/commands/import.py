@@ -39,7 +39,9 @@ class Command(MianshenCommand):
         require_migrated_database()
         drop_dir: Path = options["drop"]
         if not drop_dir.is_dir():
-            raise UserError(f"{drop_dir}: not a directory (a data drop is a directory of CSV or Parquet files)")
+            raise UserError(
+                f"{drop_dir}: not a directory (a data drop is a directory of CSV or Parquet files)"
+            )
         show = not options["quiet"]
         drop = validate_drop(drop_dir, encoding=options["encoding"], progress=show)
         total = sum(df.height for df in drop.tables.values()) + drop.rejected_rows

@@ -32,10 +32,14 @@ class Command(MianshenCommand):
         start.add_argument("--snapshot", type=int, help="snapshot id (default: the latest import)")
         start.add_argument("--as-of", type=_date, help="default: the snapshot's extraction date")
         start.add_argument(
-            "--checkpoint", default="ad_hoc", choices=["initial", "before_publicity", "before_payment", "ad_hoc"]
+            "--checkpoint",
+            default="ad_hoc",
+            choices=["initial", "before_publicity", "before_payment", "ad_hoc"],
         )
         start.add_argument("--actor", default="cli")
-        start.add_argument("--wait", action="store_true", help="run the queued jobs now instead of by the worker")
+        start.add_argument(
+            "--wait", action="store_true", help="run the queued jobs now instead of by the worker"
+        )
         sub.add_parser("list", help="the rounds with their counts")
         diff = sub.add_parser("diff", help="units whose decision changed between two rounds")
         diff.add_argument("before", type=int, help="round id")
@@ -58,12 +62,17 @@ class Command(MianshenCommand):
             raise UserError("no such snapshot: import a drop first (`mianshen import DROP`)")
         try:
             rnd = round_start(
-                policy_id=options["policy"], snapshot=snap, actor=options["actor"], as_of=options["as_of"],
+                policy_id=options["policy"],
+                snapshot=snap,
+                actor=options["actor"],
+                as_of=options["as_of"],
                 checkpoint=options["checkpoint"],
             )
         except RoundRefused as exc:
             raise UserError(str(exc)) from exc
-        self.stdout.write(f"round {rnd.number} (id {rnd.pk}) of {rnd.policy_id} queued over snapshot {snap.pk}")
+        self.stdout.write(
+            f"round {rnd.number} (id {rnd.pk}) of {rnd.policy_id} queued over snapshot {snap.pk}"
+        )
         if options["wait"]:
             job_drain()
             rnd.refresh_from_db()
@@ -77,8 +86,14 @@ class Command(MianshenCommand):
         table = Table("id", "policy", "no.", "checkpoint", "as-of", "status", "decisions", "snapshot")
         for r in ScreeningRound.objects.order_by("id"):
             table.add_row(
-                str(r.pk), r.policy_id, str(r.number), r.checkpoint, r.as_of.isoformat(), r.status,
-                " ".join(f"{k}={v}" for k, v in r.counts.get("decision", {}).items()), r.snapshot_hash[:12],
+                str(r.pk),
+                r.policy_id,
+                str(r.number),
+                r.checkpoint,
+                r.as_of.isoformat(),
+                r.status,
+                " ".join(f"{k}={v}" for k, v in r.counts.get("decision", {}).items()),
+                r.snapshot_hash[:12],
             )
         Console().print(table)
 
@@ -86,7 +101,9 @@ class Command(MianshenCommand):
         from mianshen.screening.models import ScreeningRound
         from mianshen.screening.services import round_diff
 
-        rounds = {r.pk: r for r in ScreeningRound.objects.filter(pk__in=[options["before"], options["after"]])}
+        rounds = {
+            r.pk: r for r in ScreeningRound.objects.filter(pk__in=[options["before"], options["after"]])
+        }
         for key in ("before", "after"):
             if options[key] not in rounds:
                 raise UserError(f"no round with id {options[key]}")

@@ -24,7 +24,9 @@ class Command(MianshenCommand):
         while True:
             job = job_run_next()
             if job is not None:
-                self.stderr.write(f"job {job.pk} {job.kind}: {job.status}" + (f" — {job.error}" if job.error else ""))
+                self.stderr.write(
+                    f"job {job.pk} {job.kind}: {job.status}" + (f" — {job.error}" if job.error else "")
+                )
                 continue
             if options["burst"]:
                 return
