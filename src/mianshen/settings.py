@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "mianshen.screening",
     "mianshen.cases",
     "mianshen.payments",
+    "mianshen.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +86,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+
+LOGIN_URL = "backoffice:login"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -102,6 +102,7 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
     )
     opened = _open_missing(round, decisions, cases, actor)
     moves: list[Move] = []
+    confirmed: list[int] = []
     unchanged = frozen = 0
     for unit_id, case in cases.items():
         decision = decisions.get(unit_id)
@@ -123,11 +124,15 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
             unchanged += 1
             if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
                 Case.objects.filter(pk=case.pk).update(**changes, last_round=round)
+            else:
+                confirmed.append(case.pk)  # same outcome: the case now rests on this round's evidence
             continue
         reason = f"round {round.number} ({round.checkpoint}): {decision.decision}"
         if why:
             reason += f" [{why}]"
         moves.append(Move(case.pk, target, reason, frozenset({current}), changes))
+    for start in range(0, len(confirmed), 5000):
+        Case.objects.filter(pk__in=confirmed[start : start + 5000]).update(last_round=round)
     moved = case_transition_many(moves=moves, actor=actor, round=round, strict=False)
     return RoundApplied(opened=opened, moved=len(moved), unchanged=unchanged, frozen=frozen)
 

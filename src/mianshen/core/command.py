@@ -33,10 +33,25 @@ class MianshenCommand(BaseCommand):
             raise CommandError(str(exc), returncode=2) from exc
 
     def run_from_argv(self, argv: list[str]) -> None:
+        """As Django's, but an error reads ``mianshen <command>: <what is wrong>`` (one line, no class name)."""
+        from django.core.management.base import handle_default_options
+        from django.db import connections
+
+        self._called_from_command_line = True
+        parser = self.create_parser(argv[0], argv[1])
+        options = parser.parse_args(argv[2:])
+        cmd_options = vars(options)
+        args = cmd_options.pop("args", ())
+        handle_default_options(options)
         try:
-            super().run_from_argv(argv)
-        except CommandError as exc:  # only reached with --traceback
-            raise exc
+            self.execute(*args, **cmd_options)
+        except CommandError as exc:
+            if options.traceback:
+                raise
+            self.stderr.write(f"mianshen {argv[1]}: {exc}")
+            sys.exit(exc.returncode)
         except KeyboardInterrupt:
-            sys.stderr.write("mianshen: interrupted; nothing was committed by the interrupted step\n")
+            self.stderr.write(f"mianshen {argv[1]}: interrupted; the interrupted step committed nothing")
             sys.exit(130)
+        finally:
+            connections.close_all()

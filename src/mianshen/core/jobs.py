@@ -56,9 +56,12 @@ def job_enqueue(*, kind: str, key: str, params: dict[str, Any], actor: str) -> J
     return job
 
 
-def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
-    """Record progress and a heartbeat (its own short write, visible to the back office at once)."""
+def job_progress(job: Job, *, done: int, total: int | None = None, phase: str = "") -> None:
+    """Record progress and a heartbeat. Call it outside the job's own write transactions (it commits at
+    once, so the back office sees it)."""
     fields: dict[str, Any] = {"progress_done": done, "heartbeat_at": timezone.now()}
+    if phase:
+        fields["result"] = {"phase": phase}
     if total is not None:
         fields["progress_total"] = total
     Job.objects.filter(pk=job.pk).update(**fields)

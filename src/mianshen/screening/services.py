@@ -129,34 +129,40 @@ def round_start(
     return rnd
 
 
-def round_run(*, round_id: int, progress: Callable[[int, int], None] | None = None) -> ScreeningRound:
-    """Evaluate the round and store it whole. Idempotent: a completed round is returned as it is."""
+# The phases of a round, as reported to ``progress(phase, done, total)``.
+PHASES = ("loading", "evaluating", "writing", "completed")
+
+
+def round_run(
+    *, round_id: int, progress: Callable[[str, int, int], None] | None = None
+) -> ScreeningRound:
+    """Evaluate the round and store it whole. Idempotent: a completed round is returned as it is.
+
+    ``progress(phase, done, total)`` is called between phases, never inside the write transaction: a
+    progress write there would share the connection with the COPY stream (PostgreSQL) or be invisible
+    until commit, and on SQLite a second connection could not write at all while the round holds the lock.
+    """
+    report = progress or (lambda phase, done, total: None)
     rnd = ScreeningRound.objects.select_related("snapshot").get(pk=round_id)
     if rnd.status == RoundStatus.COMPLETED:
         return rnd
     if rnd.status == RoundStatus.FAILED:
         raise RoundRefused(f"round {rnd.number} failed earlier: {rnd.error}; start a new round")
     params = resolve(rnd.policy_id, rnd.as_of)
+    units = int(rnd.snapshot.rows_accepted.get("units", 0))
+    report("loading", 0, units)
     frames = snapshot_frames(snapshot=rnd.snapshot, tables=SCREEN_TABLES)
+    report("evaluating", 0, units)
     evaluated = evaluate(frames, params, rnd.as_of)
     rows = _decision_rows(evaluated)
     total = rows.height
     counts = _counts(rows)
+    report("writing", 0, total)
     with transaction.atomic():
         locked = ScreeningRound.objects.select_for_update().get(pk=round_id)
         if locked.status != RoundStatus.RUNNING:
             return locked
-        written = 0
-
-        def advance(n: int) -> None:
-            nonlocal written
-            written += n
-            if progress:
-                progress(written, total)
-
-        frame_insert(
-            table=RoundDecision._meta.db_table, df=rows, constants={"round_id": rnd.pk}, advance=advance
-        )
+        frame_insert(table=RoundDecision._meta.db_table, df=rows, constants={"round_id": rnd.pk})
         locked.status = RoundStatus.COMPLETED
         locked.finished_at = timezone.now()
         locked.counts = counts
@@ -169,6 +175,7 @@ def round_run(*, round_id: int, progress: Callable[[int, int], None] | None = No
             obj_id=str(rnd.pk),
             after={"units": total, "decisions": counts["decision"]},
         )
+    report("completed", total, total)
     return locked
 
 

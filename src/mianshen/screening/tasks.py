@@ -16,8 +16,8 @@ from .services import round_fail, round_run
 def run_round(job: Job) -> dict[str, Any]:
     round_id = int(job.params["round_id"])
 
-    def progress(done: int, total: int) -> None:
-        job_progress(job, done=done, total=total)
+    def progress(phase: str, done: int, total: int) -> None:
+        job_progress(job, done=done, total=total, phase=phase)
 
     try:
         rnd = round_run(round_id=round_id, progress=progress)

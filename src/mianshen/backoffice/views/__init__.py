@@ -1,0 +1,1 @@
+"""Back-office views, by area: dashboard, rounds, queues, cases, notices (and objections)."""

@@ -1,0 +1,40 @@
+"""A round through the worker path (job queue → handler → round → cases), progress reported on the way.
+
+Regression: progress used to be written on the connection in the middle of the decisions' COPY, which hung
+the worker on PostgreSQL for ever.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mianshen.cases.models import Case
+from mianshen.core.jobs import job_drain
+from mianshen.core.models import Job, JobStatus
+from mianshen.datadrop.generate import generate
+from mianshen.datadrop.validate import validate_drop
+from mianshen.registry.services import snapshot_import
+from mianshen.screening.models import RoundStatus
+from mianshen.screening.services import round_start
+
+pytestmark = pytest.mark.django_db
+
+
+def test_round_job_runs_reports_progress_and_opens_cases(tmp_path: Path) -> None:
+    drop = tmp_path / "d"
+    generate(units=80, seed=9, out=drop, fmt="csv")
+    snap = snapshot_import(drop=validate_drop(drop), extracted_on=date(2021, 7, 1)).snapshot
+    rnd = round_start(policy_id="beijing-2021", snapshot=snap, actor="officer")
+    assert job_drain() == 1
+    job = Job.objects.get(key=f"round:{rnd.pk}")
+    assert job.status == JobStatus.DONE, job.error
+    assert job.progress_total == 80 and job.progress_done == 80
+    assert job.result["cases_opened"] == 80
+    rnd.refresh_from_db()
+    assert rnd.status == RoundStatus.COMPLETED
+    assert Case.objects.filter(last_round=rnd).count() == 80
+    # the job is queued once per round: draining again runs nothing
+    assert job_drain() == 0
