@@ -133,9 +133,7 @@ def round_start(
 PHASES = ("loading", "evaluating", "writing", "completed")
 
 
-def round_run(
-    *, round_id: int, progress: Callable[[str, int, int], None] | None = None
-) -> ScreeningRound:
+def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None = None) -> ScreeningRound:
     """Evaluate the round and store it whole. Idempotent: a completed round is returned as it is.
 
     ``progress(phase, done, total)`` is called between phases, never inside the write transaction: a
