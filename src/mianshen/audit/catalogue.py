@@ -100,6 +100,7 @@ class Action(IntEnum):
         "an administrator removed append-only protection",
     )
     AUDIT_PROTECTION_RESTORED = 911, "audit.protection_restored", "append-only protection was restored"
+    STAFF_ROLE_GRANTED = 920, "staff.role_granted", "a back-office role (and district) was granted to a user"
 
     @classmethod
     def by_dotted(cls, dotted: str) -> Action:

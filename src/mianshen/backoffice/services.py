@@ -26,7 +26,14 @@ class StaffError(Exception):
     """A staff profile that cannot be created as asked (one line for the user)."""
 
 
-def staff_add(*, username: str, role: str, district: str | None = None, password: str | None = None) -> Staff:
+def staff_add(
+    *,
+    username: str,
+    role: str,
+    district: str | None = None,
+    password: str | None = None,
+    granted_by: str = "system:cli",
+) -> Staff:
     """Create a back-office user with its role (and Django group). Without a password the user cannot log in
     until one is set (``changepassword``). Refuses a user who already has a staff profile."""
     username = username.strip()
@@ -54,6 +61,13 @@ def staff_add(*, username: str, role: str, district: str | None = None, password
         user.save()
         staff = Staff.objects.create(user=user, role=role, district=district)
         user.groups.add(role_group(role))
+        audit_record(
+            actor=granted_by,
+            action=Action.STAFF_ROLE_GRANTED,
+            obj_type="staff",
+            obj_id=str(user.pk),
+            after={"username": username, "role": role, "district": district},
+        )
     return staff
 
 
