@@ -166,13 +166,16 @@ class _TableValidator:
         if raw.blank_rows:
             self._drop_blank_rows(raw.ascii)
         self.source = dataclasses.replace(raw.source, rows=self.frame.height)
-        self.context = pl.DataFrame(
-            [
-                self.frame["line"],
-                *(p.text for p in self.columns.values()),
-                *(p.raw.alias(RAW.format(name)) for name, p in self.columns.items()),
-            ]
-        )
+        self.context = (
+            pl.DataFrame(
+                [
+                    self.frame["line"],
+                    *(p.text for p in self.columns.values()),
+                    *(p.raw.alias(RAW.format(name)) for name, p in self.columns.items()),
+                ]
+            ).rechunk()
+        )  # Polars 2.1 panics in pl.format over a filtered multi-chunk text column (regression test:
+        # tests/bench/test_duckdb_baseline.py, the dirty drop)
         self.findings: list[Finding] = []
         self.typed: dict[str, pl.Series] = {}
 

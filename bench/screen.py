@@ -1,0 +1,401 @@
+"""Benchmark `mianshen screen` against the same rule as hand-tuned SQL in DuckDB (design.md §4).
+
+    .venv/bin/python bench/screen.py                        # 100k and 1M (3 runs each), 5M (1 run)
+    .venv/bin/python bench/screen.py --sizes 1000000 --runs 5 --record
+    .venv/bin/python bench/screen.py --profile 1000000      # where mianshen's time goes, phase by phase
+
+For each size, a Parquet drop (seed 1) is generated once into bench/out/ and reused. Each run is one
+subprocess per implementation, interleaved (mianshen, duckdb, then duckdb, mianshen, ...) so that both see the
+same machine load:
+
+- **mianshen**: the code path of ``mianshen screen --policy beijing-2021 --data DROP --as-of 2021-07-01
+  --out OUT``, in-process: the management command through ``call_command`` when it is installed, otherwise the
+  functions it is made of (``resolve``, ``validate_drop`` over the tables screen reads, ``engine.screen``,
+  ``output.write_decisions``). File in, decisions.csv + decisions.parquet out, validation included.
+- **duckdb**: bench/duckdb_screen.sql through bench/duckdb_screen.py (same files in and out, its own validation).
+
+Reported per run: ``work`` = the wall time of the work inside the child (after imports: the number to compare),
+``process`` = the child's whole wall time (interpreter start and imports included), CPU time, peak RSS
+(``ru_maxrss`` of the child, from ``os.wait4``), the load average when it started; per size the medians and the
+ratio mianshen/duckdb of the median work times, and whether both decisions.csv are byte-identical.
+A child whose resident memory passes the cap (85 % of the memory available at start, at most 20 GiB) is
+killed and reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib as bl
+
+POLICY = "beijing-2021"
+AS_OF = date(2021, 7, 1)
+# What screen reads (bank_accounts is not needed to screen; contracts §2).
+SCREEN_TABLES = (
+    "units",
+    "headcount",
+    "separations",
+    "contributions",
+    "credit_flags",
+    "dispatch_confirmations",
+)
+IMPLS = ("mianshen", "duckdb")
+DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
+SCREEN_OUT = bl.OUT_DIR / "screen-out"
+
+
+# --- the two implementations, in-process ------------------------------------------------------------------
+
+
+def has_screen_command() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mianshen.core.management.commands.screen") is not None
+
+
+def setup_django() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mianshen.settings")
+    django.setup()
+
+
+def mianshen_screen(drop: Path, out: Path, *, force_pipeline: bool = False) -> str:
+    """Screen ``drop`` into ``out`` the way ``mianshen screen`` does; return which code path ran."""
+    if has_screen_command() and not force_pipeline:
+        from django.core.management import call_command
+
+        argv = ["--policy", POLICY, "--data", str(drop), "--as-of", AS_OF.isoformat(), "--out", str(out)]
+        try:
+            call_command("screen", *argv)
+        except SystemExit as exc:  # a command may exit with its status
+            if exc.code not in (0, None):
+                raise RuntimeError(f"mianshen screen exited with {exc.code}") from exc
+        return "command"
+    screen_pipeline(drop, out)
+    return "pipeline"
+
+
+def screen_pipeline(drop: Path, out: Path) -> None:
+    """The functions ``mianshen screen`` is made of, in its order (used when the command is not installed)."""
+    from mianshen.datadrop.validate import validate_drop
+    from mianshen.policy.engine import screen
+    from mianshen.policy.output import write_decisions
+    from mianshen.policy.parameters import resolve
+
+    params = resolve(POLICY, AS_OF)
+    validated = validate_drop(drop, tables=SCREEN_TABLES)
+    write_decisions(screen(validated.tables, params, AS_OF), out)
+
+
+def duckdb_screen(drop: Path, out: Path) -> dict[str, Any]:
+    from duckdb_screen import run_baseline
+
+    result = run_baseline(drop, out)
+    return {"steps": result.steps, "summary": result.summary}
+
+
+def child(impl: str, drop: Path, out: Path) -> None:
+    """One measured run (in a subprocess): imports first, then the timed work; one JSON line on stdout."""
+    extra: dict[str, Any] = {}
+    if impl == "mianshen":
+        setup_django()
+        import mianshen.datadrop.validate
+        import mianshen.policy.engine
+        import mianshen.policy.output  # noqa: F401
+
+        started = time.perf_counter()
+        extra["path"] = mianshen_screen(drop, out)
+    else:
+        import duckdb  # noqa: F401
+
+        started = time.perf_counter()
+        extra.update(duckdb_screen(drop, out))
+    work = time.perf_counter() - started
+    print(json.dumps({"impl": impl, "work_s": work, **extra}, default=str))
+
+
+# --- the comparison ---------------------------------------------------------------------------------------
+
+
+def measure(impl: str, drop: Path, out: Path, cap: int) -> bl.Measured:
+    argv = [bl.PYTHON, str(Path(__file__).resolve()), "--child", impl, str(drop), str(out)]
+    return bl.run_measured(argv, rss_cap_bytes=cap)
+
+
+def compare_size(units: int, runs: int, cap: int) -> dict[str, Any]:
+    drop = bl.ensure_drop(units, "parquet")
+    outs = {impl: SCREEN_OUT / f"{impl}-{units}" for impl in IMPLS}
+    measured: dict[str, list[bl.Measured]] = {impl: [] for impl in IMPLS}
+    for run in range(runs):
+        order = IMPLS if run % 2 == 0 else tuple(reversed(IMPLS))
+        for impl in order:
+            m = measure(impl, drop, outs[impl], cap)
+            measured[impl].append(m)
+            status = (
+                "ok" if m.ok else ("killed (memory cap)" if m.killed_for_memory else f"exit {m.returncode}")
+            )
+            print(
+                f"  {units:>9,} {impl:<9} run {run + 1}/{runs}: work {m.result.get('work_s', float('nan')):7.2f} s"
+                f"  process {m.wall_s:7.2f} s  peak RSS {m.max_rss_gib:5.2f} GiB"
+                f"  load {m.load_before[0]:.2f}  {status}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if not m.ok:
+                print(m.stderr.strip()[-1500:], file=sys.stderr)
+    identical = None
+    csvs = [outs[impl] / "decisions.csv" for impl in IMPLS]
+    if all(all(m.ok for m in measured[impl]) for impl in IMPLS) and all(p.exists() for p in csvs):
+        identical = filecmp.cmp(csvs[0], csvs[1], shallow=False)
+    return {"units": units, "runs": runs, "drop": str(drop), "measured": measured, "identical": identical}
+
+
+def summarise(size: dict[str, Any]) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for impl, runs in size["measured"].items():
+        ok = [m for m in runs if m.ok]
+        rows[impl] = {
+            "ok": len(ok),
+            "failed": [
+                "killed at the memory cap" if m.killed_for_memory else f"exit {m.returncode}"
+                for m in runs
+                if not m.ok
+            ],
+            "work_s": bl.median([m.result["work_s"] for m in ok if "work_s" in m.result]),
+            "work_all": [round(m.result.get("work_s", float("nan")), 2) for m in ok],
+            "process_s": bl.median([m.wall_s for m in ok]),
+            "cpu_s": bl.median([m.user_s + m.sys_s for m in ok]),
+            "peak_rss_gib": max((m.max_rss_gib for m in runs), default=float("nan")),
+            "load": [round(m.load_before[0], 2) for m in runs],
+            "path": next((m.result.get("path") for m in ok if m.result.get("path")), ""),
+        }
+    m, d = rows.get("mianshen", {}), rows.get("duckdb", {})
+    ratio = m.get("work_s", float("nan")) / d["work_s"] if d.get("work_s") else float("nan")
+    return {
+        "units": size["units"],
+        "runs": size["runs"],
+        "rows": rows,
+        "ratio": ratio,
+        "identical": size["identical"],
+    }
+
+
+def markdown(summaries: list[dict[str, Any]], info: dict[str, Any], command: str, cap: int) -> str:
+    lines = [
+        f"### screen: mianshen vs DuckDB ({info['date_utc']})",
+        "",
+        f"- machine: {bl.machine_line(info)}",
+        f"- command: `{command}`",
+        f"- memory cap per run: {cap / bl.GiB:.1f} GiB (watchdog)",
+        "",
+        "| units | impl | runs | work (median) | all runs | process (median) | CPU user+sys | peak RSS | "
+        "load at start (1 min) | mianshen/duckdb | CSV identical |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---|---:|---|",
+    ]
+    for s in summaries:
+        for impl in IMPLS:
+            r = s["rows"][impl]
+            fails = f" ({'; '.join(r['failed'])})" if r["failed"] else ""
+            path = f" ({r['path']})" if r["path"] else ""
+            lines.append(
+                f"| {s['units']:,} | {impl}{path} | {r['ok']}/{s['runs']}{fails} | {r['work_s']:.2f} s | "
+                f"{', '.join(f'{x:.2f}' for x in r['work_all'])} | {r['process_s']:.2f} s | {r['cpu_s']:.2f} s | "
+                f"{r['peak_rss_gib']:.2f} GiB | {', '.join(f'{x:.2f}' for x in r['load'])} | "
+                + (f"{s['ratio']:.2f}" if impl == "mianshen" else "")
+                + " | "
+                + ({True: "yes", False: "**NO**", None: "n/a"}[s["identical"]] if impl == "mianshen" else "")
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def run_comparison(sizes: list[int], runs: int | None, record: bool) -> int:
+    info = bl.machine()
+    cap = bl.rss_cap()
+    print(bl.machine_line(info), file=sys.stderr)
+    sizes_done = []
+    for units in sizes:
+        n = runs if runs is not None else (1 if units >= 5_000_000 else 3)
+        sizes_done.append(compare_size(units, n, cap))
+    summaries = [summarise(s) for s in sizes_done]
+    text = markdown(summaries, info, bl.command_line(), cap)
+    print(text)
+    raw = {
+        "machine": info,
+        "command": bl.command_line(),
+        "cap_bytes": cap,
+        "summaries": summaries,
+        "runs": [
+            {"units": s["units"], "measured": {k: [m.as_json() for m in v] for k, v in s["measured"].items()}}
+            for s in sizes_done
+        ],
+    }
+    path = bl.save_raw("screen", raw)
+    print(f"raw measurements: {path.relative_to(bl.ROOT)}", file=sys.stderr)
+    if record:
+        bl.append_results(text)
+    return 0 if all(s["identical"] is not False for s in summaries) else 1
+
+
+# --- profile of mianshen ----------------------------------------------------------------------------------
+
+
+def profile(units: int, *, cprofile: bool, record: bool = False) -> int:
+    """Phase by phase, in one process: reading each file, validating it, the engine, writing the outputs."""
+    setup_django()
+    import polars as pl
+
+    from mianshen.datadrop import reader
+    from mianshen.datadrop.schema import TABLES
+    from mianshen.datadrop.validate import KnownUnits, validate_table
+    from mianshen.policy import engine
+    from mianshen.policy.output import contract_frame, write_csv, write_parquet
+    from mianshen.policy.parameters import resolve
+
+    drop = bl.ensure_drop(units, "parquet")
+    out = SCREEN_OUT / f"profile-{units}"
+    out.mkdir(parents=True, exist_ok=True)
+    info = bl.machine()
+    print(bl.machine_line(info), file=sys.stderr)
+    phases: list[tuple[str, float, float]] = []  # name, wall, CPU (every thread of the process)
+
+    def timed(name: str, fn: Any) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        value = fn()
+        phases.append((name, time.perf_counter() - t0, time.process_time() - c0))
+        return value
+
+    profiler = None
+    if cprofile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    params = timed("resolve parameters", lambda: resolve(POLICY, AS_OF))
+    located = reader.locate(drop, reader.requested_tables(SCREEN_TABLES))
+    tables: dict[str, pl.DataFrame] = {}
+    known: KnownUnits | None = None
+    for name, path in located.items():
+        raw = timed(f"read {path.name}", lambda p=path, n=name: reader.read_table(p, TABLES[n]))
+        result = timed(f"validate {path.name}", lambda r=raw, k=known: validate_table(r, units=k))
+        if name == "units":
+            known = KnownUnits(result.accepted["unit_id"], result.source.filename)
+        tables[name] = result.accepted
+    decided = timed(
+        "engine.screen (facts + conditions + columns)", lambda: engine.screen(tables, params, AS_OF)
+    )
+    public = timed("output.contract_frame", lambda: contract_frame(decided))
+    timed("write decisions.csv", lambda: write_csv(public, out / "decisions.csv"))
+    timed("write decisions.parquet", lambda: write_parquet(public, out / "decisions.parquet"))
+    total, cpu_total = time.perf_counter() - started, time.process_time() - cpu_started
+    if profiler is not None:
+        profiler.disable()
+    # outside the total: the engine's parts one by one (each collected alone; Polars fuses them in screen)
+    parts = engine_parts(tables, params)
+    lines = [
+        f"### screen profile: mianshen, {units:,} units ({info['date_utc']})",
+        "",
+        f"- machine: {bl.machine_line(info)}",
+        f"- command: `{bl.command_line()}`",
+        "",
+        "| phase | wall s | share | CPU s |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, seconds, cpu in phases:
+        lines.append(f"| {name} | {seconds:.2f} | {seconds / total:.0%} | {cpu:.2f} |")
+    lines.append(f"| **total** | **{total:.2f}** | 100% | **{cpu_total:.2f}** |")
+    lines += [
+        "",
+        "The engine's parts, each collected alone (outside the total; in `engine.screen` they run fused):",
+        "",
+        "| part | seconds |",
+        "|---|---:|",
+    ]
+    for name, seconds in parts:
+        lines.append(f"| {name} | {seconds:.2f} |")
+    print("\n".join(lines))
+    if record:
+        bl.append_results("\n".join(lines))
+    if profiler is not None:
+        import io
+        import pstats
+
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(45)
+        print(buffer.getvalue(), file=sys.stderr)
+    return 0
+
+
+def engine_parts(tables: dict[str, Any], params: Any) -> list[tuple[str, float]]:
+    """Time the two halves of ``engine.screen`` apart: the per-unit facts (``facts.derive_facts``), then the
+    size class, layoff rate, amount, conditions and decision (``engine.judge``) on the collected facts, then
+    the text columns of decisions.csv. Only public entry points, so that the profile survives refactoring."""
+    from mianshen.policy import engine
+    from mianshen.policy import facts as F
+
+    timings: list[tuple[str, float]] = []
+    t0 = time.perf_counter()
+    collected = F.derive_facts(tables, params, AS_OF).collect()
+    timings.append(
+        ("facts.derive_facts (every per-unit aggregate, joined to the units)", time.perf_counter() - t0)
+    )
+    t0 = time.perf_counter()
+    judged = engine.judge(collected.lazy(), params, AS_OF).collect()
+    timings.append(
+        (
+            "engine.judge (size class, layoff, amount, conditions, decision) on collected facts",
+            time.perf_counter() - t0,
+        )
+    )
+    contract = getattr(engine, "_contract_columns", None)
+    if contract is not None:
+        t0 = time.perf_counter()
+        judged.select(
+            contract({params.layoff_limit_bp, params.small_limit_bp}, set(params.ratio_bp.values()))
+        )
+        timings.append(("engine._contract_columns (text formatting)", time.perf_counter() - t0))
+    return timings
+
+
+# --- command line -----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=bl.parse_sizes, default=list(DEFAULT_SIZES), help="units, comma separated"
+    )
+    parser.add_argument("--runs", type=int, default=None, help="runs per size (default 3; 1 from 5M units)")
+    parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
+    parser.add_argument(
+        "--profile", type=bl.parse_units, metavar="UNITS", help="profile mianshen on this size instead"
+    )
+    parser.add_argument("--cprofile", action="store_true", help="with --profile: also cProfile (stderr)")
+    parser.add_argument("--child", nargs=3, metavar=("IMPL", "DROP", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        impl, drop, out = args.child
+        if impl not in IMPLS:
+            parser.error(f"unknown implementation {impl}")
+        child(impl, Path(drop), Path(out))
+        return 0
+    if args.profile:
+        return profile(args.profile, cprofile=args.cprofile, record=args.record)
+    return run_comparison(args.sizes, args.runs, args.record)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
