@@ -38,3 +38,33 @@ def test_round_job_runs_reports_progress_and_opens_cases(tmp_path: Path) -> None
     assert Case.objects.filter(last_round=rnd).count() == 80
     # the job is queued once per round: draining again runs nothing
     assert job_drain() == 0
+
+
+def test_a_crash_mid_round_leaves_no_half_written_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mianshen.screening import services
+    from mianshen.screening.models import RoundDecision, ScreeningRound
+
+    drop = tmp_path / "d"
+    generate(units=40, seed=3, out=drop, fmt="csv")
+    snap = snapshot_import(drop=validate_drop(drop), extracted_on=date(2021, 7, 1)).snapshot
+    rnd = round_start(policy_id="beijing-2021", snapshot=snap, actor="officer")
+    real = services.frame_insert
+
+    def dies_midway(**kwargs: object) -> int:
+        real(**kwargs)  # type: ignore[arg-type]  # the decisions are written ...
+        raise MemoryError("worker killed")  # ... and the worker dies before the round completes
+
+    monkeypatch.setattr(services, "frame_insert", dies_midway)
+    job_drain()
+    rnd.refresh_from_db()
+    assert rnd.status == RoundStatus.FAILED and "worker killed" in rnd.error
+    assert not RoundDecision.objects.filter(round=rnd).exists()
+    assert not Case.objects.exists()
+    # the policy is free again: a new round starts and completes
+    monkeypatch.setattr(services, "frame_insert", real)
+    again = round_start(policy_id="beijing-2021", snapshot=snap, actor="officer")
+    job_drain()
+    again.refresh_from_db()
+    assert again.status == RoundStatus.COMPLETED
+    assert ScreeningRound.objects.filter(status=RoundStatus.COMPLETED).count() == 1
+    assert RoundDecision.objects.filter(round=again).count() == 40
