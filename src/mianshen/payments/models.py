@@ -1,0 +1,361 @@
+"""Payments in the database: one :class:`Payment` per released case, its :class:`Instruction` attempts, the
+frozen outbound :class:`BankFile`, every inbound file and line, the booking ledger, the hold queue, the notices to
+units and the four-eyes account corrections.
+
+Constraints that carry the invariants (design §3):
+
+- ``one_live_instruction_per_case``: partial unique index — at most one live instruction per case (3);
+- ``MsgId`` / ``PmtInfId`` / ``EndToEndId`` unique columns on rows that are never deleted (PROTECT everywhere):
+  unique forever (3); a bank file's bytes, hash and ids cannot be updated (triggers, migration 0002);
+- ``correction_four_eyes``: the officer who decides a correction is not the one who entered it (6);
+- ``inbound_file_sha256`` and ``booking_once``: the same bank file or booking is applied once (5);
+- amounts are integer fen, positive (4).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from mianshen.cases.models import Case
+
+from .lifecycle import LIVE, InstructionStatus
+
+ID = 35  # Max35Text: MsgId, PmtInfId, EndToEndId
+
+
+class Bank(models.Model):
+    """A bank by its 3-digit CNAPS code (the registry; defaults in ``banks.DEFAULT_BANKS``)."""
+
+    code = models.CharField(max_length=3, primary_key=True)
+    name = models.CharField(max_length=100)
+    cooperating = models.BooleanField(help_text="paid in the first batch (16 cooperating banks)")
+    reports_only_rejects = models.BooleanField(default=False, help_text="silence on a line means accepted")
+    silence_days = models.PositiveSmallIntegerField(default=2, help_text="working days before 'no answer'")
+
+    class Meta:
+        ordering = ("-cooperating", "code")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Holiday(models.Model):
+    """A non-working day (weekends are skipped anyway)."""
+
+    day = models.DateField(primary_key=True)
+    name = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}".strip()
+
+
+class Payment(models.Model):
+    """One released case on the payment side: its approved amount and its current instruction."""
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="payment")
+    amount_fen = models.BigIntegerField(help_text="the approved amount, copied at hand-over")
+    released_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.CharField(max_length=150)
+    current = models.ForeignKey(
+        "Instruction", on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
+    note = models.CharField(max_length=300, blank=True, help_text="why it waits (e.g. no account on file)")
+    cancelled_at = models.DateTimeField(null=True)
+    cancelled_by = models.CharField(max_length=150, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = (models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payment_amount_positive"),)
+
+    def __str__(self) -> str:
+        return f"payment of case {self.case_id} ({self.amount_fen} fen)"
+
+
+class Instruction(models.Model):
+    """One attempt to pay a case: the account copied in, ids fixed before any file leaves."""
+
+    # no single-column indexes on payment, case, bank: (payment, attempt), the live index and (status, bank)
+    # serve the lookups, and every index costs on the 450,000-row inserts and status updates
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="instructions", db_index=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payment_instructions", db_index=False)
+    attempt = models.PositiveSmallIntegerField()
+    end_to_end_id = models.CharField(max_length=ID, unique=True)
+    amount_fen = models.BigIntegerField()
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+", db_index=False)
+    creditor_branch_code = models.CharField(max_length=12)
+    creditor_account = models.CharField(max_length=34)
+    creditor_name = models.CharField(max_length=140)
+    remittance = models.CharField(max_length=140)
+    account_source = models.CharField(max_length=60, help_text="snapshot:<id> or correction:<id>")
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, related_name="reissue", help_text="the failed attempt"
+    )
+    status = models.CharField(max_length=12, choices=[(s.value, s.value) for s in InstructionStatus])
+    bank_file = models.ForeignKey(
+        "BankFile", on_delete=models.PROTECT, null=True, related_name="instructions"
+    )
+    # What the bank said (lifecycle.Summary): merged, never overwritten.
+    bank_status = models.CharField(max_length=4, blank=True)
+    rejected = models.BooleanField(default=False)
+    reject_codes = models.CharField(max_length=200, blank=True, help_text="space-separated, sorted")
+    booked_on = models.DateField(null=True)
+    returned_on = models.DateField(null=True)
+    return_reason = models.CharField(max_length=40, blank=True)
+    action = models.CharField(max_length=40, blank=True, help_text="reasons.Action of a failure")
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(status__in=sorted(s.value for s in LIVE)),
+                name="one_live_instruction_per_case",
+            ),
+            models.UniqueConstraint(fields=["payment", "attempt"], name="instruction_attempt_unique"),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="instruction_amount_positive"),
+            models.CheckConstraint(condition=~Q(end_to_end_id=""), name="instruction_e2e_not_empty"),
+        )
+        indexes = (models.Index(fields=["status", "bank"], name="instruction_by_status"),)
+
+    def __str__(self) -> str:
+        return f"{self.end_to_end_id} ({self.status})"
+
+
+class BankFileStatus(models.TextChoices):
+    FROZEN = "frozen", "已冻结 / frozen"
+    UPLOADING = "uploading", "交付中 / being handed over"
+    UPLOADED = "uploaded", "已交付，未答复 / uploaded, no answer yet"
+    NO_ANSWER = "no_answer", "超时未答复 / no answer"
+    ANSWERED = "answered", "已答复 / answered"
+    REJECTED = "rejected", "整体拒绝 / rejected whole"
+
+
+class BankFile(models.Model):
+    """One pain.001.001.09 file: one bank, one execution date; frozen (bytes + SHA-256) before it leaves."""
+
+    msg_id = models.CharField(max_length=ID, unique=True)
+    pmt_inf_id = models.CharField(max_length=ID, unique=True)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
+    execution_date = models.DateField()
+    created_at = models.DateTimeField(help_text="GrpHdr/CreDtTm, part of the frozen bytes")
+    nb_of_txs = models.PositiveIntegerField()
+    ctrl_sum_fen = models.BigIntegerField()
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=BankFileStatus.choices, default=BankFileStatus.FROZEN)
+    frozen_by = models.CharField(max_length=150)
+    upload_attempts = models.PositiveIntegerField(default=0, help_text="hand-overs started (same bytes each)")
+    first_upload_at = models.DateTimeField(null=True)
+    last_upload_at = models.DateTimeField(null=True)
+    last_upload_on = models.DateField(null=True, help_text="business date of the latest completed hand-over")
+    answered_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = (
+            models.CheckConstraint(condition=Q(nb_of_txs__gt=0), name="bank_file_not_empty"),
+            models.CheckConstraint(condition=Q(ctrl_sum_fen__gt=0), name="bank_file_ctrl_sum_positive"),
+        )
+        indexes = (models.Index(fields=["status"], name="bank_file_by_status"),)
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} ({self.status})"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.msg_id}.xml"
+
+
+class InboundStatus(models.TextChoices):
+    APPLIED = "applied", "已应用 / applied"
+    QUARANTINED = "quarantined", "已隔离 / quarantined"
+
+
+class InboundFile(models.Model):
+    """Every file a bank sent us, stored by SHA-256: a repeat is recognised and changes nothing."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    bank_code = models.CharField(max_length=3, blank=True, help_text="the folder it came from, if known")
+    kind = models.CharField(max_length=20, blank=True, help_text="pain.002.001.12, camt.054.001.08, …")
+    msg_id = models.CharField(max_length=ID, blank=True)
+    original_msg_id = models.CharField(max_length=ID, blank=True)
+    content = models.BinaryField()
+    size = models.BigIntegerField()
+    truncated = models.BooleanField(default=False, help_text="oversized: only the first bytes are kept")
+    status = models.CharField(max_length=12, choices=InboundStatus.choices)
+    reason = models.TextField(blank=True, help_text="why it was quarantined")
+    reason_code = models.CharField(max_length=10, blank=True)
+    counts = models.JSONField(default=dict)
+    received_by = models.CharField(max_length=150)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class LineOutcome(models.TextChoices):
+    APPLIED = "applied", "applied: changed the instruction"
+    SAME = "same", "same: nothing new"
+    STALE = "stale", "stale: older than what is known"
+    CONTRADICTION = "contradiction", "contradiction: hold queue"
+    LATE = "late", "late: after a re-issue, hold queue"
+    IGNORED = "ignored", "ignored: DU01 answering a retried upload"
+    INFO = "info", "info: not a booking"
+    NOT_OURS = "not_ours", "not ours: a credit without our reference"
+    REPEAT = "repeat", "repeat: booking already recorded from another file"
+
+
+class StatusLine(models.Model):
+    """One line of an applied inbound file (pain.002 transaction or group status, camt.054 entry), keyed."""
+
+    inbound = models.ForeignKey(InboundFile, on_delete=models.PROTECT, related_name="lines", db_index=False)
+    seq = models.PositiveIntegerField()
+    instruction = models.ForeignKey(Instruction, on_delete=models.PROTECT, null=True, related_name="lines")
+    end_to_end_id = models.CharField(max_length=ID, blank=True)
+    kind = models.CharField(max_length=10, help_text="tx, implicit, group, debit, return, entry")
+    status = models.CharField(max_length=4, blank=True)
+    reason_codes = models.CharField(max_length=200, blank=True)
+    amount_fen = models.BigIntegerField(null=True)
+    booking_date = models.DateField(null=True)
+    outcome = models.CharField(max_length=14, choices=LineOutcome.choices)
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=["inbound", "seq"], name="status_line_key"),)
+
+    def __str__(self) -> str:
+        return f"line {self.seq} of inbound {self.inbound_id}: {self.end_to_end_id} {self.status} ({self.outcome})"
+
+
+class BookingKind(models.TextChoices):
+    DEBIT = "debit", "付款记账 / debit booking"
+    RETURN = "return", "退回 / return"
+
+
+class Booking(models.Model):
+    """The ledger of the fund's account as the bank booked it (camt.054), one debit and one return per id."""
+
+    instruction = models.ForeignKey(Instruction, on_delete=models.PROTECT, related_name="bookings")
+    end_to_end_id = models.CharField(max_length=ID)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+", db_index=False)
+    kind = models.CharField(max_length=6, choices=BookingKind.choices)
+    amount_fen = models.BigIntegerField()
+    booking_date = models.DateField()
+    reason_code = models.CharField(max_length=40, blank=True)
+    inbound = models.ForeignKey(InboundFile, on_delete=models.PROTECT, related_name="bookings", db_index=False)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["end_to_end_id", "kind"], name="booking_once"),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="booking_amount_positive"),
+        )
+        indexes = (models.Index(fields=["bank", "booking_date"], name="booking_by_bank_day"),)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.end_to_end_id} {self.amount_fen} fen on {self.booking_date}"
+
+
+class HoldKind(models.TextChoices):
+    CONTRADICTION = "contradiction", "矛盾的银行回执 / contradictory report"
+    LATE = "late", "重发后迟到的回执 / late report after re-issue"
+    DUPLICATE = "duplicate", "银行报重复 / bank says duplicate"
+    DU01_UNEXPECTED = "du01", "未重发的文件被报重复 / DU01 for a file sent once"
+    NO_ANSWER = "no_answer", "超时未答复 / no answer"
+    REVIEW = "review", "账户冻结待复核 / account blocked, review"
+    TREASURY = "treasury", "基金账户无法扣款 / fund account incident"
+    TRIAGE = "triage", "原因不明待人工核查 / manual triage"
+    REPEAT_BOOKING = "repeat_booking", "重复记账 / booking repeated in another file"
+    OUR_DEFECT = "our_defect", "我方文件缺陷 / defect in our file"
+
+
+class HoldItem(models.Model):
+    """The hold queue: something a person must look at (each creation is an audit event = the alert)."""
+
+    key = models.CharField(max_length=120, unique=True, help_text="business key: raised once")
+    kind = models.CharField(max_length=16, choices=HoldKind.choices)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="+")
+    instruction = models.ForeignKey(Instruction, on_delete=models.PROTECT, null=True, related_name="holds")
+    bank_file = models.ForeignKey(BankFile, on_delete=models.PROTECT, null=True, related_name="holds")
+    inbound = models.ForeignKey(InboundFile, on_delete=models.PROTECT, null=True, related_name="holds")
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = (models.Index(fields=["resolved_at", "kind"], name="hold_open"),)
+
+    def __str__(self) -> str:
+        return f"hold {self.key} ({'resolved' if self.resolved_at else 'open'})"
+
+
+class UnitNotice(models.Model):
+    """Placeholder outbox for messages to units (zh and en); the notify outbox will send them."""
+
+    key = models.CharField(max_length=120, unique=True, help_text="business key: queued once")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payment_notices")
+    instruction = models.ForeignKey(Instruction, on_delete=models.PROTECT, null=True, related_name="notices")
+    kind = models.CharField(max_length=40)
+    reason_code = models.CharField(max_length=40, blank=True)
+    text_zh = models.TextField()
+    text_en = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"notice {self.key} to case {self.case_id}"
+
+
+class CorrectionKind(models.TextChoices):
+    ACCOUNT = "account", "更正账户 / corrected account"
+    RESEND = "resend", "原账户重发 / send again to the same account"
+
+
+class Correction(models.Model):
+    """A corrected account (or a re-send) for a failed payment: entered by one officer, decided by another."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="corrections")
+    failed = models.ForeignKey(Instruction, on_delete=models.PROTECT, null=True, related_name="corrections")
+    kind = models.CharField(max_length=8, choices=CorrectionKind.choices)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
+    branch_code = models.CharField(max_length=12)
+    account_no = models.CharField(max_length=34)
+    account_name = models.CharField(max_length=140)
+    note = models.TextField(blank=True)
+    prepared_by = models.CharField(max_length=150)
+    prepared_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True)
+    outcome = models.CharField(max_length=8, blank=True, help_text="approved / refused")
+    decision_note = models.TextField(blank=True)
+    reissue = models.OneToOneField(
+        Instruction, on_delete=models.PROTECT, null=True, related_name="correction"
+    )
+
+    class Meta:
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(decided_by="") | ~Q(decided_by=F("prepared_by")), name="correction_four_eyes"
+            ),
+            models.CheckConstraint(
+                condition=(Q(decided_by="") & Q(outcome=""))
+                | (~Q(decided_by="") & Q(outcome__in=["approved", "refused"])),
+                name="correction_outcome_with_decider",
+            ),
+            models.UniqueConstraint(
+                fields=["payment"], condition=Q(decided_by=""), name="one_open_correction_per_payment"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"correction {self.pk} of payment {self.payment_id} ({self.outcome or 'open'})"

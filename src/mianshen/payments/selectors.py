@@ -1,0 +1,79 @@
+"""Reads for payments: where each case's money is, the hold queue, quarantined files, the unit notices waiting,
+and what the case's state after ``released`` would be (``paid`` / ``payment_failed`` / ``in_payment``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from .lifecycle import Bucket, InstructionStatus, bucket
+from .models import BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
+
+# the case state each bucket would give (proposed new case states after ``released``)
+CASE_STATE: dict[Bucket, str] = {
+    Bucket.SETTLED: "paid",
+    Bucket.IN_FLIGHT: "in_payment",
+    Bucket.AWAITING_CORRECTION: "payment_failed",
+    Bucket.CANCELLED: "payment_cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Position:
+    case_id: int
+    amount_fen: int
+    bucket: Bucket
+    case_state: str
+    end_to_end_id: str
+    status: str
+    action: str
+    note: str
+
+
+def payment_positions(*, case_ids: list[int] | None = None) -> list[Position]:
+    """Per released case: its bucket, its current instruction and why it waits."""
+    payments = Payment.objects.select_related("current").order_by("case_id")
+    if case_ids is not None:
+        payments = payments.filter(case_id__in=case_ids)
+    out = []
+    for p in payments:
+        cur = p.current
+        place = bucket(
+            current=InstructionStatus(cur.status) if cur else None, cancelled=p.cancelled_at is not None
+        )
+        out.append(
+            Position(
+                case_id=p.case_id, amount_fen=p.amount_fen, bucket=place, case_state=CASE_STATE[place],
+                end_to_end_id=cur.end_to_end_id if cur else "", status=cur.status if cur else "",
+                action=cur.action if cur else "", note=p.note,
+            )
+        )  # fmt: skip
+    return out
+
+
+def payment_counts() -> dict[str, dict[str, int]]:
+    """Instructions per status, bank files per status, open holds per kind, quarantined inbound files."""
+    return {
+        "instructions": dict(Counter(Instruction.objects.values_list("status", flat=True))),
+        "bank_files": dict(Counter(BankFile.objects.values_list("status", flat=True))),
+        "open_holds": dict(Counter(HoldItem.objects.filter(resolved_at=None).values_list("kind", flat=True))),
+        "inbound": dict(Counter(InboundFile.objects.values_list("status", flat=True))),
+    }
+
+
+def holds_open() -> QuerySet[HoldItem]:
+    return HoldItem.objects.filter(resolved_at=None).order_by("id")
+
+
+def inbound_quarantined() -> QuerySet[InboundFile]:
+    return InboundFile.objects.filter(status=InboundStatus.QUARANTINED).order_by("id")
+
+
+def notices_unsent() -> QuerySet[UnitNotice]:
+    return UnitNotice.objects.filter(sent_at=None).order_by("id")
+
+
+def bank_file_by_msg_id(*, msg_id: str) -> BankFile | None:
+    return BankFile.objects.filter(msg_id=msg_id).first()

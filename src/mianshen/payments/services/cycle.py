@@ -1,0 +1,49 @@
+"""One pass of the disbursement worker: hand over approved cases, freeze files, hand them to the banks, read
+the answers, notice silence. Every step is idempotent and resumes where a crashed pass stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from .bankfiles import bank_files_build, bank_files_check_silence, bank_files_upload_pending
+from .channel import Channel
+from .common import today_local
+from .ingest import inbound_files_collect
+from .instructions import payments_release
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    released: int
+    files_built: int
+    files_uploaded: int
+    answers_ingested: int
+    answers_quarantined: int
+    files_retried: int
+
+
+def disbursement_cycle(
+    *,
+    actor: str,
+    channel: Channel,
+    today: date | None = None,
+    policy_id: str | None = None,
+    later_batch: bool = False,
+    release: bool = True,
+) -> CycleResult:
+    day = today or today_local()
+    released = payments_release(actor=actor, policy_id=policy_id).released if release else 0
+    built = bank_files_build(actor=actor, today=day, later_batch=later_batch)
+    uploaded = bank_files_upload_pending(actor=actor, channel=channel, today=day)
+    results = inbound_files_collect(channel=channel, actor=actor)
+    fresh = [r for r in results if not r.duplicate]
+    retried = bank_files_check_silence(actor=actor, channel=channel, today=day)
+    return CycleResult(
+        released=released,
+        files_built=len(built),
+        files_uploaded=len(uploaded),
+        answers_ingested=sum(1 for r in fresh if not r.quarantined),
+        answers_quarantined=sum(1 for r in fresh if r.quarantined),
+        files_retried=len(retried),
+    )

@@ -1,0 +1,192 @@
+"""Ingest what the banks send back (pain.002 .03/.12, camt.054 .02/.08): idempotent, all or nothing.
+
+``inbound_file_ingest`` stores every file by its SHA-256 first: a file seen before changes nothing and returns
+its first outcome. A new file is parsed by the hardened formats layer (no DTD, entities, oversize or deep
+nesting; the official XSD of its version), then checked against what we sent and applied in ONE transaction. A
+file that cannot be read or does not fit (unknown MsgId or EndToEndId, amount mismatch, unknown status code,
+another account) is refused whole: kept in quarantine with its reason, audited, nothing of it applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from mianshen.audit.catalogue import Action
+
+from ..banks import inbound_max_bytes
+from ..crashpoints import maybe_crash
+from ..formats.camt054 import Notification, parse_camt054
+from ..formats.errors import BadMessage, UnsafeXml
+from ..formats.pain002 import StatusReport, parse_pain002
+from ..formats.safexml import parse_xml
+from ..formats.schemas import CAMT054_V02, CAMT054_V08, PAIN002_V03, PAIN002_V12, message_of
+from ..models import InboundFile, InboundStatus
+from .apply import apply_plan
+from .channel import Channel
+from .common import audit_many, event
+from .reports import Plan, Refused, plan_camt054, plan_pain002
+
+ACCEPTED = (PAIN002_V03, PAIN002_V12, CAMT054_V02, CAMT054_V08)
+_NAMESPACE = re.compile(rb"urn:iso:std:iso:20022:tech:xsd:(pain\.002\.001\.\d\d|camt\.054\.001\.\d\d)")
+KEEP_OVERSIZED = 64 * 1024
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    inbound: InboundFile
+    duplicate: bool = False  # the same bytes were ingested before: nothing changed
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def quarantined(self) -> bool:
+        return self.inbound.status == InboundStatus.QUARANTINED
+
+    @property
+    def reason(self) -> str:
+        return self.inbound.reason
+
+
+def parse_inbound(data: bytes, *, max_bytes: int) -> StatusReport | Notification:
+    """pain.002 or camt.054 by namespace (several versions); ``BadMessage``/``UnsafeXml`` with the reason."""
+    found = _NAMESPACE.search(data, 0, 65536)
+    if found is not None and found.group(1).startswith(b"pain.002"):
+        return parse_pain002(data, max_bytes=max_bytes)
+    if found is not None:
+        return parse_camt054(data, max_bytes=max_bytes)
+    root = parse_xml(data, max_bytes=max_bytes)  # hostile input is refused here
+    message_of(root, ACCEPTED)  # a wrong namespace is refused here, naming what is accepted
+    raise BadMessage(
+        "not a bank answer we read (pain.002 or camt.054)", reason_code="FF01"
+    )  # pragma: no cover
+
+
+def inbound_file_ingest(
+    *,
+    data: bytes,
+    name: str,
+    actor: str,
+    bank_code: str = "",
+    size: int | None = None,
+    sha256: str | None = None,
+) -> IngestResult:
+    """Ingest one bank file. ``size``/``sha256`` describe the whole file when ``data`` is only its head (an
+    oversized file is not read whole: it is quarantined with its first bytes)."""
+    sha = sha256 or hashlib.sha256(data).hexdigest()
+    seen = InboundFile.objects.filter(sha256=sha).first()
+    if seen is not None:
+        return IngestResult(seen, duplicate=True, counts=seen.counts)
+    total = len(data) if size is None else size
+    limit = inbound_max_bytes()
+    if total > limit:
+        reason = f"file too large: {total} bytes, limit {limit}"
+        return _quarantine(
+            data[:KEEP_OVERSIZED], name, bank_code, sha, total, reason, "", actor, truncated=True
+        )
+    try:
+        message = parse_inbound(data, max_bytes=limit)
+    except BadMessage as exc:
+        code = exc.reason_code or ("UNSAFE" if isinstance(exc, UnsafeXml) else "")
+        return _quarantine(data, name, bank_code, sha, total, exc.reason, code[:10], actor)
+    kind = message.version
+    msg_id = message.msg_id
+    original = message.original_msg_id if isinstance(message, StatusReport) else ""
+    try:
+        with transaction.atomic():
+            plan = _plan(message, bank_code)
+            inbound = InboundFile(
+                sha256=sha, name=name[:255], bank_code=bank_code, kind=kind, msg_id=msg_id[:35],
+                original_msg_id=original[:35], content=data, size=total, status=InboundStatus.APPLIED,
+                received_by=actor,
+            )  # fmt: skip
+            apply_plan(plan=plan, inbound=inbound, actor=actor)
+    except Refused as exc:
+        return _quarantine(data, name, bank_code, sha, total, exc.reason, exc.code, actor, kind=kind,
+                           msg_id=msg_id, original=original)  # fmt: skip
+    except IntegrityError:
+        seen = InboundFile.objects.filter(sha256=sha).first()  # the same file, ingested concurrently
+        if seen is None:
+            raise
+        return IngestResult(seen, duplicate=True, counts=seen.counts)
+    maybe_crash("after_ingest")
+    return IngestResult(inbound, counts=inbound.counts)
+
+
+def _plan(message: StatusReport | Notification, bank_code: str) -> Plan:
+    if isinstance(message, StatusReport):
+        return plan_pain002(message, bank_code=bank_code)
+    return plan_camt054(message, bank_code=bank_code)
+
+
+def _quarantine(
+    data: bytes,
+    name: str,
+    bank_code: str,
+    sha: str,
+    size: int,
+    reason: str,
+    code: str,
+    actor: str,
+    *,
+    truncated: bool = False,
+    kind: str = "",
+    msg_id: str = "",
+    original: str = "",
+) -> IngestResult:
+    """Keep a refused file with its reason (and audit it); nothing of it is applied."""
+    try:
+        with transaction.atomic():
+            inbound = InboundFile.objects.create(
+                sha256=sha, name=name[:255], bank_code=bank_code, kind=kind, msg_id=msg_id[:35],
+                original_msg_id=original[:35], content=data, size=size, truncated=truncated,
+                status=InboundStatus.QUARANTINED, reason=reason, reason_code=code, received_by=actor,
+            )  # fmt: skip
+            audit_many(
+                actor=actor,
+                events=[event(Action.BANK_FILE_RECEIVED, "inbound_file", sha,
+                              after={"name": name, "status": "quarantined", "kind": kind, "size": size,
+                                     "reason_code": code}, reason=reason)],
+            )  # fmt: skip
+    except IntegrityError:
+        inbound = InboundFile.objects.get(sha256=sha)
+        return IngestResult(inbound, duplicate=True, counts=inbound.counts)
+    return IngestResult(inbound)
+
+
+def inbound_file_ingest_path(*, path: Path, actor: str, bank_code: str = "") -> IngestResult:
+    """Ingest a file from disk without reading an oversized one whole."""
+    size = path.stat().st_size
+    if size <= inbound_max_bytes():
+        return inbound_file_ingest(data=path.read_bytes(), name=path.name, actor=actor, bank_code=bank_code)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        head = fh.read(KEEP_OVERSIZED)
+        digest.update(head)
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return inbound_file_ingest(data=head, name=path.name, actor=actor, bank_code=bank_code, size=size,
+                               sha256=digest.hexdigest())  # fmt: skip
+
+
+def inbound_files_collect(*, channel: Channel, actor: str) -> list[IngestResult]:
+    """Ingest every answer waiting in the banks' outboxes that was not ingested before (by SHA-256)."""
+    waiting = []
+    for received in channel.receive():
+        size = received.path.stat().st_size
+        sha = hashlib.sha256(received.path.read_bytes()).hexdigest() if size <= inbound_max_bytes() else ""
+        waiting.append((received, sha))
+    known = set(
+        InboundFile.objects.filter(sha256__in=[sha for _, sha in waiting if sha]).values_list(
+            "sha256", flat=True
+        )
+    )
+    return [
+        inbound_file_ingest_path(path=received.path, actor=actor, bank_code=received.bank)
+        for received, sha in waiting
+        if sha not in known
+    ]

@@ -1,0 +1,262 @@
+"""The hand-over: approved cases become payments, each with its first instruction to the account on file.
+
+``payments_release`` takes cases in ``approved``, and in one transaction per chunk: locks them, copies each
+unit's account on file (the snapshot of the round that approved the case, else the latest snapshot holding the
+unit's account) into a new :class:`Instruction` with its EndToEndId, creates the :class:`Payment`, and moves the
+case ``approved → released`` through ``case_transition_many`` (the one choke point of the cases app). A case
+whose account is missing or unusable still moves: its payment waits for a corrected account (the unit is told).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from mianshen.audit.catalogue import Action
+from mianshen.cases.models import Case
+from mianshen.cases.states import State
+from mianshen.registry.models import BankAccount, Snapshot
+
+from ..crashpoints import maybe_crash
+from ..formats.types import (
+    check_account,
+    check_branch_code,
+    check_fen,
+    check_identifier,
+    check_text,
+    remittance_text,
+)
+from ..lifecycle import InstructionStatus
+from ..models import Bank, Instruction, Payment, UnitNotice
+from .bulkdb import allocate_ids, insert_rows
+from .common import audit_many, chunks, end_to_end_id, event, is_postgres
+
+CHUNK = 10_000
+NO_ACCOUNT_ZH = "单位未登记可用的社保缴费银行账户，稳岗返还资金暂无法拨付：请登记有效的对公账户，经复核后拨付，无需重新申请。"
+NO_ACCOUNT_EN = (
+    "Your unit has no usable bank account on file, so the refund cannot be paid yet: register a valid account; "
+    "after review the refund is paid to it. No application is needed."
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    bank_code: str
+    branch_code: str
+    account_no: str
+    account_name: str
+    source: str  # snapshot:<id> / correction:<id>
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    released: int
+    instructed: int
+    awaiting_account: int
+    amount_fen: int
+
+
+def account_problem(account: Account | None, banks: set[str]) -> str:
+    """Why ``account`` cannot be paid to ("" if it can): the checks a pain.001 line must pass."""
+    if account is None:
+        return "no bank account on file"
+    if account.bank_code not in banks:
+        return f"bank code {account.bank_code!r} is not in the bank registry"
+    try:
+        check_branch_code(account.branch_code, "branch code")
+        check_account(account.account_no, "account number")
+        check_text(account.account_name, "account name")
+    except ValueError as exc:
+        return str(exc)
+    if not account.branch_code.startswith(account.bank_code):
+        return f"branch code {account.branch_code} does not start with bank code {account.bank_code}"
+    return ""
+
+
+def case_number(case_id: int, policy_id: str) -> str:
+    """``Case.number`` (the cases app's format) without building a model instance."""
+    number: str = Case.number.fget(SimpleNamespace(pk=case_id, policy_id=policy_id))  # type: ignore[attr-defined]
+    return number
+
+
+def _accounts(cases: Sequence[Mapping[str, Any]]) -> dict[str, Account]:
+    """The account on file per unit: in the snapshot of the approving round, else the latest snapshot that
+    holds one (looked up snapshot by snapshot, newest first, through the (snapshot, unit) index)."""
+    pinned: dict[int, list[str]] = {}
+    loose: list[str] = []
+    for c in cases:
+        snap = c["last_round__snapshot_id"]
+        (pinned.setdefault(snap, []) if snap is not None else loose).append(c["unit_id"])
+    found: dict[str, Account] = {}
+    for snap, units in pinned.items():
+        found.update(_accounts_in(snap, units))
+    if loose:
+        for snap in Snapshot.objects.order_by("-pk").values_list("pk", flat=True):
+            missing = [u for u in loose if u not in found]
+            if not missing:
+                break
+            found.update(_accounts_in(snap, missing))
+    return found
+
+
+def _accounts_in(snapshot_id: int, units: list[str]) -> dict[str, Account]:
+    rows = BankAccount.objects.filter(snapshot_id=snapshot_id, unit_id__in=units)
+    if is_postgres():  # one array parameter instead of thousands of placeholders
+        sql = (
+            "SELECT unit_id, bank_code, branch_code, account_no, account_name FROM registry_bankaccount "
+            "WHERE snapshot_id = %s AND unit_id = ANY(%s)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [snapshot_id, units])
+            fetched = cursor.fetchall()
+    else:
+        fetched = list(rows.values_list("unit_id", "bank_code", "branch_code", "account_no", "account_name"))
+    return {u: Account(b, br, no, name, f"snapshot:{snapshot_id}") for u, b, br, no, name in fetched}
+
+
+# (payment_id, case_id, attempt, end_to_end_id, amount_fen, bank_id, branch, account, name, remittance,
+#  account_source, replaces_id, status, created_by): the columns a new instruction is inserted with
+INSERT_FIELDS = ("payment_id", "case_id", "attempt", "end_to_end_id", "amount_fen", "bank_id", "creditor_branch_code",
+                 "creditor_account", "creditor_name", "remittance", "account_source", "replaces_id", "status",
+                 "created_by")  # fmt: skip
+
+
+def instruction_values(
+    *,
+    payment_id: int,
+    case_id: int,
+    attempt: int,
+    amount_fen: int,
+    account: Account,
+    remittance: str,
+    actor: str,
+    replaces_id: int | None = None,
+) -> tuple[object, ...]:
+    """The ``INSERT_FIELDS`` of a new instruction, its ids fixed and checked like a pain.001 line."""
+    e2e = end_to_end_id(case_id, attempt)
+    check_identifier(e2e, "EndToEndId")
+    check_fen(amount_fen)
+    return (payment_id, case_id, attempt, e2e, amount_fen, account.bank_code, account.branch_code, account.account_no,
+            account.account_name, remittance, account.source, replaces_id, InstructionStatus.CREATED.value, actor)  # fmt: skip
+
+
+def instruction_new(
+    *,
+    payment_id: int,
+    case_id: int,
+    attempt: int,
+    amount_fen: int,
+    account: Account,
+    remittance: str,
+    actor: str,
+    replaces_id: int | None = None,
+) -> Instruction:
+    """An unsaved :class:`Instruction` (see :func:`instruction_values`)."""
+    values = instruction_values(payment_id=payment_id, case_id=case_id, attempt=attempt, amount_fen=amount_fen,
+                                account=account, remittance=remittance, actor=actor, replaces_id=replaces_id)  # fmt: skip
+    return Instruction(**dict(zip(INSERT_FIELDS, values, strict=True)))
+
+
+def payments_release(
+    *, actor: str, policy_id: str | None = None, case_ids: Sequence[int] | None = None
+) -> ReleaseResult:
+    """Hand every approved case (of ``policy_id`` / among ``case_ids``) over to payments; idempotent."""
+    from mianshen.cases.transitions import Move, case_transition_many
+
+    approved = Case.objects.filter(state=State.APPROVED)
+    if policy_id is not None:
+        approved = approved.filter(policy_id=policy_id)
+    if case_ids is not None:
+        approved = approved.filter(pk__in=list(case_ids))
+    ids = list(approved.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return ReleaseResult(0, 0, 0, 0)
+    banks = set(Bank.objects.values_list("code", flat=True))
+    totals = [0, 0, 0, 0]
+    for chunk in chunks(ids, CHUNK):
+        with transaction.atomic():
+            # the chunk is a run of approved ids: its range, re-checked under lock (no list of 10,000 ids)
+            in_chunk = approved.filter(pk__gte=chunk[0], pk__lte=chunk[-1])
+            cases = list(
+                in_chunk.select_for_update(of=("self",))
+                .order_by("pk")
+                .values("pk", "policy_id", "unit_id", "credit_code", "amount_fen", "last_round__snapshot_id")
+            )
+            if not cases:
+                continue
+            counts = _release_chunk(cases, banks, actor)
+            maybe_crash("after_instruction_insert")
+            moves = [
+                Move(c["pk"], State.RELEASED, "handed over to payments", frozenset({State.APPROVED}))
+                for c in cases
+            ]
+            case_transition_many(moves=moves, actor=actor)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    return ReleaseResult(*totals)
+
+
+def _release_chunk(
+    cases: Sequence[Mapping[str, Any]], banks: set[str], actor: str
+) -> tuple[int, int, int, int]:
+    """Payments and first instructions for one chunk of locked cases (COPY on PostgreSQL), audited per chunk."""
+    accounts = _accounts(cases)
+    now = timezone.now()
+    notes: dict[int, str] = {}
+    planned: list[tuple[Mapping[str, Any], Account, str]] = []
+    for c in cases:
+        account = accounts.get(c["unit_id"])
+        problem = account_problem(account, banks)
+        remittance = ""
+        if not problem:
+            try:
+                check_fen(c["amount_fen"], "approved amount")
+                remittance = remittance_text(case_number(c["pk"], c["policy_id"]), c["credit_code"])
+            except ValueError as exc:
+                problem = str(exc)
+        if problem or account is None:
+            notes[c["pk"]] = problem[:300]
+        else:
+            planned.append((c, account, remittance))
+    payment_ids = dict(zip((c["pk"] for c in cases), allocate_ids(Payment, len(cases)), strict=True))
+    instruction_ids = dict(
+        zip((c["pk"] for c, _, _ in planned), allocate_ids(Instruction, len(planned)), strict=True)
+    )
+    insert_rows(
+        Payment,
+        ("id", "case_id", "amount_fen", "released_at", "released_by", "note", "cancelled_by", "cancel_reason",
+         "current_id"),
+        [(payment_ids[c["pk"]], c["pk"], c["amount_fen"], now, actor, notes.get(c["pk"], ""), "", "",
+          instruction_ids.get(c["pk"])) for c in cases],
+    )  # fmt: skip
+    rows = []
+    for c, account, remittance in planned:
+        values = instruction_values(payment_id=payment_ids[c["pk"]], case_id=c["pk"], attempt=1,
+                                    amount_fen=c["amount_fen"], account=account, remittance=remittance, actor=actor)  # fmt: skip
+        rows.append((instruction_ids[c["pk"]], *values, now, "", False, "", "", ""))
+    insert_rows(Instruction, ("id", *INSERT_FIELDS, "created_at", "bank_status", "rejected", "reject_codes",
+                              "return_reason", "action"), rows)  # fmt: skip
+    UnitNotice.objects.bulk_create(
+        [UnitNotice(key=f"case{pk}:no_account", case_id=pk, kind="no_account", text_zh=NO_ACCOUNT_ZH,
+                    text_en=NO_ACCOUNT_EN) for pk in notes],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    events = [
+        event(Action.PAYMENT_HELD, "payment", payment_ids[pk], after={"case": pk}, reason=why)
+        for pk, why in notes.items()
+    ]
+    if planned:
+        events.append(
+            event(
+                Action.PAYMENT_INSTRUCTION_CREATED, "payment_instructions", f"{rows[0][4]}..{rows[-1][4]}",
+                after={"count": len(rows), "amount_fen": sum(c["amount_fen"] for c, _, _ in planned),
+                       "instructions": [f"{r[4]} {r[5]} {r[6]} {r[11]}" for r in rows]},
+                reason="handed over: one instruction per approved case, to the account on file",
+            )
+        )  # fmt: skip
+    audit_many(actor=actor, events=events)
+    return len(cases), len(planned), len(notes), sum(c["amount_fen"] for c in cases)

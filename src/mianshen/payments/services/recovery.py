@@ -1,0 +1,338 @@
+"""What a failed payment makes the system do (payments.md, reason codes; ``reasons.py`` is the table), and the
+way back: an account correction (or a re-send) entered by one officer and decided by another (four eyes, a
+database check), which re-issues the payment with a new EndToEndId linked to the failed one, in the next file.
+
+- wrong or unknown account (AC01, AC03, BE01, BE06): the unit is told what to do; the payment waits;
+- closed account (AC04, AC07): the same, and the same account is never paid again;
+- blocked account (AC06): the unit is told, and a person reviews before anything is re-sent (hold);
+- duplicate (AM05, DU0x, DUPL): alert (hold), never re-issued until a person has checked the first one;
+- our file's defect (AM10, AM16–AM20, FF01, FF08): hold for the fix, then ``bank_file_reissue`` with new ids;
+- fund account not debitable (AM04, AG07): treasury incident (hold), then a re-send, four eyes;
+- unspecified or unknown (MS03, NARR, others): manual triage (hold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from mianshen.audit.catalogue import Action
+
+from ..crashpoints import maybe_crash
+from ..formats.types import remittance_text
+from ..lifecycle import FAILED, LIVE, InstructionStatus
+from ..models import (
+    Bank,
+    BankFile,
+    Correction,
+    CorrectionKind,
+    HoldItem,
+    HoldKind,
+    InboundFile,
+    Instruction,
+    Payment,
+    UnitNotice,
+)
+from ..reasons import Action as Do
+from ..reasons import reason_info
+from .common import PaymentError, audit_many, event
+from .holds import holds_close_for
+from .instructions import Account, account_problem, case_number, instruction_new
+from .reports import Inst, Plan
+
+IS = InstructionStatus
+NOTIFY = frozenset({Do.NEEDS_CORRECTION, Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT, Do.HELD_FOR_REVIEW})
+HOLD_FOR: dict[Do, HoldKind] = {
+    Do.HELD_FOR_REVIEW: HoldKind.REVIEW,
+    Do.DUPLICATE_ALERT: HoldKind.DUPLICATE,
+    Do.TREASURY_INCIDENT: HoldKind.TREASURY,
+    Do.MANUAL_TRIAGE: HoldKind.TRIAGE,
+}
+# open holds of these kinds block a re-issue of the payment: money may already be with the unit
+BLOCKING = (HoldKind.DUPLICATE, HoldKind.CONTRADICTION, HoldKind.LATE, HoldKind.REPEAT_BOOKING)
+# and these are settled by an approved correction or re-send
+SETTLED_BY_REISSUE = (HoldKind.REVIEW, HoldKind.TREASURY, HoldKind.TRIAGE, HoldKind.OUR_DEFECT)
+
+
+def _codes(inst: Inst) -> list[str]:
+    s = inst.summary
+    return [s.return_reason] if s.returned_on is not None else sorted(s.reject_codes)
+
+
+def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, actor: str) -> list[HoldItem]:
+    """Notices and holds for instructions that just failed (rejected or returned); returns the holds to raise."""
+    notices: list[UnitNotice] = []
+    holds: list[HoldItem] = []
+    for inst in insts:
+        action = inst.summary.action
+        if action is None:
+            continue
+        codes = _codes(inst)
+        primary = next((c for c in codes if reason_info(c).action == action), codes[0] if codes else "")
+        info = reason_info(primary or None)
+        returned = inst.summary.returned_on is not None
+        if action in NOTIFY:
+            what_zh = "已退回" if returned else "未能入账"
+            what_en = "was returned" if returned else "could not be credited"
+            notices.append(
+                UnitNotice(
+                    key=f"{inst.e2e}:failed",
+                    case_id=inst.case_id,
+                    instruction_id=inst.pk,
+                    kind=action.value,
+                    reason_code=primary,
+                    text_zh=f"稳岗返还款{what_zh}：{info.meaning_zh}（{primary}）。{info.next_step_zh}",
+                    text_en=f"Your job-stabilisation refund {what_en}: {info.meaning_en} ({primary}). "
+                    f"{info.next_step_en}",
+                )
+            )
+        if action == Do.OUR_DEFECT_RESEND and plan.bank_file is not None:
+            bf = plan.bank_file
+            holds.append(
+                HoldItem(
+                    key=f"our_defect:{bf.msg_id}",
+                    kind=HoldKind.OUR_DEFECT,
+                    bank_file=bf,
+                    inbound=inbound,
+                    message=f"bank {bf.bank_id} rejected our file {bf.msg_id} ({' '.join(codes)}): fix the "
+                    "defect, then re-issue its payments with new ids (pay reissue-file)",
+                )
+            )
+        elif action in HOLD_FOR:
+            kind = HOLD_FOR[action]
+            holds.append(
+                HoldItem(
+                    key=f"{kind.value}:{inst.e2e}",
+                    kind=kind,
+                    case_id=inst.case_id,
+                    instruction_id=inst.pk,
+                    inbound=inbound,
+                    message=f"{inst.e2e} {'returned' if returned else 'rejected'} ({' '.join(codes)}): "
+                    f"{info.meaning_en}",
+                )
+            )
+    UnitNotice.objects.bulk_create(notices, ignore_conflicts=True)
+    audit_many(
+        actor=actor,
+        events=[
+            event(Action.NOTIFICATION_QUEUED, "unit_notice", n.key, after={"case": n.case_id, "kind": n.kind,
+                                                                            "reason_code": n.reason_code})
+            for n in notices
+        ],
+    )  # fmt: skip
+    return holds
+
+
+@dataclass(frozen=True)
+class AccountInput:
+    bank_code: str
+    branch_code: str
+    account_no: str
+    account_name: str
+
+
+def correction_prepare(
+    *, case_id: int, actor: str, account: AccountInput | None = None, note: str = ""
+) -> Correction:
+    """Enter a corrected account (or, without ``account``, a re-send to the failed one) for a payment that
+    failed or never had a usable account. Decided by another officer with :func:`correction_decide`."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
+        if payment is None:
+            raise PaymentError(f"case {case_id} has not been handed over to payments")
+        failed = _failed_current(payment)
+        if account is None:
+            if failed is None:
+                raise PaymentError(
+                    f"case {case_id}: nothing to re-send (no failed payment); enter an account"
+                )
+            account = AccountInput(failed.bank_id, failed.creditor_branch_code, failed.creditor_account,
+                                   failed.creditor_name)  # fmt: skip
+            kind = CorrectionKind.RESEND
+        else:
+            kind = CorrectionKind.ACCOUNT
+        _check_account(payment, failed, account, kind)
+        try:
+            with transaction.atomic():
+                correction = Correction.objects.create(
+                    payment=payment, failed=failed, kind=kind, bank_id=account.bank_code,
+                    branch_code=account.branch_code, account_no=account.account_no,
+                    account_name=account.account_name, note=note, prepared_by=actor,
+                )  # fmt: skip
+        except IntegrityError:
+            raise PaymentError(f"case {case_id} already has a correction waiting for a decision") from None
+        audit_many(
+            actor=actor,
+            events=[event(Action.ACCOUNT_CORRECTION_PREPARED, "correction", correction.pk,
+                          after={"case": case_id, "kind": kind.value, "bank": account.bank_code,
+                                 "account_no": account.account_no, "failed": failed.end_to_end_id if failed else None},
+                          reason=note)],
+        )  # fmt: skip
+    return correction
+
+
+def _failed_current(payment: Payment) -> Instruction | None:
+    if payment.cancelled_at is not None:
+        raise PaymentError(f"the payment of case {payment.case_id} was cancelled")
+    current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
+    if current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
+        raise PaymentError(
+            f"case {payment.case_id}: payment {current.end_to_end_id} is {current.status}, nothing to correct"
+        )
+    return current
+
+
+def _check_account(payment: Payment, failed: Instruction | None, account: AccountInput, kind: str) -> None:
+    banks = set(Bank.objects.values_list("code", flat=True))
+    problem = account_problem(Account(account.bank_code, account.branch_code, account.account_no,
+                                      account.account_name, "correction"), banks)  # fmt: skip
+    if problem:
+        raise PaymentError(f"case {payment.case_id}: {problem}")
+    closed = Instruction.objects.filter(
+        payment=payment, action=Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value
+    )
+    if closed.filter(creditor_account=account.account_no, creditor_branch_code=account.branch_code).exists():
+        raise PaymentError(
+            f"case {payment.case_id}: account {account.account_no} is closed; it is never paid again"
+        )
+    if (
+        failed is not None
+        and kind == CorrectionKind.RESEND
+        and failed.action in (Do.NEEDS_CORRECTION.value, Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value)
+    ):
+        raise PaymentError(
+            f"case {payment.case_id}: {failed.end_to_end_id} failed on the account; enter a new one"
+        )
+
+
+def correction_decide(*, correction_id: int, actor: str, approve: bool, note: str = "") -> Correction:
+    """Approve (re-issue: a new instruction, new EndToEndId, linked to the failed one) or refuse a correction.
+    The decider must not be the officer who entered it (service check and database constraint)."""
+    with transaction.atomic():
+        correction = Correction.objects.select_for_update().filter(pk=correction_id).first()
+        if correction is None:
+            raise PaymentError(f"no correction {correction_id}")
+        if correction.decided_by:
+            raise PaymentError(f"correction {correction_id} was already decided by {correction.decided_by}")
+        if actor == correction.prepared_by:
+            raise PaymentError("four eyes: the officer who entered a correction cannot decide it")
+        payment = Payment.objects.select_for_update().get(pk=correction.payment_id)
+        correction.decided_by, correction.outcome, correction.decision_note = (
+            actor,
+            "approved" if approve else "refused",
+            note,
+        )
+        correction.decided_at = timezone.now()
+        if approve:
+            correction.reissue = _reissue(payment, correction, actor)
+        correction.save(update_fields=["decided_by", "decided_at", "outcome", "decision_note", "reissue"])
+        code = Action.ACCOUNT_CORRECTION_APPROVED if approve else Action.ACCOUNT_CORRECTION_REFUSED
+        audit_many(actor=actor, events=[event(code, "correction", correction.pk,
+                                              after={"case": payment.case_id, "outcome": correction.outcome},
+                                              reason=note)])  # fmt: skip
+        maybe_crash("after_reissue")
+    return correction
+
+
+def _reissue(payment: Payment, correction: Correction, actor: str) -> Instruction:
+    failed = _failed_current(payment)
+    if failed is not None and failed.pk != correction.failed_id:
+        raise PaymentError(f"case {payment.case_id}: the payment changed since the correction was entered")
+    if Instruction.objects.filter(case_id=payment.case_id, status__in=[s.value for s in LIVE]).exists():
+        raise PaymentError(f"case {payment.case_id} already has a live payment")
+    blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
+    if blocking is not None:
+        raise PaymentError(f"case {payment.case_id} has an open {blocking.kind} hold: resolve it first")
+    account = Account(correction.bank_id, correction.branch_code, correction.account_no, correction.account_name,
+                      f"correction:{correction.pk}")  # fmt: skip
+    return _new_attempt(payment, failed, account, actor, reason=f"correction {correction.pk}")
+
+
+def _new_attempt(
+    payment: Payment, failed: Instruction | None, account: Account, actor: str, *, reason: str
+) -> Instruction:
+    case = payment.case
+    attempt = (Instruction.objects.filter(payment=payment).aggregate(n=Max("attempt"))["n"] or 0) + 1
+    new = instruction_new(
+        payment_id=payment.pk, case_id=payment.case_id, attempt=attempt,
+        amount_fen=payment.amount_fen, account=account, actor=actor, replaces_id=failed.pk if failed else None,
+        remittance=failed.remittance if failed else remittance_text(case_number(case.pk, case.policy_id),
+                                                                      case.credit_code),
+    )  # fmt: skip
+    new.save(force_insert=True)
+    payment.current = new
+    payment.note = ""
+    payment.save(update_fields=["current", "note"])
+    if failed is not None:
+        holds_close_for(instruction_ids=[failed.pk], kinds=SETTLED_BY_REISSUE, actor=actor,
+                        resolution=f"re-issued as {new.end_to_end_id}")  # fmt: skip
+    audit_many(
+        actor=actor,
+        events=[event(Action.PAYMENT_REISSUED, "payment_instruction", new.end_to_end_id,
+                      before={"replaces": failed.end_to_end_id if failed else None},
+                      after={"case": payment.case_id, "amount_fen": new.amount_fen, "bank": new.bank_id,
+                             "account": new.account_source, "attempt": attempt}, reason=reason)],
+    )  # fmt: skip
+    return new
+
+
+def bank_file_reissue(*, msg_id: str, actor: str) -> list[Instruction]:
+    """After fixing a defect in our file (whole file rejected: AM10, FF01, …): re-issue each of its rejected
+    payments to the same account with a new EndToEndId, for the next file."""
+    with transaction.atomic():
+        bf = BankFile.objects.select_for_update().filter(msg_id=msg_id).first()
+        if bf is None:
+            raise PaymentError(f"no bank file {msg_id}")
+        failed = list(
+            Instruction.objects.filter(bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value)
+            .filter(reissue__isnull=True)
+            .order_by("pk")
+        )
+        if not failed:
+            raise PaymentError(f"{msg_id}: no payment rejected for a defect of our file waits for a re-issue")
+        new = []
+        for inst in failed:
+            payment = Payment.objects.select_for_update().get(pk=inst.payment_id)
+            if payment.current_id != inst.pk or payment.cancelled_at is not None:
+                continue
+            account = Account(inst.bank_id, inst.creditor_branch_code, inst.creditor_account, inst.creditor_name,
+                              inst.account_source)  # fmt: skip
+            new.append(_new_attempt(payment, inst, account, actor, reason=f"file {msg_id} defect fixed"))
+        holds_close_for(
+            keys=[f"our_defect:{msg_id}"], actor=actor, resolution=f"re-issued {len(new)} payments"
+        )
+        maybe_crash("after_reissue")
+    return new
+
+
+def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
+    """Cancel a payment that is not live (failed, never instructed, or still only ``created``)."""
+    if not reason.strip():
+        raise PaymentError("a cancellation needs a reason")
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
+        if payment is None:
+            raise PaymentError(f"case {case_id} has not been handed over to payments")
+        if payment.cancelled_at is not None:
+            return payment
+        current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
+        if current is not None and current.status == IS.CREATED:
+            list(Bank.objects.select_for_update().filter(code=current.bank_id))  # the builders' lock
+            current.refresh_from_db()
+        if current is not None and current.status == IS.CREATED:
+            current.status = IS.CANCELLED
+            current.save(update_fields=["status"])
+        elif current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
+            raise PaymentError(
+                f"case {case_id}: payment {current.end_to_end_id} is {current.status}; not cancellable"
+            )
+        payment.cancelled_at, payment.cancelled_by, payment.cancel_reason = timezone.now(), actor, reason
+        payment.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
+        audit_many(actor=actor, events=[event(Action.PAYMENT_INSTRUCTION_CANCELLED, "payment", payment.pk,
+                                              after={"case": case_id, "amount_fen": payment.amount_fen},
+                                              reason=reason)])  # fmt: skip
+    return payment

@@ -1,0 +1,272 @@
+"""Turn a parsed pain.002 or camt.054 into keyed lines with the fact each one states, checking it against what
+we sent. Anything that does not fit refuses the whole file (:class:`Refused`, then quarantine): an unknown
+OrgnlMsgId or EndToEndId, an amount that differs from the instruction, an unknown status code, a booking on
+another account. Reads the database (under the caller's locks), writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..banks import fund_account
+from ..formats.camt054 import CREDIT, DEBIT, Notification
+from ..formats.pain002 import StatusReport
+from ..lifecycle import Summary, fact_booking, fact_return, fact_status
+from ..models import BankFile, BookingKind, Instruction, LineOutcome
+from ..reasons import status_info
+
+IMPLICIT_FROM = frozenset({"ACCP", "PART", "ACSP", "ACSC", "ACCC"})  # receipts of reject-only banks
+DUPLICATE_FILE = frozenset({"DU01"})
+
+
+class Refused(Exception):
+    """The file contradicts what we sent: refused whole, stored in quarantine with this reason."""
+
+    def __init__(self, reason: str, code: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class Inst:
+    """An instruction as ingest needs it (loaded under lock)."""
+
+    pk: int
+    e2e: str
+    status: str
+    amount_fen: int
+    bank_id: str
+    bank_file_id: int | None
+    payment_id: int
+    case_id: int
+    summary: Summary
+    superseded: bool = False
+    action: str = ""
+
+
+@dataclass
+class Line:
+    seq: int
+    kind: str  # tx, implicit, group, debit, return, entry
+    e2e: str = ""
+    status: str = ""
+    codes: tuple[str, ...] = ()
+    amount_fen: int | None = None
+    booking_date: date | None = None
+    fact: Summary | None = None
+    outcome: str = ""
+
+
+@dataclass
+class Plan:
+    """What one inbound file says, ready to apply."""
+
+    kind: str
+    msg_id: str
+    original_msg_id: str = ""
+    bank_file: BankFile | None = None
+    lines: list[Line] = field(default_factory=list)
+    insts: dict[str, Inst] = field(default_factory=dict)
+    file_rejected: bool = False
+    du01_alert: bool = False
+    answered_files: set[int] = field(default_factory=set)
+
+
+FIELDS = ("pk", "end_to_end_id", "status", "amount_fen", "bank_id", "bank_file_id", "payment_id", "case_id",
+          "bank_status", "rejected", "reject_codes", "booked_on", "returned_on", "return_reason", "action",
+          "payment__current_id")  # fmt: skip
+
+
+def load_instructions(rows: Iterable[tuple[Any, ...]]) -> dict[str, Inst]:
+    insts: dict[str, Inst] = {}
+    for (
+        pk,
+        e2e,
+        status,
+        amount,
+        bank,
+        bf,
+        pay,
+        case,
+        bs,
+        rej,
+        codes,
+        booked,
+        returned,
+        rr,
+        action,
+        cur,
+    ) in rows:
+        summary = Summary(
+            bank_status=str(bs), reject_codes=frozenset(str(codes).split()), rejected=bool(rej),
+            booked_on=booked, returned_on=returned, return_reason=str(rr),
+        )  # fmt: skip
+        insts[str(e2e)] = Inst(
+            int(pk), str(e2e), str(status), int(amount), str(bank), bf, int(pay), int(case),
+            summary, superseded=cur != pk, action=str(action),
+        )  # fmt: skip
+    return insts
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _known_status(code: str | None, where: str, *, group: bool = False) -> str:
+    info = status_info(code)
+    if not code:
+        raise Refused(f"{where}: status missing", "FF01")
+    if not info.known or (info.group_only and not group):
+        raise Refused(f"{where}: unknown status code {code!r}", "FF01")
+    return code
+
+
+def plan_pain002(report: StatusReport, *, bank_code: str) -> Plan:
+    bf = (
+        BankFile.objects.select_for_update(of=("self",))
+        .select_related("bank")
+        .filter(msg_id=report.original_msg_id)
+        .first()
+    )
+    where = f"pain.002 {report.msg_id}"
+    if bf is None:
+        raise Refused(f"{where}: unknown OrgnlMsgId {report.original_msg_id!r} (no file of ours has it)")
+    if bank_code and bf.bank_id != bank_code:
+        raise Refused(f"{where}: came from bank {bank_code} but {bf.msg_id} was sent to bank {bf.bank_id}")
+    if report.original_ctrl_sum_fen is not None and report.original_ctrl_sum_fen != bf.ctrl_sum_fen:
+        raise Refused(
+            f"{where}: amount mismatch: OrgnlCtrlSum {report.original_ctrl_sum_fen} fen, "
+            f"{bf.msg_id} holds {bf.ctrl_sum_fen} fen"
+        )
+    if report.original_nb_of_txs is not None and report.original_nb_of_txs != bf.nb_of_txs:
+        raise Refused(f"{where}: OrgnlNbOfTxs {report.original_nb_of_txs}, {bf.msg_id} holds {bf.nb_of_txs}")
+    group = _known_status(report.group_status, f"{where} GrpSts", group=True) if report.group_status else ""
+    rows = (
+        Instruction.objects.select_for_update(of=("self",))
+        .filter(bank_file=bf)
+        .order_by("pk")
+        .values_list(*FIELDS)
+    )
+    plan = Plan("pain.002", report.msg_id, bf.msg_id, bf, insts=load_instructions(rows))
+    plan.answered_files.add(bf.pk)
+    listed: set[str] = set()
+    seq = 0
+    for block in report.blocks:
+        if block.original_pmt_inf_id != bf.pmt_inf_id:
+            raise Refused(
+                f"{where}: unknown OrgnlPmtInfId {block.original_pmt_inf_id!r} (not in {bf.msg_id})"
+            )
+        block_status = _known_status(block.status, f"{where} PmtInfSts", group=True) if block.status else ""
+        for tx in block.transactions:
+            e2e = tx.original_end_to_end_id or ""
+            if e2e not in plan.insts:
+                raise Refused(f"{where}: unknown EndToEndId {e2e!r} (not in {bf.msg_id})")
+            status = _known_status(tx.status, f"{where} TxSts of {e2e}")
+            seq += 1
+            listed.add(e2e)
+            plan.lines.append(
+                Line(seq, "tx", e2e, status, tx.reason_codes, fact=fact_status(status, tx.reason_codes))
+            )
+        if block_status and not block.transactions:
+            seq = _all_lines(plan, seq, "group", block_status, block.reason_codes, listed)
+    reject_only = bf.bank.reports_only_rejects
+    codes = report.group_reason_codes
+    if group == "RJCT" and not listed:
+        if DUPLICATE_FILE & set(codes):
+            plan.du01_alert = bf.upload_attempts <= 1  # a DU01 answering a retried hand-over fails nothing
+            plan.lines.append(Line(seq + 1, "group", "", group, codes, outcome=LineOutcome.IGNORED))
+        else:
+            plan.file_rejected = True
+            _all_lines(plan, seq, "group", "RJCT", codes or ("FF01",), listed)
+    elif group and reject_only and group in IMPLICIT_FROM:
+        _all_lines(plan, seq, "implicit", "ACCP" if group == "PART" else group, (), listed)
+    elif group and group != "RJCT" and not listed and not report.blocks:
+        _all_lines(plan, seq, "group", group, codes, listed)
+    return plan
+
+
+def _all_lines(plan: Plan, seq: int, kind: str, status: str, codes: tuple[str, ...], listed: set[str]) -> int:
+    """The same status for every instruction of the file not listed on a line of its own."""
+    for e2e in plan.insts:
+        if e2e not in listed:
+            seq += 1
+            listed.add(e2e)
+            plan.lines.append(Line(seq, kind, e2e, status, codes, fact=fact_status(status, codes)))
+    return seq
+
+
+def plan_camt054(notification: Notification, *, bank_code: str) -> Plan:
+    where = f"camt.054 {notification.msg_id}"
+    fund = fund_account().account
+    for ntf in notification.notifications:
+        if ntf.account != fund:
+            raise Refused(f"{where}: notification for account {ntf.account!r}, not the fund's account")
+    wanted = sorted(
+        {tx.end_to_end_id for _, _, tx in notification.lines() if tx is not None and tx.end_to_end_id}
+    )
+    plan = Plan("camt.054", notification.msg_id)
+    for chunk in _chunks(wanted, 5000):  # type: ignore[arg-type]
+        rows = (
+            Instruction.objects.select_for_update(of=("self",))
+            .filter(end_to_end_id__in=chunk)
+            .order_by("pk")
+            .values_list(*FIELDS)
+        )
+        plan.insts.update(load_instructions(rows))
+    seq = 0
+    for _, entry, tx in notification.lines():
+        seq += 1
+        if entry.status != "BOOK":
+            plan.lines.append(Line(seq, "entry", tx.end_to_end_id or "" if tx else "", entry.status,
+                                   outcome=LineOutcome.INFO))  # fmt: skip
+            continue
+        if entry.reversal:
+            raise Refused(f"{where}: reversal entry {entry.entry_ref or '?'}: not supported, needs a person")
+        e2e = tx.end_to_end_id if tx is not None else None
+        if tx is None or not e2e:
+            if entry.credit_debit == CREDIT and not entry.is_return:
+                plan.lines.append(Line(seq, "entry", "", "BOOK", amount_fen=entry.amount_fen,
+                                       booking_date=entry.booking_date, outcome=LineOutcome.NOT_OURS))  # fmt: skip
+                continue
+            raise Refused(f"{where}: booked entry {entry.entry_ref or '?'} without an EndToEndId")
+        inst = plan.insts.get(e2e)
+        if inst is None:
+            raise Refused(f"{where}: unknown EndToEndId {e2e!r}")
+        if inst.status in ("created", "cancelled"):
+            raise Refused(f"{where}: booking for {e2e}, which was never handed over")
+        if bank_code and inst.bank_id != bank_code:
+            raise Refused(
+                f"{where}: {e2e} was paid through bank {inst.bank_id}, the file came from {bank_code}"
+            )
+        amount = tx.amount_fen if tx.amount_fen is not None else entry.amount_fen
+        if amount != inst.amount_fen:
+            raise Refused(
+                f"{where}: amount mismatch for {e2e}: booked {amount} fen, instructed {inst.amount_fen}"
+            )
+        if (
+            len(entry.transactions) > 1
+            and sum(t.amount_fen or 0 for t in entry.transactions) != entry.amount_fen
+        ):
+            raise Refused(
+                f"{where}: entry {entry.entry_ref or '?'} amount differs from its transactions' sum"
+            )
+        if entry.booking_date is None:
+            raise Refused(f"{where}: booked entry for {e2e} without a booking date")
+        if entry.credit_debit == DEBIT and not tx.is_return:
+            kind, fact = BookingKind.DEBIT, fact_booking(entry.booking_date)
+        elif entry.credit_debit == CREDIT and tx.is_return:
+            kind, fact = BookingKind.RETURN, fact_return(entry.booking_date, tx.return_reason)
+        else:
+            raise Refused(
+                f"{where}: {entry.credit_debit} entry for {e2e} "
+                f"{'with' if tx.is_return else 'without'} return information is not what we expect"
+            )
+        codes = (tx.return_reason,) if tx.return_reason else ()
+        plan.lines.append(Line(seq, kind.value, e2e, "BOOK", codes, amount, entry.booking_date, fact))
+        if inst.bank_file_id is not None:
+            plan.answered_files.add(inst.bank_file_id)
+    return plan

@@ -1,0 +1,44 @@
+"""Job handlers for the payment side (run by ``mianshen worker``; each is idempotent, keyed by business id).
+
+Registered when the worker imports this module: ``core.jobs.HANDLER_MODULES`` must list
+``"mianshen.payments.tasks"`` (the core app's file, not ours).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from mianshen.core.jobs import handler
+from mianshen.core.models import Job
+
+from .models import UnitNotice
+from .services.bankfiles import bank_file_upload
+from .services.channel import FolderChannel
+from .services.cycle import disbursement_cycle
+
+ACTOR = "system:payments"
+
+
+@handler("payments.upload")
+def upload(job: Job) -> dict[str, Any]:
+    """Hand a frozen file to its bank (queued by ``bank_files_build`` in the freezing transaction)."""
+    bf = bank_file_upload(msg_id=job.params["msg_id"], actor=ACTOR, channel=FolderChannel())
+    return {"msg_id": bf.msg_id, "status": bf.status, "attempts": bf.upload_attempts}
+
+
+@handler("payments.cycle")
+def cycle(job: Job) -> dict[str, Any]:
+    """One pass of the disbursement worker (release, build, upload, ingest, silence)."""
+    result = disbursement_cycle(actor=ACTOR, channel=FolderChannel(), policy_id=job.params.get("policy_id"))
+    return dict(result.__dict__)
+
+
+@handler("payments.notices")
+def notices(job: Job) -> dict[str, Any]:
+    """Placeholder sender: marks unit notices as handed to the (future) notify outbox, once each."""
+    with transaction.atomic():
+        sent = UnitNotice.objects.filter(sent_at=None).update(sent_at=timezone.now())
+    return {"sent": sent}

@@ -1,0 +1,138 @@
+"""Hostile and wrong inputs: each refused with a clear error, quarantined (stored with the reason), audited, and
+nothing of it applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mianshen.audit.models import AuditEvent
+from mianshen.payments.models import BankFile, Booking, InboundFile, Instruction, StatusLine
+from mianshen.payments.services.ingest import inbound_file_ingest_path
+
+from .factories import ingest as feed
+from .factories import uploaded
+from .messages import all_lines, bookings, status_report
+
+pytestmark = pytest.mark.django_db
+NS12 = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.12"
+
+
+def _xxe(bf: BankFile) -> bytes:
+    return (f'<?xml version="1.0"?><!DOCTYPE Document [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            f'<Document xmlns="{NS12}"><CstmrPmtStsRpt>&x;</CstmrPmtStsRpt></Document>').encode()  # fmt: skip
+
+
+def _laughs(bf: BankFile) -> bytes:
+    entities = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+    return f'<?xml version="1.0"?><!DOCTYPE d [{entities}]><Document xmlns="{NS12}">&a9;</Document>'.encode()
+
+
+def _external_dtd(bf: BankFile) -> bytes:
+    return f'<?xml version="1.0"?><!DOCTYPE Document SYSTEM "http://bank.invalid/x.dtd"><Document xmlns="{NS12}"/>'.encode()
+
+
+def _deep(bf: BankFile) -> bytes:
+    return (
+        f'<?xml version="1.0"?><Document xmlns="{NS12}">' + "<a>" * 200 + "</a>" * 200 + "</Document>"
+    ).encode()
+
+
+def _our_own_pain001(bf: BankFile) -> bytes:
+    return bytes(bf.content)
+
+
+def _camt053(bf: BankFile) -> bytes:
+    return b'<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><X/></Document>'
+
+
+def _unknown_e2e(bf: BankFile) -> bytes:
+    lines = all_lines(bf, "ACSP")
+    lines["MS-E9999999999-01"] = ("ACSP", ())  # valid lines first, then one that is not ours
+    return status_report(bf, lines)
+
+
+def _unknown_status(bf: BankFile) -> bytes:
+    return status_report(bf, all_lines(bf, "ZZZZ"))
+
+
+def _unknown_msg_id(bf: BankFile) -> bytes:
+    return status_report(bf, all_lines(bf, "ACSP"), original_msg_id="MS-M20991231-102-0001", echo=False)
+
+
+def _amount_mismatch(bf: BankFile) -> bytes:
+    first = bf.instructions.order_by("pk").first()
+    assert first is not None
+    return bookings([first], amount=first.amount_fen + 1)
+
+
+def _echo_mismatch(bf: BankFile) -> bytes:
+    data = status_report(bf, all_lines(bf, "ACSP"))
+    from mianshen.payments.formats import fen_to_text
+
+    return data.replace(
+        f">{fen_to_text(bf.ctrl_sum_fen)}<".encode(), f">{fen_to_text(bf.ctrl_sum_fen + 100)}<".encode()
+    )
+
+
+def _other_account(bf: BankFile) -> bytes:
+    return bookings(bf.instructions.all(), account="6200000000000000001")
+
+
+def _garbage(bf: BankFile) -> bytes:
+    return b"\x00\x01not xml at all"
+
+
+CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
+    "xxe": (_xxe, "DOCTYPE refused"),
+    "billion laughs": (_laughs, "DOCTYPE refused"),
+    "external dtd": (_external_dtd, "DOCTYPE refused"),
+    "deep nesting": (_deep, "nested deeper"),
+    "wrong namespace (pain.001)": (_our_own_pain001, "unsupported message namespace"),
+    "wrong namespace (camt.053)": (_camt053, "unsupported message namespace"),
+    "unknown EndToEndId": (_unknown_e2e, "unknown EndToEndId 'MS-E9999999999-01'"),
+    "unknown status code": (_unknown_status, "unknown status code 'ZZZZ'"),
+    "unknown OrgnlMsgId": (_unknown_msg_id, "unknown OrgnlMsgId"),
+    "amount mismatch (booking)": (_amount_mismatch, "amount mismatch"),
+    "amount mismatch (echoed control sum)": (_echo_mismatch, "amount mismatch"),
+    "another account": (_other_account, "not the fund's account"),
+    "garbage": (_garbage, "not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_refused_quarantined_audited_nothing_applied(tmp_path: Path, case: str) -> None:
+    make, expected = CASES[case]
+    [bf] = uploaded(3, root=tmp_path)
+    before = list(Instruction.objects.order_by("pk").values_list("status", "bank_status", "booked_on"))
+    data = make(bf)
+    result = feed(data, name=f"{case}.xml")
+    assert result.quarantined and expected in result.reason, result.reason
+    stored = InboundFile.objects.get(sha256=result.inbound.sha256)
+    assert stored.status == "quarantined" and bytes(stored.content) == data and stored.reason == result.reason
+    event = AuditEvent.objects.filter(object_type="inbound_file", object_id=stored.sha256).get()
+    assert event.after["status"] == "quarantined" and event.reason == stored.reason
+    assert (
+        list(Instruction.objects.order_by("pk").values_list("status", "bank_status", "booked_on")) == before
+    )
+    assert not StatusLine.objects.exists() and not Booking.objects.exists()
+    bf.refresh_from_db()
+    assert bf.answered_at is None
+    again = feed(data, name="again.xml")
+    assert again.duplicate and again.quarantined and InboundFile.objects.count() == 1
+
+
+def test_oversized_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    [bf] = uploaded(2, root=tmp_path)
+    path = tmp_path / "huge.xml"
+    data = status_report(bf, all_lines(bf, "ACSP"))
+    path.write_bytes(data + b" " * 200_000)
+    monkeypatch.setenv("MIANSHEN_INBOUND_MAX_BYTES", "100000")
+    result = inbound_file_ingest_path(path=path, actor="system:test", bank_code="102")
+    assert result.quarantined and "file too large" in result.reason
+    assert result.inbound.truncated and result.inbound.size == path.stat().st_size
+    assert len(bytes(result.inbound.content)) < path.stat().st_size
+    assert set(bf.instructions.values_list("status", flat=True)) == {"uploaded"}
+    assert AuditEvent.objects.filter(object_id=result.inbound.sha256).count() == 1
