@@ -40,7 +40,9 @@ def test_round_job_runs_reports_progress_and_opens_cases(tmp_path: Path) -> None
     assert job_drain() == 0
 
 
-def test_a_crash_mid_round_leaves_no_half_written_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_mid_round_leaves_no_half_written_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mianshen.screening import services
     from mianshen.screening.models import RoundDecision, ScreeningRound
 

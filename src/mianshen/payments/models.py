@@ -77,8 +77,12 @@ class Instruction(models.Model):
 
     # no single-column indexes on payment, case, bank: (payment, attempt), the live index and (status, bank)
     # serve the lookups, and every index costs on the 450,000-row inserts and status updates
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="instructions", db_index=False)
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payment_instructions", db_index=False)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="instructions", db_index=False
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="payment_instructions", db_index=False
+    )
     attempt = models.PositiveSmallIntegerField()
     end_to_end_id = models.CharField(max_length=ID, unique=True)
     amount_fen = models.BigIntegerField()
@@ -247,7 +251,9 @@ class Booking(models.Model):
     amount_fen = models.BigIntegerField()
     booking_date = models.DateField()
     reason_code = models.CharField(max_length=40, blank=True)
-    inbound = models.ForeignKey(InboundFile, on_delete=models.PROTECT, related_name="bookings", db_index=False)
+    inbound = models.ForeignKey(
+        InboundFile, on_delete=models.PROTECT, related_name="bookings", db_index=False
+    )
 
     class Meta:
         constraints = (
