@@ -151,7 +151,8 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     note(
         "publicity",
         f"notice {notice.pk}: {notice.entries.count():,} units, "
-        f"{notice.starts_at:%Y-%m-%d} to {timezone.localtime(notice.ends_at):%Y-%m-%d %H:%M}",
+        f"{timezone.localtime(notice.starts_at):%Y-%m-%d} 00:00 to "
+        f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time",
     )
 
     on_notice = list(Case.objects.filter(policy_id=POLICY, state=State.PUBLICISED).order_by("unit_id")[:2])

@@ -113,7 +113,9 @@ def test_refused_quarantined_audited_nothing_applied(tmp_path: Path, case: str) 
     stored = InboundFile.objects.get(sha256=result.inbound.sha256)
     assert stored.status == "quarantined" and bytes(stored.content) == data and stored.reason == result.reason
     event = AuditEvent.objects.filter(object_type="inbound_file", object_id=stored.sha256).get()
-    assert event.after["status"] == "quarantined" and event.reason == stored.reason
+    assert (
+        event.after is not None and event.after["status"] == "quarantined" and event.reason == stored.reason
+    )
     assert (
         list(Instruction.objects.order_by("pk").values_list("status", "bank_status", "booked_on")) == before
     )
