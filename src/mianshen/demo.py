@@ -202,6 +202,85 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {yuan(total)}",
     )
 
+    _pay(root=root, seed=seed, note=note)
+
     result = audit_verify()
     note("audit", result.summary())
     return report
+
+
+def _corrected_account(bank: str, serial: int) -> str:
+    """A corrected account number as the unit would give it: one that the simulated bank accepts."""
+    from mianshen.datadrop.generate import account_fate
+
+    while True:
+        number = f"{bank}{serial:016d}"
+        if account_fate(number) is None:
+            return number
+        serial += 1
+
+
+def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
+    """Hand approved cases to payments and pay them through the simulated banks: pain.001 out, pain.002 and
+    camt.054 back, failed accounts corrected by one officer and approved by another, re-issued, reconciled."""
+    from mianshen.payments.banks import next_working_day
+    from mianshen.payments.banksim import BankSimulator
+    from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
+    from mianshen.payments.models import BankFile, Correction, Instruction, Payment
+    from mianshen.payments.services.channel import FolderChannel
+    from mianshen.payments.services.cycle import disbursement_cycle
+    from mianshen.payments.services.reconcile import reconcile_run
+    from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
+
+    banks = root / "banks"
+    channel = FolderChannel(banks)
+    day = next_working_day(timezone.localdate())
+    sim = BankSimulator(banks, seed=seed, business_date=day)
+    serial = 1
+    corrected = 0
+    for batch, later in (("cooperating banks", False), ("other banks (later batch)", True)):
+        for _ in range(8):
+            disbursement_cycle(actor="system:disbursement", channel=channel, today=day, policy_id=POLICY,
+                               later_batch=later)  # fmt: skip
+            sim.process_inbox()
+            day = next_working_day(day)
+            sim.advance_to(day)
+            disbursement_cycle(actor="system:disbursement", channel=channel, today=day, release=False,
+                               later_batch=later)  # fmt: skip
+            waiting = [
+                p for p in Payment.objects.filter(cancelled_at=None).select_related("current", "case")
+                if bucket(current=InstructionStatus(p.current.status) if p.current else None, cancelled=False)
+                == Bucket.AWAITING_CORRECTION
+            ]  # fmt: skip
+            for payment in waiting:
+                failed = payment.current
+                bank = failed.bank_id if failed else "102"
+                serial += 1
+                account = AccountInput(bank, f"{bank}100000999", _corrected_account(bank, serial),
+                                       payment.case.unit_name)  # fmt: skip
+                open_one = Correction.objects.filter(
+                    payment=payment, decided_by=""
+                ).first() or correction_prepare(
+                    case_id=payment.case_id,
+                    actor="区经办 officer-a",
+                    account=account,
+                    note="单位来电提供新账户",
+                )
+                correction_decide(correction_id=open_one.pk, actor="复核员 reviewer-b", approve=True)
+                corrected += 1
+            if (
+                not waiting
+                and not Instruction.objects.exclude(
+                    status__in=[InstructionStatus.SETTLED, InstructionStatus.CANCELLED]
+                ).exists()
+            ):
+                break
+        note("payment", f"{batch}: {BankFile.objects.count():,} pain.001 files so far, business day {day}")
+    settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
+    total = sum(settled.values_list("amount_fen", flat=True))
+    note("payment", f"{settled.count():,} refunds settled, {yuan(total)}; {corrected} failed accounts corrected "
+         "(maker + checker) and re-issued")  # fmt: skip
+    rec = reconcile_run()
+    note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {yuan(rec.difference_fen)}") +
+         f": approved {yuan(rec.approved_fen)} = " + " + ".join(
+             f"{k} {yuan(v)}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip
