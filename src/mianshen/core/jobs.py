@@ -38,7 +38,7 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 
 # Modules whose handlers the worker needs (imported lazily: they import the apps' models).
-HANDLER_MODULES = ("mianshen.screening.tasks",)
+HANDLER_MODULES = ("mianshen.screening.tasks", "mianshen.payments.tasks")
 
 
 def load_handlers() -> None:

@@ -5,7 +5,7 @@ units and the four-eyes account corrections.
 Constraints that carry the invariants (design §3):
 
 - ``one_live_instruction_per_case``: partial unique index — at most one live instruction per case (3);
-- ``MsgId`` / ``PmtInfId`` / ``EndToEndId`` unique columns on rows that are never deleted (PROTECT everywhere):
+- ``MsgId`` / ``PmtInfId`` / ``EndToEndId`` unique (columns, constraint) on rows never deleted (PROTECT):
   unique forever (3); a bank file's bytes, hash and ids cannot be updated (triggers, migration 0002);
 - ``correction_four_eyes``: the officer who decides a correction is not the one who entered it (6);
 - ``inbound_file_sha256`` and ``booking_once``: the same bank file or booking is applied once (5);
@@ -75,7 +75,7 @@ class Payment(models.Model):
 class Instruction(models.Model):
     """One attempt to pay a case: the account copied in, ids fixed before any file leaves."""
 
-    # no single-column indexes on payment, case, bank: (payment, attempt), the live index and (status, bank)
+    # no single-column indexes on payment, case, bank: (payment, attempt), the live index and the waiting index
     # serve the lookups, and every index costs on the 450,000-row inserts and status updates
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, related_name="instructions", db_index=False
@@ -84,7 +84,7 @@ class Instruction(models.Model):
         Case, on_delete=models.PROTECT, related_name="payment_instructions", db_index=False
     )
     attempt = models.PositiveSmallIntegerField()
-    end_to_end_id = models.CharField(max_length=ID, unique=True)
+    end_to_end_id = models.CharField(max_length=ID)  # unique: constraint instruction_e2e_unique
     amount_fen = models.BigIntegerField()
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+", db_index=False)
     creditor_branch_code = models.CharField(max_length=12)
@@ -117,11 +117,16 @@ class Instruction(models.Model):
                 condition=Q(status__in=sorted(s.value for s in LIVE)),
                 name="one_live_instruction_per_case",
             ),
+            # a constraint rather than unique=True: no second ("_like") index on PostgreSQL to maintain
+            models.UniqueConstraint(fields=["end_to_end_id"], name="instruction_e2e_unique"),
             models.UniqueConstraint(fields=["payment", "attempt"], name="instruction_attempt_unique"),
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="instruction_amount_positive"),
             models.CheckConstraint(condition=~Q(end_to_end_id=""), name="instruction_e2e_not_empty"),
         )
-        indexes = (models.Index(fields=["status", "bank"], name="instruction_by_status"),)
+        # only the instructions waiting for a file: an entry is never rewritten when a payment moves on
+        indexes = (
+            models.Index(fields=["bank"], condition=Q(status="created"), name="instruction_waiting_by_bank"),
+        )
 
     def __str__(self) -> str:
         return f"{self.end_to_end_id} ({self.status})"
