@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test lint typecheck test-sqlite test-postgres bench clean help
 
 help:
-	@echo "make demo   - generate a small city, validate, import, screen, summarise (SQLite under var/)"
+	@echo "make demo   - a generated city end to end, from data drop to reconciled payments (SQLite under var/)"
 	@echo "make test   - lint, type-check and run the tests on SQLite (and PostgreSQL when MIANSHEN_TEST_PG_URL is set)"
 	@echo "make bench  - run the benchmarks in bench/ (see bench/README.md)"
 
