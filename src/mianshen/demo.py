@@ -204,6 +204,9 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
 
     _pay(root=root, seed=seed, note=note)
 
+    from mianshen.audit.services import audit_checkpoint
+
+    note("audit", f"chain head written outside the database to {audit_checkpoint()}")
     result = audit_verify()
     note("audit", result.summary())
     return report

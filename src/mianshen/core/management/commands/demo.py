@@ -44,8 +44,11 @@ class Command(MianshenCommand):
             raise UserError(
                 f"the demo only resets the embedded database under {settings.VAR_DIR}, not {db_file}"
             )
+        from mianshen.audit.checkpoints import checkpoint_file
+
         connection.close()
         db_file.unlink(missing_ok=True)
+        checkpoint_file().unlink(missing_ok=True)  # the checkpoints of the database just reset
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         console = Console()

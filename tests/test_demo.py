@@ -1,0 +1,40 @@
+"""The demo, end to end on the test database: every step runs and the money and the audit trail hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mianshen.cases.models import Case
+from mianshen.cases.states import State
+from mianshen.demo import run_demo, yuan
+from mianshen.payments.models import Instruction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_demo_pays_every_approved_refund_and_reconciles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
+    said: list[tuple[str, str]] = []
+    run_demo(root=tmp_path, units=150, seed=2021, say=lambda step, text: said.append((step, text)))
+    steps = [s for s, _ in said]
+    for step in ("generate", "validate", "screen", "import", "round 1", "round 2", "publicity", "objections",
+                 "round 3", "payment", "reconcile", "audit"):  # fmt: skip
+        assert step in steps, step
+    text = dict(said)
+    assert text["reconcile"].startswith("holds to the fen")
+    assert "audit trail intact" in [t for s, t in said if s == "audit"][-1]
+    released = Case.objects.filter(state=State.RELEASED).count()
+    assert released > 50
+    assert Instruction.objects.filter(status="settled").count() == released
+    assert not Case.objects.filter(state=State.APPROVED).exists()
+
+
+def test_yuan_is_integer_arithmetic() -> None:
+    assert yuan(0) == "¥0.00"
+    assert yuan(5) == "¥0.05"
+    assert yuan(123456789) == "¥1,234,567.89"
+    assert yuan(-101) == "-¥1.01"
