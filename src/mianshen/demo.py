@@ -231,10 +231,12 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
     from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
     from mianshen.payments.models import BankFile, Correction, Instruction, Payment
     from mianshen.payments.services.channel import FolderChannel
+    from mianshen.payments.services.common import bank_registry_load_defaults
     from mianshen.payments.services.cycle import disbursement_cycle
     from mianshen.payments.services.reconcile import reconcile_run
     from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
 
+    bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
     banks = root / "banks"
     channel = FolderChannel(banks)
     day = next_working_day(timezone.localdate())
