@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+
+
+def iso_date(text: str) -> date:
+    """An argparse ``type`` for ``YYYY-MM-DD`` options: a bad date is argparse's one-line usage error."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
 
 
 class UserError(Exception):

@@ -25,6 +25,18 @@ from .sizeclass import classify
 OUTCOME = pl.Enum(list(C.OUTCOMES))
 
 
+# The drop tables the policy reads (bank_accounts is not among them; dispatch_confirmations is optional:
+# absent means no confirmations).
+INPUT_TABLES = (
+    "units",
+    "headcount",
+    "separations",
+    "contributions",
+    "credit_flags",
+    "dispatch_confirmations",
+)
+
+
 def check_as_of(params: ResolvedParams, as_of: date) -> None:
     """The as-of date must be the one the parameters were resolved for (and so inside the payment year)."""
     first, last = params.policy.window

@@ -23,8 +23,8 @@ from django.utils import timezone
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.core.jobs import job_enqueue
+from mianshen.policy.engine import INPUT_TABLES, evaluate
 from mianshen.policy.engine import decisions as decision_columns
-from mianshen.policy.engine import evaluate
 from mianshen.policy.parameters import resolve
 from mianshen.registry.bulk import frame_insert
 from mianshen.registry.models import Snapshot
@@ -32,14 +32,6 @@ from mianshen.registry.selectors import snapshot_frames
 
 from .models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 
-SCREEN_TABLES = (
-    "units",
-    "headcount",
-    "separations",
-    "contributions",
-    "credit_flags",
-    "dispatch_confirmations",
-)
 CONTRACT_KEYS = ("unit_id", "credit_code", "decision", "failed", "unknown", "routes", "amount_fen")
 
 
@@ -149,7 +141,7 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
     params = resolve(rnd.policy_id, rnd.as_of)
     units = int(rnd.snapshot.rows_accepted.get("units", 0))
     report("loading", 0, units)
-    frames = snapshot_frames(snapshot=rnd.snapshot, tables=SCREEN_TABLES)
+    frames = snapshot_frames(snapshot=rnd.snapshot, tables=INPUT_TABLES)
     report("evaluating", 0, units)
     evaluated = evaluate(frames, params, rnd.as_of)
     rows = _decision_rows(evaluated)

@@ -11,17 +11,8 @@ from mianshen.core.command import UserError
 from mianshen.datadrop.drop import ValidatedDrop
 from mianshen.datadrop.reader import ENCODINGS
 from mianshen.datadrop.validate import validate_drop
+from mianshen.policy.engine import INPUT_TABLES
 from mianshen.policy.parameters import ResolvedParams, policies, resolve
-
-# screen needs neither bank_accounts nor dispatch_confirmations (absent => no confirmations)
-SCREEN_TABLES = (
-    "units",
-    "headcount",
-    "separations",
-    "contributions",
-    "credit_flags",
-    "dispatch_confirmations",
-)
 
 
 def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,5 +44,5 @@ def read_drop(options: dict[str, Any]) -> ValidatedDrop:
     """Validate as it reads; only accepted rows are used. Unusable drop -> DropUnusable (exit 2)."""
     progress = not options["quiet"] and sys.stderr.isatty()
     return validate_drop(
-        options["data"], encoding=options["encoding"], tables=SCREEN_TABLES, progress=progress
+        options["data"], encoding=options["encoding"], tables=INPUT_TABLES, progress=progress
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand, UserError
+from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.core.progress import progress_bar, stderr_console
 from mianshen.datadrop.schema import EXIT_OK, EXIT_REJECTED
@@ -27,7 +27,7 @@ class Command(MianshenCommand):
         parser.add_argument("--encoding", choices=["utf-8", "gb18030"], default="utf-8")
         parser.add_argument(
             "--extracted-on",
-            type=_iso_date,
+            type=iso_date,
             default=None,
             help="the drop's extraction date (YYYY-MM-DD); default today; rounds use it as their as-of date",
         )
@@ -64,12 +64,3 @@ class Command(MianshenCommand):
             )
         self.stdout.write(str(snap.pk))
         sys.exit(EXIT_REJECTED if sum(snap.rows_rejected.values()) else EXIT_OK)
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc

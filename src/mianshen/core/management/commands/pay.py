@@ -3,23 +3,14 @@ banks' answers, fix failed payments (four eyes), watch the hold queue. See docs/
 
 from __future__ import annotations
 
-import argparse
 import getpass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand, UserError
+from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
 
 
 def _yuan(fen: int) -> str:
@@ -33,12 +24,12 @@ class Command(MianshenCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who does it (audit trail)")
         parser.add_argument("--bank-dir", type=Path, help="exchange folder (default $MIANSHEN_BANK_DIR)")
-        parser.add_argument("--date", type=_date, help="business date (default: today)")
+        parser.add_argument("--date", type=iso_date, help="business date (default: today)")
         sub = parser.add_subparsers(dest="action", required=True)
         p = sub.add_parser("instruct", help="hand approved cases over: one instruction each, account on file")
         p.add_argument("--policy")
         p = sub.add_parser("build", help="freeze one pain.001 per bank with waiting instructions")
-        p.add_argument("--execution-date", type=_date)
+        p.add_argument("--execution-date", type=iso_date)
         p.add_argument("--later-batch", action="store_true", help="also the non-cooperating banks (314, 402)")
         p.add_argument("--bank", action="append", help="only this bank code (repeatable)")
         p = sub.add_parser("upload", help="hand frozen files to the banks (or --retry one: same bytes)")

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-from datetime import date
 from typing import Any
 
 from django.core.management.base import CommandParser
 from rich.console import Console
 from rich.table import Table
 
-from mianshen.core.command import MianshenCommand, UserError
+from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import job_drain
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
 
 
 class Command(MianshenCommand):
@@ -30,7 +21,7 @@ class Command(MianshenCommand):
         start = sub.add_parser("start", help="start a round over a snapshot")
         start.add_argument("--policy", required=True)
         start.add_argument("--snapshot", type=int, help="snapshot id (default: the latest import)")
-        start.add_argument("--as-of", type=_date, help="default: the snapshot's extraction date")
+        start.add_argument("--as-of", type=iso_date, help="default: the snapshot's extraction date")
         start.add_argument(
             "--checkpoint",
             default="ad_hoc",
