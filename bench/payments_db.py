@@ -56,7 +56,7 @@ def seed(n: int, rnd: random.Random) -> None:
     from django.utils import timezone as dj_tz
 
     from mianshen.cases.models import Case
-    from mianshen.payments.services.bulkdb import insert_rows
+    from mianshen.core.bulkdb import insert_rows
     from mianshen.payments.services.common import bank_registry_load_defaults
     from mianshen.registry.models import BankAccount, Snapshot
 

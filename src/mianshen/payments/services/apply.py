@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
+from mianshen.core.bulkdb import insert_rows, update_rows
 
 from ..crashpoints import maybe_crash
 from ..lifecycle import FAILED, InstructionStatus, contradiction, derive, merge
@@ -31,7 +32,6 @@ from ..models import (
     StatusLine,
 )
 from ..reasons import status_info
-from .bulkdb import insert_rows, update_rows
 from .common import audit_many, event
 from .holds import holds_raise
 from .recovery import failure_effects

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
+from mianshen.core.bulkdb import allocate_ids, update_rows
 from mianshen.core.jobs import job_enqueue
 
 from ..banks import add_working_days, fund_account, next_working_day
@@ -30,7 +31,6 @@ from ..crashpoints import maybe_crash
 from ..lifecycle import InstructionStatus as IS
 from ..models import Bank, BankFile, BankFileStatus, HoldItem, HoldKind, Instruction
 from ..rendering import FileJob, TransferRow, render
-from .bulkdb import allocate_ids, update_rows
 from .channel import Channel
 from .common import audit_many, event, holidays_all, msg_id, now_cst, today_local
 from .holds import holds_raise

@@ -20,6 +20,7 @@ from django.utils import timezone
 from mianshen.audit.catalogue import Action
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
+from mianshen.core.bulkdb import allocate_ids, insert_rows
 from mianshen.registry.models import BankAccount, Snapshot
 
 from ..crashpoints import maybe_crash
@@ -33,7 +34,6 @@ from ..formats.types import (
 )
 from ..lifecycle import InstructionStatus
 from ..models import Bank, Instruction, Payment, UnitNotice
-from .bulkdb import allocate_ids, insert_rows
 from .common import audit_many, chunks, end_to_end_id, event, is_postgres
 
 CHUNK = 10_000
