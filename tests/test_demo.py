@@ -27,9 +27,11 @@ def test_demo_pays_every_approved_refund_and_reconciles(
     text = dict(said)
     assert text["reconcile"].startswith("holds to the fen")
     assert "audit trail intact" in [t for s, t in said if s == "audit"][-1]
-    released = Case.objects.filter(state=State.RELEASED).count()
-    assert released > 50
-    assert Instruction.objects.filter(status="settled").count() == released
+    paid = Case.objects.filter(state=State.PAID).count()
+    assert paid > 50
+    assert Instruction.objects.filter(status="settled").count() == paid
+    # every refund ended paid: none in flight, none waiting for a correction
+    assert not Case.objects.filter(state__in=[State.RELEASED, State.AWAITING_CORRECTION]).exists()
     assert not Case.objects.filter(state=State.APPROVED).exists()
 
 

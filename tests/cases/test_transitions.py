@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Case, CaseHistory
-from mianshen.cases.states import TRANSITIONS, State, can_move
+from mianshen.cases.states import PAYMENT_STATES, TRANSITIONS, State, can_move
 from mianshen.cases.transitions import Move, TransitionRefused, case_transition, case_transition_many
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +31,10 @@ def test_every_state_has_a_row_and_targets_are_states() -> None:
     assert set(TRANSITIONS) == set(State)
     for targets in TRANSITIONS.values():
         assert targets <= set(State)
-    # nothing leaves a released case through this table: payments own it from there
-    assert TRANSITIONS[State.RELEASED] == frozenset()
+    # from released on, only the payment states: a round or an officer can never take a case back
+    for state in PAYMENT_STATES:
+        assert TRANSITIONS[state] <= PAYMENT_STATES
+    assert TRANSITIONS[State.PAYMENT_CANCELLED] == frozenset()
     # an objected case can never be approved without its objection decided first
     assert State.APPROVED not in TRANSITIONS[State.OBJECTED]
     assert State.APPROVED not in TRANSITIONS[State.EXCLUDED]

@@ -187,6 +187,6 @@ def test_a_return_books_the_money_back_and_awaits_correction(tmp_path: Path) -> 
     assert first.status == "returned" and first.action == "needs_correction_no_retry_same_account"
     assert Booking.objects.filter(kind="return", end_to_end_id=first.end_to_end_id).count() == 1
     by_case = {p.case_id: p for p in payment_positions()}
-    assert by_case[first.case_id].case_state == "payment_failed"
+    assert by_case[first.case_id].case_state == "awaiting_correction"
     report = reconcile_run()
     assert report.ok and report.buckets_fen["awaiting_correction"] == first.amount_fen

@@ -76,6 +76,17 @@ class Action(IntEnum):
     PAYMENT_HELD = 530, "payment.held", "a payment was put on hold"
     PAYMENT_RELEASED = 531, "payment.released", "a held payment was released"
     PAYMENT_RECOVERED = 540, "payment.recovered", "a failed or returned payment was recovered"
+    PAYMENT_APPROVAL_REQUESTED = (
+        550,
+        "payment.approval_requested",
+        "a payment action needing a second officer was requested (cancel, file re-issue)",
+    )
+    PAYMENT_APPROVAL_DECIDED = 551, "payment.approval_decided", "a requested payment action was decided"
+    INBOUND_FILE_REPROCESSED = (
+        513,
+        "bank_file.reprocessed",
+        "a quarantined bank file was processed again by an officer",
+    )
 
     # 6xx bank-account corrections
     ACCOUNT_CORRECTION_PREPARED = 600, "account.correction_prepared", "an account correction was prepared"
@@ -86,6 +97,11 @@ class Action(IntEnum):
     STAFF_VIEWED_BANK_DATA = 700, "staff.viewed_bank_data", "a staff member viewed a unit's bank account"
     STAFF_VIEWED_CONTACT = 701, "staff.viewed_contact", "a staff member viewed a unit's contact details"
     STAFF_EXPORTED = 702, "staff.exported", "a staff member exported a report or list"
+    STAFF_DOWNLOADED_BANK_FILE = (
+        703,
+        "staff.downloaded_bank_file",
+        "a staff member downloaded a bank file (accounts of many units)",
+    )
 
     # 8xx notifications and call-backs
     NOTIFICATION_QUEUED = 800, "notification.queued", "a notification was queued in the outbox"

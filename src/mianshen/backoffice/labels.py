@@ -20,7 +20,10 @@ STATES: dict[str, Promise] = {
     "objected": _("有异议"),
     "approved": _("已核准"),
     "excluded": _("不予返还"),
-    "released": _("已交付拨付"),
+    "released": _("拨付中"),
+    "paid": _("已拨付"),
+    "awaiting_correction": _("拨付未成功，待更正"),
+    "payment_cancelled": _("已撤销拨付"),
 }
 DECISIONS: dict[str, Promise] = {
     "eligible": _("符合条件"),

@@ -2,12 +2,18 @@
 
 A case is one unit in one policy (one payment year). Its state says where the refund stands:
 
-    identified ──► rechecked ──► publicised ──► approved ──► released (to payment)
-        ▲  │           │            │  ▲
-        │  ▼           ▼            ▼  │
-    awaiting_confirmation      objected
-    awaiting_application ─► under_review
-                     any of these ──► excluded (with a reason) ──► back in by a later round
+    identified ──► rechecked ──► publicised ──► approved ──► released ──► paid
+        ▲  │           │            │  ▲                        │  ▲         │ (returned)
+        │  ▼           ▼            ▼  │                        ▼  │ re-issue ▼
+    awaiting_confirmation      objected               awaiting_correction ◄──┘
+    awaiting_application ─► under_review                        │
+                     any of these ──► excluded (with a reason)  └─► payment_cancelled (four eyes)
+                                      ──► back in by a later round
+
+From ``released`` on the payment side owns the case: its state mirrors where the approved amount is
+(payments.lifecycle.Bucket, the money identity of payments.md): in flight (``released``), settled (``paid``),
+failed or without a usable account (``awaiting_correction``), cancelled (``payment_cancelled``). The payment
+services move it through ``payments.services.casesync``, in the transaction that moved the money's state.
 
 ``TRANSITIONS`` is the whole truth: the transition service refuses anything not listed here.
 """
@@ -29,7 +35,14 @@ class State(StrEnum):
     OBJECTED = "objected"  # 有异议: an objection awaits a decision
     APPROVED = "approved"  # 已核准: passed the comparison right before payment
     EXCLUDED = "excluded"  # 不予返还: with a reason
-    RELEASED = "released"  # 已交付拨付: handed to payments
+    RELEASED = "released"  # 拨付中: handed to payments, money in flight
+    PAID = "paid"  # 已拨付: the bank booked the debit (camt.054)
+    AWAITING_CORRECTION = (
+        "awaiting_correction"  # 拨付未成功，待更正: rejected, returned, or no usable account
+    )
+    PAYMENT_CANCELLED = (
+        "payment_cancelled"  # 已撤销拨付: cancelled by two officers; the money stays in the fund
+    )
 
 
 S = State
@@ -59,8 +72,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.EXCLUDED: frozenset(
         {S.IDENTIFIED, S.RECHECKED, S.AWAITING_CONFIRMATION, S.AWAITING_APPLICATION, S.UNDER_REVIEW}
     ),
-    S.RELEASED: frozenset(),  # the payment side owns the case from here
+    # the payment side owns the case from here (payments.services.casesync)
+    S.RELEASED: frozenset({S.PAID, S.AWAITING_CORRECTION, S.PAYMENT_CANCELLED}),
+    S.PAID: frozenset({S.AWAITING_CORRECTION}),  # a settled payment returned by the bank
+    S.AWAITING_CORRECTION: frozenset({S.RELEASED, S.PAYMENT_CANCELLED}),  # re-issued, or cancelled
+    S.PAYMENT_CANCELLED: frozenset(),
 }
+# The states of a case the payment side holds (its money is in exactly one place: payments.md).
+PAYMENT_STATES: frozenset[State] = frozenset({S.RELEASED, S.PAID, S.AWAITING_CORRECTION, S.PAYMENT_CANCELLED})
 
 # Where a round's decision sends a case (see cases.services.case_apply_round).
 DECISION_STATE: dict[str, State] = {
@@ -71,7 +90,7 @@ DECISION_STATE: dict[str, State] = {
 }
 
 # States a round may not touch: the case is in a human's hands or past the last checkpoint.
-ROUND_FROZEN: frozenset[State] = frozenset({S.OBJECTED, S.RELEASED})
+ROUND_FROZEN: frozenset[State] = frozenset({S.OBJECTED}) | PAYMENT_STATES
 
 
 def can_move(current: State | None, target: State) -> bool:

@@ -370,3 +370,55 @@ class Correction(models.Model):
 
     def __str__(self) -> str:
         return f"correction {self.pk} of payment {self.payment_id} ({self.outcome or 'open'})"
+
+
+class ApprovalKind(models.TextChoices):
+    CANCEL_PAYMENT = "cancel_payment", "撤销拨付 / cancel a payment"
+    REISSUE_FILE = "reissue_file", "缺陷文件重发 / re-issue a defective file's payments"
+
+
+class Approval(models.Model):
+    """A payment action that needs a second officer (four eyes): requested by one, decided by another, and
+    carried out (by the decider) only when approved. The target is a case (cancel) or a bank file (re-issue)."""
+
+    kind = models.CharField(max_length=16, choices=ApprovalKind.choices)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="payment_approvals")
+    bank_file = models.ForeignKey(BankFile, on_delete=models.PROTECT, null=True, related_name="approvals")
+    reason = models.TextField()
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True)
+    outcome = models.CharField(max_length=8, blank=True, help_text="approved / refused")
+    decision_note = models.TextField(blank=True)
+    result = models.JSONField(default=dict, help_text="what the approved action did")
+
+    class Meta:
+        ordering = ("id",)
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(decided_by="") | ~Q(decided_by=F("requested_by")), name="approval_four_eyes"
+            ),
+            models.CheckConstraint(
+                condition=(Q(decided_by="") & Q(outcome=""))
+                | (~Q(decided_by="") & Q(outcome__in=["approved", "refused"])),
+                name="approval_outcome_with_decider",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="cancel_payment") & Q(case__isnull=False) & Q(bank_file__isnull=True))
+                | (Q(kind="reissue_file") & Q(case__isnull=True) & Q(bank_file__isnull=False)),
+                name="approval_target_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "case"], condition=Q(decided_by="", kind="cancel_payment"),
+                name="one_open_cancel_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "bank_file"], condition=Q(decided_by="", kind="reissue_file"),
+                name="one_open_reissue_per_file",
+            ),
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        target = f"case {self.case_id}" if self.case_id else f"file {self.bank_file_id}"
+        return f"{self.kind} of {target} ({self.outcome or 'open'})"

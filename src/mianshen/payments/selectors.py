@@ -1,5 +1,5 @@
 """Reads for payments: where each case's money is, the hold queue, quarantined files, the unit notices waiting,
-and what the case's state after ``released`` would be (``paid`` / ``payment_failed`` / ``in_payment``)."""
+and the open four-eyes requests."""
 
 from __future__ import annotations
 
@@ -9,15 +9,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from .lifecycle import Bucket, InstructionStatus, bucket
-from .models import BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
-
-# the case state each bucket would give (proposed new case states after ``released``)
-CASE_STATE: dict[Bucket, str] = {
-    Bucket.SETTLED: "paid",
-    Bucket.IN_FLIGHT: "in_payment",
-    Bucket.AWAITING_CORRECTION: "payment_failed",
-    Bucket.CANCELLED: "payment_cancelled",
-}
+from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
+from .services.casesync import CASE_STATE
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,7 @@ def payment_positions(*, case_ids: list[int] | None = None) -> list[Position]:
         )
         out.append(
             Position(
-                case_id=p.case_id, amount_fen=p.amount_fen, bucket=place, case_state=CASE_STATE[place],
+                case_id=p.case_id, amount_fen=p.amount_fen, bucket=place, case_state=CASE_STATE[place].value,
                 end_to_end_id=cur.end_to_end_id if cur else "", status=cur.status if cur else "",
                 action=cur.action if cur else "", note=p.note,
             )
@@ -77,3 +70,8 @@ def notices_unsent() -> QuerySet[UnitNotice]:
 
 def bank_file_by_msg_id(*, msg_id: str) -> BankFile | None:
     return BankFile.objects.filter(msg_id=msg_id).first()
+
+
+def approvals_open() -> QuerySet[Approval]:
+    """Cancel / re-issue requests waiting for a second officer."""
+    return Approval.objects.filter(decided_by="").select_related("bank_file").order_by("id")

@@ -32,6 +32,7 @@ from ..models import (
     StatusLine,
 )
 from ..reasons import status_info
+from .casesync import case_states_sync
 from .common import audit_many, event
 from .holds import holds_raise
 from .recovery import failure_effects
@@ -68,7 +69,8 @@ def _outcome(line: Line, inst: Inst) -> str:
 
 def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
     """Compute every line's outcome and every instruction's new status, then store the inbound file (with its
-    counts) and write all of it. ``inbound`` is unsaved; it is returned saved."""
+    counts) and write all of it. ``inbound`` is unsaved (or a quarantined file being processed again); it is
+    returned saved."""
     before = {e2e: inst.status for e2e, inst in plan.insts.items()}
     changed: set[str] = set()
     late: list[tuple[HoldKind, Inst, Line]] = []
@@ -106,7 +108,12 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
         "moves": {k: len(v) for k, v in sorted(moves.items())},
         "bookings": len(bookings),
     }
-    inbound.save(force_insert=True)
+    if inbound.pk is None:
+        inbound.save(force_insert=True)
+    else:  # a quarantined file processed again (ingest.inbound_file_reprocess)
+        inbound.save(
+            update_fields=["status", "reason", "reason_code", "kind", "msg_id", "original_msg_id", "counts"]
+        )
     insert_rows(
         StatusLine,
         LINE_COLUMNS,
@@ -128,6 +135,7 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
     holds += failure_effects(insts=failed, plan=plan, inbound=inbound, actor=actor)
     holds_raise(actor=actor, items=holds)
     _mark_answered(plan)
+    case_states_sync(case_ids=[plan.insts[e].case_id for ids in moves.values() for e in ids], actor=actor)
     audit_many(
         actor=actor,
         events=[

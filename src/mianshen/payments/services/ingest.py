@@ -29,7 +29,7 @@ from ..formats.schemas import CAMT054_V02, CAMT054_V08, PAIN002_V03, PAIN002_V12
 from ..models import InboundFile, InboundStatus
 from .apply import apply_plan
 from .channel import Channel
-from .common import audit_many, event
+from .common import PaymentError, audit_many, event
 from .reports import Plan, Refused, plan_camt054, plan_pain002
 
 ACCEPTED = (PAIN002_V03, PAIN002_V12, CAMT054_V02, CAMT054_V08)
@@ -156,6 +156,46 @@ def _quarantine(
         inbound = InboundFile.objects.get(sha256=sha)
         return IngestResult(inbound, duplicate=True, counts=inbound.counts)
     return IngestResult(inbound)
+
+
+def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
+    """Process a quarantined file again from its stored bytes, once its cause is fixed (a bank added to the
+    registry, a file of ours that had not been recorded, a status code added to the table): applied whole, or
+    still quarantined with the new reason. Either way audited; a file kept only in part cannot be."""
+    limit = inbound_max_bytes()
+    with transaction.atomic():
+        inbound = InboundFile.objects.select_for_update().filter(pk=inbound_id).first()
+        if inbound is None:
+            raise PaymentError(f"no inbound file {inbound_id}")
+        if inbound.status != InboundStatus.QUARANTINED:
+            raise PaymentError(
+                f"inbound file {inbound_id} ({inbound.name}) is {inbound.status}: nothing to redo"
+            )
+        if inbound.truncated:
+            raise PaymentError(
+                f"inbound file {inbound_id} was too large ({inbound.size} bytes), only its head was kept: ask "
+                "the bank to send it again within the size limit"
+            )
+        before = {"status": inbound.status, "reason_code": inbound.reason_code, "reason": inbound.reason}
+        try:
+            message = parse_inbound(bytes(inbound.content), max_bytes=limit)
+            with transaction.atomic():
+                plan = _plan(message, inbound.bank_code)
+                inbound.status, inbound.reason, inbound.reason_code = InboundStatus.APPLIED, "", ""
+                inbound.kind, inbound.msg_id = message.version, message.msg_id[:35]
+                if isinstance(message, StatusReport):
+                    inbound.original_msg_id = message.original_msg_id[:35]
+                apply_plan(plan=plan, inbound=inbound, actor=actor)
+        except (BadMessage, Refused) as exc:
+            inbound.refresh_from_db()
+            code = exc.reason_code if isinstance(exc, BadMessage) else exc.code
+            inbound.reason, inbound.reason_code = exc.reason, (code or inbound.reason_code)[:10]
+            inbound.save(update_fields=["reason", "reason_code"])
+        audit_many(actor=actor, events=[event(Action.INBOUND_FILE_REPROCESSED, "inbound_file", inbound.sha256,
+                                              before=before, after={"status": inbound.status,
+                                                                    "reason_code": inbound.reason_code,
+                                                                    **inbound.counts}, reason=inbound.reason)])  # fmt: skip
+    return IngestResult(inbound, counts=inbound.counts)
 
 
 def inbound_file_ingest_path(*, path: Path, actor: str, bank_code: str = "") -> IngestResult:

@@ -168,6 +168,8 @@ def payments_release(
     """Hand every approved case (of ``policy_id`` / among ``case_ids``) over to payments; idempotent."""
     from mianshen.cases.transitions import Move, case_transition_many
 
+    from .casesync import case_states_sync
+
     approved = Case.objects.filter(state=State.APPROVED)
     if policy_id is not None:
         approved = approved.filter(policy_id=policy_id)
@@ -189,21 +191,23 @@ def payments_release(
             )
             if not cases:
                 continue
-            counts = _release_chunk(cases, banks, actor)
+            counts, waiting = _release_chunk(cases, banks, actor)
             maybe_crash("after_instruction_insert")
             moves = [
                 Move(c["pk"], State.RELEASED, "handed over to payments", frozenset({State.APPROVED}))
                 for c in cases
             ]
             case_transition_many(moves=moves, actor=actor)
+            case_states_sync(case_ids=waiting, actor=actor)  # no usable account: awaiting a correction
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return ReleaseResult(*totals)
 
 
 def _release_chunk(
     cases: Sequence[Mapping[str, Any]], banks: set[str], actor: str
-) -> tuple[int, int, int, int]:
-    """Payments and first instructions for one chunk of locked cases (COPY on PostgreSQL), audited per chunk."""
+) -> tuple[tuple[int, int, int, int], list[int]]:
+    """Payments and first instructions for one chunk of locked cases (COPY on PostgreSQL), audited per chunk.
+    Returns the counts and the cases whose payment waits for an account."""
     accounts = _accounts(cases)
     now = timezone.now()
     notes: dict[int, str] = {}
@@ -259,4 +263,4 @@ def _release_chunk(
             )
         )  # fmt: skip
     audit_many(actor=actor, events=events)
-    return len(cases), len(planned), len(notes), sum(c["amount_fen"] for c in cases)
+    return (len(cases), len(planned), len(notes), sum(c["amount_fen"] for c in cases)), sorted(notes)

@@ -16,10 +16,11 @@ from datetime import date
 from django.db.models import Sum
 
 from mianshen.cases.models import Case
-from mianshen.cases.states import State
+from mianshen.cases.states import PAYMENT_STATES, State
 
 from ..lifecycle import Bucket, InstructionStatus, bucket
 from ..models import Booking, BookingKind, Instruction, Payment
+from .casesync import CASE_STATE
 
 IS = InstructionStatus
 
@@ -79,7 +80,8 @@ def reconcile_run() -> ReconcileReport:
 
 
 def _cases(report: ReconcileReport) -> None:
-    released = dict(Case.objects.filter(state=State.RELEASED).values_list("pk", "amount_fen"))
+    released = dict(Case.objects.filter(state__in=PAYMENT_STATES).values_list("pk", "amount_fen"))
+    states = dict(Case.objects.filter(state__in=PAYMENT_STATES).values_list("pk", "state"))
     payments = Payment.objects.values_list("case_id", "amount_fen", "cancelled_at", "current__status",
                                            "current__amount_fen")  # fmt: skip
     settled: dict[int, list[int]] = defaultdict(list)
@@ -96,6 +98,10 @@ def _cases(report: ReconcileReport) -> None:
         report.cases += 1
         place = bucket(current=IS(status) if status else None, cancelled=cancelled_at is not None)
         report.buckets_count[place.value] += 1
+        if case_id in states and states[case_id] != CASE_STATE[place].value:
+            report.case_problems.append(
+                f"case {case_id} says {states[case_id]} but its payment is {place.value}"
+            )
         placed = sum(settled.get(case_id, []))
         if place != Bucket.SETTLED:
             placed += current_amount if current_amount is not None else pay_amount

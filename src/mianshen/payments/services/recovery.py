@@ -39,6 +39,7 @@ from ..models import (
 )
 from ..reasons import Action as Do
 from ..reasons import reason_info
+from .casesync import case_states_sync
 from .common import PaymentError, audit_many, event
 from .holds import holds_close_for
 from .instructions import Account, account_problem, case_number, instruction_new
@@ -99,7 +100,7 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
                     bank_file=bf,
                     inbound=inbound,
                     message=f"bank {bf.bank_id} rejected our file {bf.msg_id} ({' '.join(codes)}): fix the "
-                    "defect, then re-issue its payments with new ids (pay reissue-file)",
+                    "defect, then ask for its payments to be re-issued with new ids (pay reissue-file; a second officer approves)",
                 )
             )
         elif action in HOLD_FOR:
@@ -270,6 +271,7 @@ def _new_attempt(
     if failed is not None:
         holds_close_for(instruction_ids=[failed.pk], kinds=SETTLED_BY_REISSUE, actor=actor,
                         resolution=f"re-issued as {new.end_to_end_id}")  # fmt: skip
+    case_states_sync(case_ids=[payment.case_id], actor=actor)
     audit_many(
         actor=actor,
         events=[event(Action.PAYMENT_REISSUED, "payment_instruction", new.end_to_end_id,
@@ -282,7 +284,8 @@ def _new_attempt(
 
 def bank_file_reissue(*, msg_id: str, actor: str) -> list[Instruction]:
     """After fixing a defect in our file (whole file rejected: AM10, FF01, …): re-issue each of its rejected
-    payments to the same account with a new EndToEndId, for the next file."""
+    payments to the same account with a new EndToEndId, for the next file. Only through an approved request
+    (``approvals.approval_decide``: four eyes)."""
     with transaction.atomic():
         bf = BankFile.objects.select_for_update().filter(msg_id=msg_id).first()
         if bf is None:
@@ -310,7 +313,8 @@ def bank_file_reissue(*, msg_id: str, actor: str) -> list[Instruction]:
 
 
 def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
-    """Cancel a payment that is not live (failed, never instructed, or still only ``created``)."""
+    """Cancel a payment that is not live (failed, never instructed, or still only ``created``). Only through
+    an approved request (``approvals.approval_decide``: four eyes); the case becomes ``payment_cancelled``."""
     if not reason.strip():
         raise PaymentError("a cancellation needs a reason")
     with transaction.atomic():
@@ -332,6 +336,7 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
             )
         payment.cancelled_at, payment.cancelled_by, payment.cancel_reason = timezone.now(), actor, reason
         payment.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
+        case_states_sync(case_ids=[case_id], actor=actor)
         audit_many(actor=actor, events=[event(Action.PAYMENT_INSTRUCTION_CANCELLED, "payment", payment.pk,
                                               after={"case": case_id, "amount_fen": payment.amount_fen},
                                               reason=reason)])  # fmt: skip

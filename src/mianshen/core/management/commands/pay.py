@@ -56,12 +56,28 @@ class Command(MianshenCommand):
         p.add_argument("--refuse", action="store_true")
         p.add_argument("--note", default="")
         p = sub.add_parser(
-            "reissue-file", help="after fixing our file's defect: re-issue its payments, new ids"
+            "reissue-file",
+            help="after fixing our file's defect: ask to re-issue its payments with new ids (another officer "
+            "approves)",
         )
         p.add_argument("msg_id")
-        p = sub.add_parser("cancel", help="cancel a payment that is not live")
+        p.add_argument("--reason", required=True)
+        p = sub.add_parser(
+            "cancel", help="ask to cancel a payment that is not live (another officer approves)"
+        )
         p.add_argument("case", type=int)
         p.add_argument("--reason", required=True)
+        p = sub.add_parser("approve", help="approve (or --refuse) a cancel / re-issue request: not its asker")
+        p.add_argument("approval", type=int)
+        p.add_argument("--refuse", action="store_true")
+        p.add_argument("--note", default="")
+        p = sub.add_parser("approvals", help="cancel / re-issue requests waiting for a decision")
+        p.add_argument("--all", action="store_true")
+        p = sub.add_parser(
+            "reprocess", help="process a quarantined bank answer again (after the cause is fixed)"
+        )
+        p.add_argument("inbound", type=int, help="the inbound file's number (pay quarantine)")
+        sub.add_parser("quarantine", help="bank answers refused whole (quarantined), with the reason")
         p = sub.add_parser("holds", help="the hold queue (open items)")
         p.add_argument("--all", action="store_true")
         p = sub.add_parser("resolve", help="close a hold item with what was done")
@@ -178,16 +194,61 @@ class Command(MianshenCommand):
         self.stdout.write(f"correction {c.pk} {c.outcome}{new}")
 
     def _reissue_file(self, options: dict[str, Any]) -> None:
-        from mianshen.payments.services.recovery import bank_file_reissue
+        from mianshen.payments.models import ApprovalKind
+        from mianshen.payments.services.approvals import approval_request
 
-        new = bank_file_reissue(msg_id=options["msg_id"], actor=options["actor"])
-        self.stdout.write(f"{len(new)} payment(s) re-issued with new ids for the next file")
+        a = approval_request(kind=ApprovalKind.REISSUE_FILE, msg_id=options["msg_id"], actor=options["actor"],
+                             reason=options["reason"])  # fmt: skip
+        self.stdout.write(f"request {a.pk}: re-issue the payments of {options['msg_id']}; another officer "
+                          f"approves it with `mianshen pay approve {a.pk}`")  # fmt: skip
 
     def _cancel(self, options: dict[str, Any]) -> None:
-        from mianshen.payments.services.recovery import payment_cancel
+        from mianshen.payments.models import ApprovalKind
+        from mianshen.payments.services.approvals import approval_request
 
-        p = payment_cancel(case_id=options["case"], actor=options["actor"], reason=options["reason"])
-        self.stdout.write(f"payment of case {p.case_id} cancelled ({_yuan(p.amount_fen)})")
+        a = approval_request(kind=ApprovalKind.CANCEL_PAYMENT, case_id=options["case"], actor=options["actor"],
+                             reason=options["reason"])  # fmt: skip
+        self.stdout.write(f"request {a.pk}: cancel the payment of case {options['case']}; another officer "
+                          f"approves it with `mianshen pay approve {a.pk}`")  # fmt: skip
+
+    def _approve(self, options: dict[str, Any]) -> None:
+        from mianshen.payments.services.approvals import approval_decide
+
+        a = approval_decide(approval_id=options["approval"], actor=options["actor"],
+                            approve=not options["refuse"], note=options["note"])  # fmt: skip
+        done = "".join(f" {k}={v}" for k, v in a.result.items())
+        self.stdout.write(f"request {a.pk} ({a.kind}) {a.outcome}{done}")
+
+    def _approvals(self, options: dict[str, Any]) -> None:
+        from mianshen.payments.models import Approval
+
+        items = Approval.objects.select_related("bank_file")
+        if not options["all"]:
+            items = items.filter(decided_by="")
+        for a in items:
+            target = (
+                f"case {a.case_id}" if a.case_id else f"file {a.bank_file.msg_id if a.bank_file else '-'}"
+            )
+            done = f" [{a.outcome} by {a.decided_by}]" if a.decided_by else ""
+            self.stdout.write(f"{a.pk} {a.kind} {target} asked by {a.requested_by}: {a.reason}{done}")
+
+    def _quarantine(self, options: dict[str, Any]) -> None:
+        from mianshen.payments.selectors import inbound_quarantined
+
+        for f in inbound_quarantined():
+            cut = " (too large: only its head was kept)" if f.truncated else ""
+            self.stdout.write(f"{f.pk} {f.name} bank {f.bank_code or '-'} {f.received_at:%Y-%m-%d %H:%M}: "
+                              f"[{f.reason_code or '-'}] {f.reason}{cut}")  # fmt: skip
+
+    def _reprocess(self, options: dict[str, Any]) -> None:
+        from mianshen.payments.services.ingest import inbound_file_reprocess
+
+        r = inbound_file_reprocess(inbound_id=options["inbound"], actor=options["actor"])
+        if r.quarantined:
+            raise UserError(f"inbound file {r.inbound.pk} is still refused: {r.reason}")
+        self.stdout.write(
+            f"inbound file {r.inbound.pk} ({r.inbound.name}) applied: {r.counts.get('moves', {})}"
+        )
 
     def _holds(self, options: dict[str, Any]) -> None:
         from mianshen.payments.models import HoldItem

@@ -1,0 +1,118 @@
+"""Four eyes on the payment actions that decide where money goes without a new account: cancelling a payment,
+and re-issuing the payments of a file the bank rejected for our defect. One officer requests (with a reason),
+another decides; an approval carries the action out in the same transaction, as the decider. The database
+refuses a decision by the requester (``approval_four_eyes``) and a second open request for the same target.
+
+Account corrections have their own maker–checker record (``recovery.correction_prepare`` / ``_decide``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mianshen.audit.catalogue import Action
+
+from ..lifecycle import FAILED, InstructionStatus
+from ..models import Approval, ApprovalKind, BankFile, Instruction, Payment
+from ..reasons import Action as Do
+from .common import PaymentError, audit_many, event
+from .recovery import bank_file_reissue, payment_cancel
+
+IS = InstructionStatus
+
+
+def approval_request(
+    *, kind: ApprovalKind | str, actor: str, reason: str, case_id: int | None = None, msg_id: str = ""
+) -> Approval:
+    """Ask for a cancellation (``case_id``) or a file re-issue (``msg_id``); checked now, carried out when
+    another officer approves it."""
+    kind = ApprovalKind(kind)
+    if not reason.strip():
+        raise PaymentError(
+            "say why (the reason is shown to the deciding officer and kept in the audit trail)"
+        )
+    with transaction.atomic():
+        target: dict[str, Any]
+        described: dict[str, Any]
+        if kind == ApprovalKind.CANCEL_PAYMENT:
+            if case_id is None:
+                raise PaymentError("a cancellation names the case")
+            _check_cancellable(case_id)
+            target = {"case_id": case_id}
+            described = {"case": case_id}
+        else:
+            bf = _file_to_reissue(msg_id)
+            target = {"bank_file": bf}
+            described = {"msg_id": bf.msg_id}
+        try:
+            with transaction.atomic():
+                approval = Approval.objects.create(kind=kind, reason=reason, requested_by=actor, **target)
+        except IntegrityError:
+            raise PaymentError(
+                f"a {kind.value} request for {described} already waits for a decision"
+            ) from None
+        audit_many(actor=actor, events=[event(Action.PAYMENT_APPROVAL_REQUESTED, "approval", approval.pk,
+                                              after={"kind": kind.value, **described}, reason=reason)])  # fmt: skip
+    return approval
+
+
+def approval_decide(*, approval_id: int, actor: str, approve: bool, note: str = "") -> Approval:
+    """Approve (the action runs now, as ``actor``) or refuse. Not by the officer who asked (four eyes)."""
+    with transaction.atomic():
+        approval = Approval.objects.select_for_update().filter(pk=approval_id).first()
+        if approval is None:
+            raise PaymentError(f"no approval request {approval_id}")
+        if approval.decided_by:
+            raise PaymentError(f"request {approval_id} was already decided by {approval.decided_by}")
+        if actor == approval.requested_by:
+            raise PaymentError("four eyes: the officer who asked cannot decide the request")
+        if approve:
+            approval.result = _carry_out(approval, actor)
+        approval.decided_by, approval.decided_at = actor, timezone.now()
+        approval.outcome, approval.decision_note = ("approved" if approve else "refused"), note
+        approval.save(update_fields=["decided_by", "decided_at", "outcome", "decision_note", "result"])
+        audit_many(actor=actor, events=[event(Action.PAYMENT_APPROVAL_DECIDED, "approval", approval.pk,
+                                              after={"kind": approval.kind, "outcome": approval.outcome,
+                                                     **approval.result}, reason=note)])  # fmt: skip
+    return approval
+
+
+def _carry_out(approval: Approval, actor: str) -> dict[str, Any]:
+    reason = f"{approval.reason} (asked by {approval.requested_by}, approved by {actor})"
+    if approval.kind == ApprovalKind.CANCEL_PAYMENT:
+        assert approval.case_id is not None
+        payment = payment_cancel(case_id=approval.case_id, actor=actor, reason=reason)
+        return {"case": payment.case_id, "cancelled_fen": payment.amount_fen}
+    bf = approval.bank_file
+    assert bf is not None
+    new = bank_file_reissue(msg_id=bf.msg_id, actor=actor)
+    return {"msg_id": bf.msg_id, "reissued": [i.end_to_end_id for i in new]}
+
+
+def _check_cancellable(case_id: int) -> None:
+    """The checks ``payment_cancel`` makes, early: so a request that could never be carried out is refused."""
+    payment = Payment.objects.filter(case_id=case_id).first()
+    if payment is None:
+        raise PaymentError(f"case {case_id} has not been handed over to payments")
+    if payment.cancelled_at is not None:
+        raise PaymentError(f"the payment of case {case_id} is already cancelled")
+    current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
+    if current is not None and current.status != IS.CREATED and IS(current.status) not in FAILED:
+        raise PaymentError(
+            f"case {case_id}: payment {current.end_to_end_id} is {current.status}; not cancellable"
+        )
+
+
+def _file_to_reissue(msg_id: str) -> BankFile:
+    bf = BankFile.objects.filter(msg_id=msg_id).first()
+    if bf is None:
+        raise PaymentError(f"no bank file {msg_id}")
+    waiting = Instruction.objects.filter(
+        bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value, reissue__isnull=True
+    )
+    if not waiting.exists():
+        raise PaymentError(f"{msg_id}: no payment rejected for a defect of our file waits for a re-issue")
+    return bf
