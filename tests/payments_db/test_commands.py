@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from mianshen.payments.crashpoints import EXIT_STATUS
@@ -30,6 +30,14 @@ def run(*args: str) -> tuple[int, str, str]:
     except SystemExit as exc:
         return int(exc.code or 0), out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
+
+
+def refused(*args: str) -> str:
+    """The one-line error of a refused command (exit status 2 when run as ``mianshen``)."""
+    with pytest.raises(CommandError) as info:
+        call_command(*args, stdout=io.StringIO(), stderr=io.StringIO())
+    assert info.value.returncode == 2 and "\n" not in str(info.value)
+    return str(info.value)
 
 
 @pytest.mark.django_db
@@ -108,3 +116,34 @@ def test_a_real_kill_and_restart(tmp_path: Path, point: str) -> None:
     done = subprocess.run([str(MIANSHEN), "reconcile"], env=env, capture_output=True, text=True, timeout=120,
                           check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.django_db
+def test_cancel_and_reissue_requests_and_reprocess_on_the_command_line(tmp_path: Path) -> None:
+    from .factories import ingest, uploaded
+    from .messages import bookings, status_report
+
+    [bf] = uploaded(2, root=tmp_path)
+    one, two = bf.instructions.order_by("pk")
+    assert "not cancellable" in refused(
+        "pay", "--actor", "li", "cancel", str(one.case_id), "--reason", "注销"
+    )
+    ingest(status_report(bf, group="RJCT", group_codes=("AM10",), echo=False))
+    code, out, _ = run("pay", "--actor", "li", "cancel", str(one.case_id), "--reason", "单位已注销")
+    assert code == 0 and "another officer approves it with `mianshen pay approve 1`" in out
+    code, out, _ = run("pay", "--actor", "li", "reissue-file", bf.msg_id, "--reason", "控制和已修正")
+    assert code == 0 and "mianshen pay approve 2" in out
+    assert out.count("\n") == 1 and "asked by li" in run("pay", "approvals")[1]
+    assert "four eyes" in refused("pay", "--actor", "li", "approve", "1")
+    code, out, _ = run("pay", "--actor", "wang", "approve", "1")
+    assert code == 0 and "request 1 (cancel_payment) approved" in out
+    code, out, _ = run("pay", "--actor", "wang", "approve", "2", "--refuse", "--note", "先核实")
+    assert code == 0 and "refused" in out
+    assert run("pay", "approvals")[1] == "" and "[refused by wang]" in run("pay", "approvals", "--all")[1]
+    assert refused("pay", "--actor", "wang", "approve", "9") == "no approval request 9"
+    # a booking answer for the fund's other account: quarantined, then processed once configured
+    quarantined = ingest(bookings([two], account="110060000000000999"))
+    assert quarantined.quarantined
+    assert f"{quarantined.inbound.pk} answer.xml" in run("pay", "quarantine")[1]
+    assert "still refused" in refused("pay", "--actor", "ops", "reprocess", str(quarantined.inbound.pk))
+    assert refused("pay", "--actor", "ops", "reprocess", "999") == "no inbound file 999"
