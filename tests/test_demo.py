@@ -40,3 +40,17 @@ def test_yuan_is_integer_arithmetic() -> None:
     assert yuan(5) == "¥0.05"
     assert yuan(123456789) == "¥1,234,567.89"
     assert yuan(-101) == "-¥1.01"
+
+
+def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:
+    from django.contrib.auth import authenticate
+
+    from mianshen.backoffice.roles import Staff
+    from mianshen.core.management.commands.demo import _demo_staff
+
+    path, password = _demo_staff(tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o600 and password in path.read_text(encoding="utf-8")
+    roles = dict(Staff.objects.values_list("user__username", "role"))
+    assert roles == {"admin": "city_admin", "officer": "district_officer", "reviewer": "reviewer",
+                     "auditor": "auditor"}  # fmt: skip
+    assert all(authenticate(username=u, password=password) is not None for u in roles)

@@ -59,8 +59,36 @@ class Command(MianshenCommand):
             console.print(f"[bold cyan]{step:>12}[/]  {text}")
 
         run_demo(root=root, units=options["units"], seed=options["seed"], say=say)
+        logins = _demo_staff(root)
+        say("back office", f"users admin, officer, reviewer, auditor; password {logins[1]} (in {logins[0]})")
         console.rule()
         console.print(
             f"Explore: [bold].venv/bin/mianshen round list[/], [bold].venv/bin/mianshen audit verify[/], "
-            f"the files in {root}"
+            f"the files in {root}; the back office: [bold].venv/bin/mianshen runserver --insecure[/] and "
+            "http://127.0.0.1:8000/office/"
         )
+
+
+def _demo_staff(root: Path) -> tuple[Path, str]:
+    """One back-office user per role for exploring the demo city (a fresh password each run, kept in a file
+    only the owner can read); the district officer works in the district with the most cases."""
+    import secrets
+
+    from django.db.models import Count
+
+    from mianshen.backoffice.services import staff_add
+    from mianshen.cases.models import Case
+
+    password = secrets.token_urlsafe(9)
+    busiest = Case.objects.values("district").annotate(n=Count("id")).order_by("-n", "district").first()
+    for username, role, district in (
+        ("admin", "city_admin", None),
+        ("officer", "district_officer", busiest["district"] if busiest else "110105"),
+        ("reviewer", "reviewer", None),
+        ("auditor", "auditor", None),
+    ):
+        staff_add(username=username, role=role, district=district, password=password)
+    path = root / "staff-logins.txt"
+    path.write_text(f"users: admin, officer, reviewer, auditor\npassword: {password}\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path, password
