@@ -89,8 +89,11 @@ def test_cancel_needs_a_second_officer(tmp_path: Path) -> None:
     )
     with pytest.raises(PaymentError, match="already waits"):
         approval_request(kind=ApprovalKind.CANCEL_PAYMENT, case_id=inst.case_id, actor="zhao", reason="again")
-    with pytest.raises(PaymentError, match="four eyes"):
+    with pytest.raises(PaymentError, match="four eyes") as refused:
         approval_decide(approval_id=req.pk, actor="li", approve=True)
+    # the back office shows the refusal in the officer's language
+    assert refused.value.text("zh-hans") == "双人复核：提出申请的经办人不能审核自己的申请"
+    assert refused.value.text("en") == str(refused.value)
     assert Payment.objects.get(case_id=inst.case_id).cancelled_at is None
     assert state(inst.case_id) == State.AWAITING_CORRECTION
     done = approval_decide(approval_id=req.pk, actor="wang", approve=True, note="核实注销")

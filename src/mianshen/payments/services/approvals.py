@@ -19,7 +19,14 @@ from ..lifecycle import FAILED, InstructionStatus
 from ..models import Approval, ApprovalKind, BankFile, Instruction, Payment
 from ..reasons import Action as Do
 from .common import PaymentError, audit_many, event
-from .recovery import bank_file_reissue, payment_cancel
+from .recovery import (
+    bank_file_reissue,
+    no_bank_file,
+    not_cancellable,
+    not_handed_over,
+    nothing_to_reissue,
+    payment_cancel,
+)
 
 IS = InstructionStatus
 
@@ -32,14 +39,15 @@ def approval_request(
     kind = ApprovalKind(kind)
     if not reason.strip():
         raise PaymentError(
-            "say why (the reason is shown to the deciding officer and kept in the audit trail)"
+            "say why (the reason is shown to the deciding officer and kept in the audit trail)",
+            "请说明理由（理由将提供给审核人并记入审计日志）",
         )
     with transaction.atomic():
         target: dict[str, Any]
         described: dict[str, Any]
         if kind == ApprovalKind.CANCEL_PAYMENT:
             if case_id is None:
-                raise PaymentError("a cancellation names the case")
+                raise PaymentError("a cancellation names the case", "撤销拨付须指明案件")
             _check_cancellable(case_id)
             target = {"case_id": case_id}
             described = {"case": case_id}
@@ -52,7 +60,8 @@ def approval_request(
                 approval = Approval.objects.create(kind=kind, reason=reason, requested_by=actor, **target)
         except IntegrityError:
             raise PaymentError(
-                f"a {kind.value} request for {described} already waits for a decision"
+                f"a {kind.value} request for {described} already waits for a decision",
+                f"{kind.label.split(' / ')[0]}申请已提交、正在等待审核",
             ) from None
         audit_many(actor=actor, events=[event(Action.PAYMENT_APPROVAL_REQUESTED, "approval", approval.pk,
                                               after={"kind": kind.value, **described}, reason=reason)])  # fmt: skip
@@ -64,11 +73,17 @@ def approval_decide(*, approval_id: int, actor: str, approve: bool, note: str = 
     with transaction.atomic():
         approval = Approval.objects.select_for_update().filter(pk=approval_id).first()
         if approval is None:
-            raise PaymentError(f"no approval request {approval_id}")
+            raise PaymentError(f"no approval request {approval_id}", f"没有编号为 {approval_id} 的申请")
         if approval.decided_by:
-            raise PaymentError(f"request {approval_id} was already decided by {approval.decided_by}")
+            raise PaymentError(
+                f"request {approval_id} was already decided by {approval.decided_by}",
+                f"申请 {approval_id} 已由 {approval.decided_by} 审核",
+            )
         if actor == approval.requested_by:
-            raise PaymentError("four eyes: the officer who asked cannot decide the request")
+            raise PaymentError(
+                "four eyes: the officer who asked cannot decide the request",
+                "双人复核：提出申请的经办人不能审核自己的申请",
+            )
         if approve:
             approval.result = _carry_out(approval, actor)
         approval.decided_by, approval.decided_at = actor, timezone.now()
@@ -96,23 +111,23 @@ def _check_cancellable(case_id: int) -> None:
     """The checks ``payment_cancel`` makes, early: so a request that could never be carried out is refused."""
     payment = Payment.objects.filter(case_id=case_id).first()
     if payment is None:
-        raise PaymentError(f"case {case_id} has not been handed over to payments")
+        raise not_handed_over(case_id)
     if payment.cancelled_at is not None:
-        raise PaymentError(f"the payment of case {case_id} is already cancelled")
+        raise PaymentError(
+            f"the payment of case {case_id} is already cancelled", f"案件 {case_id} 的拨付已撤销"
+        )
     current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
     if current is not None and current.status != IS.CREATED and IS(current.status) not in FAILED:
-        raise PaymentError(
-            f"case {case_id}: payment {current.end_to_end_id} is {current.status}; not cancellable"
-        )
+        raise not_cancellable(case_id, current)
 
 
 def _file_to_reissue(msg_id: str) -> BankFile:
     bf = BankFile.objects.filter(msg_id=msg_id).first()
     if bf is None:
-        raise PaymentError(f"no bank file {msg_id}")
+        raise no_bank_file(msg_id)
     waiting = Instruction.objects.filter(
         bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value, reissue__isnull=True
     )
     if not waiting.exists():
-        raise PaymentError(f"{msg_id}: no payment rejected for a defect of our file waits for a re-issue")
+        raise nothing_to_reissue(msg_id)
     return bf

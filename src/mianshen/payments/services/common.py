@@ -12,6 +12,7 @@ from django.utils import timezone as dj_timezone
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record, audit_record_many
+from mianshen.core.errors import Refusal
 
 from ..banks import DEFAULT_BANKS, env_holidays, id_prefix
 from ..models import Bank, Holiday
@@ -20,8 +21,8 @@ CST = timezone(timedelta(hours=8), "CST")
 T = TypeVar("T")
 
 
-class PaymentError(Exception):
-    """A request the payment rules refuse (one line for the user)."""
+class PaymentError(Refusal):
+    """A request the payment rules refuse (one line for the user, in English and Chinese)."""
 
 
 def audit_many(*, actor: str, events: Sequence[dict[str, Any]]) -> None:

@@ -46,13 +46,16 @@ def holds_raise(*, actor: str, items: Sequence[HoldItem]) -> list[HoldItem]:
 def hold_resolve(*, hold_id: int, actor: str, resolution: str) -> HoldItem:
     """Close a hold item with what was done about it."""
     if not resolution.strip():
-        raise PaymentError("say what was done to resolve the hold")
+        raise PaymentError("say what was done to resolve the hold", "请填写处理情况")
     with transaction.atomic():
         hold = HoldItem.objects.select_for_update().filter(pk=hold_id).first()
         if hold is None:
-            raise PaymentError(f"no hold item {hold_id}")
+            raise PaymentError(f"no hold item {hold_id}", f"没有编号为 {hold_id} 的挂起事项")
         if hold.resolved_at is not None:
-            raise PaymentError(f"hold item {hold_id} was already resolved by {hold.resolved_by}")
+            raise PaymentError(
+                f"hold item {hold_id} was already resolved by {hold.resolved_by}",
+                f"挂起事项 {hold_id} 已由 {hold.resolved_by} 处理",
+            )
         hold.resolved_at = timezone.now()
         hold.resolved_by = actor
         hold.resolution = resolution

@@ -166,15 +166,17 @@ def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
     with transaction.atomic():
         inbound = InboundFile.objects.select_for_update().filter(pk=inbound_id).first()
         if inbound is None:
-            raise PaymentError(f"no inbound file {inbound_id}")
+            raise PaymentError(f"no inbound file {inbound_id}", f"没有编号为 {inbound_id} 的银行回执文件")
         if inbound.status != InboundStatus.QUARANTINED:
             raise PaymentError(
-                f"inbound file {inbound_id} ({inbound.name}) is {inbound.status}: nothing to redo"
+                f"inbound file {inbound_id} ({inbound.name}) is {inbound.status}: nothing to redo",
+                f"银行回执文件 {inbound_id}（{inbound.name}）已应用，无需重新处理",
             )
         if inbound.truncated:
             raise PaymentError(
                 f"inbound file {inbound_id} was too large ({inbound.size} bytes), only its head was kept: ask "
-                "the bank to send it again within the size limit"
+                "the bank to send it again within the size limit",
+                f"银行回执文件 {inbound_id} 过大（{inbound.size} 字节），仅保存了开头部分：请银行在大小限制内重新发送",
             )
         before = {"status": inbound.status, "reason_code": inbound.reason_code, "reason": inbound.reason}
         try:

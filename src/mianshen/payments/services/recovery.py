@@ -64,6 +64,30 @@ def _codes(inst: Inst) -> list[str]:
     return [s.return_reason] if s.returned_on is not None else sorted(s.reject_codes)
 
 
+def not_handed_over(case_id: int) -> PaymentError:
+    return PaymentError(
+        f"case {case_id} has not been handed over to payments", f"案件 {case_id} 尚未交付拨付"
+    )
+
+
+def not_cancellable(case_id: int, current: Instruction) -> PaymentError:
+    return PaymentError(
+        f"case {case_id}: payment {current.end_to_end_id} is {current.status}; not cancellable",
+        f"案件 {case_id}：拨付 {current.end_to_end_id} 状态为 {current.status}（在途或已入账），不能撤销",
+    )
+
+
+def no_bank_file(msg_id: str) -> PaymentError:
+    return PaymentError(f"no bank file {msg_id}", f"没有报文标识为 {msg_id} 的银行文件")
+
+
+def nothing_to_reissue(msg_id: str) -> PaymentError:
+    return PaymentError(
+        f"{msg_id}: no payment rejected for a defect of our file waits for a re-issue",
+        f"{msg_id}：没有因我方文件缺陷被拒、等待重发的拨付",
+    )
+
+
 def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, actor: str) -> list[HoldItem]:
     """Notices and holds for instructions that just failed (rejected or returned); returns the holds to raise."""
     notices: list[UnitNotice] = []
@@ -144,12 +168,13 @@ def correction_prepare(
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
         if payment is None:
-            raise PaymentError(f"case {case_id} has not been handed over to payments")
+            raise not_handed_over(case_id)
         failed = _failed_current(payment)
         if account is None:
             if failed is None:
                 raise PaymentError(
-                    f"case {case_id}: nothing to re-send (no failed payment); enter an account"
+                    f"case {case_id}: nothing to re-send (no failed payment); enter an account",
+                    f"案件 {case_id} 没有失败的拨付可以重发：请录入账户",
                 )
             account = AccountInput(failed.bank_id, failed.creditor_branch_code, failed.creditor_account,
                                    failed.creditor_name)  # fmt: skip
@@ -165,7 +190,10 @@ def correction_prepare(
                     account_name=account.account_name, note=note, prepared_by=actor,
                 )  # fmt: skip
         except IntegrityError:
-            raise PaymentError(f"case {case_id} already has a correction waiting for a decision") from None
+            raise PaymentError(
+                f"case {case_id} already has a correction waiting for a decision",
+                f"案件 {case_id} 已有一项待审核的账户更正",
+            ) from None
         audit_many(
             actor=actor,
             events=[event(Action.ACCOUNT_CORRECTION_PREPARED, "correction", correction.pk,
@@ -178,11 +206,14 @@ def correction_prepare(
 
 def _failed_current(payment: Payment) -> Instruction | None:
     if payment.cancelled_at is not None:
-        raise PaymentError(f"the payment of case {payment.case_id} was cancelled")
+        raise PaymentError(
+            f"the payment of case {payment.case_id} was cancelled", f"案件 {payment.case_id} 的拨付已撤销"
+        )
     current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
     if current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
         raise PaymentError(
-            f"case {payment.case_id}: payment {current.end_to_end_id} is {current.status}, nothing to correct"
+            f"case {payment.case_id}: payment {current.end_to_end_id} is {current.status}, nothing to correct",
+            f"案件 {payment.case_id}：拨付 {current.end_to_end_id} 状态为 {current.status}，无需更正",
         )
     return current
 
@@ -192,13 +223,16 @@ def _check_account(payment: Payment, failed: Instruction | None, account: Accoun
     problem = account_problem(Account(account.bank_code, account.branch_code, account.account_no,
                                       account.account_name, "correction"), banks)  # fmt: skip
     if problem:
-        raise PaymentError(f"case {payment.case_id}: {problem}")
+        raise PaymentError(
+            f"case {payment.case_id}: {problem}", f"案件 {payment.case_id}：账户不可用（{problem}）"
+        )
     closed = Instruction.objects.filter(
         payment=payment, action=Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value
     )
     if closed.filter(creditor_account=account.account_no, creditor_branch_code=account.branch_code).exists():
         raise PaymentError(
-            f"case {payment.case_id}: account {account.account_no} is closed; it is never paid again"
+            f"case {payment.case_id}: account {account.account_no} is closed; it is never paid again",
+            f"案件 {payment.case_id}：账户 {account.account_no} 已销户，不再向该账户拨付",
         )
     if (
         failed is not None
@@ -206,7 +240,8 @@ def _check_account(payment: Payment, failed: Instruction | None, account: Accoun
         and failed.action in (Do.NEEDS_CORRECTION.value, Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value)
     ):
         raise PaymentError(
-            f"case {payment.case_id}: {failed.end_to_end_id} failed on the account; enter a new one"
+            f"case {payment.case_id}: {failed.end_to_end_id} failed on the account; enter a new one",
+            f"案件 {payment.case_id}：{failed.end_to_end_id} 因账户问题失败，请录入新账户",
         )
 
 
@@ -216,11 +251,17 @@ def correction_decide(*, correction_id: int, actor: str, approve: bool, note: st
     with transaction.atomic():
         correction = Correction.objects.select_for_update().filter(pk=correction_id).first()
         if correction is None:
-            raise PaymentError(f"no correction {correction_id}")
+            raise PaymentError(f"no correction {correction_id}", f"没有编号为 {correction_id} 的账户更正")
         if correction.decided_by:
-            raise PaymentError(f"correction {correction_id} was already decided by {correction.decided_by}")
+            raise PaymentError(
+                f"correction {correction_id} was already decided by {correction.decided_by}",
+                f"账户更正 {correction_id} 已由 {correction.decided_by} 审核",
+            )
         if actor == correction.prepared_by:
-            raise PaymentError("four eyes: the officer who entered a correction cannot decide it")
+            raise PaymentError(
+                "four eyes: the officer who entered a correction cannot decide it",
+                "双人复核：录入更正的经办人不能审核自己的更正",
+            )
         payment = Payment.objects.select_for_update().get(pk=correction.payment_id)
         correction.decided_by, correction.outcome, correction.decision_note = (
             actor,
@@ -242,12 +283,20 @@ def correction_decide(*, correction_id: int, actor: str, approve: bool, note: st
 def _reissue(payment: Payment, correction: Correction, actor: str) -> Instruction:
     failed = _failed_current(payment)
     if failed is not None and failed.pk != correction.failed_id:
-        raise PaymentError(f"case {payment.case_id}: the payment changed since the correction was entered")
+        raise PaymentError(
+            f"case {payment.case_id}: the payment changed since the correction was entered",
+            f"案件 {payment.case_id}：录入更正后拨付状态已变化，请重新核实",
+        )
     if Instruction.objects.filter(case_id=payment.case_id, status__in=[s.value for s in LIVE]).exists():
-        raise PaymentError(f"case {payment.case_id} already has a live payment")
+        raise PaymentError(
+            f"case {payment.case_id} already has a live payment", f"案件 {payment.case_id} 已有一笔在途拨付"
+        )
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:
-        raise PaymentError(f"case {payment.case_id} has an open {blocking.kind} hold: resolve it first")
+        raise PaymentError(
+            f"case {payment.case_id} has an open {blocking.kind} hold: resolve it first",
+            f"案件 {payment.case_id} 有未处理的挂起事项（{blocking.get_kind_display()}），请先处理",
+        )
     account = Account(correction.bank_id, correction.branch_code, correction.account_no, correction.account_name,
                       f"correction:{correction.pk}")  # fmt: skip
     return _new_attempt(payment, failed, account, actor, reason=f"correction {correction.pk}")
@@ -289,14 +338,14 @@ def bank_file_reissue(*, msg_id: str, actor: str) -> list[Instruction]:
     with transaction.atomic():
         bf = BankFile.objects.select_for_update().filter(msg_id=msg_id).first()
         if bf is None:
-            raise PaymentError(f"no bank file {msg_id}")
+            raise no_bank_file(msg_id)
         failed = list(
             Instruction.objects.filter(bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value)
             .filter(reissue__isnull=True)
             .order_by("pk")
         )
         if not failed:
-            raise PaymentError(f"{msg_id}: no payment rejected for a defect of our file waits for a re-issue")
+            raise nothing_to_reissue(msg_id)
         new = []
         for inst in failed:
             payment = Payment.objects.select_for_update().get(pk=inst.payment_id)
@@ -316,11 +365,11 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
     """Cancel a payment that is not live (failed, never instructed, or still only ``created``). Only through
     an approved request (``approvals.approval_decide``: four eyes); the case becomes ``payment_cancelled``."""
     if not reason.strip():
-        raise PaymentError("a cancellation needs a reason")
+        raise PaymentError("a cancellation needs a reason", "撤销拨付须说明理由")
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
         if payment is None:
-            raise PaymentError(f"case {case_id} has not been handed over to payments")
+            raise not_handed_over(case_id)
         if payment.cancelled_at is not None:
             return payment
         current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
@@ -331,9 +380,7 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
             current.status = IS.CANCELLED
             current.save(update_fields=["status"])
         elif current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
-            raise PaymentError(
-                f"case {case_id}: payment {current.end_to_end_id} is {current.status}; not cancellable"
-            )
+            raise not_cancellable(case_id, current)
         payment.cancelled_at, payment.cancelled_by, payment.cancel_reason = timezone.now(), actor, reason
         payment.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
         case_states_sync(case_ids=[case_id], actor=actor)
