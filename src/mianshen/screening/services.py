@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
+from mianshen.core.errors import Refusal
 from mianshen.core.jobs import job_enqueue
 from mianshen.policy.engine import INPUT_TABLES, evaluate
 from mianshen.policy.engine import decisions as decision_columns
@@ -35,7 +36,7 @@ from .models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 CONTRACT_KEYS = ("unit_id", "credit_code", "decision", "failed", "unknown", "routes", "amount_fen")
 
 
-class RoundRefused(Exception):
+class RoundRefused(Refusal):
     """A round that cannot start (one already running, an unknown policy, an as-of outside its year)."""
 
 
@@ -78,9 +79,9 @@ def round_start(
     try:
         params = resolve(policy_id, as_of)
     except ValueError as exc:
-        raise RoundRefused(str(exc)) from exc
+        raise RoundRefused(str(exc), f"无法确定该政策在此日期的参数：{exc}") from exc
     if checkpoint not in Checkpoint.values:
-        raise RoundRefused(f"unknown checkpoint {checkpoint!r}")
+        raise RoundRefused(f"unknown checkpoint {checkpoint!r}", f"未知的比对检查点 {checkpoint!r}")
     try:
         with transaction.atomic():
             number = (
@@ -117,7 +118,10 @@ def round_start(
     except IntegrityError as exc:
         running = ScreeningRound.objects.filter(policy_id=policy_id, status=RoundStatus.RUNNING).first()
         who = f" (round {running.number}, started by {running.started_by})" if running else ""
-        raise RoundRefused(f"another round of {policy_id} is running{who}; wait for it to finish") from exc
+        raise RoundRefused(
+            f"another round of {policy_id} is running{who}; wait for it to finish",
+            f"{policy_id} 已有一轮比对正在运行{who}，请等待其完成",
+        ) from exc
     return rnd
 
 
@@ -137,7 +141,10 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
     if rnd.status == RoundStatus.COMPLETED:
         return rnd
     if rnd.status == RoundStatus.FAILED:
-        raise RoundRefused(f"round {rnd.number} failed earlier: {rnd.error}; start a new round")
+        raise RoundRefused(
+            f"round {rnd.number} failed earlier: {rnd.error}; start a new round",
+            f"第 {rnd.number} 轮比对此前已失败（{rnd.error}），请发起新一轮比对",
+        )
     params = resolve(rnd.policy_id, rnd.as_of)
     units = int(rnd.snapshot.rows_accepted.get("units", 0))
     report("loading", 0, units)
