@@ -12,9 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from mianshen.registry.models import Snapshot
 
 POLICY = "beijing-2021"
 AS_OF = date(2021, 7, 1)
@@ -108,12 +112,12 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     snap_a = snapshot_import(drop=drop, extracted_on=AS_OF).snapshot
     note("import", f"snapshot {snap_a.pk} ({snap_a.content_hash[:12]})")
 
-    def run_round(snapshot: object, checkpoint: str, as_of: date) -> ScreeningRound:
+    def run_round(snapshot: Snapshot, checkpoint: str, as_of: date) -> ScreeningRound:
         rnd = round_start(
             policy_id=POLICY,
             snapshot=snapshot,
             actor="市级管理员 admin",
-            as_of=as_of,  # type: ignore[arg-type]
+            as_of=as_of,
             checkpoint=checkpoint,
         )
         job_drain()

@@ -1,5 +1,7 @@
 """Back-office fixtures: ``world`` (built once per module inside a transaction that is rolled back after the
-module; each test nests in it as a savepoint) and ``login`` (a test client for a user of the world)."""
+module; each test nests in it as a savepoint), ``pay`` (the world with payments, built on it once per module, in
+the same transaction, only by the modules that ask for it) and ``login`` (a test client for a user of the
+world)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 
+from .payworld import PayWorld, build_payments
 from .world import World, build
 
 
@@ -20,6 +23,14 @@ def world(
     with django_db_blocker.unblock(), transaction.atomic():  # type: ignore[attr-defined]
         yield build(tmp_path_factory.mktemp("backoffice"))
         transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="module")
+def pay(
+    world: World, django_db_blocker: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> PayWorld:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        return build_payments(world, tmp_path_factory.mktemp("bank"))
 
 
 @pytest.fixture

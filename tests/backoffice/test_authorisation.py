@@ -4,6 +4,10 @@ Roles: city admin, district officer of the case's district (own) and of another 
 auditor, a logged-in user without a staff profile, anonymous. 404 for another district's objects (their
 existence is not revealed), 403 for a role that may not act, 302 to the login page for anonymous users; a
 successful write redirects (302) to the page of what it changed. A refused request writes nothing.
+
+The world is ``payworld.PayWorld`` (the back-office world with payments): the payment pages are here too. Bank
+files hold every district's accounts, so the file-level pages are 403 for district officers (own and other
+alike); a payment of another district's case is 404 like the case.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.cases.transitions import case_transition
 
-from .world import AS_OF, POLICY, World
+from .payworld import NEW_ACCOUNT, OTHER_FUND, PayWorld
+from .world import AS_OF, POLICY
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +36,11 @@ ROLES = ("city", "own", "other", "rev", "aud", "nobody", None)
 @dataclass(frozen=True)
 class Page:
     method: str
-    url: Callable[[World], str]
+    url: Callable[[PayWorld], str]
     expect: dict[str | None, int]  # role → status
-    data: Callable[[World], dict[str, Any]] = field(default=lambda w: {})
-    prepare: Callable[[World], None] = field(default=lambda w: None)
+    data: Callable[[PayWorld], dict[str, Any]] = field(default=lambda w: {})
+    prepare: Callable[[PayWorld], None] = field(default=lambda w: None)
+    env: dict[str, str] = field(default_factory=dict)  # environment for the request (configuration fixed)
 
 
 def _all(status: int) -> dict[str | None, int]:
@@ -56,16 +63,19 @@ def _only(ok: int, *roles: str, other: int = 403) -> dict[str | None, int]:
 
 
 CASE_READ = {"city": 200, "own": 200, "other": 404, "rev": 200, "aud": 200, "nobody": 403, None: 302}
+CITY_READ = _only(200, "city", "rev", "aud")  # the payment files: city-level staff only
+# reads that are audited: exactly one event each
+AUDITED_READS = frozenset({"bank_panel", "contact_panel", "payment_accounts", "bank_file_download"})
 
 
-def _make_rechecked(w: World) -> None:
+def _make_rechecked(w: PayWorld) -> None:
     """open-notice needs a rechecked case: put back one that round 2 excluded."""
     case = Case.objects.filter(state=State.EXCLUDED).order_by("pk").first()
     assert case is not None
     case_transition(case_id=case.pk, to=State.RECHECKED, actor="test", reason="test: rechecked")
 
 
-def _awaiting_confirmation(w: World) -> None:
+def _awaiting_confirmation(w: PayWorld) -> None:
     case_transition(case_id=w.to_prepare.pk, to=State.AWAITING_CONFIRMATION, actor="test", reason="test")
 
 
@@ -149,18 +159,97 @@ PAGES: dict[str, Page] = {
         data=lambda w: {"confirmed_on": "2021-07-05", "evidence": "用工单位盖章确认函"},
         prepare=_awaiting_confirmation,
     ),
+    # ---- payments: pages
+    "payments": Page("get", lambda w: reverse("backoffice:payments"), _all(200)),
+    "payment_failures": Page("get", lambda w: reverse("backoffice:payment_failures"), _all(200)),
+    "corrections": Page("get", lambda w: reverse("backoffice:corrections"), _all(200)),
+    "approvals": Page("get", lambda w: reverse("backoffice:approvals"), _all(200)),
+    "reissues": Page("get", lambda w: reverse("backoffice:reissues"), _all(200)),
+    "case_with_payment": Page("get", lambda w: reverse("backoffice:case", args=[w.failed.pk]), CASE_READ),
+    "payment_accounts": Page(
+        "get", lambda w: reverse("backoffice:case_payment_accounts", args=[w.corrected.pk]), CASE_READ
+    ),
+    "bank_files": Page("get", lambda w: reverse("backoffice:bank_files"), CITY_READ),
+    "bank_file": Page(
+        "get", lambda w: reverse("backoffice:bank_file", args=[w.defect_file.msg_id]), CITY_READ
+    ),
+    "bank_file_download": Page(
+        "get",
+        lambda w: reverse("backoffice:bank_file_download", args=[w.files[0].msg_id]),
+        _only(200, "city", "aud"),
+    ),
+    "reconciliation": Page("get", lambda w: reverse("backoffice:reconciliation"), CITY_READ),
+    "inbound_files": Page("get", lambda w: reverse("backoffice:inbound_files"), CITY_READ),
+    # ---- payments: actions
+    "correction_prepare": Page(
+        "post",
+        lambda w: reverse("backoffice:correction_prepare", args=[w.failed.pk]),
+        _only(302, "city", "own", other=404),
+        data=lambda w: {
+            "kind": "account",
+            "bank_code": NEW_ACCOUNT[0],
+            "branch_code": NEW_ACCOUNT[1],
+            "account_no": NEW_ACCOUNT[2],
+            "account_name": w.failed.unit_name,
+            "note": "单位来函",
+        },
+    ),
+    "correction_decide": Page(
+        "post",
+        lambda w: reverse("backoffice:correction_decide", args=[w.correction.pk]),
+        _only(302, "city", "rev", other=404),
+        data=lambda w: {"decision": "approve", "reason": "核对无误"},
+    ),
+    "payment_cancel_request": Page(
+        "post",
+        lambda w: reverse("backoffice:payment_cancel_request", args=[w.failed.pk]),
+        _only(302, "city", "own", other=404),
+        data=lambda w: {"reason": "单位已注销"},
+    ),
+    "approval_decide": Page(
+        "post",
+        lambda w: reverse("backoffice:approval_decide", args=[w.approval.pk]),
+        _only(302, "city", "rev", other=404),
+        data=lambda w: {"decision": "approve", "reason": "核实注销"},
+    ),
+    "bank_file_reissue_request": Page(
+        "post",
+        lambda w: reverse("backoffice:bank_file_reissue_request", args=[w.defect_file.msg_id]),
+        _only(302, "city"),
+        data=lambda w: {"reason": "控制总额已修正"},
+    ),
+    "hold_resolve": Page(
+        "post",
+        lambda w: reverse("backoffice:hold_resolve", args=[w.hold.pk]),
+        _only(302, "city", "rev"),
+        data=lambda w: {"resolution": "已与银行核实"},
+    ),
+    "inbound_reprocess": Page(
+        "post",
+        lambda w: reverse("backoffice:inbound_reprocess", args=[w.quarantined.pk]),
+        _only(302, "city"),
+        env={"MIANSHEN_FUND_ACCOUNT": OTHER_FUND},  # the cause fixed: the fund's new account configured
+    ),
 }
 
 
 @pytest.mark.parametrize("role", ROLES, ids=[r or "anonymous" for r in ROLES])
 @pytest.mark.parametrize("page", list(PAGES))
-def test_matrix(world: World, login: Callable[[str | None], Any], page: str, role: str | None) -> None:
+def test_matrix(
+    pay: PayWorld,
+    login: Callable[[str | None], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    page: str,
+    role: str | None,
+) -> None:
     spec = PAGES[page]
     expected = spec.expect[role]
-    spec.prepare(world)
+    spec.prepare(pay)
+    for name, value in spec.env.items():
+        monkeypatch.setenv(name, value)
     client = login(role)
     events = AuditEvent.objects.count()
-    response = getattr(client, spec.method)(spec.url(world), spec.data(world))
+    response = getattr(client, spec.method)(spec.url(pay), spec.data(pay))
     assert response.status_code == expected, (page, role, response.status_code, response.content[:300])
     if role is None:
         assert response["Location"].startswith(reverse("backoffice:login") + "?next=")
@@ -169,35 +258,18 @@ def test_matrix(world: World, login: Callable[[str | None], Any], page: str, rol
         assert AuditEvent.objects.count() == events, "a refused request wrote an audit event"
     elif spec.method == "post":
         assert AuditEvent.objects.count() > events, "a write left no trace"
-    elif page in ("bank_panel", "contact_panel"):
+    elif page in AUDITED_READS:
         assert AuditEvent.objects.count() == events + 1
     else:
         assert AuditEvent.objects.count() == events, "a plain read wrote an audit event"
 
 
-def test_matrix_covers_every_url() -> None:
-    """Every named back-office URL is in the matrix (or is login/logout/language)."""
+def test_matrix_covers_every_url(pay: PayWorld) -> None:
+    """Every named back-office URL is in the matrix (or is login/logout/language): the names are those the
+    matrix's URLs resolve to, so a new view cannot be forgotten."""
     from mianshen.backoffice.urls import urlpatterns
 
-    names = {p.name for p in urlpatterns}
-    covered = {"login", "logout", "set_language", "queue"}
-    in_matrix = {
-        "dashboard",
-        "rounds",
-        "round_detail",
-        "round_progress",
-        "round_start",
-        "case",
-        "case_explanation",
-        "case_bank",
-        "case_contact",
-        "notices",
-        "notice_detail",
-        "notice_open",
-        "objection_record",
-        "objection_decide",
-        "review_prepare",
-        "review_decide",
-        "confirmation_record",
-    }
-    assert names == covered | in_matrix
+    names = {str(p.name) for p in urlpatterns}
+    covered = {"login", "logout", "set_language"}
+    in_matrix = {str(resolve(urlsplit(spec.url(pay)).path).url_name) for spec in PAGES.values()}
+    assert names == covered | in_matrix, sorted(names ^ (covered | in_matrix))

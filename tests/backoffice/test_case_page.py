@@ -130,7 +130,9 @@ def test_four_eyes_refusal_is_shown_on_the_page(world: World, login: Login) -> N
     refused = client.post(reverse("backoffice:review_decide", args=[review.pk]), {"decision": "approve"})
     assert refused.status_code == 422
     text = refused.content.decode()
-    assert 'role="alert"' in text and "four eyes" in text
+    assert (
+        'role="alert"' in text and "双人复核：提出审核意见的经办人不能审核自己的意见" in text
+    )  # the refusal, in the page's language
     review.refresh_from_db()
     assert review.decided_by == ""
     # another officer may decide it

@@ -43,7 +43,7 @@ def test_open_notice_with_nothing_rechecked_is_refused_on_the_form(world: World,
         reverse("backoffice:notice_open"), {"policy": POLICY, "start": "2021-08-02", "days": 7}
     )
     assert response.status_code == 422
-    assert "no rechecked cases" in response.content.decode()
+    assert "没有已复核的案件可公示：请先进行公示前比对" in response.content.decode()
     assert Notice.objects.count() == 1
 
 

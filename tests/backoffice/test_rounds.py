@@ -61,7 +61,7 @@ def test_a_second_round_while_one_runs_is_refused_nicely(world: World, login: Lo
     assert client.post(reverse("backoffice:round_start"), data).status_code == 302
     again = client.post(reverse("backoffice:round_start"), data)
     assert again.status_code == 422
-    assert "running" in again.content.decode()
+    assert "已有一轮比对正在运行" in again.content.decode()
 
 
 def test_round_diff_lists_the_changed_units(world: World, login: Login) -> None:

@@ -190,3 +190,16 @@ def test_a_truncated_file_cannot_be_processed_again() -> None:
         inbound_file_reprocess(inbound_id=inbound.pk, actor="ops")
     with pytest.raises(PaymentError, match="no inbound file"):
         inbound_file_reprocess(inbound_id=inbound.pk + 1, actor="ops")
+
+
+def test_a_correction_and_a_cancellation_are_never_open_together(tmp_path: Path) -> None:
+    [bf] = uploaded(2, root=tmp_path)
+    one, two = bf.instructions.order_by("pk")
+    feed(status_report(bf, {one.end_to_end_id: ("RJCT", ("AC01",)), two.end_to_end_id: ("RJCT", ("AC01",))}))
+    account = AccountInput("105", "105100000001", "6210500000000001", "北京新账户科技有限公司")
+    correction_prepare(case_id=one.case_id, actor="li", account=account)
+    with pytest.raises(PaymentError, match="correction waiting for a decision"):
+        approval_request(kind=ApprovalKind.CANCEL_PAYMENT, case_id=one.case_id, actor="zhao", reason="注销")
+    approval_request(kind=ApprovalKind.CANCEL_PAYMENT, case_id=two.case_id, actor="zhao", reason="注销")
+    with pytest.raises(PaymentError, match="a cancellation waits for a decision"):
+        correction_prepare(case_id=two.case_id, actor="li", account=account)

@@ -10,10 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import ObjectionOutcome
 from mianshen.cases.states import State
+from mianshen.payments.models import Bank
+from mianshen.payments.services.recovery import AccountInput
 from mianshen.policy.parameters import policies
 from mianshen.registry.models import Snapshot
 
 from . import labels
+from .payment_selectors import BankFileFilter, FailureFilter
 from .roles import DISTRICTS
 from .selectors import QueueFilter
 
@@ -140,5 +143,109 @@ class QueueFilterForm(forms.Form):
             district=data.get("district") or "",
             state=data.get("state") or "",
             stage=data.get("stage") or "",
+            q=(data.get("q") or "").strip(),
+        )
+
+
+# ---- payments ----------------------------------------------------------------------------------------------
+
+
+def _bank_choices() -> list[tuple[str, str]]:
+    return [
+        (code, f"{code} {name}") for code, name in Bank.objects.order_by("code").values_list("code", "name")
+    ]
+
+
+class CorrectionPrepareForm(forms.Form):
+    """A corrected account, or a re-send to the failed account (the service checks the account like a line of
+    a bank file, and refuses a re-send after a failure on the account itself)."""
+
+    kind = forms.ChoiceField(
+        label=_("更正方式"),
+        choices=[("account", _("登记更正账户")), ("resend", _("原账户重发"))],
+        initial="account",
+        widget=forms.RadioSelect,
+    )
+    bank_code = forms.ChoiceField(label=_("开户银行"), required=False)
+    branch_code = forms.CharField(label=_("开户行行号"), required=False, max_length=12)
+    account_no = forms.CharField(label=_("账号"), required=False, max_length=34)
+    account_name = forms.CharField(label=_("户名"), required=False, max_length=140)
+    note = forms.CharField(label=_("更正依据"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    ACCOUNT_FIELDS = ("bank_code", "branch_code", "account_no", "account_name")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "bank_code", [("", "—"), *_bank_choices()])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == "account":
+            for name in self.ACCOUNT_FIELDS:
+                if not data.get(name):
+                    self.add_error(name, _("登记更正账户时必填。"))
+        return data
+
+    def account(self) -> AccountInput | None:
+        """The account entered, or None for a re-send to the failed account."""
+        data = self.cleaned_data
+        if data["kind"] != "account":
+            return None
+        return AccountInput(*(data[name] for name in self.ACCOUNT_FIELDS))
+
+
+class PaymentRequestForm(forms.Form):
+    """Ask a second officer to approve a cancellation or a file re-issue."""
+
+    reason = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class HoldResolveForm(forms.Form):
+    resolution = forms.CharField(label=_("处理说明"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class BankFileFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("状态"), required=False)
+    bank = forms.ChoiceField(label=_("银行"), required=False)
+    execution_date = forms.DateField(
+        label=_("执行日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "status", [("", _("全部")), *labels.BANK_FILE_STATUSES.items()])
+        _choices(self, "bank", [("", _("全部")), *_bank_choices()])
+
+    def filter(self) -> BankFileFilter:
+        """The valid fields only (an invalid value is ignored, not an error page)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return BankFileFilter(
+            status=data.get("status") or "",
+            bank=data.get("bank") or "",
+            execution_date=data.get("execution_date"),
+        )
+
+
+class FailureFilterForm(forms.Form):
+    district = forms.ChoiceField(label=_("区"), required=False)
+    action = forms.ChoiceField(label=_("处理方式"), required=False)
+    q = forms.CharField(label=_("单位名称或编号"), required=False, max_length=100)
+
+    def __init__(self, *args: Any, districts: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "district", [("", _("全部")), *((c, f"{c} {DISTRICTS[c]}") for c in districts)])
+        _choices(
+            self,
+            "action",
+            [("", _("全部")), *labels.FAILURE_ACTIONS.items(), ("no_account", _("无可用账户"))],
+        )
+
+    def filter(self) -> FailureFilter:
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return FailureFilter(
+            district=data.get("district") or "",
+            action=data.get("action") or "",
             q=(data.get("q") or "").strip(),
         )

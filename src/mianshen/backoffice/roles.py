@@ -5,12 +5,39 @@ Four roles, each a Django ``Group`` of the same name (created by migration 0002)
 
 - ``city_admin`` (市级管理员): every district; starts rounds, opens notices, and may do every case action;
 - ``district_officer`` (区经办人): its own district only; records objections and confirmations, prepares
-  reviews (the maker of four eyes);
-- ``reviewer`` (复核人): decides reviews and objections (the checker); city-wide, or one district if it has one;
-- ``auditor`` (审计员): reads everything, changes nothing (any write request is refused with 403).
+  reviews, enters account corrections and asks for a payment to be cancelled (the maker of four eyes);
+- ``reviewer`` (复核人): decides reviews, objections, account corrections and payment requests (the checker);
+  city-wide, or one district if it has one; a city-wide reviewer also resolves the payment hold queue;
+- ``auditor`` (审计员): reads everything, changes nothing (any write request is refused with 403); it may
+  download a bank file (an audited read).
 
 A case of another district is not found (404), never "forbidden": a district officer cannot even learn that it
 exists. Every view asks ``visible_cases`` / ``can_view_case`` first and ``can_act`` second.
+
+Payments. A bank file holds the accounts of every district's units, so the file-level pages (bank files and
+their download, inbound bank answers, the hold queue, reconciliation, file re-issue requests) are city-level:
+``CITY_PERMS``, refused (403) to district staff whatever their role. District staff see the payments of their
+own district's cases only: the overview shows them their district's payment states and links to the failures,
+corrections, requests and re-issues of their district; another district's payment is 404 like its case.
+
+=====================  ==========  ================  ========  =======
+permission             city_admin  district_officer  reviewer  auditor
+=====================  ==========  ================  ========  =======
+view_payment_files     yes         —                 yes [1]   yes
+download_bank_file     yes         —                 —         yes
+prepare_correction     yes         own district      —         —
+decide_correction      yes         —                 yes       —
+request_cancel         yes         own district      —         —
+request_reissue        yes         —                 —         —
+decide_approval        yes         —                 yes [2]   —
+resolve_hold           yes         —                 yes [1]   —
+reprocess_inbound      yes         —                 —         —
+=====================  ==========  ================  ========  =======
+
+[1] a city-wide reviewer only (city-level permission). [2] a district reviewer decides the cancellation
+requests of its district's cases; a file re-issue request needs a city-wide one. Four eyes: the officer who
+entered a correction or asked for a cancellation / re-issue cannot decide it (the payment services refuse it,
+and the database's check constraints too).
 """
 
 from __future__ import annotations
@@ -55,7 +82,8 @@ class Role(models.TextChoices):
 
 
 class Perm(StrEnum):
-    """What a role may do. The first two are city-wide; the others are done to one case."""
+    """What a role may do: ``CITY_PERMS`` are city-wide (a city-level profile is needed); the others are done
+    to one case."""
 
     START_ROUND = "start_round"
     OPEN_NOTICE = "open_notice"
@@ -66,17 +94,57 @@ class Perm(StrEnum):
     RECORD_CONFIRMATION = "record_confirmation"
     VIEW_BANK = "view_bank"  # a read, but an audited one (Action.STAFF_VIEWED_BANK_DATA)
     VIEW_CONTACT = "view_contact"  # likewise (Action.STAFF_VIEWED_CONTACT)
+    # payments
+    VIEW_PAYMENT_FILES = "view_payment_files"  # bank files, inbound answers, holds, reconciliation
+    DOWNLOAD_BANK_FILE = "download_bank_file"  # audited (Action.STAFF_DOWNLOADED_BANK_FILE)
+    PREPARE_CORRECTION = "prepare_correction"  # maker: a corrected account or a re-send
+    DECIDE_CORRECTION = "decide_correction"  # checker
+    REQUEST_CANCEL = "request_cancel"  # maker: ask for a payment to be cancelled
+    REQUEST_REISSUE = "request_reissue"  # maker: ask for a defective file's payments to be re-issued
+    DECIDE_APPROVAL = "decide_approval"  # checker of the two requests above
+    RESOLVE_HOLD = "resolve_hold"
+    REPROCESS_INBOUND = "reprocess_inbound"
 
 
 READS = frozenset({Perm.VIEW_BANK, Perm.VIEW_CONTACT})
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.CITY_ADMIN: frozenset(Perm),
     Role.DISTRICT_OFFICER: READS
-    | frozenset({Perm.RECORD_OBJECTION, Perm.PREPARE_REVIEW, Perm.RECORD_CONFIRMATION}),
-    Role.REVIEWER: READS | frozenset({Perm.DECIDE_REVIEW, Perm.DECIDE_OBJECTION}),
-    Role.AUDITOR: READS,
+    | frozenset(
+        {
+            Perm.RECORD_OBJECTION,
+            Perm.PREPARE_REVIEW,
+            Perm.RECORD_CONFIRMATION,
+            Perm.PREPARE_CORRECTION,
+            Perm.REQUEST_CANCEL,
+        }
+    ),
+    Role.REVIEWER: READS
+    | frozenset(
+        {
+            Perm.DECIDE_REVIEW,
+            Perm.DECIDE_OBJECTION,
+            Perm.DECIDE_CORRECTION,
+            Perm.DECIDE_APPROVAL,
+            Perm.RESOLVE_HOLD,
+            Perm.VIEW_PAYMENT_FILES,
+        }
+    ),
+    Role.AUDITOR: READS | frozenset({Perm.VIEW_PAYMENT_FILES, Perm.DOWNLOAD_BANK_FILE}),
 }
-CASE_PERMS = frozenset(Perm) - {Perm.START_ROUND, Perm.OPEN_NOTICE}
+# city-wide: a city-level profile is needed whatever the role table says (bank files hold every district)
+CITY_PERMS = frozenset(
+    {
+        Perm.START_ROUND,
+        Perm.OPEN_NOTICE,
+        Perm.VIEW_PAYMENT_FILES,
+        Perm.DOWNLOAD_BANK_FILE,
+        Perm.REQUEST_REISSUE,
+        Perm.RESOLVE_HOLD,
+        Perm.REPROCESS_INBOUND,
+    }
+)
+CASE_PERMS = frozenset(Perm) - CITY_PERMS
 
 
 class Staff(models.Model):
@@ -138,7 +206,8 @@ def staff_of(user: Any) -> Staff | None:
 
 
 def can(user: Any, perm: Perm) -> bool:
-    """Whether ``user`` may do ``perm`` at all (city-wide actions: start a round, open a notice)."""
+    """Whether ``user`` may do ``perm`` at all (city-wide actions: start a round, open a notice, the payment
+    files; for a case action: whether the role has it at all, before any case is looked at)."""
     staff = staff_of(user)
     if staff is None or not staff.may(perm):
         return False

@@ -1,7 +1,9 @@
 """Back-office writes of its own: staff profiles, and the audited reads of bank and contact data.
 
 "Every staff view of bank or contact data is itself an audit event": the event is written *before* the data
-is returned, in the same transaction, so no one sees an account number without a trace.
+is returned, in the same transaction, so no one sees an account number without a trace. That holds for a unit's
+account on file (bank panel), the accounts its payment was sent to or corrected to (payment accounts panel) and
+a whole bank file (download: the accounts of many units).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import transaction
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.cases.models import Case
+from mianshen.payments.models import BankFile, Correction, Instruction
 from mianshen.registry.models import BankAccount, Unit
 
 from .roles import DISTRICTS, Role, Staff, role_group
@@ -135,3 +138,50 @@ def case_contact_view(*, case: Case, user: Any) -> ContactView:
             reason="back office: contact panel",
         )
     return ContactView(phone, snapshot_id, rnd.snapshot.extracted_on if rnd else None)
+
+
+@dataclass(frozen=True)
+class PaymentAccountsView:
+    instructions: list[Instruction]
+    corrections: list[Correction]
+
+
+def case_payment_accounts_view(*, case: Case, user: Any) -> PaymentAccountsView:
+    """The accounts the case's payment was sent to (every attempt) and the corrected accounts entered for it;
+    records ``staff.viewed_bank_data`` first."""
+    with transaction.atomic():
+        instructions = list(Instruction.objects.filter(case=case).order_by("attempt"))
+        corrections = list(Correction.objects.filter(payment__case=case).order_by("pk"))
+        actor, actor_id = _actor(user)
+        audit_record(
+            actor=actor,
+            actor_id=actor_id,
+            action=Action.STAFF_VIEWED_BANK_DATA,
+            obj_type="case",
+            obj_id=str(case.pk),
+            after={
+                "unit_id": case.unit_id,
+                "instructions": len(instructions),
+                "corrections": len(corrections),
+            },
+            reason="back office: payment accounts panel",
+        )
+    return PaymentAccountsView(instructions, corrections)
+
+
+def bank_file_download(*, bank_file: BankFile, user: Any) -> bytes:
+    """The frozen bytes of a bank file, exactly as handed to the bank; records
+    ``staff.downloaded_bank_file`` (with the file's SHA-256) first."""
+    with transaction.atomic():
+        data = bytes(BankFile.objects.values_list("content", flat=True).get(pk=bank_file.pk))
+        actor, actor_id = _actor(user)
+        audit_record(
+            actor=actor,
+            actor_id=actor_id,
+            action=Action.STAFF_DOWNLOADED_BANK_FILE,
+            obj_type="bank_file",
+            obj_id=bank_file.msg_id,
+            after={"sha256": bank_file.sha256},
+            reason="back office: bank file download",
+        )
+    return data

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 from django.views.i18n import set_language
 
-from .views import cases, dashboard, notices, queues, rounds
+from .views import cases, dashboard, notices, payments, queues, recovery, rounds
 
 app_name = "backoffice"
 
@@ -38,4 +38,32 @@ urlpatterns = [
     path("notices/", notices.notice_list, name="notices"),
     path("notices/open/", notices.notice_open_view, name="notice_open"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
+    # payments: case level (scoped to the district)
+    path("cases/<int:pk>/payment-accounts/", cases.case_payment_accounts, name="case_payment_accounts"),
+    path("cases/<int:pk>/corrections/", recovery.correction_prepare_view, name="correction_prepare"),
+    path(
+        "cases/<int:pk>/cancel-request/", recovery.payment_cancel_request_view, name="payment_cancel_request"
+    ),
+    path("payments/", payments.payments_overview, name="payments"),
+    path("payments/failures/", recovery.payment_failures, name="payment_failures"),
+    path("payments/holds/<int:pk>/resolve/", recovery.hold_resolve_view, name="hold_resolve"),
+    path("payments/corrections/", recovery.correction_list, name="corrections"),
+    path("payments/corrections/<int:pk>/decide/", recovery.correction_decide_view, name="correction_decide"),
+    path("payments/approvals/", recovery.approval_list, name="approvals"),
+    path("payments/approvals/<int:pk>/decide/", recovery.approval_decide_view, name="approval_decide"),
+    path("payments/reissues/", recovery.reissue_list, name="reissues"),
+    # payments: city level (bank files hold every district's accounts)
+    path("payments/files/", payments.bank_file_list, name="bank_files"),
+    path("payments/files/<slug:msg_id>/", payments.bank_file_detail, name="bank_file"),
+    path(
+        "payments/files/<slug:msg_id>/download/", payments.bank_file_download_view, name="bank_file_download"
+    ),
+    path(
+        "payments/files/<slug:msg_id>/reissue-request/",
+        payments.bank_file_reissue_request_view,
+        name="bank_file_reissue_request",
+    ),
+    path("payments/reconciliation/", payments.reconciliation, name="reconciliation"),
+    path("payments/inbound/", payments.inbound_file_list, name="inbound_files"),
+    path("payments/inbound/<int:pk>/reprocess/", payments.inbound_reprocess_view, name="inbound_reprocess"),
 ]

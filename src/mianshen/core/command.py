@@ -39,7 +39,7 @@ class MianshenCommand(BaseCommand):
             return super().execute(*args, **options)
         except UserError as exc:
             raise CommandError(str(exc), returncode=exc.returncode) from exc
-        except (DropUnusable, *self.user_errors) as exc:
+        except (DropUnusable, *self.user_errors) as exc:  # type: ignore[misc]  # mypy: a starred tuple
             raise CommandError(str(exc), returncode=2) from exc
 
     def run_from_argv(self, argv: list[str]) -> None:

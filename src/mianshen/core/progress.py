@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,8 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 stderr_console = Console(stderr=True)
 
 
+class Bar(Protocol):
+    def advance(self, n: int) -> None: ...
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None, *, enabled: bool = True) -> Iterator[Progress | None]:
+def progress_bar(description: str, total: int | None, *, enabled: bool = True) -> Iterator[Bar | None]:
     """A progress bar with one task; yields an object whose ``advance(n)`` moves it, or None when disabled."""
     if not enabled:
         yield None
@@ -32,4 +37,4 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True) -
             def advance(self, n: int) -> None:
                 progress.advance(task, n)
 
-        yield _Bar()  # type: ignore[misc]
+        yield _Bar()

@@ -3,10 +3,10 @@ and the open four-eyes requests."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from .lifecycle import Bucket, InstructionStatus, bucket
 from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
@@ -49,11 +49,16 @@ def payment_positions(*, case_ids: list[int] | None = None) -> list[Position]:
 def payment_counts() -> dict[str, dict[str, int]]:
     """Instructions per status, bank files per status, open holds per kind, quarantined inbound files."""
     return {
-        "instructions": dict(Counter(Instruction.objects.values_list("status", flat=True))),
-        "bank_files": dict(Counter(BankFile.objects.values_list("status", flat=True))),
-        "open_holds": dict(Counter(HoldItem.objects.filter(resolved_at=None).values_list("kind", flat=True))),
-        "inbound": dict(Counter(InboundFile.objects.values_list("status", flat=True))),
+        "instructions": _count_by(Instruction.objects.all(), "status"),
+        "bank_files": _count_by(BankFile.objects.all(), "status"),
+        "open_holds": _count_by(HoldItem.objects.filter(resolved_at=None), "kind"),
+        "inbound": _count_by(InboundFile.objects.all(), "status"),
     }
+
+
+def _count_by(rows: QuerySet[Any], field: str) -> dict[str, int]:
+    """Rows per value of ``field``, counted by the database (one GROUP BY, not a row per payment)."""
+    return dict(rows.order_by().values_list(field).annotate(n=Count("pk")).values_list(field, "n"))
 
 
 def holds_open() -> QuerySet[HoldItem]:

@@ -1,4 +1,4 @@
-"""Template filters of the back office: money from integer fen, labels of codes."""
+"""Template filters of the back office: money from integer fen, labels of codes, what a role may do."""
 
 from __future__ import annotations
 
@@ -72,6 +72,109 @@ def raised_by_label(value: Any) -> str:
 @register.filter
 def role_label(value: Any) -> str:
     return _lookup(labels.ROLES, value)
+
+
+@register.filter
+def instruction_status_label(value: Any) -> str:
+    return _lookup(labels.INSTRUCTION_STATUSES, value)
+
+
+@register.filter
+def bucket_label(value: Any) -> str:
+    return _lookup(labels.BUCKETS, value)
+
+
+@register.filter
+def bank_file_status_label(value: Any) -> str:
+    return _lookup(labels.BANK_FILE_STATUSES, value)
+
+
+@register.filter
+def inbound_status_label(value: Any) -> str:
+    return _lookup(labels.INBOUND_STATUSES, value)
+
+
+@register.filter
+def hold_kind_label(value: Any) -> str:
+    return _lookup(labels.HOLD_KINDS, value)
+
+
+@register.filter
+def failure_action_label(value: Any) -> str:
+    return _lookup(labels.FAILURE_ACTIONS, value)
+
+
+@register.filter
+def correction_kind_label(value: Any) -> str:
+    return _lookup(labels.CORRECTION_KINDS, value)
+
+
+@register.filter
+def approval_kind_label(value: Any) -> str:
+    return _lookup(labels.APPROVAL_KINDS, value)
+
+
+@register.filter
+def decided_label(value: Any) -> str:
+    return _lookup(labels.DECIDED, value)
+
+
+@register.filter
+def booking_kind_label(value: Any) -> str:
+    return _lookup(labels.BOOKING_KINDS, value)
+
+
+@register.filter
+def move_label(value: Any) -> str:
+    """An instruction's status move as ingest counts it: ``uploaded->rejected`` → ``已交付银行，未答复 → 银行拒绝``."""
+    before, _sep, after = str(value or "").partition("->")
+    return f"{_lookup(labels.INSTRUCTION_STATUSES, before)} → {_lookup(labels.INSTRUCTION_STATUSES, after)}"
+
+
+@register.filter
+def failure_codes(instruction: Any) -> list[str]:
+    """The reason codes of a failed instruction (its return reason, or its reject codes)."""
+    if instruction is None:
+        return []
+    return labels.failure_codes(
+        reject_codes=instruction.reject_codes,
+        return_reason=instruction.return_reason,
+        returned=instruction.returned_on is not None,
+    )
+
+
+@register.filter
+def reason_meaning(value: Any) -> str:
+    return labels.reason_meaning(str(value or ""))
+
+
+@register.filter
+def bank_status_meaning(value: Any) -> str:
+    return labels.bank_status_meaning(str(value or ""))
+
+
+@register.filter
+def next_step(value: Any) -> str:
+    return labels.next_step(str(value or ""))
+
+
+@register.filter
+def mask_account(value: Any) -> str:
+    return labels.mask_account(None if value is None else str(value))
+
+
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    """``forms|get_item:obj.pk``: a dict's value (None when the dict or the key is missing)."""
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def may(user: Any, perm: str) -> bool:
+    """``{% if user|may:"view_payment_files" %}``: the role may do it at all (``roles.can``)."""
+    from ..roles import Perm, can
+
+    return can(user, Perm(perm))
 
 
 @register.filter

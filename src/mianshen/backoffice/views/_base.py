@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from mianshen.cases.models import Case
+from mianshen.core.errors import Refusal
 
 from ..roles import Perm, Staff, can, can_act, staff_of, visible_cases
 
@@ -55,7 +56,7 @@ def staff_view(*, methods: tuple[str, ...] = ("GET",), perm: Perm | None = None)
 
 
 def staff(request: HttpRequest) -> Staff:
-    return request.staff  # type: ignore[attr-defined,no-any-return]
+    return request.staff  # type: ignore[attr-defined]
 
 
 def actor(request: HttpRequest) -> str:
@@ -74,6 +75,11 @@ def require_perm(request: HttpRequest, case: Case, perm: Perm) -> None:
 
 def paginate(request: HttpRequest, items: Any, per_page: int | None = None) -> Page:
     return Paginator(items, per_page or PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def refusal_text(exc: Exception) -> str:
+    """A service's refusal for the page: in the active language (``core.errors.Refusal``), else its one line."""
+    return exc.text() if isinstance(exc, Refusal) else str(exc)
 
 
 def is_htmx(request: HttpRequest) -> bool:

@@ -1,4 +1,5 @@
-"""The case page and what is done to a case: reviews (four eyes), confirmations, the audited data panels.
+"""The case page and what is done to a case: reviews (four eyes), confirmations, the audited data panels, and
+for a released case its payment (attempts, corrections, requests; the actions are in ``recovery.py``).
 
 Each action: look the case up in the user's scope (404), check the role (403), parse the form, call one
 service; success redirects to the case page, a refusal re-renders it with the error (422).
@@ -23,15 +24,23 @@ from mianshen.cases.services import (
     review_decide,
     review_prepare,
 )
-from mianshen.cases.states import State
+from mianshen.cases.states import PAYMENT_STATES, State
 from mianshen.cases.transitions import TransitionRefused
 
-from .. import selectors
-from ..forms import ConfirmationForm, ObjectionDecideForm, ObjectionForm, ReviewDecideForm, ReviewPrepareForm
+from .. import payment_selectors, selectors
+from ..forms import (
+    ConfirmationForm,
+    CorrectionPrepareForm,
+    ObjectionDecideForm,
+    ObjectionForm,
+    PaymentRequestForm,
+    ReviewDecideForm,
+    ReviewPrepareForm,
+)
 from ..labels import lang_code
-from ..roles import Perm, allowed_perms
-from ..services import case_bank_view, case_contact_view
-from ._base import actor, case_or_404, is_htmx, require_perm, staff_view
+from ..roles import Perm, allowed_perms, can
+from ..services import case_bank_view, case_contact_view, case_payment_accounts_view
+from ._base import actor, case_or_404, is_htmx, refusal_text, require_perm, staff_view
 
 REFUSED = (CaseError, TransitionRefused)
 
@@ -68,6 +77,9 @@ def render_case(
         forms_["decide_review"] = bound.get("decide_review") or ReviewDecideForm()
     if Perm.RECORD_CONFIRMATION in perms and case.state == State.AWAITING_CONFIRMATION:
         forms_["confirmation"] = bound.get("confirmation") or ConfirmationForm()
+    pay = payment_selectors.case_payment(case) if case.state in PAYMENT_STATES else None
+    if pay is not None:
+        _payment_forms(forms_, pay, perms, bound)
     context = {
         "case": case,
         "masked_credit_code": mask_credit_code(case.credit_code),
@@ -83,9 +95,27 @@ def render_case(
         "forms": forms_,
         "may_view_bank": Perm.VIEW_BANK in perms,
         "may_view_contact": Perm.VIEW_CONTACT in perms,
+        "pay": pay,
+        "may_view_files": can(request.user, Perm.VIEW_PAYMENT_FILES),
         "error": error,
     }
     return render(request, "backoffice/case.html", context, status=status)
+
+
+def _payment_forms(
+    forms_: dict[str, Any],
+    pay: payment_selectors.CasePayment,
+    perms: frozenset[Perm],
+    bound: dict[str, forms.Form],
+) -> None:
+    """The payment actions the user may take on the case now: enter a correction (maker), decide the open one
+    (checker), ask for the payment to be cancelled (decided by another officer on the requests page)."""
+    if Perm.PREPARE_CORRECTION in perms and pay.correctable and pay.open_correction is None:
+        forms_["prepare_correction"] = bound.get("prepare_correction") or CorrectionPrepareForm()
+    if Perm.DECIDE_CORRECTION in perms and pay.open_correction is not None:
+        forms_["decide_correction"] = bound.get("decide_correction") or ReviewDecideForm()
+    if Perm.REQUEST_CANCEL in perms and pay.cancellable and pay.open_cancel is None:
+        forms_["cancel_request"] = bound.get("cancel_request") or PaymentRequestForm()
 
 
 @staff_view()
@@ -123,6 +153,16 @@ def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "backoffice/_contact.html", {"case": case, "view": view})
 
 
+@staff_view()
+def case_payment_accounts(request: HttpRequest, pk: int) -> HttpResponse:
+    """The full account numbers of the case's payment attempts and corrections (elsewhere only the last four
+    digits are shown): an audited read, like the bank panel."""
+    case = case_or_404(request, pk)
+    require_perm(request, case, Perm.VIEW_BANK)
+    view = case_payment_accounts_view(case=case, user=request.user)
+    return render(request, "backoffice/_payment_accounts.html", {"case": case, "view": view})
+
+
 @staff_view(methods=("POST",))
 def review_prepare_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = case_or_404(request, pk)
@@ -138,7 +178,7 @@ def review_prepare_view(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor(request),
         )
     except REFUSED as exc:
-        return render_case(request, case, status=422, bound={"prepare_review": form}, error=str(exc))
+        return render_case(request, case, status=422, bound={"prepare_review": form}, error=refusal_text(exc))
     messages.success(request, _("审核意见已提交，等待另一名工作人员复核。"))
     return redirect("backoffice:case", pk=case.pk)
 
@@ -159,7 +199,7 @@ def review_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
         )
     except REFUSED as exc:
-        return render_case(request, case, status=422, bound={"decide_review": form}, error=str(exc))
+        return render_case(request, case, status=422, bound={"decide_review": form}, error=refusal_text(exc))
     messages.success(request, _("复核结论已记录。"))
     return redirect("backoffice:case", pk=case.pk)
 
@@ -179,6 +219,6 @@ def confirmation_record_view(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor(request),
         )
     except REFUSED as exc:
-        return render_case(request, case, status=422, bound={"confirmation": form}, error=str(exc))
+        return render_case(request, case, status=422, bound={"confirmation": form}, error=refusal_text(exc))
     messages.success(request, _("用工单位确认已记录。"))
     return redirect("backoffice:case", pk=case.pk)

@@ -12,7 +12,7 @@ from mianshen.cases.services import CaseError, notice_open, objection_decide, ob
 
 from ..forms import ObjectionDecideForm, ObjectionForm, OpenNoticeForm
 from ..roles import Perm, can, scope
-from ._base import actor, case_or_404, paginate, require_perm, staff_view
+from ._base import actor, case_or_404, paginate, refusal_text, require_perm, staff_view
 from .cases import REFUSED, render_case
 
 
@@ -38,7 +38,7 @@ def notice_open_view(request: HttpRequest) -> HttpResponse:
                 title=data["title"],
             )
         except CaseError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             messages.success(request, _("公示已发布。"))
             return redirect("backoffice:notice_detail", pk=notice.pk)
@@ -81,7 +81,7 @@ def objection_record_view(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor(request),
         )
     except REFUSED as exc:
-        return render_case(request, case, status=422, bound={"objection": form}, error=str(exc))
+        return render_case(request, case, status=422, bound={"objection": form}, error=refusal_text(exc))
     messages.success(request, _("异议已登记。"))
     return redirect("backoffice:case", pk=case.pk)
 
@@ -103,6 +103,6 @@ def objection_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor(request),
         )
     except REFUSED as exc:
-        return render_case(request, case, status=422, bound={key: form}, error=str(exc))
+        return render_case(request, case, status=422, bound={key: form}, error=refusal_text(exc))
     messages.success(request, _("异议处理结果已记录。"))
     return redirect("backoffice:case", pk=case.pk)

@@ -11,7 +11,7 @@ from mianshen.screening.services import RoundRefused, round_start
 from .. import selectors
 from ..forms import StartRoundForm
 from ..roles import Perm, can
-from ._base import actor, paginate, staff_view
+from ._base import actor, paginate, refusal_text, staff_view
 
 
 @staff_view()
@@ -36,7 +36,7 @@ def round_start_view(request: HttpRequest) -> HttpResponse:
                 checkpoint=data["checkpoint"],
             )
         except RoundRefused as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, refusal_text(exc))
         else:
             return redirect("backoffice:round_detail", pk=rnd.pk)
     status = 422 if request.method == "POST" else 200

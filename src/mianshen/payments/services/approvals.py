@@ -16,7 +16,7 @@ from django.utils import timezone
 from mianshen.audit.catalogue import Action
 
 from ..lifecycle import FAILED, InstructionStatus
-from ..models import Approval, ApprovalKind, BankFile, Instruction, Payment
+from ..models import Approval, ApprovalKind, BankFile, Correction, Instruction, Payment
 from ..reasons import Action as Do
 from .common import PaymentError, audit_many, event
 from .recovery import (
@@ -112,6 +112,11 @@ def _check_cancellable(case_id: int) -> None:
     payment = Payment.objects.filter(case_id=case_id).first()
     if payment is None:
         raise not_handed_over(case_id)
+    if Correction.objects.filter(payment=payment, decided_by="").exists():
+        raise PaymentError(
+            f"case {case_id} has a correction waiting for a decision: decide it first",
+            f"案件 {case_id} 有待审核的账户更正：请先审核该更正",
+        )
     if payment.cancelled_at is not None:
         raise PaymentError(
             f"the payment of case {case_id} is already cancelled", f"案件 {case_id} 的拨付已撤销"

@@ -26,6 +26,8 @@ from ..crashpoints import maybe_crash
 from ..formats.types import remittance_text
 from ..lifecycle import FAILED, LIVE, InstructionStatus
 from ..models import (
+    Approval,
+    ApprovalKind,
     Bank,
     BankFile,
     Correction,
@@ -182,6 +184,11 @@ def correction_prepare(
         else:
             kind = CorrectionKind.ACCOUNT
         _check_account(payment, failed, account, kind)
+        if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
+            raise PaymentError(
+                f"case {case_id}: a cancellation waits for a decision; decide it before correcting the account",
+                f"案件 {case_id} 有待审核的撤销拨付申请：请先审核该申请，再更正账户",
+            )
         try:
             with transaction.atomic():
                 correction = Correction.objects.create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import CommandParser
 from rich.console import Console
@@ -39,7 +39,7 @@ class Command(MianshenCommand):
         show_progress = not options["quiet"] and sys.stderr.isatty()
         drop = validate_drop(options["drop"], encoding=options["encoding"], progress=show_progress)
         terminal = self.stdout.isatty()
-        console = Console(file=self.stdout, highlight=False, width=None if terminal else 120)
+        console = Console(file=cast(IO[str], self.stdout), highlight=False, width=None if terminal else 120)
         print_summary(drop, console)
         report: Path | None = options["report"]
         if report is not None:
