@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from mianshen.payments.crashpoints import EXIT_STATUS
-from mianshen.payments.models import Instruction
+from mianshen.payments.models import Approval, Correction, Instruction
 
 from .factories import approved_cases, simulator
 
@@ -60,9 +60,10 @@ def test_pay_commands_and_reconcile(tmp_path: Path) -> None:
     args = ("correct", str(failed.case_id), "--bank", "105", "--branch", "105100000001", "--account",
             "6210500000001234", "--name", failed.creditor_name)  # fmt: skip
     assert "another officer must decide" in run("pay", *bank_dir, *args)[1]
+    correction = str(Correction.objects.get(payment__case_id=failed.case_id).pk)  # ids: sequences, not 1
     with pytest.raises(Exception, match="four eyes"):
-        call_command("pay", *bank_dir, "decide", "1", stdout=io.StringIO())
-    decided = run("pay", "--actor", "ops-wang", "decide", "1")[1]
+        call_command("pay", *bank_dir, "decide", correction, stdout=io.StringIO())
+    decided = run("pay", "--actor", "ops-wang", "decide", correction)[1]
     assert "approved: re-issued as" in decided
     code, out, _ = run("reconcile")
     assert code == 0 and "reconciliation holds to the fen" in out and "difference ¥0.00" in out
@@ -130,20 +131,24 @@ def test_cancel_and_reissue_requests_and_reprocess_on_the_command_line(tmp_path:
     )
     ingest(status_report(bf, group="RJCT", group_codes=("AM10",), echo=False))
     code, out, _ = run("pay", "--actor", "li", "cancel", str(one.case_id), "--reason", "单位已注销")
-    assert code == 0 and "another officer approves it with `mianshen pay approve 1`" in out
+    cancel = str(Approval.objects.get(kind="cancel_payment").pk)  # ids come from sequences: not always 1
+    assert code == 0 and f"another officer approves it with `mianshen pay approve {cancel}`" in out
     code, out, _ = run("pay", "--actor", "li", "reissue-file", bf.msg_id, "--reason", "控制和已修正")
-    assert code == 0 and "mianshen pay approve 2" in out
+    reissue = str(Approval.objects.get(kind="reissue_file").pk)
+    assert code == 0 and f"mianshen pay approve {reissue}" in out
     assert out.count("\n") == 1 and "asked by li" in run("pay", "approvals")[1]
-    assert "four eyes" in refused("pay", "--actor", "li", "approve", "1")
-    code, out, _ = run("pay", "--actor", "wang", "approve", "1")
-    assert code == 0 and "request 1 (cancel_payment) approved" in out
-    code, out, _ = run("pay", "--actor", "wang", "approve", "2", "--refuse", "--note", "先核实")
+    assert "four eyes" in refused("pay", "--actor", "li", "approve", cancel)
+    code, out, _ = run("pay", "--actor", "wang", "approve", cancel)
+    assert code == 0 and f"request {cancel} (cancel_payment) approved" in out
+    code, out, _ = run("pay", "--actor", "wang", "approve", reissue, "--refuse", "--note", "先核实")
     assert code == 0 and "refused" in out
     assert run("pay", "approvals")[1] == "" and "[refused by wang]" in run("pay", "approvals", "--all")[1]
-    assert refused("pay", "--actor", "wang", "approve", "9") == "no approval request 9"
+    missing = str(int(reissue) + 1000)
+    assert refused("pay", "--actor", "wang", "approve", missing) == f"no approval request {missing}"
     # a booking answer for the fund's other account: quarantined, then processed once configured
     quarantined = ingest(bookings([two], account="110060000000000999"))
     assert quarantined.quarantined
     assert f"{quarantined.inbound.pk} answer.xml" in run("pay", "quarantine")[1]
     assert "still refused" in refused("pay", "--actor", "ops", "reprocess", str(quarantined.inbound.pk))
-    assert refused("pay", "--actor", "ops", "reprocess", "999") == "no inbound file 999"
+    gone = str(quarantined.inbound.pk + 1000)
+    assert refused("pay", "--actor", "ops", "reprocess", gone) == f"no inbound file {gone}"
