@@ -19,7 +19,8 @@ it). Timed, with the targets of design.md §4:
    notices, holds, audit) — target <= 60 s for 450,000 lines;
 4. **apply camt.054**: one booking notification per bank for every accepted payment (not a design target),
    which also moves every booked case ``released → paid`` (history + audit per case, ``casesync``);
-5. **reconcile**: the money identity over everything.
+5. **reconcile**: the money identity over everything;
+6. **back office**: one GET of each payment page as a city administrator, at this size.
 """
 
 from __future__ import annotations
@@ -226,7 +227,31 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"5. reconcile             {t7 - t6:7.2f} s  (ok={report.ok}, difference {report.difference_fen} fen)"
     )
-    return 0 if report.ok else 1
+    pages_ok = back_office_pages()
+    return 0 if report.ok and pages_ok else 1
+
+
+def back_office_pages() -> bool:
+    """6. The payment pages of the back office at this size, as a city administrator (one GET each)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from mianshen.backoffice.services import staff_add
+    from mianshen.payments.models import BankFile
+
+    staff_add(username="bench-admin", role="city_admin", district=None)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(get_user_model().objects.get(username="bench-admin"))
+    msg_id = BankFile.objects.order_by("pk").values_list("msg_id", flat=True).first()
+    ok = True
+    for name, args in (("payments", []), ("payment_failures", []), ("bank_files", []), ("bank_file", [msg_id]),
+                       ("reissues", []), ("reconciliation", []), ("inbound_files", [])):  # fmt: skip
+        start = time.perf_counter()
+        status = client.get(reverse(f"backoffice:{name}", args=args)).status_code
+        ok = ok and status == 200
+        print(f"6. GET {name:<18} {time.perf_counter() - start:7.2f} s  (HTTP {status})")
+    return ok
 
 
 if __name__ == "__main__":

@@ -237,7 +237,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
     from mianshen.payments.services.channel import FolderChannel
     from mianshen.payments.services.common import bank_registry_load_defaults
     from mianshen.payments.services.cycle import disbursement_cycle
-    from mianshen.payments.services.reconcile import reconcile_run
+    from mianshen.payments.services.reconcile import reconcile_record
     from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
 
     bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
@@ -289,7 +289,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
     total = sum(settled.values_list("amount_fen", flat=True))
     note("payment", f"{settled.count():,} refunds settled, {yuan(total)}; {corrected} failed accounts corrected "
          "(maker + checker) and re-issued")  # fmt: skip
-    rec = reconcile_run()
+    rec, _run = reconcile_record(actor="system:demo")
     note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {yuan(rec.difference_fen)}") +
          f": approved {yuan(rec.approved_fen)} = " + " + ".join(
              f"{k} {yuan(v)}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip

@@ -45,7 +45,7 @@ from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.common import bank_registry_load_defaults
 from mianshen.payments.services.ingest import inbound_file_ingest
 from mianshen.payments.services.instructions import payments_release
-from mianshen.payments.services.reconcile import reconcile_run
+from mianshen.payments.services.reconcile import reconcile_record
 from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
 from tests.payments_db.messages import bookings, status_report
 
@@ -188,7 +188,7 @@ def build_payments(world: World, root: Path) -> PayWorld:
     for role, case in cases.items():
         assert case.state == expect.get(role, State.AWAITING_CORRECTION), (role, case.state)
     assert Payment.objects.filter(case__in=cases.values()).count() == len(cases)
-    report = reconcile_run()
+    report, _run = reconcile_record(actor="system:test")  # recorded: the overview shows the latest check
     assert report.ok, (report.case_problems, report.ledger_problems, report.difference_fen)
     base: dict[str, Any] = {f.name: getattr(world, f.name) for f in fields(World)}
     return PayWorld(

@@ -17,7 +17,7 @@ from mianshen.payments.banks import next_working_day
 from mianshen.payments.banksim import BankProfile, BankSimulator
 from mianshen.payments.formats import parse_camt054
 from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
-from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment
+from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment, ReconcileRun
 from mianshen.payments.reasons import Action
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.cycle import disbursement_cycle
@@ -184,6 +184,8 @@ def check_world(world: World, approved: dict[int, int], seed: int) -> None:
     )
     assert all(v == 1 for v in files.values())
     assert BankFile.objects.exclude(status__in=["answered", "uploaded", "no_answer"]).count() == 0
+    latest = ReconcileRun.objects.first()  # every pass of the worker ends with a recorded money check
+    assert latest is not None and latest.by == WORKER
     report = reconcile_run()
     assert report.ok and report.difference_fen == 0, (
         f"seed {seed}: {report.case_problems[:3]} {report.day_differences[:3]} {report.ledger_problems[:3]}"

@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from mianshen.payments.crashpoints import EXIT_STATUS
-from mianshen.payments.models import Approval, Correction, Instruction
+from mianshen.payments.models import Approval, Correction, Instruction, ReconcileRun
 
 from .factories import approved_cases, simulator
 
@@ -78,8 +78,17 @@ def test_reconcile_exits_1_with_the_difference(tmp_path: Path) -> None:
     inst = Instruction.objects.order_by("pk").first()
     assert inst is not None
     Instruction.objects.filter(pk=inst.pk).update(amount_fen=inst.amount_fen - 1)  # one fen lost
-    code, out, _ = run("reconcile")
+    code, out, _ = run("reconcile", "--actor", "auditor-zhou")
     assert code == 1 and "difference ¥0.01" in out and "reconciliation FAILED" in out
+    kept = (
+        ReconcileRun.objects.first()
+    )  # the check is recorded, failed or not (the overview shows the latest)
+    assert kept is not None and (kept.ok, kept.difference_fen, kept.by, kept.cases) == (
+        False,
+        1,
+        "auditor-zhou",
+        2,
+    )
 
 
 def _test_database_url() -> str:

@@ -67,6 +67,7 @@ def failures(user: Any, f: FailureFilter) -> QuerySet[Payment]:
     )
     return (
         qs.select_related("case", "current", "current__bank_file")
+        .defer("current__bank_file__content")
         .annotate(open_correction=Exists(open_correction), open_cancel=Exists(open_cancel))
         .order_by("case_id")
     )
@@ -77,6 +78,7 @@ def holds_open_all() -> QuerySet[HoldItem]:
     return (
         HoldItem.objects.filter(resolved_at=None)
         .select_related("case", "instruction", "bank_file", "inbound")
+        .defer("bank_file__content", "inbound__content")
         .order_by("id")
     )
 
@@ -103,7 +105,7 @@ def approvals(user: Any) -> QuerySet[Approval]:
     """Four-eyes requests: open first (oldest first), then decided (latest first). District staff see the
     cancellation requests of their district's cases only (a file re-issue concerns every district)."""
     staff = staff_of(user)
-    qs = Approval.objects.select_related("case", "bank_file")
+    qs = Approval.objects.select_related("case", "bank_file").defer("bank_file__content")
     if staff is None:
         return qs.none()
     if not staff.city_level:
@@ -123,7 +125,11 @@ class Reissue:
 def reissues(user: Any) -> QuerySet[Instruction]:
     """Instructions that re-issue a failed one (``replaces`` set), latest first, in the user's districts."""
     qs = scope(Instruction.objects.filter(replaces__isnull=False), user, district_field="case__district")
-    return qs.select_related("case", "replaces", "replaces__bank_file", "bank_file").order_by("-pk")
+    return (
+        qs.select_related("case", "replaces", "replaces__bank_file", "bank_file")
+        .defer("replaces__bank_file__content", "bank_file__content")
+        .order_by("-pk")
+    )
 
 
 def reissue_rows(instructions: list[Instruction]) -> list[Reissue]:
@@ -179,6 +185,7 @@ def case_payment(case: Case) -> CasePayment | None:
     attempts = list(
         Instruction.objects.filter(payment=payment)
         .select_related("bank_file", "replaces")
+        .defer("bank_file__content")
         .order_by("attempt")
     )
     corrections_ = list(payment.corrections.select_related("failed", "reissue").order_by("pk"))
@@ -201,6 +208,7 @@ def case_payment(case: Case) -> CasePayment | None:
         holds=list(
             HoldItem.objects.filter(Q(case=case) | Q(instruction__payment=payment))
             .select_related("bank_file")
+            .defer("bank_file__content")
             .order_by("pk")
         ),
     )

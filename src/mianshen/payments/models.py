@@ -422,3 +422,24 @@ class Approval(models.Model):
     def __str__(self) -> str:
         target = f"case {self.case_id}" if self.case_id else f"file {self.bank_file_id}"
         return f"{self.kind} of {target} ({self.outcome or 'open'})"
+
+
+class ReconcileRun(models.Model):
+    """One recorded reconciliation (``mianshen reconcile``, the disbursement cycle, the demo): what the overview
+    shows without recomputing the identity over every case, and a history of the checks for auditors."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.CharField(max_length=150)
+    ok = models.BooleanField()
+    cases = models.PositiveIntegerField()
+    approved_fen = models.BigIntegerField()
+    difference_fen = models.BigIntegerField()
+    buckets = models.JSONField(help_text="bucket → {cases, fen}")
+    problems = models.PositiveIntegerField(help_text="case, ledger and bank-day problems found")
+    approved_waiting = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.pk} at {self.at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'FAILED'})"

@@ -79,4 +79,9 @@ def bank_file_by_msg_id(*, msg_id: str) -> BankFile | None:
 
 def approvals_open() -> QuerySet[Approval]:
     """Cancel / re-issue requests waiting for a second officer."""
-    return Approval.objects.filter(decided_by="").select_related("bank_file").order_by("id")
+    return (
+        Approval.objects.filter(decided_by="")
+        .select_related("bank_file")
+        .defer("bank_file__content")  # a file's bytes are megabytes: never loaded for a list
+        .order_by("id")
+    )

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from mianshen.payments.lifecycle import Bucket
-from mianshen.payments.models import ApprovalKind, BankFile, InboundFile, InboundStatus
+from mianshen.payments.models import ApprovalKind, BankFile, InboundFile, InboundStatus, ReconcileRun
 from mianshen.payments.selectors import payment_counts
 from mianshen.payments.services.approvals import approval_request
 from mianshen.payments.services.common import PaymentError
@@ -32,6 +32,12 @@ from ..forms import BankFileFilterForm, PaymentRequestForm
 from ..roles import Perm, can
 from ..services import bank_file_download
 from ._base import actor, paginate, refusal_text, staff, staff_view
+
+
+def _stored(run: ReconcileRun, bucket: str) -> tuple[int, int]:
+    """(cases, fen) of a bucket in a recorded reconciliation."""
+    got = run.buckets.get(bucket, {})
+    return int(got.get("cases", 0)), int(got.get("fen", 0))
 
 
 def _buckets(report: ReconcileReport) -> list[tuple[str, int, int]]:
@@ -49,11 +55,13 @@ def payments_overview(request: HttpRequest) -> HttpResponse:
         "open": ps.open_counts(request.user),
     }
     if city:
-        report = reconcile_run()
+        # the latest recorded check (mianshen reconcile, the disbursement cycle): recomputing the identity over
+        # every case is the reconciliation page's job, not the overview's
+        latest = ReconcileRun.objects.first()
         context.update(
             counts=payment_counts(),
-            report=report,
-            buckets=_buckets(report),
+            latest=latest,
+            buckets=[(b.value, *_stored(latest, b.value)) for b in Bucket] if latest else [],
             batches=paginate(request, ps.batches(), per_page=20),
         )
     return render(request, "backoffice/payments.html", context)

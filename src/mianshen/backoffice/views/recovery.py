@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -31,7 +32,7 @@ from ..forms import (
     ReviewDecideForm,
 )
 from ..roles import DISTRICTS, Perm, can, can_act
-from ._base import actor, case_or_404, paginate, refusal_text, require_perm, staff, staff_view
+from ._base import PAGE_SIZE, actor, case_or_404, paginate, refusal_text, require_perm, staff, staff_view
 from .cases import render_case
 
 PAY_REFUSED = (PaymentError, TransitionRefused)
@@ -53,8 +54,8 @@ def render_failures(
     bound = bound or {}
     holds = None
     resolve_forms: dict[int, forms.Form] = {}
-    if me.city_level:
-        holds = list(ps.holds_open_all())
+    if me.city_level:  # a page of the hold queue at a time (its own page parameter: hpage)
+        holds = Paginator(ps.holds_open_all(), PAGE_SIZE).get_page(request.GET.get("hpage"))
         if can(request.user, Perm.RESOLVE_HOLD):
             resolve_forms = {h.pk: bound.get(h.pk) or HoldResolveForm() for h in holds}
     context = {
@@ -199,7 +200,9 @@ def approval_list(request: HttpRequest) -> HttpResponse:
 
 @staff_view(methods=("POST",))
 def approval_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
-    approval = get_object_or_404(Approval.objects.select_related("case", "bank_file"), pk=pk)
+    approval = get_object_or_404(
+        Approval.objects.select_related("case", "bank_file").defer("bank_file__content"), pk=pk
+    )
     if approval.kind == ApprovalKind.CANCEL_PAYMENT:
         assert approval.case is not None
         case_or_404(request, approval.case.pk)  # another district's request is not found

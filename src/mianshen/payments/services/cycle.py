@@ -11,6 +11,7 @@ from .channel import Channel
 from .common import today_local
 from .ingest import inbound_files_collect
 from .instructions import payments_release
+from .reconcile import reconcile_record
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ def disbursement_cycle(
     results = inbound_files_collect(channel=channel, actor=actor)
     fresh = [r for r in results if not r.duplicate]
     retried = bank_files_check_silence(actor=actor, channel=channel, today=day)
+    reconcile_record(actor=actor)  # every pass ends with the money check, kept for the overview
     return CycleResult(
         released=released,
         files_built=len(built),

@@ -19,7 +19,7 @@ from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
 
 from ..lifecycle import Bucket, InstructionStatus, bucket
-from ..models import Booking, BookingKind, Instruction, Payment
+from ..models import Booking, BookingKind, Instruction, Payment, ReconcileRun
 from .casesync import CASE_STATE
 
 IS = InstructionStatus
@@ -69,6 +69,18 @@ class ReconcileReport:
             and not self.day_differences
             and not (self.ledger_problems)
         )
+
+
+def reconcile_record(*, actor: str) -> tuple[ReconcileReport, ReconcileRun]:
+    """Reconcile and keep the result (the overview's latest check, and the history of checks)."""
+    report = reconcile_run()
+    problems = len(report.case_problems) + len(report.ledger_problems) + len(report.day_differences)
+    run = ReconcileRun.objects.create(
+        by=actor, ok=report.ok, cases=report.cases, approved_fen=report.approved_fen,
+        difference_fen=report.difference_fen, problems=problems, approved_waiting=report.approved_waiting,
+        buckets={b: {"cases": report.buckets_count[b], "fen": report.buckets_fen[b]} for b in report.buckets_fen},
+    )  # fmt: skip
+    return report, run
 
 
 def reconcile_run() -> ReconcileReport:

@@ -3,6 +3,7 @@ difference when it does not (2: the database is not set up)."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import Any
 
@@ -22,12 +23,15 @@ class Command(MianshenCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, default=20, help="problems shown per kind")
+        parser.add_argument(
+            "--actor", default=f"cli:{getpass.getuser()}", help="who ran it (kept with the result)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated_database()
-        from mianshen.payments.services.reconcile import reconcile_run
+        from mianshen.payments.services.reconcile import reconcile_record
 
-        r = reconcile_run()
+        r, _run = reconcile_record(actor=options["actor"])
         limit = options["limit"]
         parts = " + ".join(
             f"{name} {_yuan(r.buckets_fen[name])} ({r.buckets_count[name]})" for name in r.buckets_fen
