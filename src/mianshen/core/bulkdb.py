@@ -5,7 +5,7 @@ the transaction, so a failure leaves nothing behind."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection, models
@@ -20,7 +20,11 @@ def _same(value: Any) -> Any:
 
 
 def _sqlite_value(value: Any) -> Any:
+    """A value as Django stores it in SQLite: datetimes as naive UTC text (so they sort and compare as text with
+    the ORM's), dates as ISO text."""
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
