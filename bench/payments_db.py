@@ -26,8 +26,10 @@ it). Timed, with the targets of design.md §4:
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import platform
+import pstats
 import random
 import subprocess
 import sys
@@ -130,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=450_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--profile-pain002", action="store_true", help="cProfile step 3, print the top 30")
     args = parser.parse_args(argv)
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
@@ -207,14 +210,21 @@ def run(args: argparse.Namespace) -> int:
         bank_files_upload_pending(actor="system:bench", channel=FolderChannel(Path(tmp)), today=MON)
     reports, notes = answers(rnd)
     in_cases[0] = 0.0
+    profiler = cProfile.Profile() if args.profile_pain002 else None
     t4 = time.perf_counter()
+    if profiler:
+        profiler.enable()
     for k, data in enumerate(reports):
         inbound_file_ingest(data=data, name=f"pain002-{k}.xml", actor="system:bench")
+    if profiler:
+        profiler.disable()
     t5 = time.perf_counter()
     print(f"3. apply pain.002        {t5 - t4:7.2f} s  ({n:,} lines; target <= 60 s)")
     print(
         f"   of which the cases app {in_cases[0]:7.2f} s  (released -> awaiting_correction for the rejects)"
     )
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     in_cases[0] = 0.0
     for k, data in enumerate(notes):
         inbound_file_ingest(data=data, name=f"camt054-{k}.xml", actor="system:bench")

@@ -18,7 +18,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.core.bulkdb import insert_rows, update_rows
 
 from ..crashpoints import maybe_crash
-from ..lifecycle import FAILED, InstructionStatus, contradiction, derive, merge
+from ..lifecycle import FAILED, Bucket, InstructionStatus, bucket, contradiction, derive, merge
 from ..models import (
     BankFile,
     BankFileStatus,
@@ -135,7 +135,14 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
     holds += failure_effects(insts=failed, plan=plan, inbound=inbound, actor=actor)
     holds_raise(actor=actor, items=holds)
     _mark_answered(plan)
-    case_states_sync(case_ids=[plan.insts[e].case_id for ids in moves.values() for e in ids], actor=actor)
+    # only a move into another bucket can change a case's state (uploaded → accepted is in flight either way)
+    rebucketed = [
+        plan.insts[e].case_id
+        for move, ids in moves.items()
+        if _bucket_of(move.split("->")[0]) != _bucket_of(move.split("->")[1])
+        for e in ids
+    ]
+    case_states_sync(case_ids=rebucketed, actor=actor)
     audit_many(
         actor=actor,
         events=[
@@ -147,6 +154,10 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
         ],
     )  # fmt: skip
     return inbound
+
+
+def _bucket_of(status: str) -> Bucket:
+    return bucket(current=IS(status), cancelled=False)
 
 
 def _bookings(plan: Plan) -> list[tuple[object, ...]]:
