@@ -75,14 +75,11 @@ def audit_record(
     return event
 
 
-def audit_record_many(
-    *, actor: str, events: Iterable[Mapping[str, Any]], actor_id: int | None = None, batch_size: int = 2_000
-) -> int:
+def audit_record_many(*, actor: str, events: Iterable[Mapping[str, Any]], actor_id: int | None = None) -> int:
     """Append many events by one actor at once (a screening round opening 450,000 cases): one lock, one
     timestamp, one bulk insert (``COPY`` on PostgreSQL, ``executemany`` on SQLite), in the caller's transaction.
     Each event is a mapping with ``action``, ``obj_type``, ``obj_id`` and optionally ``before``, ``after``,
-    ``reason``. Returns how many were appended. ``batch_size`` is no longer used (it was the rows per INSERT of
-    ``bulk_create``; the rows now go in one COPY) and is kept for the callers that pass it."""
+    ``reason``. Returns how many were appended."""
     prepared = _prepare(actor, actor_id, events)  # checked before anything is locked
     if not prepared:
         return 0

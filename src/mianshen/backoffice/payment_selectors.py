@@ -15,7 +15,7 @@ from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, 
 
 from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
-from mianshen.payments.lifecycle import FAILED, InstructionStatus
+from mianshen.payments.lifecycle import CANCELLABLE, FAILED, InstructionStatus
 from mianshen.payments.models import (
     Approval,
     ApprovalKind,
@@ -29,6 +29,7 @@ from mianshen.payments.models import (
     StatusLine,
 )
 from mianshen.payments.reasons import Action as Do
+from mianshen.payments.selectors import reissue_waiting
 
 from .roles import scope, staff_of, visible_cases
 
@@ -202,8 +203,7 @@ def case_payment(case: Case) -> CasePayment | None:
         open_cancel=next(
             (a for a in approvals_ if not a.decided_by and a.kind == ApprovalKind.CANCEL_PAYMENT), None
         ),
-        cancellable=payment.cancelled_at is None
-        and (not_live or (current is not None and current.status == IS.CREATED)),
+        cancellable=payment.cancelled_at is None and (current is None or IS(current.status) in CANCELLABLE),
         correctable=payment.cancelled_at is None and not_live,
         holds=list(
             HoldItem.objects.filter(Q(case=case) | Q(instruction__payment=payment))
@@ -283,9 +283,7 @@ def bank_file_holds(bf: BankFile) -> QuerySet[HoldItem]:
 
 def bank_file_reissue_waiting(bf: BankFile) -> int:
     """How many of the file's payments, rejected for a defect of our file, wait for a re-issue."""
-    return Instruction.objects.filter(
-        bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value, reissue__isnull=True
-    ).count()
+    return reissue_waiting(bf).count()
 
 
 def inbound_files() -> QuerySet[InboundFile]:

@@ -88,8 +88,12 @@ class ContactView:
     extracted_on: date | None
 
 
-def _actor(user: Any) -> tuple[str, int | None]:
-    return user.get_username(), user.pk
+def _record_access(
+    user: Any, action: Action, obj_type: str, obj_id: str, after: dict[str, Any], reason: str
+) -> None:
+    """The audit event of a staff member seeing (or taking) sensitive data, in the caller's transaction."""
+    audit_record(actor=user.get_username(), actor_id=user.pk, action=action, obj_type=obj_type, obj_id=obj_id,
+                 after=after, reason=reason)  # fmt: skip
 
 
 def case_bank_view(*, case: Case, user: Any) -> BankView:
@@ -102,15 +106,13 @@ def case_bank_view(*, case: Case, user: Any) -> BankView:
             if snapshot_id
             else None
         )
-        actor, actor_id = _actor(user)
-        audit_record(
-            actor=actor,
-            actor_id=actor_id,
-            action=Action.STAFF_VIEWED_BANK_DATA,
-            obj_type="case",
-            obj_id=str(case.pk),
-            after={"unit_id": case.unit_id, "snapshot": snapshot_id, "found": account is not None},
-            reason="back office: bank panel",
+        _record_access(
+            user,
+            Action.STAFF_VIEWED_BANK_DATA,
+            "case",
+            str(case.pk),
+            {"unit_id": case.unit_id, "snapshot": snapshot_id, "found": account is not None},
+            "back office: bank panel",
         )
     return BankView(account, snapshot_id, rnd.snapshot.extracted_on if rnd else None)
 
@@ -127,15 +129,13 @@ def case_contact_view(*, case: Case, user: Any) -> ContactView:
             if snapshot_id
             else None
         )
-        actor, actor_id = _actor(user)
-        audit_record(
-            actor=actor,
-            actor_id=actor_id,
-            action=Action.STAFF_VIEWED_CONTACT,
-            obj_type="case",
-            obj_id=str(case.pk),
-            after={"unit_id": case.unit_id, "snapshot": snapshot_id, "found": bool(phone)},
-            reason="back office: contact panel",
+        _record_access(
+            user,
+            Action.STAFF_VIEWED_CONTACT,
+            "case",
+            str(case.pk),
+            {"unit_id": case.unit_id, "snapshot": snapshot_id, "found": bool(phone)},
+            "back office: contact panel",
         )
     return ContactView(phone, snapshot_id, rnd.snapshot.extracted_on if rnd else None)
 
@@ -152,19 +152,17 @@ def case_payment_accounts_view(*, case: Case, user: Any) -> PaymentAccountsView:
     with transaction.atomic():
         instructions = list(Instruction.objects.filter(case=case).order_by("attempt"))
         corrections = list(Correction.objects.filter(payment__case=case).order_by("pk"))
-        actor, actor_id = _actor(user)
-        audit_record(
-            actor=actor,
-            actor_id=actor_id,
-            action=Action.STAFF_VIEWED_BANK_DATA,
-            obj_type="case",
-            obj_id=str(case.pk),
-            after={
+        _record_access(
+            user,
+            Action.STAFF_VIEWED_BANK_DATA,
+            "case",
+            str(case.pk),
+            {
                 "unit_id": case.unit_id,
                 "instructions": len(instructions),
                 "corrections": len(corrections),
             },
-            reason="back office: payment accounts panel",
+            "back office: payment accounts panel",
         )
     return PaymentAccountsView(instructions, corrections)
 
@@ -174,14 +172,12 @@ def bank_file_download(*, bank_file: BankFile, user: Any) -> bytes:
     ``staff.downloaded_bank_file`` (with the file's SHA-256) first."""
     with transaction.atomic():
         data = bytes(BankFile.objects.values_list("content", flat=True).get(pk=bank_file.pk))
-        actor, actor_id = _actor(user)
-        audit_record(
-            actor=actor,
-            actor_id=actor_id,
-            action=Action.STAFF_DOWNLOADED_BANK_FILE,
-            obj_type="bank_file",
-            obj_id=bank_file.msg_id,
-            after={"sha256": bank_file.sha256},
-            reason="back office: bank file download",
+        _record_access(
+            user,
+            Action.STAFF_DOWNLOADED_BANK_FILE,
+            "bank_file",
+            bank_file.msg_id,
+            {"sha256": bank_file.sha256},
+            "back office: bank file download",
         )
     return data

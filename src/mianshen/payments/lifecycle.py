@@ -39,6 +39,8 @@ IN_FLIGHT: frozenset[InstructionStatus] = frozenset(
     {S.CREATED, S.FROZEN, S.UPLOADED, S.NO_ANSWER, S.ACCEPTED}
 )
 FAILED: frozenset[InstructionStatus] = frozenset({S.REJECTED, S.RETURNED})
+# a payment whose current instruction is in one of these may be cancelled (``created``: withdrawn before a file)
+CANCELLABLE: frozenset[InstructionStatus] = FAILED | frozenset({S.CREATED, S.CANCELLED})
 POSITIVE_FINAL = frozenset({"ACSC", "ACCC"})
 
 

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 
 from .lifecycle import Bucket, InstructionStatus, bucket
 from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
+from .reasons import Action
 from .services.casesync import CASE_STATE
 
 
@@ -71,6 +72,14 @@ def inbound_quarantined() -> QuerySet[InboundFile]:
 
 def notices_unsent() -> QuerySet[UnitNotice]:
     return UnitNotice.objects.filter(sent_at=None).order_by("id")
+
+
+def reissue_waiting(bank_file: BankFile) -> QuerySet[Instruction]:
+    """The file's payments rejected for a defect of our file that have not been re-issued yet."""
+    return Instruction.objects.filter(
+        bank_file=bank_file, status=InstructionStatus.REJECTED, action=Action.OUR_DEFECT_RESEND.value,
+        reissue__isnull=True,
+    )  # fmt: skip
 
 
 def bank_file_by_msg_id(*, msg_id: str) -> BankFile | None:

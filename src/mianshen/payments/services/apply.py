@@ -87,6 +87,7 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
                 (HoldKind.LATE if line.outcome == LineOutcome.LATE else HoldKind.CONTRADICTION, inst, line)
             )
     moves: dict[str, list[str]] = defaultdict(list)
+    rebucketed: list[int] = []  # cases whose money changed bucket: only their state can change
     updates = []
     failed: list[Inst] = []
     for e2e, inst in plan.insts.items():
@@ -99,6 +100,8 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
             updates.append(row)
         if new.value != before[e2e]:
             moves[f"{before[e2e]}->{new.value}"].append(e2e)
+            if _bucket_of(before[e2e]) != _bucket_of(new):  # uploaded → accepted is in flight either way
+                rebucketed.append(inst.case_id)
             if new in FAILED and IS(before[e2e]) not in FAILED:
                 failed.append(inst)
         inst.status, inst.action = new.value, row[8]
@@ -135,13 +138,6 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
     holds += failure_effects(insts=failed, plan=plan, inbound=inbound, actor=actor)
     holds_raise(actor=actor, items=holds)
     _mark_answered(plan)
-    # only a move into another bucket can change a case's state (uploaded → accepted is in flight either way)
-    rebucketed = [
-        plan.insts[e].case_id
-        for move, ids in moves.items()
-        if _bucket_of(move.split("->")[0]) != _bucket_of(move.split("->")[1])
-        for e in ids
-    ]
     case_states_sync(case_ids=rebucketed, actor=actor)
     audit_many(
         actor=actor,

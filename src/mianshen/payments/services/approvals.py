@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
 
-from ..lifecycle import FAILED, InstructionStatus
+from ..lifecycle import CANCELLABLE, InstructionStatus
 from ..models import Approval, ApprovalKind, BankFile, Correction, Instruction, Payment
-from ..reasons import Action as Do
+from ..selectors import reissue_waiting
 from .common import PaymentError, audit_many, event
 from .recovery import (
     bank_file_reissue,
@@ -122,7 +122,7 @@ def _check_cancellable(case_id: int) -> None:
             f"the payment of case {case_id} is already cancelled", f"案件 {case_id} 的拨付已撤销"
         )
     current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
-    if current is not None and current.status != IS.CREATED and IS(current.status) not in FAILED:
+    if current is not None and IS(current.status) not in CANCELLABLE:
         raise not_cancellable(case_id, current)
 
 
@@ -130,9 +130,6 @@ def _file_to_reissue(msg_id: str) -> BankFile:
     bf = BankFile.objects.filter(msg_id=msg_id).first()
     if bf is None:
         raise no_bank_file(msg_id)
-    waiting = Instruction.objects.filter(
-        bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value, reissue__isnull=True
-    )
-    if not waiting.exists():
+    if not reissue_waiting(bf).exists():
         raise nothing_to_reissue(msg_id)
     return bf

@@ -92,8 +92,9 @@ def reconcile_run() -> ReconcileReport:
 
 
 def _cases(report: ReconcileReport) -> None:
-    released = dict(Case.objects.filter(state__in=PAYMENT_STATES).values_list("pk", "amount_fen"))
-    states = dict(Case.objects.filter(state__in=PAYMENT_STATES).values_list("pk", "state"))
+    rows = Case.objects.filter(state__in=PAYMENT_STATES).values_list("pk", "amount_fen", "state")
+    released = {pk: amount for pk, amount, _ in rows}
+    states = {pk: state for pk, _, state in rows}
     payments = Payment.objects.values_list("case_id", "amount_fen", "cancelled_at", "current__status",
                                            "current__amount_fen")  # fmt: skip
     settled: dict[int, list[int]] = defaultdict(list)

@@ -24,7 +24,7 @@ from mianshen.audit.catalogue import Action
 
 from ..crashpoints import maybe_crash
 from ..formats.types import remittance_text
-from ..lifecycle import FAILED, LIVE, InstructionStatus
+from ..lifecycle import CANCELLABLE, FAILED, LIVE, InstructionStatus
 from ..models import (
     Approval,
     ApprovalKind,
@@ -41,6 +41,7 @@ from ..models import (
 )
 from ..reasons import Action as Do
 from ..reasons import reason_info
+from ..selectors import reissue_waiting
 from .casesync import case_states_sync
 from .common import PaymentError, audit_many, event
 from .holds import holds_close_for
@@ -346,11 +347,7 @@ def bank_file_reissue(*, msg_id: str, actor: str) -> list[Instruction]:
         bf = BankFile.objects.select_for_update().filter(msg_id=msg_id).first()
         if bf is None:
             raise no_bank_file(msg_id)
-        failed = list(
-            Instruction.objects.filter(bank_file=bf, status=IS.REJECTED, action=Do.OUR_DEFECT_RESEND.value)
-            .filter(reissue__isnull=True)
-            .order_by("pk")
-        )
+        failed = list(reissue_waiting(bf).order_by("pk"))
         if not failed:
             raise nothing_to_reissue(msg_id)
         new = []
@@ -383,11 +380,11 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
         if current is not None and current.status == IS.CREATED:
             list(Bank.objects.select_for_update().filter(code=current.bank_id))  # the builders' lock
             current.refresh_from_db()
+        if current is not None and IS(current.status) not in CANCELLABLE:
+            raise not_cancellable(case_id, current)
         if current is not None and current.status == IS.CREATED:
             current.status = IS.CANCELLED
             current.save(update_fields=["status"])
-        elif current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
-            raise not_cancellable(case_id, current)
         payment.cancelled_at, payment.cancelled_by, payment.cancel_reason = timezone.now(), actor, reason
         payment.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
         case_states_sync(case_ids=[case_id], actor=actor)
