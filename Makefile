@@ -26,20 +26,27 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mianshen demo
 
+# Each suite prints how long it took ("== <suite>: N s"), so CI's log shows where the time goes.
+TIMED = bash -c 'start=$$(date +%s); "$$@"; status=$$?; echo "== $$0: $$(( $$(date +%s) - start )) s (exit $$status)"; exit $$status'
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	@$(TIMED) "lint (ruff check)" $(BIN)/ruff check src tests bench
+	@$(TIMED) "lint (ruff format)" $(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	@$(TIMED) "typecheck (mypy)" $(BIN)/mypy
 
+# The whole suite runs on SQLite; on PostgreSQL only the tests that touch the database run again
+# (MIANSHEN_TEST_DB_ONLY=1, see tests/conftest.py): parsers and the policy core need not run twice.
 test-sqlite: $(STAMP)
-	MIANSHEN_DATABASE_URL= $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "== tests on SQLite (all)"
+	@MIANSHEN_DATABASE_URL= $(TIMED) "tests on SQLite" $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-postgres: $(STAMP)
 	@if [ -n "$(MIANSHEN_TEST_PG_URL)" ]; then \
-		echo "== tests on PostgreSQL ($(MIANSHEN_TEST_PG_URL))"; \
-		MIANSHEN_DATABASE_URL="$(MIANSHEN_TEST_PG_URL)" $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
+		echo "== tests on PostgreSQL ($(MIANSHEN_TEST_PG_URL)): the database tests"; \
+		MIANSHEN_DATABASE_URL="$(MIANSHEN_TEST_PG_URL)" MIANSHEN_TEST_DB_ONLY=1 \
+			$(TIMED) "tests on PostgreSQL" $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
 	else \
 		echo "== PostgreSQL half skipped: set MIANSHEN_TEST_PG_URL to run it"; \
 	fi
