@@ -30,8 +30,9 @@ demo: $(STAMP)
 TIMED = bash -c 'start=$$(date +%s); "$$@"; status=$$?; echo "== $$0: $$(( $$(date +%s) - start )) s (exit $$status)"; exit $$status'
 
 lint: $(STAMP)
-	@$(TIMED) "lint (ruff check)" $(BIN)/ruff check src tests bench
-	@$(TIMED) "lint (ruff format)" $(BIN)/ruff format --check src tests bench
+	@$(TIMED) "lint (ruff check)" $(BIN)/ruff check src tests bench tools
+	@$(TIMED) "lint (ruff format)" $(BIN)/ruff format --check src tests bench tools
+	@$(TIMED) "lint (import layers)" $(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	@$(TIMED) "typecheck (mypy)" $(BIN)/mypy
