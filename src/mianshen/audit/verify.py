@@ -94,6 +94,7 @@ class VerifyResult:
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     lost: tuple[Checkpoint, ...] = ()  # checkpoints of the file beyond the head: the end was cut off
+    accepted: tuple[str, ...] = ()  # losses accepted after restores from backup
 
     @property
     def problem(self) -> Problem | None:
@@ -112,9 +113,10 @@ class VerifyResult:
             if self.checkpoint_path.exists()
             else f"no checkpoint file at {self.checkpoint_path}"
         )
+        accepted = "".join(f"; {text}" for text in self.accepted)
         return (
             f"audit trail intact: {self.events:,} events, head seq {self.head_seq} {self.head_hash[:16]}, "
-            f"{checks}, {self.seconds:.1f} s"
+            f"{checks}, {self.seconds:.1f} s{accepted}"
         )
 
 
@@ -136,7 +138,9 @@ class CheckpointBook:
     the line's seq); each ``audit.checkpoint`` event must have its line in the file (``unrecorded``): a file that
     is missing, emptied, cut or rewritten disagrees with the chain. An ``audit.restore_accepted`` event sets
     aside the lines it names - the checkpoints of events a restore from backup lost - and only lines naming a
-    seq at or after its own, so it can never hide a disagreement earlier in the chain.
+    seq at or after its own, so it can never hide a disagreement earlier in the chain; and only when the file
+    pins the event itself with a later checkpoint, so that accepting a loss needs the file as well as the
+    database.
     """
 
     def __init__(self, path: Path, found: list[Checkpoint]) -> None:
@@ -148,7 +152,8 @@ class CheckpointBook:
         self.matched = [cp for cp in self.pending.pop(0, []) if cp.hash == GENESIS_HASH]
         self.last_good = 0
         self.recorded: list[Recorded] = []
-        self.notes: list[str] = []
+        self.accepted: list[str] = []  # accepted restore losses, for the summary
+        self.notes: list[str] = []  # warnings
 
     def at(self, row: Row, digest: str) -> Problem | None:
         """Compare the lines naming this row's seq with its hash (call only when ``row[1] in pending``)."""
@@ -168,21 +173,34 @@ class CheckpointBook:
                 self.recorded.append(
                     Recorded(row[1], row[0], after["seq"], after["hash"], str(after.get("file") or ""))
                 )
-            return
+        else:
+            self._restore_accepted(row, after)
+
+    def _restore_accepted(self, row: Row, after: dict[str, Any]) -> None:
+        """Set aside the lines an ``audit.restore_accepted`` event names, if the file pins the event: a line at
+        or after its seq that is not one of those (the chain links it to the event; it is compared in turn)."""
+        seq, actor, reason = row[1], row[3], row[10]
+        items = after.get("superseded")
         set_aside = {
             (item.get("seq"), item.get("hash"))
-            for item in after.get("superseded", ())
+            for item in (items if isinstance(items, list) else [])
             if isinstance(item, dict)
         }
-        dropped = 0
-        for seq in [s for s in self.pending if s >= row[1]]:
-            keep = [cp for cp in self.pending[seq] if (cp.seq, cp.hash) not in set_aside]
-            dropped += len(self.pending[seq]) - len(keep)
-            self.pending[seq] = keep
+        if not any(s >= seq and (s, h) not in set_aside for s, h in self.lines):
+            self.notes.append(
+                f"the audit.restore_accepted event at seq {seq} is ignored: no checkpoint in the file at or "
+                "after it (write one: mianshen audit checkpoint)"
+            )
+            return
+        for at_seq in [s for s in self.pending if s >= seq]:
+            keep = [cp for cp in self.pending.pop(at_seq) if (cp.seq, cp.hash) not in set_aside]
+            if keep:
+                self.pending[at_seq] = keep
+        lost = f"seq {after.get('lost_from')}..{after.get('lost_to')}"
+        self.accepted.append(f"events {lost} lost in a restore accepted at seq {seq}")
         self.notes.append(
-            f"a restore from backup was accepted at seq {row[1]} by {row[3]}: events seq "
-            f"{after.get('lost_from')}..{after.get('lost_to')} of the earlier trail were lost, {dropped} "
-            f"checkpoint(s) naming them set aside ({row[10] or 'no reason given'})"
+            f"a restore from backup was accepted at seq {seq} by {actor}: events {lost} of the earlier trail "
+            f"were lost and the checkpoints naming them set aside ({reason or 'no reason given'})"
         )
 
     def beyond(self, head_seq: int) -> list[Checkpoint]:
@@ -244,6 +262,7 @@ def audit_verify(
         problems=tuple(problems),
         warnings=(*warnings, *book.notes),
         lost=lost,
+        accepted=tuple(book.accepted),
     )
 
 
