@@ -7,8 +7,10 @@ A line looks like::
 
 ``seq``/``hash``/``at`` are those of the head event when the checkpoint was taken, ``count`` the number of events
 then. ``verify`` requires each checkpoint's seq to exist with that very hash; a seq beyond the current head means
-the end of the trail was cut off. Keep the file somewhere the database's administrators cannot rewrite (another
-host, WORM storage, a log shipper); a copy anywhere will do, lines are only ever appended.
+the end of the trail was cut off. Each checkpoint is also recorded in the chain (an ``audit.checkpoint`` event),
+and ``verify`` requires each of those to have its line here: the file cannot be deleted, emptied, cut or
+rewritten unseen. Put it on another machine or write-once storage, where the database's administrators cannot
+rewrite it, and copy it off (a log shipper, the auditor): lines are only ever appended.
 
 The file is ``$MIANSHEN_AUDIT_CHECKPOINT_FILE`` when set (read at each call), else
 ``<VAR_DIR>/audit-checkpoints.jsonl``. Use one file per database.
