@@ -97,10 +97,14 @@ def test_cut_in_the_middle_and_the_file_rewritten_to_match_the_cut(trail: Path) 
     _broken(f"seq 6 (id {id_of(6)}): checkpoint file disagrees with the chain")
 
 
-def test_cut_to_zero_and_the_file_deleted(trail: Path) -> None:
+@pytest.mark.parametrize("file", ["deleted", "emptied"])
+def test_cut_to_zero_and_the_file_gone(trail: Path, file: str) -> None:
     _business_rows()
     _cut_after(0)
-    trail.unlink()
+    if file == "deleted":
+        trail.unlink()
+    else:
+        trail.write_text("")
     out = _broken("seq 1: missing (deleted)")
     assert "the trail is empty, but the database holds 2 case(s)" in out
 
