@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from mianshen.audit.catalogue import Action
+from mianshen.audit.models import AuditEvent
 from mianshen.audit.protection import drop_protection
 from mianshen.audit.services import audit_checkpoint
 from mianshen.audit.triggers import TABLE
@@ -119,6 +121,15 @@ def test_cut_below_the_newest_checkpoint_names_the_lost_range(trail: Path) -> No
     _cut_after(9)
     out = _broken("seq 10: truncated after seq 9")
     assert "2 event(s) missing at the end, seq 10..11 (and any written after it)" in out
+
+
+def test_a_checkpoint_written_while_verify_reads_the_chain_is_no_false_alarm(checkpoint_path: Path) -> None:
+    """verify reads the file first; a checkpoint appended meanwhile has its event in the chain it then reads."""
+    record_many(3)
+    writes = iter([audit_checkpoint])
+    result = audit_verify(batch_size=1, advance=lambda _n: next(writes, lambda: None)())
+    assert AuditEvent.objects.filter(action=Action.AUDIT_CHECKPOINT).count() == 1
+    assert result.ok and result.head_seq == 4, result.summary()
 
 
 def test_an_empty_trail_without_business_data_verifies() -> None:

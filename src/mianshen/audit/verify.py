@@ -208,8 +208,18 @@ class CheckpointBook:
         return sorted((cp for cps in self.pending.values() for cp in cps if cp.seq > head_seq), key=_by_seq)
 
     def unrecorded(self) -> list[Recorded]:
-        """The chain's checkpoints that have no line in the file."""
-        return [r for r in self.recorded if (r.seq, r.hash) not in self.lines]
+        """The chain's checkpoints that have no line in the file. A checkpoint written while the chain was being
+        read has its event in the chain and its line only in the file as it is now (the line is written before
+        the event commits): the file is read again before anything is called missing."""
+        missing = [r for r in self.recorded if (r.seq, r.hash) not in self.lines]
+        if missing and self.path.exists():
+            try:
+                found, _ = checkpoints_read(self.path)
+            except CheckpointFileError as exc:
+                raise AuditUnavailable(str(exc)) from exc
+            self.lines.update((cp.seq, cp.hash) for cp in found)
+            missing = [r for r in missing if (r.seq, r.hash) not in self.lines]
+        return missing
 
 
 def _by_seq(cp: Checkpoint) -> tuple[int, int]:
