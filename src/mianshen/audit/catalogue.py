@@ -110,6 +110,11 @@ class Action(IntEnum):
 
     # 9xx the audit trail itself
     AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"
+    AUDIT_RESTORE_ACCEPTED = (
+        901,
+        "audit.restore_accepted",
+        "events lost in a restore from backup were acknowledged; the checkpoints naming them were set aside",
+    )
     AUDIT_PROTECTION_REMOVED = (
         910,
         "audit.protection_removed",

@@ -233,11 +233,14 @@ def _copy_datetime(value: datetime, connection: BaseDatabaseWrapper) -> Any:
     return AuditEvent._meta.get_field("at").get_db_prep_save(value, connection)
 
 
-def audit_checkpoint(*, directory: Path | None = None, actor: str = "system:checkpoint") -> Path:
-    """Append the committed chain head (seq, hash, at, count) to the checkpoint file and record that as an
-    ``audit.checkpoint`` event; returns the file. Runs in its own transaction (never inside another one, so
-    that it only ever writes down events that are committed)."""
-    path = checkpoint_file(directory)
+def audit_checkpoint(
+    *, directory: Path | None = None, actor: str = "system:checkpoint", file: Path | None = None
+) -> Path:
+    """Append the committed chain head (seq, hash, at, count) to the checkpoint file (``file``, else
+    ``checkpoint_file(directory)``) and record that as an ``audit.checkpoint`` event; returns the file. Runs in
+    its own transaction (never inside another one, so that it only ever writes down events that are
+    committed). ``CheckpointFileError`` (nothing recorded) when the file cannot be written."""
+    path = file if file is not None else checkpoint_file(directory)
     connection = connections[DEFAULT_DB_ALIAS]
     with transaction.atomic(durable=True):
         _chain_lock(connection)

@@ -1,10 +1,14 @@
-"""`mianshen audit verify | checkpoint | protection`: check and pin the tamper-evident audit trail (全程留痕).
+"""`mianshen audit verify | checkpoint | accept-restore | protection`: check and pin the tamper-evident audit
+trail (全程留痕).
 
-verify      exit 0 and a one-line summary when the trail is intact; exit 1 and the first bad entry (seq, id,
-            what is wrong) when it is not; exit 2 when it cannot run (database unreachable or not migrated).
-checkpoint  append the chain head to the checkpoint file outside the database (run it from cron or the worker).
-protection  status | remove --reason ... | restore: an administrator's switch for the append-only triggers;
-            removing and restoring are recorded in the trail.
+verify          exit 0 and a one-line summary when the trail is intact; exit 1 and the first bad entry (seq, id,
+                what is wrong) when it is not - the chain itself, or the checkpoint file disagreeing with it
+                (missing, emptied, cut, rewritten); exit 2 when it cannot run (database unreachable or not
+                migrated, no audit table, checkpoint file unreadable).
+checkpoint      append the chain head to the checkpoint file outside the database (run it from cron or the worker).
+accept-restore  after a restore from backup: record that the events the file names beyond the head are lost.
+protection      status | remove --reason ... | restore: an administrator's switch for the append-only triggers;
+                removing and restoring are recorded in the trail.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from typing import Any, cast
 
 from django.core.management.base import CommandParser
 
+from mianshen.audit.checkpoints import CheckpointFileError
+from mianshen.audit.restore import RestoreRefused
+from mianshen.audit.selectors import AuditUnavailable, audit_table_require
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.core.db import require_migrated_database
 from mianshen.core.progress import progress_bar, stderr_console
@@ -32,11 +39,15 @@ def _default_actor() -> str:
 
 
 class Command(MianshenCommand):
-    help = "Verify the audit trail's hash chain, write checkpoints of its head, switch its protection."
+    help = (
+        "Verify the audit trail's hash chain against the checkpoint file, write checkpoints of its head, accept "
+        "the events a restore from backup lost, switch its protection."
+    )
+    user_errors = (AuditUnavailable, CheckpointFileError, RestoreRefused)
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="{verify,checkpoint,protection}"
+            dest="subcommand", required=True, metavar="{verify,checkpoint,accept-restore,protection}"
         )
         verify = sub.add_parser("verify", help="recompute the chain and compare it with the checkpoints")
         verify.add_argument("--checkpoints", type=Path, default=None, help="checkpoint file to check against")
@@ -51,6 +62,15 @@ class Command(MianshenCommand):
             "--dir", type=Path, default=None, help="write into DIR/audit-checkpoints.jsonl"
         )
 
+        accept = sub.add_parser(
+            "accept-restore",
+            help="after a restore from backup: record that the events the checkpoint file names beyond the "
+            "head are lost (verify then sets their checkpoints aside, and warns)",
+        )
+        accept.add_argument("--reason", default="", help="why the loss is accepted (required)")
+        accept.add_argument("--actor", default=None, help="who (default: cli:<OS user>)")
+        accept.add_argument("--checkpoints", type=Path, default=None, help="checkpoint file to check against")
+
         protection = sub.add_parser("protection", help="status, remove or restore the append-only triggers")
         protection.add_argument("action", choices=["status", "remove", "restore"])
         protection.add_argument("--reason", default="", help="why (required to remove)")
@@ -58,7 +78,8 @@ class Command(MianshenCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated_database()
-        getattr(self, f"_{options['subcommand']}")(options)
+        audit_table_require()
+        getattr(self, f"_{options['subcommand'].replace('-', '_')}")(options)
 
     def _verify(self, options: dict[str, Any]) -> None:
         from mianshen.audit.selectors import audit_head
@@ -93,6 +114,20 @@ class Command(MianshenCommand):
         pinned = event.after if event is not None and isinstance(event.after, dict) else {}
         self.stdout.write(
             f"checkpoint of seq {pinned.get('seq')} {str(pinned.get('hash'))[:16]} appended to {path}"
+        )
+
+    def _accept_restore(self, options: dict[str, Any]) -> None:
+        from mianshen.audit.restore import audit_restore_accept
+
+        event = audit_restore_accept(
+            actor=options["actor"] or _default_actor(),
+            reason=options["reason"],
+            checkpoints=options["checkpoints"],
+        )
+        after = event.after if isinstance(event.after, dict) else {}
+        self.stdout.write(
+            f"restore accepted (recorded as seq {event.seq}): events seq {after.get('lost_from')}.."
+            f"{after.get('lost_to')} of the earlier trail are lost; a new checkpoint was written"
         )
 
     def _protection(self, options: dict[str, Any]) -> None:
