@@ -130,7 +130,8 @@ def correction_account_on_file(
         zh = "、".join(FIELD_NAMES[f][1] for f in differs)
         raise AccountNotOnFile(
             f"case {case_id}: the account entered is not unit {unit}'s account on file in snapshot {snapshot.pk} "
-            f"(imported {_imported(snapshot)}): the {en} differ; enter the account as on file, or {ASK_UNIT_EN}",
+            f"(imported {_imported(snapshot)}): the {en} {'differs' if len(differs) == 1 else 'differ'}; enter the "
+            f"account as on file, or {ASK_UNIT_EN}",
             f"案件 {case_id}：所录账户与单位 {unit} 在数据快照 {snapshot.pk}（{_imported(snapshot)} 导入）中的社保在用账户"
             f"不一致（{zh}不同）：请按在用账户录入，或{ASK_UNIT_ZH}",
         )
