@@ -9,7 +9,7 @@ import pytest
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.demo import run_demo, yuan
-from mianshen.payments.models import Instruction
+from mianshen.payments.models import Correction, Instruction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,6 +33,9 @@ def test_demo_pays_every_approved_refund_and_reconciles(
     # every refund ended paid: none in flight, none waiting for a correction
     assert not Case.objects.filter(state__in=[State.RELEASED, State.AWAITING_CORRECTION]).exists()
     assert not Case.objects.filter(state=State.APPROVED).exists()
+    # closed loop: every corrected account came from a data drop imported for it ("accounts" steps)
+    corrections = Correction.objects.all()
+    assert corrections.exists() and "accounts" in steps and not corrections.filter(snapshot=None).exists()
 
 
 def test_yuan_is_integer_arithmetic() -> None:

@@ -1,15 +1,15 @@
 """The demo: the whole cycle on the embedded database, from a generated city to refunds paid and reconciled.
 
 Each step calls the same services the commands and the back office call; nothing here is demo-only logic
-except ``freshen_drop`` (the "fresh data" a later comparison sees) and the simulated passage of the 7-day
-notice period.
+except ``freshen_drop`` (the "fresh data" a later comparison sees), ``accounts_drop`` (the next drop, carrying
+the accounts units registered after a failed payment) and the simulated passage of the 7-day notice period.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +18,7 @@ import polars as pl
 from django.utils import timezone
 
 if TYPE_CHECKING:
+    from mianshen.payments.models import Payment
     from mianshen.registry.models import Snapshot
 
 POLICY = "beijing-2021"
@@ -66,6 +67,21 @@ def freshen_drop(src: Path, dst: Path, decisions: pl.DataFrame) -> dict[str, int
     with (dst / "credit_flags.csv").open("a", encoding="utf-8") as f:
         f.writelines(f"{code},serious_dishonesty,2021-06-15,,发展改革委\n" for code in flagged)
     return {"confirmed": len(confirm), "arrears_paid": len(arrears), "newly_flagged": len(flagged)}
+
+
+def accounts_drop(src: Path, dst: Path, accounts: dict[str, tuple[str, str, str, str]]) -> None:
+    """The next data drop: ``src`` with these units' accounts {unit_id: (bank, branch, number, name)} as they
+    registered them at the social-insurance office after a failed payment. A correction must match the account
+    on file in a drop imported after the failure (closed loop), so the officers wait for this one."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    path = dst / "bank_accounts.csv"
+    rows = pl.read_csv(path, infer_schema=False)
+    fixed = pl.DataFrame(
+        [(unit, *account) for unit, account in sorted(accounts.items())], schema=rows.columns, orient="row"
+    )
+    pl.concat([rows.filter(~pl.col("unit_id").is_in(list(accounts))), fixed]).write_csv(path)
 
 
 def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> DemoReport:
@@ -206,7 +222,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {yuan(total)}",
     )
 
-    _pay(root=root, seed=seed, note=note)
+    _pay(root=root, seed=seed, note=note, drop=drop_b)
 
     from mianshen.audit.services import audit_checkpoint
 
@@ -227,18 +243,19 @@ def _corrected_account(bank: str, serial: int) -> str:
         serial += 1
 
 
-def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
+def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path) -> None:
     """Hand approved cases to payments and pay them through the simulated banks: pain.001 out, pain.002 and
-    camt.054 back, failed accounts corrected by one officer and approved by another, re-issued, reconciled."""
+    camt.054 back; the units with failed payments register new accounts at the social-insurance office, the
+    next data drop (after ``drop``) carries them, one officer enters each and another approves; re-issued,
+    reconciled."""
     from mianshen.payments.banks import next_working_day
     from mianshen.payments.banksim import BankSimulator
     from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
-    from mianshen.payments.models import BankFile, Correction, Instruction, Payment
+    from mianshen.payments.models import BankFile, Instruction, Payment
     from mianshen.payments.services.channel import FolderChannel
     from mianshen.payments.services.common import bank_registry_load_defaults
     from mianshen.payments.services.cycle import disbursement_cycle
     from mianshen.payments.services.reconcile import reconcile_record
-    from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
 
     bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
     banks = root / "banks"
@@ -261,22 +278,9 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
                 if bucket(current=InstructionStatus(p.current.status) if p.current else None, cancelled=False)
                 == Bucket.AWAITING_CORRECTION
             ]  # fmt: skip
-            for payment in waiting:
-                failed = payment.current
-                bank = failed.bank_id if failed else "102"
-                serial += 1
-                account = AccountInput(bank, f"{bank}100000999", _corrected_account(bank, serial),
-                                       payment.case.unit_name)  # fmt: skip
-                open_one = Correction.objects.filter(
-                    payment=payment, decided_by=""
-                ).first() or correction_prepare(
-                    case_id=payment.case_id,
-                    actor="区经办 officer-a",
-                    account=account,
-                    note="单位来电提供新账户",
-                )
-                correction_decide(correction_id=open_one.pk, actor="复核员 reviewer-b", approve=True)
-                corrected += 1
+            if waiting:
+                drop, serial = _accounts_fixed(waiting=waiting, drop=drop, serial=serial, note=note)
+                corrected += len(waiting)
             if (
                 not waiting
                 and not Instruction.objects.exclude(
@@ -293,3 +297,38 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None]) -> None:
     note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {yuan(rec.difference_fen)}") +
          f": approved {yuan(rec.approved_fen)} = " + " + ".join(
              f"{k} {yuan(v)}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip
+
+
+def _accounts_fixed(
+    *, waiting: list[Payment], drop: Path, serial: int, note: Callable[[str, str], None]
+) -> tuple[Path, int]:
+    """The units of the ``waiting`` payments register new accounts at the social-insurance office; the next data
+    drop (``drop`` with those accounts) is imported; then one officer enters each account as on file and another
+    approves (closed loop: a correction must match a drop imported after the failure). Returns that drop and the
+    next serial for account numbers."""
+    from mianshen.datadrop.validate import validate_drop
+    from mianshen.payments.models import Correction
+    from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
+    from mianshen.registry.services import snapshot_import
+
+    fixes: dict[int, AccountInput] = {}
+    for payment in waiting:
+        bank = payment.current.bank_id if payment.current else "102"
+        serial += 1
+        fixes[payment.pk] = AccountInput(bank, f"{bank}100000999", _corrected_account(bank, serial),
+                                         payment.case.unit_name)  # fmt: skip
+    following = drop.parent / f"drop-accounts-{len(list(drop.parent.glob('drop-accounts-*'))) + 1}"
+    accounts_drop(drop, following, {p.case.unit_id: astuple(fixes[p.pk]) for p in waiting})
+    snapshot = snapshot_import(drop=validate_drop(following), extracted_on=timezone.localdate()).snapshot
+    units = f"{len(waiting)} unit{'s' if len(waiting) != 1 else ''}"
+    note("accounts", f"{units} registered a new account at the social-insurance office; {following.name} "
+         f"imported as snapshot {snapshot.pk}")  # fmt: skip
+    for payment in waiting:
+        open_one = Correction.objects.filter(payment=payment, decided_by="").first() or correction_prepare(
+            case_id=payment.case_id,
+            actor="区经办 officer-a",
+            account=fixes[payment.pk],
+            note="单位已在社保经办机构更新账户，以新数据为准",
+        )
+        correction_decide(correction_id=open_one.pk, actor="复核员 reviewer-b", approve=True)
+    return following, serial

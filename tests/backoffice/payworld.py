@@ -9,7 +9,8 @@ requests go through the recovery and approval services. In district ``D``:
 - ``inflight``: accepted (ACCP), its booking came in a camt.054 for an account that is not the fund's, which is
   quarantined (``quarantined``; processing it again succeeds once ``MIANSHEN_FUND_ACCOUNT`` = ``OTHER_FUND``);
 - ``corrected``: rejected AC01, a corrected account entered by ``maker`` waits for a checker (``correction``);
-- ``failed``: rejected AC01, nothing done yet;
+- ``failed``: rejected AC01, nothing done yet (a later data drop carries ``NEW_ACCOUNT`` for it, as for
+  ``corrected`` and ``reissued``: a correction must be the unit's account on file);
 - ``cancel``: rejected AC04 (closed), a cancellation requested by ``maker`` waits (``approval``);
 - ``reissued``: rejected BE01, corrected by ``maker``, approved by ``rev``: re-issued, waiting for the next file;
 - ``defect``: in a file of its own (``defect_file``) that the bank rejected whole (AM10, our defect): the open
@@ -47,6 +48,7 @@ from mianshen.payments.services.ingest import inbound_file_ingest
 from mianshen.payments.services.instructions import payments_release
 from mianshen.payments.services.reconcile import reconcile_record
 from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
+from tests.payments_db.factories import later_drop
 from tests.payments_db.messages import bookings, status_report
 
 from .world import World
@@ -161,6 +163,12 @@ def build_payments(world: World, root: Path) -> PayWorld:
     hold = HoldItem.objects.get(key=f"our_defect:{defect_file.msg_id}", resolved_at=None)
 
     bank, branch, number = NEW_ACCOUNT
+    # the units fixed their accounts at the social-insurance office; the next data drop carries them
+    later_drop({
+        cases["failed"].unit_id: AccountInput(bank, branch, number, cases["failed"].unit_name),
+        cases["corrected"].unit_id: AccountInput(bank, branch, number, cases["corrected"].unit_name),
+        cases["reissued"].unit_id: AccountInput(bank, branch, "6210500000000002", cases["reissued"].unit_name),
+    })  # fmt: skip
     correction = correction_prepare(
         case_id=cases["corrected"].pk,
         actor="maker",

@@ -255,6 +255,30 @@ def test_correction_form_and_service_refusals(pay: PayWorld, login: Login) -> No
     assert reverse("backoffice:correction_prepare", args=[pay.corrected.pk]) not in page
 
 
+def test_a_correction_not_on_file_is_refused_on_the_page(pay: PayWorld, login: Login) -> None:
+    """The account entered must be the unit's account on file in a drop imported after the failure (closed
+    loop): the page shows the service's refusal, in Chinese and in English, and only the refusal is recorded."""
+    own = login("own")
+    url = reverse("backoffice:correction_prepare", args=[pay.failed.pk])
+    data = {"kind": "account", "bank_code": NEW_ACCOUNT[0], "branch_code": NEW_ACCOUNT[1],
+            "account_no": "6210500000000009", "account_name": pay.failed.unit_name, "note": "单位来电"}  # fmt: skip
+    corrections, instructions, events = (
+        Correction.objects.count(),
+        Instruction.objects.count(),
+        AuditEvent.objects.count(),
+    )
+    zh = own.post(url, data)
+    assert zh.status_code == 422 and "操作未完成：" in zh.content.decode()
+    assert "账号不同" in zh.content.decode() and "社保经办机构更新在用账户" in zh.content.decode()
+    en = _english(own).post(url, data).content.decode()
+    assert "the account number differs" in en and "ask the unit to update its account" in en
+    assert (Correction.objects.count(), Instruction.objects.count()) == (corrections, instructions)
+    refusals = AuditEvent.objects.order_by("-seq")[:2]
+    assert AuditEvent.objects.count() == events + 2
+    assert {e.action for e in refusals} == {Action.ACCOUNT_CORRECTION_NOT_ON_FILE}
+    assert Case.objects.get(pk=pay.failed.pk).state == State.AWAITING_CORRECTION
+
+
 def test_the_requester_cannot_decide_its_own_reissue(pay: PayWorld, login: Login) -> None:
     city = _english(login("city"))
     bf = pay.defect_file

@@ -8,7 +8,7 @@ its unit's bank account in a registry snapshot. Account numbers encode what the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from mianshen.payments.models import BankFile
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.common import bank_registry_load_defaults
 from mianshen.payments.services.ingest import IngestResult
-from mianshen.registry.models import BankAccount, Snapshot
+from mianshen.payments.services.recovery import AccountInput
+from mianshen.registry.models import BankAccount, Snapshot, Unit
 
 POLICY = "beijing-2021"
 MON = date(2026, 11, 30)  # a Monday
@@ -55,6 +56,24 @@ def snapshot() -> Snapshot:
     return Snapshot.objects.create(
         content_hash=uuid.uuid4().hex + uuid.uuid4().hex, source="tests", extracted_on=date(2021, 6, 30)
     )
+
+
+def later_drop(accounts: Mapping[str, AccountInput | None]) -> Snapshot:
+    """A data drop imported now carrying these units' accounts on file (the unit fixed its account at the
+    social-insurance office); ``None``: the unit is listed without an account."""
+    snap = snapshot()
+    rows, bare = [], []
+    for line, (unit_id, a) in enumerate(sorted(accounts.items()), start=2):
+        if a is None:
+            bare.append(Unit(snapshot=snap, line=line, unit_id=unit_id, credit_code=uscc(line), name="某单位",
+                             unit_type="enterprise", industry="65", district="110105", dispatch=False))  # fmt: skip
+        else:
+            rows.append(BankAccount(snapshot=snap, line=line, unit_id=unit_id, bank_code=a.bank_code,
+                                    branch_code=a.branch_code, account_no=a.account_no,
+                                    account_name=a.account_name))  # fmt: skip
+    BankAccount.objects.bulk_create(rows)
+    Unit.objects.bulk_create(bare)
+    return snap
 
 
 def approved_cases(

@@ -24,7 +24,7 @@ from mianshen.payments.services.cycle import disbursement_cycle
 from mianshen.payments.services.reconcile import reconcile_run
 from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
 
-from .factories import MON, account_no, approved_cases, simulator
+from .factories import MON, account_no, approved_cases, later_drop, simulator
 
 WORKER = "system:disbursement"
 MAKER, CHECKER = "officer-li", "officer-wang"
@@ -95,7 +95,8 @@ class World:
         self.sim.advance_to(self.day)
 
     def officers_fix(self) -> None:
-        """For every payment awaiting correction: one officer enters a (new) account, another approves."""
+        """For every payment awaiting correction: one officer enters a (new) account — the one the unit
+        registered at the social-insurance office, carried by the next data drop — and another approves."""
         for payment in Payment.objects.filter(cancelled_at=None).select_related("current", "case"):
             status = InstructionStatus(payment.current.status) if payment.current else None
             if bucket(current=status, cancelled=False) != Bucket.AWAITING_CORRECTION:
@@ -109,6 +110,7 @@ class World:
                     bank = failed.bank_id if failed else "102"
                     account = AccountInput(bank, f"{bank}100000999", account_no(bank, self.fresh),
                                            payment.case.unit_name)  # fmt: skip
+                    later_drop({payment.case.unit_id: account})
                 open_one = correction_prepare(case_id=payment.case_id, actor=MAKER, account=account)
             correction_decide(correction_id=open_one.pk, actor=CHECKER, approve=True)
             self.corrections += 1

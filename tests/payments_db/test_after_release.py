@@ -21,7 +21,7 @@ from mianshen.payments.services.instructions import payments_release
 from mianshen.payments.services.reconcile import reconcile_run
 from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
 
-from .factories import approved_cases, uploaded
+from .factories import approved_cases, later_drop, uploaded
 from .factories import ingest as feed
 from .messages import bookings, status_report
 
@@ -42,8 +42,9 @@ def test_settled_paid_returned_corrected_reissued_paid(tmp_path: Path) -> None:
     assert {state(one.case_id), state(two.case_id)} == {State.PAID}
     feed(bookings([one], returned="AC04"))  # the bank sends the money back: the account was closed
     assert state(one.case_id) == State.AWAITING_CORRECTION and state(two.case_id) == State.PAID
-    c = correction_prepare(case_id=one.case_id, actor="li",
-                           account=AccountInput("105", "105100000001", "6210500000000001", "北京新账户科技有限公司"))  # fmt: skip
+    account = AccountInput("105", "105100000001", "6210500000000001", "北京新账户科技有限公司")
+    later_drop({one.case.unit_id: account})  # the unit's new account, in the next data drop
+    c = correction_prepare(case_id=one.case_id, actor="li", account=account)
     assert state(one.case_id) == State.AWAITING_CORRECTION, "entering a correction alone changes nothing"
     correction_decide(correction_id=c.pk, actor="wang", approve=True)
     assert state(one.case_id) == State.RELEASED
@@ -197,6 +198,7 @@ def test_a_correction_and_a_cancellation_are_never_open_together(tmp_path: Path)
     one, two = bf.instructions.order_by("pk")
     feed(status_report(bf, {one.end_to_end_id: ("RJCT", ("AC01",)), two.end_to_end_id: ("RJCT", ("AC01",))}))
     account = AccountInput("105", "105100000001", "6210500000000001", "北京新账户科技有限公司")
+    later_drop({one.case.unit_id: account, two.case.unit_id: account})
     correction_prepare(case_id=one.case_id, actor="li", account=account)
     with pytest.raises(PaymentError, match="correction waiting for a decision"):
         approval_request(kind=ApprovalKind.CANCEL_PAYMENT, case_id=one.case_id, actor="zhao", reason="注销")

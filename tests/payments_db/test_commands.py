@@ -18,7 +18,7 @@ from django.db import connection
 from mianshen.payments.crashpoints import EXIT_STATUS
 from mianshen.payments.models import Approval, Correction, Instruction, ReconcileRun
 
-from .factories import approved_cases, simulator
+from .factories import approved_cases, later_drop, simulator
 
 MIANSHEN = Path(sys.executable).with_name("mianshen")
 
@@ -59,6 +59,10 @@ def test_pay_commands_and_reconcile(tmp_path: Path) -> None:
     assert f"case {failed.case_id} " in out and "needs_correction" in out
     args = ("correct", str(failed.case_id), "--bank", "105", "--branch", "105100000001", "--account",
             "6210500000001234", "--name", failed.creditor_name)  # fmt: skip
+    assert "no data drop imported since the payment failed" in refused("pay", *bank_dir, *args)
+    from mianshen.payments.services.recovery import AccountInput
+
+    later_drop({failed.case.unit_id: AccountInput(*args[3:10:2])})  # the unit's account, in the next drop
     assert "another officer must decide" in run("pay", *bank_dir, *args)[1]
     correction = str(Correction.objects.get(payment__case_id=failed.case_id).pk)  # ids: sequences, not 1
     with pytest.raises(Exception, match="four eyes"):
@@ -126,6 +130,24 @@ def test_a_real_kill_and_restart(tmp_path: Path, point: str) -> None:
     done = subprocess.run([str(MIANSHEN), "reconcile"], env=env, capture_output=True, text=True, timeout=120,
                           check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_a_correction_not_on_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from .factories import ingest, uploaded
+    from .messages import status_report
+
+    [bf] = uploaded(1, root=tmp_path)
+    failed = bf.instructions.get()
+    ingest(status_report(bf, {failed.end_to_end_id: ("RJCT", ("AC01",))}))
+    env = os.environ | {"MIANSHEN_DATABASE_URL": _test_database_url()}
+    correct = [str(MIANSHEN), "pay", "--actor", "li", "correct", str(failed.case_id), "--bank", "105", "--branch",
+               "105100000001", "--account", "6210500000001234", "--name", failed.creditor_name]  # fmt: skip
+    done = subprocess.run(correct, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.startswith(f"mianshen pay: case {failed.case_id}: no data drop imported since")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not Correction.objects.exists()
 
 
 @pytest.mark.django_db

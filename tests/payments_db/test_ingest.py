@@ -22,7 +22,7 @@ from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.ingest import inbound_files_collect
 from mianshen.payments.services.reconcile import reconcile_run
 
-from .factories import MON, simulator, uploaded
+from .factories import MON, later_drop, simulator, uploaded
 from .factories import ingest as feed
 from .messages import all_lines, bookings, status_report
 
@@ -98,8 +98,9 @@ def test_a_booking_after_a_reissue_is_late_and_breaks_reconciliation(tmp_path: P
     [bf] = uploaded(1, root=tmp_path)
     old = bf.instructions.get()
     feed(status_report(bf, {old.end_to_end_id: ("RJCT", ("AC01",))}))
-    c = correction_prepare(case_id=old.case_id, actor="li",
-                           account=AccountInput("102", "102100000999", "6210200000000199", old.creditor_name))  # fmt: skip
+    account = AccountInput("102", "102100000999", "6210200000000199", old.creditor_name)
+    later_drop({old.case.unit_id: account})
+    c = correction_prepare(case_id=old.case_id, actor="li", account=account)
     correction_decide(correction_id=c.pk, actor="wang", approve=True)
     result = feed(bookings([old]))  # the bank paid the "rejected" one after all
     old.refresh_from_db()

@@ -24,7 +24,7 @@ from mianshen.payments.services.recovery import (
     payment_cancel,
 )
 
-from .factories import approved_cases, uploaded
+from .factories import approved_cases, later_drop, uploaded
 from .factories import ingest as feed
 from .messages import bookings, status_report
 
@@ -89,11 +89,12 @@ def test_closed_account_needs_a_new_one_four_eyes_then_reissue(tmp_path: Path) -
         correction_prepare(case_id=failed.case_id, actor="li", account=same)
     with pytest.raises(PaymentError, match="closed"):
         correction_prepare(case_id=failed.case_id, actor="li")  # a re-send to the closed account
+    later_drop({failed.case.unit_id: new_account()})  # the unit's new account, in the next data drop
     c = correction_prepare(case_id=failed.case_id, actor="li", account=new_account())
     with pytest.raises(PaymentError, match="four eyes"):
         correction_decide(correction_id=c.pk, actor="li", approve=True)
     with pytest.raises(PaymentError, match="already has a correction"):
-        correction_prepare(case_id=failed.case_id, actor="zhao", account=new_account(2))
+        correction_prepare(case_id=failed.case_id, actor="zhao", account=new_account())
     c = correction_decide(correction_id=c.pk, actor="wang", approve=True)
     new = c.reissue
     assert new is not None and new.replaces_id == failed.pk and new.attempt == 2
@@ -108,6 +109,7 @@ def test_four_eyes_is_a_database_constraint(tmp_path: Path) -> None:
     [bf] = uploaded(1, root=tmp_path)
     failed = bf.instructions.get()
     feed(status_report(bf, {failed.end_to_end_id: ("RJCT", ("AC01",))}))
+    later_drop({failed.case.unit_id: new_account()})
     c = correction_prepare(case_id=failed.case_id, actor="li", account=new_account())
     with pytest.raises(IntegrityError), transaction.atomic():
         Correction.objects.filter(pk=c.pk).update(decided_by="li", outcome="approved")
@@ -157,6 +159,9 @@ def test_no_account_on_file_waits_then_correction_gives_the_first_instruction() 
     payment = Payment.objects.get(case=case)
     assert payment.current is None and "no bank account" in payment.note
     assert UnitNotice.objects.filter(case=case, kind="no_account").exists()
+    with pytest.raises(PaymentError, match="no data drop imported since the payment failed"):
+        correction_prepare(case_id=case.pk, actor="li", account=new_account(name=case.unit_name))
+    later_drop({case.unit_id: new_account(name=case.unit_name)})  # registered at the social-insurance office
     c = correction_prepare(case_id=case.pk, actor="li", account=new_account(name=case.unit_name))
     new = correction_decide(correction_id=c.pk, actor="wang", approve=True).reissue
     assert new is not None and new.attempt == 1 and new.replaces is None

@@ -92,6 +92,11 @@ class Action(IntEnum):
     ACCOUNT_CORRECTION_PREPARED = 600, "account.correction_prepared", "an account correction was prepared"
     ACCOUNT_CORRECTION_APPROVED = 601, "account.correction_approved", "an account correction was approved"
     ACCOUNT_CORRECTION_REFUSED = 602, "account.correction_refused", "an account correction was refused"
+    ACCOUNT_CORRECTION_NOT_ON_FILE = (
+        603,
+        "account.correction_not_on_file",
+        "a correction or re-send was refused: not the unit's account on file in a drop imported after the failure",
+    )
 
     # 7xx staff access to sensitive data
     STAFF_VIEWED_BANK_DATA = 700, "staff.viewed_bank_data", "a staff member viewed a unit's bank account"

@@ -352,6 +352,14 @@ class Correction(models.Model):
     reissue = models.OneToOneField(
         Instruction, on_delete=models.PROTECT, null=True, related_name="correction"
     )
+    snapshot = models.ForeignKey(
+        "registry.Snapshot",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_index=False,
+        help_text="the data drop whose account on file it matched (closed loop); empty if entered before that rule",
+    )
 
     class Meta:
         constraints = (

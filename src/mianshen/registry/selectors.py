@@ -28,3 +28,17 @@ def snapshot_frames(
 
 def snapshot_latest() -> models.Snapshot | None:
     return models.Snapshot.objects.order_by("-id").first()
+
+
+def unit_account_on_file(*, unit_id: str) -> tuple[models.Snapshot, models.BankAccount | None] | None:
+    """The unit's account in use (社保在用账户): its ``bank_accounts`` row in the newest snapshot that lists the unit
+    (in ``units`` or ``bank_accounts``), with that snapshot. ``(snapshot, None)`` when the newest snapshot lists the
+    unit without an account (a drop is a full extract: the account is no longer on file); ``None`` when no
+    snapshot lists the unit. Snapshots are few; each is looked up through its (snapshot, unit) index."""
+    for snapshot in models.Snapshot.objects.order_by("-pk").only("pk", "imported_at", "extracted_on"):
+        account = models.BankAccount.objects.filter(snapshot=snapshot, unit_id=unit_id).first()
+        if account is not None:
+            return snapshot, account
+        if models.Unit.objects.filter(snapshot=snapshot, unit_id=unit_id).exists():
+            return snapshot, None
+    return None

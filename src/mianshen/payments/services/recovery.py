@@ -9,6 +9,10 @@ database check), which re-issues the payment with a new EndToEndId linked to the
 - our file's defect (AM10, AM16–AM20, FF01, FF08): hold for the fix, then ``bank_file_reissue`` with new ids;
 - fund account not debitable (AM04, AG07): treasury incident (hold), then a re-send, four eyes;
 - unspecified or unknown (MS03, NARR, others): manual triage (hold).
+
+Closed loop (``closedloop.py``): a corrected account must be the unit's account on file in a data drop imported
+after the failure, a re-send only goes to the account still on file; checked when entered and again when approved,
+and every such refusal is an audit event.
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ from ..reasons import Action as Do
 from ..reasons import reason_info
 from ..selectors import reissue_waiting
 from .casesync import case_states_sync
+from .closedloop import (
+    AccountNotOnFile,
+    OnFile,
+    account_key,
+    correction_account_on_file,
+    resend_account_on_file,
+)
 from .common import PaymentError, audit_many, event
 from .holds import holds_close_for
 from .instructions import Account, account_problem, case_number, instruction_new
@@ -60,6 +71,7 @@ HOLD_FOR: dict[Do, HoldKind] = {
 BLOCKING = (HoldKind.DUPLICATE, HoldKind.CONTRADICTION, HoldKind.LATE, HoldKind.REPEAT_BOOKING)
 # and these are settled by an approved correction or re-send
 SETTLED_BY_REISSUE = (HoldKind.REVIEW, HoldKind.TREASURY, HoldKind.TRIAGE, HoldKind.OUR_DEFECT)
+ENTERED = ("bank", "branch", "account_no", "name")  # a refused account, as entered, in the audit event
 
 
 def _codes(inst: Inst) -> list[str]:
@@ -167,7 +179,22 @@ def correction_prepare(
     *, case_id: int, actor: str, account: AccountInput | None = None, note: str = ""
 ) -> Correction:
     """Enter a corrected account (or, without ``account``, a re-send to the failed one) for a payment that
-    failed or never had a usable account. Decided by another officer with :func:`correction_decide`."""
+    failed or never had a usable account. The account must be the unit's account on file in a data drop imported
+    after the failure (``closedloop``); it is stored as on file. Decided by another officer with
+    :func:`correction_decide`."""
+    try:
+        return _correction_prepare(case_id=case_id, actor=actor, account=account, note=note)
+    except AccountNotOnFile as refusal:
+        entered = None if account is None else dict(zip(ENTERED, account_key(account), strict=True))
+        _refusal_record(
+            refusal, actor=actor, case_id=case_id, details={"stage": "prepare", "entered": entered}
+        )
+        raise
+
+
+def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | None, note: str) -> Correction:
+    if account is not None:  # as the drops normalise: NFKC, no spaces or hyphens in the number
+        account = AccountInput(*account_key(account))
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
         if payment is None:
@@ -185,6 +212,7 @@ def correction_prepare(
         else:
             kind = CorrectionKind.ACCOUNT
         _check_account(payment, failed, account, kind)
+        on_file = _closed_loop(payment, failed, account, kind)
         if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
             raise PaymentError(
                 f"case {case_id}: a cancellation waits for a decision; decide it before correcting the account",
@@ -193,9 +221,10 @@ def correction_prepare(
         try:
             with transaction.atomic():
                 correction = Correction.objects.create(
-                    payment=payment, failed=failed, kind=kind, bank_id=account.bank_code,
-                    branch_code=account.branch_code, account_no=account.account_no,
-                    account_name=account.account_name, note=note, prepared_by=actor,
+                    payment=payment, failed=failed, kind=kind, bank_id=on_file.bank_code,
+                    branch_code=on_file.branch_code, account_no=on_file.account_no,
+                    account_name=on_file.account_name, snapshot_id=on_file.snapshot_id, note=note,
+                    prepared_by=actor,
                 )  # fmt: skip
         except IntegrityError:
             raise PaymentError(
@@ -205,8 +234,9 @@ def correction_prepare(
         audit_many(
             actor=actor,
             events=[event(Action.ACCOUNT_CORRECTION_PREPARED, "correction", correction.pk,
-                          after={"case": case_id, "kind": kind.value, "bank": account.bank_code,
-                                 "account_no": account.account_no, "failed": failed.end_to_end_id if failed else None},
+                          after={"case": case_id, "kind": kind.value, "bank": on_file.bank_code,
+                                 "account_no": on_file.account_no, "snapshot": on_file.snapshot_id,
+                                 "failed": failed.end_to_end_id if failed else None},
                           reason=note)],
         )  # fmt: skip
     return correction
@@ -253,9 +283,50 @@ def _check_account(payment: Payment, failed: Instruction | None, account: Accoun
         )
 
 
+def _closed_loop(payment: Payment, failed: Instruction | None, account: AccountInput, kind: str) -> OnFile:
+    """The unit's account on file that this correction or re-send pays (``closedloop``), checked like a line of
+    a bank file."""
+    if kind == CorrectionKind.RESEND:
+        assert failed is not None
+        on_file = resend_account_on_file(payment=payment, failed=failed)
+    else:
+        on_file = correction_account_on_file(payment=payment, failed=failed, entered=account)
+    banks = set(Bank.objects.values_list("code", flat=True))
+    problem = account_problem(Account(on_file.bank_code, on_file.branch_code, on_file.account_no,
+                                      on_file.account_name, "snapshot"), banks)  # fmt: skip
+    if problem:
+        raise PaymentError(
+            f"case {payment.case_id}: the account on file in snapshot {on_file.snapshot_id} cannot be paid: {problem}",
+            f"案件 {payment.case_id}：数据快照 {on_file.snapshot_id} 中的在用账户不可用（{problem}）",
+        )
+    return on_file
+
+
+def _refusal_record(
+    refusal: AccountNotOnFile, *, actor: str, case_id: int, details: dict[str, object]
+) -> None:
+    """A refused correction or re-send leaves a trace of its own (an attempt to pay an account not on file),
+    in a transaction of its own: the refused one wrote nothing."""
+    with transaction.atomic():
+        audit_many(actor=actor, events=[event(Action.ACCOUNT_CORRECTION_NOT_ON_FILE, "case", case_id,
+                                              after=details, reason=refusal.en)])  # fmt: skip
+
+
 def correction_decide(*, correction_id: int, actor: str, approve: bool, note: str = "") -> Correction:
     """Approve (re-issue: a new instruction, new EndToEndId, linked to the failed one) or refuse a correction.
-    The decider must not be the officer who entered it (service check and database constraint)."""
+    The decider must not be the officer who entered it (service check and database constraint). An approval
+    checks the closed loop again: the account must still be the unit's account on file."""
+    try:
+        return _correction_decide(correction_id=correction_id, actor=actor, approve=approve, note=note)
+    except AccountNotOnFile as refusal:
+        case_id = Correction.objects.filter(pk=correction_id).values_list("payment__case_id", flat=True).get()
+        _refusal_record(
+            refusal, actor=actor, case_id=case_id, details={"stage": "decide", "correction": correction_id}
+        )
+        raise
+
+
+def _correction_decide(*, correction_id: int, actor: str, approve: bool, note: str) -> Correction:
     with transaction.atomic():
         correction = Correction.objects.select_for_update().filter(pk=correction_id).first()
         if correction is None:
@@ -299,13 +370,17 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
         raise PaymentError(
             f"case {payment.case_id} already has a live payment", f"案件 {payment.case_id} 已有一笔在途拨付"
         )
+    entered = AccountInput(
+        correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
+    )
+    on_file = _closed_loop(payment, failed, entered, correction.kind)  # again: a newer drop may differ
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:
         raise PaymentError(
             f"case {payment.case_id} has an open {blocking.kind} hold: resolve it first",
             f"案件 {payment.case_id} 有未处理的挂起事项（{blocking.get_kind_display()}），请先处理",
         )
-    account = Account(correction.bank_id, correction.branch_code, correction.account_no, correction.account_name,
+    account = Account(on_file.bank_code, on_file.branch_code, on_file.account_no, on_file.account_name,
                       f"correction:{correction.pk}")  # fmt: skip
     return _new_attempt(payment, failed, account, actor, reason=f"correction {correction.pk}")
 
