@@ -4,6 +4,7 @@ nothing of it applied."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from mianshen.payments.services.ingest import inbound_file_ingest_path
 
 from .factories import ingest as feed
 from .factories import uploaded
-from .messages import all_lines, bookings, status_report
+from .messages import all_lines, bookings, camt054, debit_entry, status_report
 
 pytestmark = pytest.mark.django_db
 NS12 = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.12"
@@ -85,6 +86,80 @@ def _garbage(bf: BankFile) -> bytes:
     return b"\x00\x01not xml at all"
 
 
+def _first_two(bf: BankFile) -> tuple[Instruction, Instruction]:
+    one, two = bf.instructions.order_by("pk")[:2]
+    return one, two
+
+
+def _entry_bigger_than_its_one_transaction(bf: BankFile) -> bytes:
+    """The attack of issue 9: Ntry/Amt 25,855.99 debited, its single TxDtls/Amt the instructed amount; after a
+    good booking of another payment, so that nothing of the file may be applied."""
+    one, two = _first_two(bf)
+    return camt054(
+        [debit_entry((one, one.amount_fen)), debit_entry((two, two.amount_fen), amount=2_585_599, ref="2")]
+    )
+
+
+def _entry_smaller_than_its_transactions(bf: BankFile) -> bytes:
+    one, two = _first_two(bf)
+    return camt054([debit_entry((one, one.amount_fen), (two, two.amount_fen), amount=one.amount_fen)])
+
+
+def _transaction_without_amount_among_several(bf: BankFile) -> bytes:
+    one, two = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen), (two, two.amount_fen))
+    txs = (entry.transactions[0], replace(entry.transactions[1], amount_fen=None))
+    return camt054([replace(entry, transactions=txs)])
+
+
+def _credit_transaction_in_a_debit_entry(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    return camt054([replace(entry, transactions=(replace(entry.transactions[0], credit_debit="CRDT"),))])
+
+
+def _payment_booked_as_a_credit(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], credit_debit="CRDT")
+    return camt054([replace(entry, credit_debit="CRDT", transactions=(tx,))])
+
+
+def _return_booked_as_a_debit(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], is_return=True, return_reason="AC04")
+    return camt054([replace(entry, transactions=(tx,))])
+
+
+def _in_dollars(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    return camt054([debit_entry((one, one.amount_fen))]).replace(b'Ccy="CNY"', b'Ccy="USD"', 1)
+
+
+def _refers_to_no_file_of_ours(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], msg_id="XX-M20261130-102-0001", pmt_inf_id=bf.pmt_inf_id)
+    return camt054([replace(entry, transactions=(tx,))])
+
+
+def _refers_to_no_block_of_ours(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], msg_id=bf.msg_id, pmt_inf_id=f"{bf.msg_id}-B9")
+    return camt054([replace(entry, transactions=(tx,))])
+
+
+def _negative_echoed_control_sum(bf: BankFile) -> bytes:
+    from mianshen.payments.formats import fen_to_text
+
+    data = status_report(bf, all_lines(bf, "ACSP"))
+    return data.replace(
+        f">{fen_to_text(bf.ctrl_sum_fen)}<".encode(), f">-{fen_to_text(bf.ctrl_sum_fen)}<".encode()
+    )
+
+
 CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
     "xxe": (_xxe, "DOCTYPE refused"),
     "billion laughs": (_laughs, "DOCTYPE refused"),
@@ -99,6 +174,28 @@ CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
     "amount mismatch (echoed control sum)": (_echo_mismatch, "amount mismatch"),
     "another account": (_other_account, "not the fund's account"),
     "garbage": (_garbage, "not UTF-8"),
+    "entry bigger than its one transaction": (_entry_bigger_than_its_one_transaction, "add up to"),
+    "entry smaller than its transactions": (_entry_smaller_than_its_transactions, "add up to"),
+    "a transaction without an amount among several": (
+        _transaction_without_amount_among_several,
+        "not all with an amount",
+    ),
+    "a credit transaction in a debit entry": (
+        _credit_transaction_in_a_debit_entry,
+        "is DBIT but its transaction",
+    ),
+    "a payment booked as a credit": (
+        _payment_booked_as_a_credit,
+        "without return information is not what we expect",
+    ),
+    "a return booked as a debit": (
+        _return_booked_as_a_debit,
+        "with return information is not what we expect",
+    ),
+    "another currency": (_in_dollars, "currency 'USD' is not supported"),
+    "references no file of ours (MsgId)": (_refers_to_no_file_of_ours, "which names no file of ours"),
+    "references no file of ours (PmtInfId)": (_refers_to_no_block_of_ours, "which names no file of ours"),
+    "negative echoed control sum": (_negative_echoed_control_sum, "is negative"),
 }
 
 
@@ -138,3 +235,20 @@ def test_oversized_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pyt
     assert len(bytes(result.inbound.content)) < path.stat().st_size
     assert set(bf.instructions.values_list("status", flat=True)) == {"uploaded"}
     assert AuditEvent.objects.filter(object_id=result.inbound.sha256).count() == 1
+
+
+def test_a_booking_naming_another_file_of_ours_is_refused(tmp_path: Path) -> None:
+    """Refs/MsgId and Refs/PmtInfId must name the file that carried the EndToEndId, not just any file of ours."""
+    first, second = uploaded(2, root=tmp_path, banks=("102", "105"))
+    one = first.instructions.get()
+    for refs in ({"msg_id": second.msg_id}, {"pmt_inf_id": second.pmt_inf_id}):
+        entry = debit_entry((one, one.amount_fen))
+        data = camt054([replace(entry, transactions=(replace(entry.transactions[0], **refs),))])
+        result = feed(data)
+        assert (
+            result.quarantined
+            and f"but it went out in {first.msg_id if 'msg_id' in refs else first.pmt_inf_id}"
+            in result.reason
+        )
+    one.refresh_from_db()
+    assert not Booking.objects.exists() and one.status == "uploaded"
