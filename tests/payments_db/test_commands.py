@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from mianshen.payments.crashpoints import EXIT_STATUS
-from mianshen.payments.models import Approval, Correction, Instruction, ReconcileRun
+from mianshen.payments.models import Approval, Correction, InboundFile, Instruction, ReconcileRun
 
 from .factories import approved_cases, simulator
 
@@ -161,3 +161,30 @@ def test_cancel_and_reissue_requests_and_reprocess_on_the_command_line(tmp_path:
     assert "still refused" in refused("pay", "--actor", "ops", "reprocess", str(quarantined.inbound.pk))
     gone = str(quarantined.inbound.pk + 1000)
     assert refused("pay", "--actor", "ops", "reprocess", gone) == f"no inbound file {gone}"
+
+
+@pytest.mark.django_db
+def test_ingest_of_a_quarantined_answer_exits_3_with_one_line_and_a_hold(tmp_path: Path) -> None:
+    from .factories import uploaded
+    from .messages import all_lines, bookings, status_report
+
+    [bf] = uploaded(2, root=tmp_path)
+    good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
+    good.write_bytes(status_report(bf, all_lines(bf, "ACSP")))
+    one = bf.instructions.order_by("pk").first()
+    assert one is not None
+    bad.write_bytes(bookings([one], amount=one.amount_fen + 1))
+    with pytest.raises(CommandError) as info:
+        call_command(
+            "pay", "--actor", "ops", "ingest", str(good), str(bad), stdout=io.StringIO(), stderr=io.StringIO()
+        )
+    message = str(info.value)
+    inbound = InboundFile.objects.get(name="bad.xml")
+    assert info.value.returncode == 3 and "\n" not in message
+    assert (
+        f"quarantined, nothing of them applied (inbound {inbound.pk})" in message
+        and "pay reprocess" in message
+    )
+    assert InboundFile.objects.get(name="good.xml").status == "applied"  # the other file was applied whole
+    holds = run("pay", "holds")[1]
+    assert f"quarantined quarantined:{inbound.sha256}" in holds and "amount mismatch" in holds

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mianshen.audit.models import AuditEvent
-from mianshen.payments.models import BankFile, Booking, InboundFile, Instruction, StatusLine
+from mianshen.payments.models import BankFile, Booking, HoldItem, InboundFile, Instruction, StatusLine
 from mianshen.payments.services.ingest import inbound_file_ingest_path
 
 from .factories import ingest as feed
@@ -219,8 +219,12 @@ def test_refused_quarantined_audited_nothing_applied(tmp_path: Path, case: str) 
     assert not StatusLine.objects.exists() and not Booking.objects.exists()
     bf.refresh_from_db()
     assert bf.answered_at is None
+    [hold] = HoldItem.objects.all()  # the quarantine is a visible item of the hold queue, with its reason
+    assert (hold.kind, hold.inbound_id, hold.resolved_at) == ("quarantined", stored.pk, None)
+    assert stored.reason in hold.message and f"pay reprocess {stored.pk}" in hold.message
     again = feed(data, name="again.xml")
     assert again.duplicate and again.quarantined and InboundFile.objects.count() == 1
+    assert HoldItem.objects.count() == 1
 
 
 def test_oversized_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,3 +256,21 @@ def test_a_booking_naming_another_file_of_ours_is_refused(tmp_path: Path) -> Non
         )
     one.refresh_from_db()
     assert not Booking.objects.exists() and one.status == "uploaded"
+
+
+def test_a_quarantined_answer_processed_again_closes_its_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mianshen.payments.services.ingest import inbound_file_reprocess
+
+    [bf] = uploaded(2, root=tmp_path)
+    result = feed(bookings(bf.instructions.all(), account="110060000000000999"))
+    hold = HoldItem.objects.get(kind="quarantined", inbound=result.inbound)
+    assert inbound_file_reprocess(inbound_id=result.inbound.pk, actor="ops").quarantined  # still refused
+    hold.refresh_from_db()
+    assert hold.resolved_at is None
+    monkeypatch.setenv("MIANSHEN_FUND_ACCOUNT", "110060000000000999")  # the fund's account, now configured
+    assert not inbound_file_reprocess(inbound_id=result.inbound.pk, actor="ops").quarantined
+    hold.refresh_from_db()
+    assert hold.resolved_at is not None and hold.resolved_by == "ops"
+    assert set(bf.instructions.values_list("status", flat=True)) == {"settled"}

@@ -26,10 +26,11 @@ from ..formats.errors import BadMessage, UnsafeXml
 from ..formats.pain002 import StatusReport, parse_pain002
 from ..formats.safexml import parse_xml
 from ..formats.schemas import CAMT054_V02, CAMT054_V08, PAIN002_V03, PAIN002_V12, message_of
-from ..models import InboundFile, InboundStatus
+from ..models import HoldItem, HoldKind, InboundFile, InboundStatus
 from .apply import apply_plan
 from .channel import Channel
 from .common import PaymentError, audit_many, event
+from .holds import holds_close_for, holds_raise
 from .reports import Plan, Refused, plan_camt054, plan_pain002
 
 ACCEPTED = (PAIN002_V03, PAIN002_V12, CAMT054_V02, CAMT054_V08)
@@ -138,7 +139,8 @@ def _quarantine(
     msg_id: str = "",
     original: str = "",
 ) -> IngestResult:
-    """Keep a refused file with its reason (and audit it); nothing of it is applied."""
+    """Keep a refused file with its reason, audited, and put it in the hold queue (a person must look at it):
+    nothing of it is applied."""
     try:
         with transaction.atomic():
             inbound = InboundFile.objects.create(
@@ -152,10 +154,29 @@ def _quarantine(
                               after={"name": name, "status": "quarantined", "kind": kind, "size": size,
                                      "reason_code": code}, reason=reason)],
             )  # fmt: skip
+            holds_raise(actor=actor, items=[_quarantine_hold(inbound)])
     except IntegrityError:
         inbound = InboundFile.objects.get(sha256=sha)
         return IngestResult(inbound, duplicate=True, counts=inbound.counts)
     return IngestResult(inbound)
+
+
+def quarantine_hold_key(inbound: InboundFile) -> str:
+    return f"{HoldKind.QUARANTINED.value}:{inbound.sha256}"
+
+
+def _quarantine_hold(inbound: InboundFile) -> HoldItem:
+    if inbound.truncated:
+        todo = "ask the bank to send it again within the size limit"
+    else:
+        todo = f"fix the cause, then `mianshen pay reprocess {inbound.pk}` (or ask the bank for a corrected file)"
+    return HoldItem(
+        key=quarantine_hold_key(inbound),
+        kind=HoldKind.QUARANTINED,
+        inbound=inbound,
+        message=f"bank answer {inbound.name} (bank {inbound.bank_code or '?'}) quarantined, nothing applied: "
+        f"{inbound.reason}; {todo}",
+    )
 
 
 def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
@@ -193,6 +214,9 @@ def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
             code = exc.reason_code if isinstance(exc, BadMessage) else exc.code
             inbound.reason, inbound.reason_code = exc.reason, (code or inbound.reason_code)[:10]
             inbound.save(update_fields=["reason", "reason_code"])
+        if inbound.status == InboundStatus.APPLIED:
+            holds_close_for(actor=actor, keys=[quarantine_hold_key(inbound)],
+                            resolution=f"processed again and applied by {actor}")  # fmt: skip
         audit_many(actor=actor, events=[event(Action.INBOUND_FILE_REPROCESSED, "inbound_file", inbound.sha256,
                                               before=before, after={"status": inbound.status,
                                                                     "reason_code": inbound.reason_code,

@@ -12,6 +12,8 @@ from django.core.management.base import CommandParser
 from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 
+EXIT_QUARANTINED = 3  # as `mianshen import` exits when it rejected rows
+
 
 def _yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
@@ -148,8 +150,13 @@ class Command(MianshenCommand):
             state = "seen before" if r.duplicate else r.inbound.status
             why = f": {r.reason}" if r.quarantined else f" {r.counts.get('moves', {})}"
             self.stdout.write(f"{r.inbound.name}: {state}{why}")
-        if any(r.quarantined and not r.duplicate for r in results):
-            self.stderr.write("some files were quarantined: see `mianshen pay status` and the hold queue")
+        held = [r.inbound.pk for r in results if r.quarantined]
+        if held:
+            raise UserError(
+                f"{len(held)} bank answer(s) quarantined, nothing of them applied (inbound {', '.join(map(str, held))}): "
+                "see `mianshen pay holds`, fix the cause, then `mianshen pay reprocess N`",
+                returncode=EXIT_QUARANTINED,
+            )
 
     def _silence(self, options: dict[str, Any]) -> None:
         from mianshen.payments.services.bankfiles import bank_files_check_silence
