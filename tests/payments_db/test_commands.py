@@ -4,23 +4,17 @@ process at a crash point (`MIANSHEN_CRASH_MODE=exit`), restarted until every cas
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from mianshen.payments.crashpoints import EXIT_STATUS
 from mianshen.payments.models import Approval, Correction, InboundFile, Instruction, ReconcileRun
 
-from .factories import approved_cases, simulator
-
-MIANSHEN = Path(sys.executable).with_name("mianshen")
+from .factories import MIANSHEN, approved_cases, command_env, simulator
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -91,20 +85,12 @@ def test_reconcile_exits_1_with_the_difference(tmp_path: Path) -> None:
     )
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    return f"postgresql://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.usefixtures("transactional_db")
 @pytest.mark.parametrize("point", ["after_freeze", "after_upload", "during_ingest"])
 def test_a_real_kill_and_restart(tmp_path: Path, point: str) -> None:
     sim = simulator(tmp_path)
     approved_cases(3, banks=("102",))
-    env = os.environ | {"MIANSHEN_DATABASE_URL": _test_database_url(), "MIANSHEN_BANK_DIR": str(tmp_path)}
+    env = command_env(tmp_path)
     cycle = [str(MIANSHEN), "pay", "--date", "2026-11-30", "cycle"]
     killed = subprocess.run(cycle, env=env | {"MIANSHEN_CRASH_AT": f"{point}:1", "MIANSHEN_CRASH_MODE": "exit"},
                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip

@@ -126,7 +126,8 @@ def test_du01_answering_a_retried_handover_fails_nothing(tmp_path: Path) -> None
     with pytest.raises(crashpoints.Crash), crashpoints.crash_at("after_upload"):
         bank_files_upload_pending(actor=ACTOR, channel=ch, today=MON)
     sim.process_inbox()  # the bank took the file
-    [again] = bank_files_upload_pending(actor=ACTOR, channel=ch, today=MON)  # the restart
+    [handover] = bank_files_upload_pending(actor=ACTOR, channel=ch, today=MON)  # the restart takes it over
+    again = handover.bank_file
     assert again.upload_attempts == 2 and again.sha256 == bf.sha256
     [outcome] = sim.process_inbox()
     assert outcome.kind == "duplicate" and outcome.same_bytes

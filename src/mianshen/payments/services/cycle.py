@@ -44,7 +44,7 @@ def disbursement_cycle(
     return CycleResult(
         released=released,
         files_built=len(built),
-        files_uploaded=len(uploaded),
+        files_uploaded=sum(1 for h in uploaded if h.sent),
         answers_ingested=sum(1 for r in fresh if not r.quarantined),
         answers_quarantined=sum(1 for r in fresh if r.quarantined),
         files_retried=len(retried),

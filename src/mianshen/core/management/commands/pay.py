@@ -128,12 +128,16 @@ class Command(MianshenCommand):
 
         channel = self._channel(options)
         if options["retry"]:
-            files = [bank_file_upload(msg_id=options["retry"], actor=options["actor"], channel=channel,
-                                      today=options["date"], retry=True)]  # fmt: skip
+            handovers = [bank_file_upload(msg_id=options["retry"], actor=options["actor"], channel=channel,
+                                          today=options["date"], retry=True)]  # fmt: skip
         else:
-            files = bank_files_upload_pending(actor=options["actor"], channel=channel, today=options["date"])
-        for f in files:
-            self.stdout.write(f"{f.msg_id} -> bank {f.bank_id}: {f.status} (hand-over {f.upload_attempts})")
+            handovers = bank_files_upload_pending(
+                actor=options["actor"], channel=channel, today=options["date"]
+            )
+        for h in handovers:
+            f = h.bank_file
+            done = f"skipped: {h.skipped}" if h.skipped else f"{f.status} (hand-over {f.upload_attempts})"
+            self.stdout.write(f"{f.msg_id} -> bank {f.bank_id}: {done}")
 
     def _ingest(self, options: dict[str, Any]) -> None:
         from mianshen.payments.services.ingest import inbound_file_ingest_path, inbound_files_collect
