@@ -131,7 +131,7 @@ def test_du01_answering_a_retried_handover_fails_nothing(tmp_path: Path) -> None
     assert again.upload_attempts == 2 and again.sha256 == bf.sha256
     [outcome] = sim.process_inbox()
     assert outcome.kind == "duplicate" and outcome.same_bytes
-    results = inbound_files_collect(channel=ch, actor=ACTOR)
+    results = inbound_files_collect(channel=ch, actor=ACTOR).results
     assert [r.counts["outcomes"] for r in results] == [{"applied": 3}, {"ignored": 1}]
     assert statuses(bf) == {"accepted"} and not HoldItem.objects.exists()
 

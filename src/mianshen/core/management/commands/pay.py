@@ -142,6 +142,7 @@ class Command(MianshenCommand):
     def _ingest(self, options: dict[str, Any]) -> None:
         from mianshen.payments.services.ingest import inbound_file_ingest_path, inbound_files_collect
 
+        skipped = []
         if options["files"]:
             for path in options["files"]:
                 if not path.is_file():
@@ -149,12 +150,21 @@ class Command(MianshenCommand):
             results = [inbound_file_ingest_path(path=p, actor=options["actor"], bank_code=options["bank"])
                        for p in options["files"]]  # fmt: skip
         else:
-            results = inbound_files_collect(channel=self._channel(options), actor=options["actor"])
+            collected = inbound_files_collect(channel=self._channel(options), actor=options["actor"])
+            results, skipped = collected.results, collected.skipped
         for r in results:
             state = "seen before" if r.duplicate else r.inbound.status
             why = f": {r.reason}" if r.quarantined else f" {r.counts.get('moves', {})}"
             self.stdout.write(f"{r.inbound.name}: {state}{why}")
+        for entry in skipped:
+            self.stderr.write(f"not read: {entry.where} {entry.problem}")
         held = [r.inbound.pk for r in results if r.quarantined]
+        if skipped and not held:
+            raise UserError(
+                f"{len(skipped)} entry(ies) of the banks' outboxes not read (not regular files): see `mianshen pay "
+                "holds` and remove them",
+                returncode=EXIT_QUARANTINED,
+            )
         if held:
             raise UserError(
                 f"{len(held)} bank answer(s) quarantined, nothing of them applied (inbound {', '.join(map(str, held))}): "
