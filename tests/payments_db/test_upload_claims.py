@@ -164,3 +164,12 @@ def test_a_lease_of_a_process_that_is_gone_is_taken_over_at_once(tmp_path: Path)
     _claimed_by(bf, f"{socket.gethostname()}:{ended.pid}:1", until=timedelta(minutes=10))
     [taken] = bank_files_upload_pending(actor=ACTOR, channel=FolderChannel(tmp_path), today=MON)
     assert taken.sent and taken.bank_file.upload_attempts == 2
+
+
+@pytest.mark.django_db
+def test_retrying_a_file_we_do_not_have_is_one_line() -> None:
+    from .test_commands import refused
+
+    assert (
+        refused("pay", "upload", "--retry", "MS-M20991231-102-0001") == "no bank file MS-M20991231-102-0001"
+    )

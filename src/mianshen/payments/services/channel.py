@@ -131,22 +131,24 @@ def open_beneath(root: Path, *parts: str) -> BinaryIO:
             os.close(folder)
             folder = inner
         fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except FileNotFoundError:
+        raise
     except OSError as exc:
-        raise NotRegularFile(f"{'/'.join(parts)} cannot be opened as a regular file: {exc.strerror}") from exc
+        raise NotRegularFile(f"cannot be opened as a regular file ({exc.strerror})") from exc
     finally:
         os.close(folder)
-    return _regular(fd, "/".join(parts))
+    return _regular(fd)
 
 
 def open_regular(path: Path) -> BinaryIO:
     """Open ``path`` (named by an officer: a link is followed) only if it is a regular file."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    return _regular(fd, str(path))
+    return _regular(fd)
 
 
-def _regular(fd: int, what: str) -> BinaryIO:
+def _regular(fd: int) -> BinaryIO:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise NotRegularFile(f"{what} is not a regular file")
+        raise NotRegularFile("is not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")

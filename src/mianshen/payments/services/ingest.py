@@ -238,7 +238,7 @@ def inbound_file_ingest_path(*, path: Path, actor: str, bank_code: str = "") -> 
     try:
         fh = open_regular(path)
     except OSError as exc:
-        raise PaymentError(f"cannot read {path}: {exc.strerror or exc}", f"无法读取 {path}") from exc
+        raise PaymentError(f"cannot read {path}: {exc}", f"无法读取 {path}") from exc
     with fh:
         data, sha, size = _read_once(fh)
     return inbound_file_ingest(
@@ -259,7 +259,9 @@ def inbound_files_collect(*, channel: Channel, actor: str) -> Collected:
         try:
             with received.open() as fh:
                 data, sha, size = _read_once(fh)
-        except OSError as exc:  # replaced by a link or removed since the folder was listed
+        except FileNotFoundError:  # removed since the folder was listed
+            continue
+        except OSError as exc:  # replaced by a link (or something else) since the folder was listed
             skipped.append(replace(received, problem=str(exc)))
             continue
         if not InboundFile.objects.filter(sha256=sha).exists():
