@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mianshen.payments.formats import (
     PAIN002_V03,
     PAIN002_V12,
+    BadMessage,
     PaymentBlockStatus,
     SchemaInvalid,
     StatusReason,
@@ -87,7 +88,9 @@ def test_hand_written_v12_full_report_with_prefix() -> None:
         ("E2E-0000000103", "ACSP", ()),
     ]
     assert r.blocks[0].transactions[0].original_instruction_id == "I-1"
-    assert r.original_ctrl_sum_fen is None  # "3000.000" only echoes our total: unreadable, not fatal
+    assert (
+        r.original_ctrl_sum_fen == 300_000
+    )  # "3000.000": a DecimalNumber, more places than fen, still exact
 
 
 @pytest.mark.parametrize("version", [PAIN002_V03, PAIN002_V12])
@@ -135,3 +138,37 @@ def test_property_round_trip(lines: list[tuple[str, str, list[str]]], version: s
     txs = tuple(TransactionStatus(e, s, tuple(StatusReason(c) for c in codes)) for e, s, codes in lines)
     r = report(version, blocks=(PaymentBlockStatus("PI-1", None, (), txs),))
     assert parse_pain002(render_pain002(r)) == r
+
+
+def _with_ctrl_sum(text: str, version: str = PAIN002_V12) -> bytes:
+    data = render_pain002(report(version))
+    return data.replace(
+        b"<OrgnlCtrlSum>300.03</OrgnlCtrlSum>", f"<OrgnlCtrlSum>{text}</OrgnlCtrlSum>".encode()
+    )
+
+
+@pytest.mark.parametrize("version", [PAIN002_V03, PAIN002_V12])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("-300.03", "negative"),
+        ("-0.01", "negative"),
+        ("300.031", "not whole fen"),
+        ("300.0300001", "not whole fen"),
+    ],
+)
+def test_a_negative_or_fractional_echoed_control_sum_is_refused(
+    version: str, text: str, problem: str
+) -> None:
+    """The XSD's DecimalNumber allows a sign and 17 decimals; neither can echo a total of ours in fen."""
+    data = _with_ctrl_sum(text, version)
+    validate(data, version)  # the schema lets it through: the reader must not
+    with pytest.raises(BadMessage, match=f"OrgnlCtrlSum: '{re.escape(text)}' is {problem}"):
+        parse_pain002(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "fen"), [("300.03", 30003), ("300.030", 30003), ("+300.03000", 30003), ("0", 0)]
+)
+def test_an_echoed_control_sum_with_more_places_is_read_exactly(text: str, fen: int) -> None:
+    assert parse_pain002(_with_ctrl_sum(text)).original_ctrl_sum_fen == fen

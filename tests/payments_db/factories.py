@@ -7,10 +7,15 @@ its unit's bank account in a registry snapshot. Account numbers encode what the 
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
 
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
@@ -26,6 +31,7 @@ POLICY = "beijing-2021"
 MON = date(2026, 11, 30)  # a Monday
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = [pow(3, i, 31) for i in range(17)]
+MIANSHEN = Path(sys.executable).with_name("mianshen")
 FATES = {"01": "AC01", "04": "AC04", "06": "BE01"}
 # quiet banks: no random blocks or returns unless a test asks for them
 QUIET = {
@@ -33,6 +39,24 @@ QUIET = {
 }
 QUIET["313"] = BankProfile("313", reports_only_rejects=True, blocked_per_mille=0, return_per_mille=0)
 QUIET["314"] = BankProfile("314", reports_only_rejects=True, blocked_per_mille=0, return_per_mille=0)
+
+
+def subprocess_database_url() -> str:
+    """The test database as a ``MIANSHEN_DATABASE_URL``, for a real ``mianshen`` process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgresql://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def command_env(bank_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a real ``mianshen`` process on the test database and this exchange folder."""
+    return os.environ | {
+        "MIANSHEN_DATABASE_URL": subprocess_database_url(),
+        "MIANSHEN_BANK_DIR": str(bank_dir),
+        **extra,
+    }
 
 
 def uscc(n: int) -> str:

@@ -94,10 +94,39 @@ def bookings(
         )
         for n, i in enumerate(instructions, start=1)
     )  # fmt: skip
+    return camt054(entries, day=day, account=account, version=version)
+
+
+def camt054(
+    entries: Iterable[Entry],
+    *,
+    day: date = date(2026, 12, 1),
+    account: str | None = None,
+    version: str = "camt.054.001.08",
+) -> bytes:
+    """A camt.054 holding ``entries`` on the fund's account (or ``account``)."""
     mid = _mid()
     notification = Notification(
         msg_id=mid, created_at=datetime.combine(day, time(17), CST),
-        notifications=(AccountNotification(f"{mid}-1", account or fund_account().account, entries),),
+        notifications=(AccountNotification(f"{mid}-1", account or fund_account().account, tuple(entries)),),
         version=version,
     )  # fmt: skip
     return render_camt054(notification)
+
+
+def debit_entry(
+    *transactions: tuple[Instruction, int],
+    amount: int | None = None,
+    day: date = date(2026, 12, 1),
+    ref: str = "1",
+) -> Entry:
+    """One booked DBIT ``Ntry`` of ``amount`` (default: the sum) over ``(instruction, amount)`` transactions."""
+    return Entry(
+        amount_fen=amount if amount is not None else sum(a for _, a in transactions), credit_debit="DBIT",
+        status="BOOK", booking_date=day, entry_ref=ref,
+        transactions=tuple(
+            EntryTransaction(end_to_end_id=i.end_to_end_id, amount_fen=a, credit_debit="DBIT",
+                             creditor_name=i.creditor_name, creditor_account=i.creditor_account)
+            for i, a in transactions
+        ),
+    )  # fmt: skip

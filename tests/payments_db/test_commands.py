@@ -4,23 +4,17 @@ process at a crash point (`MIANSHEN_CRASH_MODE=exit`), restarted until every cas
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from mianshen.payments.crashpoints import EXIT_STATUS
-from mianshen.payments.models import Approval, Correction, Instruction, ReconcileRun
+from mianshen.payments.models import Approval, Correction, InboundFile, Instruction, ReconcileRun
 
-from .factories import approved_cases, later_drop, simulator
-
-MIANSHEN = Path(sys.executable).with_name("mianshen")
+from .factories import MIANSHEN, approved_cases, command_env, later_drop, simulator
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -95,20 +89,12 @@ def test_reconcile_exits_1_with_the_difference(tmp_path: Path) -> None:
     )
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    return f"postgresql://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.usefixtures("transactional_db")
 @pytest.mark.parametrize("point", ["after_freeze", "after_upload", "during_ingest"])
 def test_a_real_kill_and_restart(tmp_path: Path, point: str) -> None:
     sim = simulator(tmp_path)
     approved_cases(3, banks=("102",))
-    env = os.environ | {"MIANSHEN_DATABASE_URL": _test_database_url(), "MIANSHEN_BANK_DIR": str(tmp_path)}
+    env = command_env(tmp_path)
     cycle = [str(MIANSHEN), "pay", "--date", "2026-11-30", "cycle"]
     killed = subprocess.run(cycle, env=env | {"MIANSHEN_CRASH_AT": f"{point}:1", "MIANSHEN_CRASH_MODE": "exit"},
                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
@@ -140,7 +126,7 @@ def test_a_correction_not_on_file_is_one_line_and_exit_2(tmp_path: Path) -> None
     [bf] = uploaded(1, root=tmp_path)
     failed = bf.instructions.get()
     ingest(status_report(bf, {failed.end_to_end_id: ("RJCT", ("AC01",))}))
-    env = os.environ | {"MIANSHEN_DATABASE_URL": _test_database_url()}
+    env = command_env(tmp_path)
     correct = [str(MIANSHEN), "pay", "--actor", "li", "correct", str(failed.case_id), "--bank", "105", "--branch",
                "105100000001", "--account", "6210500000001234", "--name", failed.creditor_name]  # fmt: skip
     done = subprocess.run(correct, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -183,3 +169,30 @@ def test_cancel_and_reissue_requests_and_reprocess_on_the_command_line(tmp_path:
     assert "still refused" in refused("pay", "--actor", "ops", "reprocess", str(quarantined.inbound.pk))
     gone = str(quarantined.inbound.pk + 1000)
     assert refused("pay", "--actor", "ops", "reprocess", gone) == f"no inbound file {gone}"
+
+
+@pytest.mark.django_db
+def test_ingest_of_a_quarantined_answer_exits_3_with_one_line_and_a_hold(tmp_path: Path) -> None:
+    from .factories import uploaded
+    from .messages import all_lines, bookings, status_report
+
+    [bf] = uploaded(2, root=tmp_path)
+    good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
+    good.write_bytes(status_report(bf, all_lines(bf, "ACSP")))
+    one = bf.instructions.order_by("pk").first()
+    assert one is not None
+    bad.write_bytes(bookings([one], amount=one.amount_fen + 1))
+    with pytest.raises(CommandError) as info:
+        call_command(
+            "pay", "--actor", "ops", "ingest", str(good), str(bad), stdout=io.StringIO(), stderr=io.StringIO()
+        )
+    message = str(info.value)
+    inbound = InboundFile.objects.get(name="bad.xml")
+    assert info.value.returncode == 3 and "\n" not in message
+    assert (
+        f"quarantined, nothing of them applied (inbound {inbound.pk})" in message
+        and "pay reprocess" in message
+    )
+    assert InboundFile.objects.get(name="good.xml").status == "applied"  # the other file was applied whole
+    holds = run("pay", "holds")[1]
+    assert f"quarantined quarantined:{inbound.sha256}" in holds and "amount mismatch" in holds

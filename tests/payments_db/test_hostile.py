@@ -4,17 +4,18 @@ nothing of it applied."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mianshen.audit.models import AuditEvent
-from mianshen.payments.models import BankFile, Booking, InboundFile, Instruction, StatusLine
+from mianshen.payments.models import BankFile, Booking, HoldItem, InboundFile, Instruction, StatusLine
 from mianshen.payments.services.ingest import inbound_file_ingest_path
 
 from .factories import ingest as feed
 from .factories import uploaded
-from .messages import all_lines, bookings, status_report
+from .messages import all_lines, bookings, camt054, debit_entry, status_report
 
 pytestmark = pytest.mark.django_db
 NS12 = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.12"
@@ -85,6 +86,80 @@ def _garbage(bf: BankFile) -> bytes:
     return b"\x00\x01not xml at all"
 
 
+def _first_two(bf: BankFile) -> tuple[Instruction, Instruction]:
+    one, two = bf.instructions.order_by("pk")[:2]
+    return one, two
+
+
+def _entry_bigger_than_its_one_transaction(bf: BankFile) -> bytes:
+    """The attack of issue 9: Ntry/Amt 25,855.99 debited, its single TxDtls/Amt the instructed amount; after a
+    good booking of another payment, so that nothing of the file may be applied."""
+    one, two = _first_two(bf)
+    return camt054(
+        [debit_entry((one, one.amount_fen)), debit_entry((two, two.amount_fen), amount=2_585_599, ref="2")]
+    )
+
+
+def _entry_smaller_than_its_transactions(bf: BankFile) -> bytes:
+    one, two = _first_two(bf)
+    return camt054([debit_entry((one, one.amount_fen), (two, two.amount_fen), amount=one.amount_fen)])
+
+
+def _transaction_without_amount_among_several(bf: BankFile) -> bytes:
+    one, two = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen), (two, two.amount_fen))
+    txs = (entry.transactions[0], replace(entry.transactions[1], amount_fen=None))
+    return camt054([replace(entry, transactions=txs)])
+
+
+def _credit_transaction_in_a_debit_entry(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    return camt054([replace(entry, transactions=(replace(entry.transactions[0], credit_debit="CRDT"),))])
+
+
+def _payment_booked_as_a_credit(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], credit_debit="CRDT")
+    return camt054([replace(entry, credit_debit="CRDT", transactions=(tx,))])
+
+
+def _return_booked_as_a_debit(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], is_return=True, return_reason="AC04")
+    return camt054([replace(entry, transactions=(tx,))])
+
+
+def _in_dollars(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    return camt054([debit_entry((one, one.amount_fen))]).replace(b'Ccy="CNY"', b'Ccy="USD"', 1)
+
+
+def _refers_to_no_file_of_ours(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], msg_id="XX-M20261130-102-0001", pmt_inf_id=bf.pmt_inf_id)
+    return camt054([replace(entry, transactions=(tx,))])
+
+
+def _refers_to_no_block_of_ours(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    entry = debit_entry((one, one.amount_fen))
+    tx = replace(entry.transactions[0], msg_id=bf.msg_id, pmt_inf_id=f"{bf.msg_id}-B9")
+    return camt054([replace(entry, transactions=(tx,))])
+
+
+def _negative_echoed_control_sum(bf: BankFile) -> bytes:
+    from mianshen.payments.formats import fen_to_text
+
+    data = status_report(bf, all_lines(bf, "ACSP"))
+    return data.replace(
+        f">{fen_to_text(bf.ctrl_sum_fen)}<".encode(), f">-{fen_to_text(bf.ctrl_sum_fen)}<".encode()
+    )
+
+
 CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
     "xxe": (_xxe, "DOCTYPE refused"),
     "billion laughs": (_laughs, "DOCTYPE refused"),
@@ -99,6 +174,28 @@ CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
     "amount mismatch (echoed control sum)": (_echo_mismatch, "amount mismatch"),
     "another account": (_other_account, "not the fund's account"),
     "garbage": (_garbage, "not UTF-8"),
+    "entry bigger than its one transaction": (_entry_bigger_than_its_one_transaction, "add up to"),
+    "entry smaller than its transactions": (_entry_smaller_than_its_transactions, "add up to"),
+    "a transaction without an amount among several": (
+        _transaction_without_amount_among_several,
+        "not all with an amount",
+    ),
+    "a credit transaction in a debit entry": (
+        _credit_transaction_in_a_debit_entry,
+        "is DBIT but its transaction",
+    ),
+    "a payment booked as a credit": (
+        _payment_booked_as_a_credit,
+        "without return information is not what we expect",
+    ),
+    "a return booked as a debit": (
+        _return_booked_as_a_debit,
+        "with return information is not what we expect",
+    ),
+    "another currency": (_in_dollars, "currency 'USD' is not supported"),
+    "references no file of ours (MsgId)": (_refers_to_no_file_of_ours, "which names no file of ours"),
+    "references no file of ours (PmtInfId)": (_refers_to_no_block_of_ours, "which names no file of ours"),
+    "negative echoed control sum": (_negative_echoed_control_sum, "is negative"),
 }
 
 
@@ -122,8 +219,12 @@ def test_refused_quarantined_audited_nothing_applied(tmp_path: Path, case: str) 
     assert not StatusLine.objects.exists() and not Booking.objects.exists()
     bf.refresh_from_db()
     assert bf.answered_at is None
+    [hold] = HoldItem.objects.all()  # the quarantine is a visible item of the hold queue, with its reason
+    assert (hold.kind, hold.inbound_id, hold.resolved_at) == ("quarantined", stored.pk, None)
+    assert stored.reason in hold.message and f"pay reprocess {stored.pk}" in hold.message
     again = feed(data, name="again.xml")
     assert again.duplicate and again.quarantined and InboundFile.objects.count() == 1
+    assert HoldItem.objects.count() == 1
 
 
 def test_oversized_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,3 +239,38 @@ def test_oversized_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pyt
     assert len(bytes(result.inbound.content)) < path.stat().st_size
     assert set(bf.instructions.values_list("status", flat=True)) == {"uploaded"}
     assert AuditEvent.objects.filter(object_id=result.inbound.sha256).count() == 1
+
+
+def test_a_booking_naming_another_file_of_ours_is_refused(tmp_path: Path) -> None:
+    """Refs/MsgId and Refs/PmtInfId must name the file that carried the EndToEndId, not just any file of ours."""
+    first, second = uploaded(2, root=tmp_path, banks=("102", "105"))
+    one = first.instructions.get()
+    for refs in ({"msg_id": second.msg_id}, {"pmt_inf_id": second.pmt_inf_id}):
+        entry = debit_entry((one, one.amount_fen))
+        data = camt054([replace(entry, transactions=(replace(entry.transactions[0], **refs),))])
+        result = feed(data)
+        assert (
+            result.quarantined
+            and f"but it went out in {first.msg_id if 'msg_id' in refs else first.pmt_inf_id}"
+            in result.reason
+        )
+    one.refresh_from_db()
+    assert not Booking.objects.exists() and one.status == "uploaded"
+
+
+def test_a_quarantined_answer_processed_again_closes_its_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mianshen.payments.services.ingest import inbound_file_reprocess
+
+    [bf] = uploaded(2, root=tmp_path)
+    result = feed(bookings(bf.instructions.all(), account="110060000000000999"))
+    hold = HoldItem.objects.get(kind="quarantined", inbound=result.inbound)
+    assert inbound_file_reprocess(inbound_id=result.inbound.pk, actor="ops").quarantined  # still refused
+    hold.refresh_from_db()
+    assert hold.resolved_at is None
+    monkeypatch.setenv("MIANSHEN_FUND_ACCOUNT", "110060000000000999")  # the fund's account, now configured
+    assert not inbound_file_reprocess(inbound_id=result.inbound.pk, actor="ops").quarantined
+    hold.refresh_from_db()
+    assert hold.resolved_at is not None and hold.resolved_by == "ops"
+    assert set(bf.instructions.values_list("status", flat=True)) == {"settled"}

@@ -127,11 +127,12 @@ def test_du01_answering_a_retried_handover_fails_nothing(tmp_path: Path) -> None
     with pytest.raises(crashpoints.Crash), crashpoints.crash_at("after_upload"):
         bank_files_upload_pending(actor=ACTOR, channel=ch, today=MON)
     sim.process_inbox()  # the bank took the file
-    [again] = bank_files_upload_pending(actor=ACTOR, channel=ch, today=MON)  # the restart
+    [handover] = bank_files_upload_pending(actor=ACTOR, channel=ch, today=MON)  # the restart takes it over
+    again = handover.bank_file
     assert again.upload_attempts == 2 and again.sha256 == bf.sha256
     [outcome] = sim.process_inbox()
     assert outcome.kind == "duplicate" and outcome.same_bytes
-    results = inbound_files_collect(channel=ch, actor=ACTOR)
+    results = inbound_files_collect(channel=ch, actor=ACTOR).results
     assert [r.counts["outcomes"] for r in results] == [{"applied": 3}, {"ignored": 1}]
     assert statuses(bf) == {"accepted"} and not HoldItem.objects.exists()
 
@@ -191,3 +192,23 @@ def test_a_return_books_the_money_back_and_awaits_correction(tmp_path: Path) -> 
     assert by_case[first.case_id].case_state == "awaiting_correction"
     report = reconcile_run()
     assert report.ok and report.buckets_fen["awaiting_correction"] == first.amount_fen
+
+
+def test_an_entry_adding_up_is_applied_whatever_its_number_of_transactions(tmp_path: Path) -> None:
+    """A batch booking (one Ntry, several TxDtls that add up to it), and a single TxDtls that leaves its amount
+    to the entry, both carrying our MsgId and PmtInfId: applied."""
+    from dataclasses import replace
+
+    from .messages import camt054, debit_entry
+
+    [bf] = uploaded(3, root=tmp_path)
+    one, two, three = bf.instructions.order_by("pk")
+    batch = debit_entry((one, one.amount_fen), (two, two.amount_fen))
+    single = debit_entry((three, three.amount_fen), ref="2")
+    refs = {"msg_id": bf.msg_id, "pmt_inf_id": bf.pmt_inf_id}
+    batch = replace(batch, transactions=tuple(replace(t, **refs) for t in batch.transactions))
+    single = replace(single, transactions=(replace(single.transactions[0], amount_fen=None, **refs),))
+    result = feed(camt054([batch, single]))
+    assert not result.quarantined, result.reason
+    assert statuses(bf) == {"settled"} and Booking.objects.count() == 3
+    assert reconcile_run().ok

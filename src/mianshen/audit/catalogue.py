@@ -87,6 +87,11 @@ class Action(IntEnum):
         "bank_file.reprocessed",
         "a quarantined bank file was processed again by an officer",
     )
+    BANK_FILE_UPLOAD_STARTED = (
+        514,
+        "bank_file.upload_started",
+        "a hand-over of a frozen bank file was claimed (attempt, owner, lease; an expired one taken over)",
+    )
 
     # 6xx bank-account corrections
     ACCOUNT_CORRECTION_PREPARED = 600, "account.correction_prepared", "an account correction was prepared"

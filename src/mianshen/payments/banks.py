@@ -16,6 +16,8 @@ variable                        meaning                                      def
                                 comma-separated list
 ``MIANSHEN_BANK_DIR``           the exchange folder (``<bank>/inbox|outbox``)  ``$MIANSHEN_VAR_DIR/bank``
 ``MIANSHEN_INBOUND_MAX_BYTES``  largest bank file accepted                   100 MB
+``MIANSHEN_UPLOAD_LEASE_SECONDS``  how long a hand-over claim holds before     900 (15 minutes)
+                                another process may take it over
 ==============================  ===========================================  ==============================
 """
 
@@ -68,6 +70,7 @@ DEFAULT_FUND_BRANCH = "102100000018"
 DEFAULT_INITIATING_PARTY = "北京市人力资源和社会保障局"
 DEFAULT_PREFIX = "MS"
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_UPLOAD_LEASE_SECONDS = 15 * 60
 _PREFIX_RE = re.compile(r"[A-Za-z0-9]{1,6}")
 
 
@@ -120,6 +123,16 @@ def bank_dir() -> Path:
 
 def inbound_max_bytes() -> int:
     return int(_env("MIANSHEN_INBOUND_MAX_BYTES", str(DEFAULT_MAX_BYTES)))
+
+
+def upload_lease() -> timedelta:
+    """How long a claim to hand a file over holds (longer than the slowest hand-over of the largest file)."""
+    text = _env("MIANSHEN_UPLOAD_LEASE_SECONDS", str(DEFAULT_UPLOAD_LEASE_SECONDS))
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"MIANSHEN_UPLOAD_LEASE_SECONDS must be a whole number of seconds, at least 1: {text!r}"
+        )
+    return timedelta(seconds=int(text))
 
 
 def parse_holidays(text: str) -> frozenset[date]:

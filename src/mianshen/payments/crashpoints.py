@@ -5,6 +5,9 @@ Services call :func:`maybe_crash` at each named point. Nothing happens unless a 
 ``except Exception`` in the worker or the job runner swallows it, and an open transaction rolls back), or the
 environment asks for it at call time: ``MIANSHEN_CRASH_AT=after_freeze:2`` crashes on the second time
 ``after_freeze`` is reached, and ``MIANSHEN_CRASH_MODE=exit`` makes that a real ``os._exit(86)`` of the process.
+``MIANSHEN_CRASH_MODE=pause:PATH`` stops there instead, to let a test act while this process stands at the point
+(another upload while this one is half-way): it creates ``PATH.paused``, waits until ``PATH`` exists and goes on
+(after :data:`PAUSE_LIMIT` seconds without it, it crashes rather than hang).
 
 The points, in the order one payment meets them:
 
@@ -26,8 +29,10 @@ The points, in the order one payment meets them:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 POINTS: tuple[str, ...] = (
     "after_instruction_insert",
@@ -43,6 +48,7 @@ POINTS: tuple[str, ...] = (
     "after_silence",
 )
 EXIT_STATUS = 86
+PAUSE_LIMIT = 120.0
 ENV_AT = "MIANSHEN_CRASH_AT"
 ENV_MODE = "MIANSHEN_CRASH_MODE"
 
@@ -76,9 +82,23 @@ def maybe_crash(point: str) -> None:
     if configured:
         name, _, nth = configured.partition(":")
         if name == point and _hits[point] == int(nth or "1"):
-            if os.environ.get(ENV_MODE, "") == "exit":
+            mode = os.environ.get(ENV_MODE, "")
+            if mode == "exit":
                 os._exit(EXIT_STATUS)
+            if mode.startswith("pause:") and _paused(Path(mode.removeprefix("pause:"))):
+                return
             raise Crash(point)
+
+
+def _paused(release: Path) -> bool:
+    """Stand still until ``release`` exists (announced by ``<release>.paused``); False after the limit."""
+    Path(f"{release}.paused").touch()
+    deadline = time.monotonic() + PAUSE_LIMIT
+    while not release.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @contextmanager

@@ -160,6 +160,10 @@ class BankFile(models.Model):
     last_upload_at = models.DateTimeField(null=True)
     last_upload_on = models.DateField(null=True, help_text="business date of the latest completed hand-over")
     answered_at = models.DateTimeField(null=True)
+    # the hand-over under way (services.bankfiles): who is sending the bytes, and until when that claim holds;
+    # both cleared when the hand-over is recorded (nullable: added to SQLite without remaking the table)
+    upload_owner = models.CharField(max_length=120, null=True, help_text="host:pid:thread of the uploader")
+    upload_lease_until = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ("id",)
@@ -282,6 +286,8 @@ class HoldKind(models.TextChoices):
     TRIAGE = "triage", "原因不明待人工核查 / manual triage"
     REPEAT_BOOKING = "repeat_booking", "重复记账 / booking repeated in another file"
     OUR_DEFECT = "our_defect", "我方文件缺陷 / defect in our file"
+    QUARANTINED = "quarantined", "银行回执已隔离 / bank answer quarantined"
+    IRREGULAR_FILE = "irregular_file", "银行目录中的异常文件 / not a regular file in a bank's outbox"
 
 
 class HoldItem(models.Model):

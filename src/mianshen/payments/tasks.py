@@ -25,8 +25,14 @@ ACTOR = "system:payments"
 @handler("payments.upload")
 def upload(job: Job) -> dict[str, Any]:
     """Hand a frozen file to its bank (queued by ``bank_files_build`` in the freezing transaction)."""
-    bf = bank_file_upload(msg_id=job.params["msg_id"], actor=ACTOR, channel=FolderChannel())
-    return {"msg_id": bf.msg_id, "status": bf.status, "attempts": bf.upload_attempts}
+    handover = bank_file_upload(msg_id=job.params["msg_id"], actor=ACTOR, channel=FolderChannel())
+    bf = handover.bank_file
+    return {
+        "msg_id": bf.msg_id,
+        "status": bf.status,
+        "attempts": bf.upload_attempts,
+        "skipped": handover.skipped,
+    }
 
 
 @handler("payments.cycle")

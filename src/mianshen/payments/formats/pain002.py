@@ -13,11 +13,14 @@ Paths below ``Document/CstmrPmtStsRpt``::
 A bank may list only the rejected transactions (group ``PART``/``ACCP`` with ``RJCT`` lines): reading what is
 not listed is the ingest's job, per bank profile. Proprietary reasons (``Rsn/Prtry``) are reported as
 ``PRTRY:<value>`` in ``reason_codes`` so they never pass for an ISO code (they go to manual triage).
+``OrgnlCtrlSum``, when present, is read as whole fen (``3000.000`` is ``300000``); a negative one, a fraction
+of a fen or anything unreadable is refused (:class:`BadMessage`): it cannot be a total of ours.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -236,14 +239,27 @@ class _Reader:
         return PaymentBlockStatus(pmt_inf_id, sts, tuple(reasons), tuple(txs))
 
 
+_DECIMAL_NUMBER = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
+
+
 def _echoed_sum(text: str | None) -> int | None:
-    """``OrgnlCtrlSum`` only echoes our own total: unreadable as whole fen -> ``None``, never a refusal."""
-    if not text:
+    """``OrgnlCtrlSum`` echoes our own total (``DecimalNumber``: more decimals are allowed, ``3000.000`` is
+    ours ``3000.00``). Absent -> ``None``; a negative sum, a fraction of a fen or anything else that cannot
+    be a total of ours is refused (``BadMessage``), like a total that differs from ours."""
+    where = "OrgnlGrpInfAndSts/OrgnlCtrlSum"
+    raw = (text or "").strip()
+    if not raw:
         return None
-    try:
-        return text_to_fen(text, where="OrgnlGrpInfAndSts/OrgnlCtrlSum")
-    except BadMessage:
-        return None
+    m = _DECIMAL_NUMBER.fullmatch(raw)
+    if m is None or not (m.group(2) or m.group(3)):
+        raise BadMessage(f"{where}: not a decimal number: {raw[:40]!r}", reason_code="FF01")
+    sign, whole, frac = m.group(1), m.group(2) or "0", m.group(3) or ""
+    if frac[2:].strip("0"):
+        raise BadMessage(f"{where}: {raw!r} is not whole fen, so it is not our total", reason_code="FF01")
+    fen = text_to_fen(f"{whole}.{frac[:2]}", where=where)
+    if sign == "-" and fen:
+        raise BadMessage(f"{where}: {raw!r} is negative, so it is not our total", reason_code="FF01")
+    return fen
 
 
 def parse_pain002(data: bytes | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> StatusReport:

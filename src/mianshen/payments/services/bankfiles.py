@@ -4,8 +4,10 @@
   status takes the same lock), select their ``created`` instructions, render
   each file from that frozen snapshot (validated against the official XSD), store bytes and SHA-256, mark the
   instructions ``frozen`` and queue the upload job (keyed by MsgId). Nothing leaves here.
-- ``bank_file_upload``: record the intent (attempt n) and commit, send the stored bytes, record the hand-over.
-  A crash anywhere leaves the file ``frozen``/``uploading``; the next run sends the same bytes again.
+- ``bank_file_upload``: claim the hand-over (attempt n, owner, lease: ``services.handover``) and commit, send
+  the stored bytes, record the hand-over. A file another process is handing over is skipped. A crash anywhere
+  leaves the file ``frozen``/``uploading`` with a lease that is over once its owner is gone (or expired); the
+  next run sends the same bytes again.
 - ``bank_files_check_silence``: a file without any answer past its bank's window is "no answer" (alert), and
   is handed over again — the same bytes with the same MsgId.
 """
@@ -16,6 +18,7 @@ import os
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
 
@@ -32,7 +35,8 @@ from ..lifecycle import InstructionStatus as IS
 from ..models import Bank, BankFile, BankFileStatus, HoldItem, HoldKind, Instruction
 from ..rendering import FileJob, TransferRow, render
 from .channel import Channel
-from .common import audit_many, event, holidays_all, msg_id, now_cst, today_local
+from .common import PaymentError, audit_many, event, holidays_all, msg_id, now_cst, today_local
+from .handover import Owner, lease_is_live, lease_until
 from .holds import holds_raise
 
 PARALLEL_MIN = 40_000  # render in worker processes from this many payments on
@@ -190,24 +194,27 @@ class _Renderer:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class Handover:
+    """What one call to :func:`bank_file_upload` did: sent the file (``sent``), or why it did not."""
+
+    bank_file: BankFile
+    sent: bool
+    skipped: str = ""  # another process holds the hand-over (who, until when)
+
+
 def bank_file_upload(
     *, msg_id: str, actor: str, channel: Channel, today: date | None = None, retry: bool = False
-) -> BankFile:
+) -> Handover:
     """Hand a frozen file to its bank (the stored bytes, always the same). Idempotent: a file already handed
-    over is sent again only with ``retry``."""
+    over is sent again only with ``retry``; a file another process is handing over is skipped
+    (``services.handover``)."""
     day = today or today_local()
-    with transaction.atomic():
-        bf = BankFile.objects.select_for_update().get(msg_id=msg_id)
-        pending = bf.status in (BankFileStatus.FROZEN, BankFileStatus.UPLOADING)
-        again = retry and bf.status in (BankFileStatus.UPLOADED, BankFileStatus.NO_ANSWER)
-        if not (pending or again):
-            return bf
-        bf.upload_attempts += 1
-        bf.last_upload_at = timezone.now()
-        if bf.status == BankFileStatus.FROZEN:
-            bf.status = BankFileStatus.UPLOADING
-        bf.save(update_fields=["upload_attempts", "last_upload_at", "status"])
-        data = bytes(bf.content)
+    me = Owner.me()
+    claimed = _upload_claim(msg_id=msg_id, actor=actor, retry=retry, me=me)
+    if isinstance(claimed, Handover):
+        return claimed
+    bf, data = claimed
     maybe_crash("before_upload")
     channel.send(bf.bank_id, bf.file_name, data)
     maybe_crash("after_upload")
@@ -218,7 +225,17 @@ def bank_file_upload(
         bf.last_upload_on = day
         if bf.status == BankFileStatus.UPLOADING:
             bf.status = BankFileStatus.UPLOADED
-        bf.save(update_fields=["first_upload_at", "last_upload_on", "status"])
+        if bf.upload_owner == str(me):  # else another process took an expired lease over: it is theirs now
+            bf.upload_owner, bf.upload_lease_until = None, None
+        bf.save(
+            update_fields=[
+                "first_upload_at",
+                "last_upload_on",
+                "status",
+                "upload_owner",
+                "upload_lease_until",
+            ]
+        )
         Instruction.objects.filter(bank_file=bf, status=IS.FROZEN).update(status=IS.UPLOADED)
         audit_many(
             actor=actor,
@@ -231,11 +248,59 @@ def bank_file_upload(
                 )
             ],
         )
-    return bf
+    return Handover(bf, sent=True)
 
 
-def bank_files_upload_pending(*, actor: str, channel: Channel, today: date | None = None) -> list[BankFile]:
-    """Hand over every frozen file, and again every file whose hand-over was interrupted."""
+def _upload_claim(*, msg_id: str, actor: str, retry: bool, me: Owner) -> tuple[BankFile, bytes] | Handover:
+    """Claim the hand-over of ``msg_id`` and commit the claim (attempt n, owner, lease) before anything is sent:
+    the file and its bytes, or a ``Handover`` saying why there is nothing to send."""
+    with transaction.atomic():
+        # SKIP LOCKED (PostgreSQL): a file another run is claiming this very moment is that run's
+        bf = BankFile.objects.select_for_update(skip_locked=True).filter(msg_id=msg_id).first()
+        if bf is None:
+            other = BankFile.objects.filter(msg_id=msg_id).first()
+            if other is None:
+                raise PaymentError(f"no bank file {msg_id}", f"没有报文标识为 {msg_id} 的银行文件")
+            return Handover(other, sent=False, skipped="another process is claiming it right now")
+        pending = bf.status in (BankFileStatus.FROZEN, BankFileStatus.UPLOADING)
+        again = retry and bf.status in (BankFileStatus.UPLOADED, BankFileStatus.NO_ANSWER)
+        if not (pending or again):
+            return Handover(bf, sent=False)
+        now = timezone.now()
+        if lease_is_live(bf.upload_owner, bf.upload_lease_until, now=now, me=me):
+            until = timezone.localtime(bf.upload_lease_until)
+            return Handover(
+                bf, sent=False, skipped=f"being handed over by {bf.upload_owner} until {until:%H:%M:%S}"
+            )
+        taken_over = bf.upload_owner or ""
+        bf.upload_attempts += 1
+        bf.last_upload_at = now
+        if bf.status == BankFileStatus.FROZEN:
+            bf.status = BankFileStatus.UPLOADING
+        bf.upload_owner, bf.upload_lease_until = str(me), lease_until(now)
+        bf.save(
+            update_fields=[
+                "upload_attempts",
+                "last_upload_at",
+                "status",
+                "upload_owner",
+                "upload_lease_until",
+            ]
+        )
+        audit_many(
+            actor=actor,
+            events=[
+                event(Action.BANK_FILE_UPLOAD_STARTED, "bank_file", bf.msg_id,
+                      after={"attempt": bf.upload_attempts, "owner": bf.upload_owner,
+                             "lease_until": bf.upload_lease_until, "taken_over_from": taken_over})
+            ],
+        )  # fmt: skip
+        return bf, bytes(bf.content)
+
+
+def bank_files_upload_pending(*, actor: str, channel: Channel, today: date | None = None) -> list[Handover]:
+    """Hand over every frozen file, and again every file whose hand-over was interrupted; a file another
+    process is handing over is skipped (in the list, ``sent=False``)."""
     pending = BankFile.objects.filter(status__in=[BankFileStatus.FROZEN, BankFileStatus.UPLOADING])
     return [
         bank_file_upload(msg_id=m, actor=actor, channel=channel, today=today)
@@ -279,7 +344,7 @@ def bank_files_check_silence(*, actor: str, channel: Channel, today: date | None
                 ],
             )
         maybe_crash("after_silence")
-        retried.append(
-            bank_file_upload(msg_id=bf.msg_id, actor=actor, channel=channel, today=day, retry=True)
-        )
+        handover = bank_file_upload(msg_id=bf.msg_id, actor=actor, channel=channel, today=day, retry=True)
+        if handover.sent:
+            retried.append(handover.bank_file)
     return retried

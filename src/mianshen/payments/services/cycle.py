@@ -37,14 +37,13 @@ def disbursement_cycle(
     released = payments_release(actor=actor, policy_id=policy_id).released if release else 0
     built = bank_files_build(actor=actor, today=day, later_batch=later_batch)
     uploaded = bank_files_upload_pending(actor=actor, channel=channel, today=day)
-    results = inbound_files_collect(channel=channel, actor=actor)
-    fresh = [r for r in results if not r.duplicate]
+    fresh = [r for r in inbound_files_collect(channel=channel, actor=actor).results if not r.duplicate]
     retried = bank_files_check_silence(actor=actor, channel=channel, today=day)
     reconcile_record(actor=actor)  # every pass ends with the money check, kept for the overview
     return CycleResult(
         released=released,
         files_built=len(built),
-        files_uploaded=len(uploaded),
+        files_uploaded=sum(1 for h in uploaded if h.sent),
         answers_ingested=sum(1 for r in fresh if not r.quarantined),
         answers_quarantined=sum(1 for r in fresh if r.quarantined),
         files_retried=len(retried),

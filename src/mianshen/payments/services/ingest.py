@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.db import IntegrityError, transaction
 
@@ -26,10 +26,11 @@ from ..formats.errors import BadMessage, UnsafeXml
 from ..formats.pain002 import StatusReport, parse_pain002
 from ..formats.safexml import parse_xml
 from ..formats.schemas import CAMT054_V02, CAMT054_V08, PAIN002_V03, PAIN002_V12, message_of
-from ..models import InboundFile, InboundStatus
+from ..models import HoldItem, HoldKind, InboundFile, InboundStatus
 from .apply import apply_plan
-from .channel import Channel
+from .channel import Channel, Received, open_regular
 from .common import PaymentError, audit_many, event
+from .holds import holds_close_for, holds_raise
 from .reports import Plan, Refused, plan_camt054, plan_pain002
 
 ACCEPTED = (PAIN002_V03, PAIN002_V12, CAMT054_V02, CAMT054_V08)
@@ -138,7 +139,8 @@ def _quarantine(
     msg_id: str = "",
     original: str = "",
 ) -> IngestResult:
-    """Keep a refused file with its reason (and audit it); nothing of it is applied."""
+    """Keep a refused file with its reason, audited, and put it in the hold queue (a person must look at it):
+    nothing of it is applied."""
     try:
         with transaction.atomic():
             inbound = InboundFile.objects.create(
@@ -152,10 +154,29 @@ def _quarantine(
                               after={"name": name, "status": "quarantined", "kind": kind, "size": size,
                                      "reason_code": code}, reason=reason)],
             )  # fmt: skip
+            holds_raise(actor=actor, items=[_quarantine_hold(inbound)])
     except IntegrityError:
         inbound = InboundFile.objects.get(sha256=sha)
         return IngestResult(inbound, duplicate=True, counts=inbound.counts)
     return IngestResult(inbound)
+
+
+def quarantine_hold_key(inbound: InboundFile) -> str:
+    return f"{HoldKind.QUARANTINED.value}:{inbound.sha256}"
+
+
+def _quarantine_hold(inbound: InboundFile) -> HoldItem:
+    if inbound.truncated:
+        todo = "ask the bank to send it again within the size limit"
+    else:
+        todo = f"fix the cause, then `mianshen pay reprocess {inbound.pk}` (or ask the bank for a corrected file)"
+    return HoldItem(
+        key=quarantine_hold_key(inbound),
+        kind=HoldKind.QUARANTINED,
+        inbound=inbound,
+        message=f"bank answer {inbound.name} (bank {inbound.bank_code or '?'}) quarantined, nothing applied: "
+        f"{inbound.reason}; {todo}",
+    )
 
 
 def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
@@ -193,6 +214,9 @@ def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
             code = exc.reason_code if isinstance(exc, BadMessage) else exc.code
             inbound.reason, inbound.reason_code = exc.reason, (code or inbound.reason_code)[:10]
             inbound.save(update_fields=["reason", "reason_code"])
+        if inbound.status == InboundStatus.APPLIED:
+            holds_close_for(actor=actor, keys=[quarantine_hold_key(inbound)],
+                            resolution=f"processed again and applied by {actor}")  # fmt: skip
         audit_many(actor=actor, events=[event(Action.INBOUND_FILE_REPROCESSED, "inbound_file", inbound.sha256,
                                               before=before, after={"status": inbound.status,
                                                                     "reason_code": inbound.reason_code,
@@ -200,35 +224,78 @@ def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
     return IngestResult(inbound, counts=inbound.counts)
 
 
+@dataclass(frozen=True)
+class Collected:
+    """One pass over the banks' outboxes: the files ingested, and the entries not read (not regular files)."""
+
+    results: list[IngestResult]
+    skipped: list[Received]
+
+
 def inbound_file_ingest_path(*, path: Path, actor: str, bank_code: str = "") -> IngestResult:
-    """Ingest a file from disk without reading an oversized one whole."""
-    size = path.stat().st_size
-    if size <= inbound_max_bytes():
-        return inbound_file_ingest(data=path.read_bytes(), name=path.name, actor=actor, bank_code=bank_code)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        head = fh.read(KEEP_OVERSIZED)
-        digest.update(head)
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return inbound_file_ingest(data=head, name=path.name, actor=actor, bank_code=bank_code, size=size,
-                               sha256=digest.hexdigest())  # fmt: skip
-
-
-def inbound_files_collect(*, channel: Channel, actor: str) -> list[IngestResult]:
-    """Ingest every answer waiting in the banks' outboxes that was not ingested before (by SHA-256)."""
-    waiting = []
-    for received in channel.receive():
-        size = received.path.stat().st_size
-        sha = hashlib.sha256(received.path.read_bytes()).hexdigest() if size <= inbound_max_bytes() else ""
-        waiting.append((received, sha))
-    known = set(
-        InboundFile.objects.filter(sha256__in=[sha for _, sha in waiting if sha]).values_list(
-            "sha256", flat=True
-        )
+    """Ingest a file an officer names (a regular file: a pipe or a device is refused), read once, an oversized
+    one not whole."""
+    try:
+        fh = open_regular(path)
+    except OSError as exc:
+        raise PaymentError(f"cannot read {path}: {exc}", f"无法读取 {path}") from exc
+    with fh:
+        data, sha, size = _read_once(fh)
+    return inbound_file_ingest(
+        data=data, name=path.name, actor=actor, bank_code=bank_code, size=size, sha256=sha
     )
-    return [
-        inbound_file_ingest_path(path=received.path, actor=actor, bank_code=received.bank)
-        for received, sha in waiting
-        if sha not in known
-    ]
+
+
+def inbound_files_collect(*, channel: Channel, actor: str) -> Collected:
+    """Ingest every answer waiting in the banks' outboxes that was not ingested before (by SHA-256). Only
+    regular files directly inside a bank's outbox are read, each opened once without following a symbolic
+    link; anything else is skipped and put in the hold queue (once per path)."""
+    results: list[IngestResult] = []
+    skipped: list[Received] = []
+    for received in channel.receive():
+        if received.problem:
+            skipped.append(received)
+            continue
+        try:
+            with received.open() as fh:
+                data, sha, size = _read_once(fh)
+        except FileNotFoundError:  # removed since the folder was listed
+            continue
+        except OSError as exc:  # replaced by a link (or something else) since the folder was listed
+            skipped.append(replace(received, problem=str(exc)))
+            continue
+        if not InboundFile.objects.filter(sha256=sha).exists():
+            results.append(inbound_file_ingest(data=data, name=received.name, actor=actor, bank_code=received.bank,
+                                               size=size, sha256=sha))  # fmt: skip
+    if skipped:
+        with transaction.atomic():
+            holds_raise(actor=actor, items=[_irregular_hold(r) for r in skipped])
+    return Collected(results, skipped)
+
+
+def _read_once(fh: BinaryIO) -> tuple[bytes, str, int]:
+    """The bytes to keep (all of them, or the first ``KEEP_OVERSIZED`` of an oversized file), the SHA-256 of
+    the whole file and its size, in one read."""
+    limit = inbound_max_bytes()
+    data = fh.read(limit + 1)
+    digest = hashlib.sha256(data)
+    if len(data) <= limit:
+        return data, digest.hexdigest(), len(data)
+    size = len(data)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(block)
+        size += len(block)
+    return data[:KEEP_OVERSIZED], digest.hexdigest(), size
+
+
+def _irregular_hold(received: Received) -> HoldItem:
+    where = received.where
+    key = f"{HoldKind.IRREGULAR_FILE.value}:{where}"
+    if len(key) > 120:
+        key = f"{HoldKind.IRREGULAR_FILE.value}:{hashlib.sha256(where.encode()).hexdigest()}"
+    return HoldItem(
+        key=key,
+        kind=HoldKind.IRREGULAR_FILE,
+        message=f"{where} in the exchange folder of bank {received.bank} {received.problem}: not read (only regular "
+        "files directly inside a bank's outbox are); find out who put it there and remove it",
+    )

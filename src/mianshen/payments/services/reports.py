@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.db.models import Q
+
 from ..banks import fund_account
-from ..formats.camt054 import CREDIT, DEBIT, Notification
+from ..formats.amounts import fen_to_text
+from ..formats.camt054 import CREDIT, DEBIT, Entry, EntryTransaction, Notification
 from ..formats.pain002 import StatusReport
 from ..lifecycle import Summary, fact_booking, fact_return, fact_status
 from ..models import BankFile, BookingKind, Instruction, LineOutcome
@@ -200,6 +203,9 @@ def _all_lines(plan: Plan, seq: int, kind: str, status: str, codes: tuple[str, .
 
 
 def plan_camt054(notification: Notification, *, bank_code: str) -> Plan:
+    """Every booked entry must add up at every level (entry = sum of its transactions, transaction = the
+    instructed amount, CNY, a debit for a payment and a credit for a return) and name our own file (``Refs``):
+    anything else refuses the whole file."""
     where = f"camt.054 {notification.msg_id}"
     fund = fund_account().account
     for ntf in notification.notifications:
@@ -217,56 +223,113 @@ def plan_camt054(notification: Notification, *, bank_code: str) -> Plan:
             .values_list(*FIELDS)
         )
         plan.insts.update(load_instructions(rows))
+    files = _carrying_files(plan.insts)
     seq = 0
-    for _, entry, tx in notification.lines():
-        seq += 1
-        if entry.status != "BOOK":
-            plan.lines.append(Line(seq, "entry", tx.end_to_end_id or "" if tx else "", entry.status,
-                                   outcome=LineOutcome.INFO))  # fmt: skip
-            continue
-        if entry.reversal:
-            raise Refused(f"{where}: reversal entry {entry.entry_ref or '?'}: not supported, needs a person")
-        e2e = tx.end_to_end_id if tx is not None else None
-        if tx is None or not e2e:
-            if entry.credit_debit == CREDIT and not entry.is_return:
-                plan.lines.append(Line(seq, "entry", "", "BOOK", amount_fen=entry.amount_fen,
-                                       booking_date=entry.booking_date, outcome=LineOutcome.NOT_OURS))  # fmt: skip
-                continue
-            raise Refused(f"{where}: booked entry {entry.entry_ref or '?'} without an EndToEndId")
-        inst = plan.insts.get(e2e)
-        if inst is None:
-            raise Refused(f"{where}: unknown EndToEndId {e2e!r}")
-        if inst.status in ("created", "cancelled"):
-            raise Refused(f"{where}: booking for {e2e}, which was never handed over")
-        if bank_code and inst.bank_id != bank_code:
-            raise Refused(
-                f"{where}: {e2e} was paid through bank {inst.bank_id}, the file came from {bank_code}"
-            )
-        amount = tx.amount_fen if tx.amount_fen is not None else entry.amount_fen
-        if amount != inst.amount_fen:
-            raise Refused(
-                f"{where}: amount mismatch for {e2e}: booked {amount} fen, instructed {inst.amount_fen}"
-            )
-        if (
-            len(entry.transactions) > 1
-            and sum(t.amount_fen or 0 for t in entry.transactions) != entry.amount_fen
-        ):
-            raise Refused(
-                f"{where}: entry {entry.entry_ref or '?'} amount differs from its transactions' sum"
-            )
-        if entry.booking_date is None:
-            raise Refused(f"{where}: booked entry for {e2e} without a booking date")
-        if entry.credit_debit == DEBIT and not tx.is_return:
-            kind, fact = BookingKind.DEBIT, fact_booking(entry.booking_date)
-        elif entry.credit_debit == CREDIT and tx.is_return:
-            kind, fact = BookingKind.RETURN, fact_return(entry.booking_date, tx.return_reason)
-        else:
-            raise Refused(
-                f"{where}: {entry.credit_debit} entry for {e2e} "
-                f"{'with' if tx.is_return else 'without'} return information is not what we expect"
-            )
-        codes = (tx.return_reason,) if tx.return_reason else ()
-        plan.lines.append(Line(seq, kind.value, e2e, "BOOK", codes, amount, entry.booking_date, fact))
-        if inst.bank_file_id is not None:
-            plan.answered_files.add(inst.bank_file_id)
+    for ntf in notification.notifications:
+        for entry in ntf.entries:
+            booked = entry.status == "BOOK"
+            if booked:
+                _check_booked_entry(entry, where)
+            for tx in entry.transactions or (None,):
+                seq += 1
+                if booked:
+                    plan.lines.append(
+                        _booking_line(seq, entry, tx, plan, files, where=where, bank_code=bank_code)
+                    )
+                else:
+                    plan.lines.append(Line(seq, "entry", tx.end_to_end_id or "" if tx else "", entry.status,
+                                           outcome=LineOutcome.INFO))  # fmt: skip
     return plan
+
+
+def _check_booked_entry(entry: Entry, where: str) -> None:
+    """One booked ``Ntry``: not a reversal; its amount is the sum of its transactions' (one or several), each
+    transaction states its amount (a single one may leave it to the entry) and goes the entry's way."""
+    ref = entry.entry_ref or entry.account_servicer_ref or "?"
+    if entry.reversal:
+        raise Refused(f"{where}: reversal entry {ref}: not supported, needs a person")
+    if not entry.transactions:
+        return
+    if any(t.amount_fen is None for t in entry.transactions):
+        raise Refused(
+            f"{where}: entry {ref} holds {len(entry.transactions)} transactions, not all with an amount"
+        )
+    total = sum(t.amount_fen or 0 for t in entry.transactions)
+    if total != entry.amount_fen:
+        raise Refused(
+            f"{where}: entry {ref} books {fen_to_text(entry.amount_fen)} CNY but its "
+            f"{len(entry.transactions)} transaction(s) add up to {fen_to_text(total)} CNY"
+        )
+    for t in entry.transactions:
+        if t.credit_debit != entry.credit_debit:
+            raise Refused(
+                f"{where}: entry {ref} is {entry.credit_debit} but its transaction {t.end_to_end_id or '?'} "
+                f"is {t.credit_debit}"
+            )
+
+
+def _booking_line(
+    seq: int,
+    entry: Entry,
+    tx: EntryTransaction | None,
+    plan: Plan,
+    files: dict[int, tuple[str, str]],
+    *,
+    where: str,
+    bank_code: str,
+) -> Line:
+    """The line of one transaction of a booked entry, checked against the instruction it names."""
+    e2e = tx.end_to_end_id if tx is not None else None
+    if tx is None or not e2e:
+        if entry.credit_debit == CREDIT and not entry.is_return:
+            return Line(seq, "entry", "", "BOOK", amount_fen=entry.amount_fen, booking_date=entry.booking_date,
+                        outcome=LineOutcome.NOT_OURS)  # fmt: skip
+        raise Refused(f"{where}: booked entry {entry.entry_ref or '?'} without an EndToEndId")
+    inst = plan.insts.get(e2e)
+    if inst is None:
+        raise Refused(f"{where}: unknown EndToEndId {e2e!r}")
+    if inst.status in ("created", "cancelled") or inst.bank_file_id is None:
+        raise Refused(f"{where}: booking for {e2e}, which was never handed over")
+    if bank_code and inst.bank_id != bank_code:
+        raise Refused(f"{where}: {e2e} was paid through bank {inst.bank_id}, the file came from {bank_code}")
+    _check_references(tx, inst, files, where)
+    amount = tx.amount_fen if tx.amount_fen is not None else entry.amount_fen
+    if amount != inst.amount_fen:
+        raise Refused(
+            f"{where}: amount mismatch for {e2e}: booked {amount} fen, instructed {inst.amount_fen}"
+        )
+    if entry.booking_date is None:
+        raise Refused(f"{where}: booked entry for {e2e} without a booking date")
+    if entry.credit_debit == DEBIT and not tx.is_return:
+        kind, fact = BookingKind.DEBIT, fact_booking(entry.booking_date)
+    elif entry.credit_debit == CREDIT and tx.is_return:
+        kind, fact = BookingKind.RETURN, fact_return(entry.booking_date, tx.return_reason)
+    else:
+        raise Refused(
+            f"{where}: {entry.credit_debit} entry for {e2e} "
+            f"{'with' if tx.is_return else 'without'} return information is not what we expect"
+        )
+    plan.answered_files.add(inst.bank_file_id)
+    codes = (tx.return_reason,) if tx.return_reason else ()
+    return Line(seq, kind.value, e2e, "BOOK", codes, amount, entry.booking_date, fact)
+
+
+def _carrying_files(insts: dict[str, Inst]) -> dict[int, tuple[str, str]]:
+    """``{bank file id: (MsgId, PmtInfId)}`` of the files that carried these instructions."""
+    ids = sorted({i.bank_file_id for i in insts.values() if i.bank_file_id is not None})
+    rows = BankFile.objects.filter(pk__in=ids).values_list("pk", "msg_id", "pmt_inf_id")
+    return {pk: (mid, pid) for pk, mid, pid in rows}
+
+
+def _check_references(
+    tx: EntryTransaction, inst: Inst, files: dict[int, tuple[str, str]], where: str
+) -> None:
+    """A transaction's ``Refs/MsgId`` and ``Refs/PmtInfId``, when given, name the file that carried it."""
+    assert inst.bank_file_id is not None
+    msg_id, pmt_inf_id = files[inst.bank_file_id]
+    for what, named, ours in (("MsgId", tx.msg_id, msg_id), ("PmtInfId", tx.pmt_inf_id, pmt_inf_id)):
+        if not named or named == ours:
+            continue
+        if not BankFile.objects.filter(Q(msg_id=named) if what == "MsgId" else Q(pmt_inf_id=named)).exists():
+            raise Refused(f"{where}: {inst.e2e} refers to {what} {named!r}, which names no file of ours")
+        raise Refused(f"{where}: {inst.e2e} refers to {what} {named!r}, but it went out in {ours}")

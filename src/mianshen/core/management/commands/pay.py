@@ -12,6 +12,8 @@ from django.core.management.base import CommandParser
 from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 
+EXIT_QUARANTINED = 3  # as `mianshen import` exits when it rejected rows
+
 
 def _yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
@@ -126,16 +128,21 @@ class Command(MianshenCommand):
 
         channel = self._channel(options)
         if options["retry"]:
-            files = [bank_file_upload(msg_id=options["retry"], actor=options["actor"], channel=channel,
-                                      today=options["date"], retry=True)]  # fmt: skip
+            handovers = [bank_file_upload(msg_id=options["retry"], actor=options["actor"], channel=channel,
+                                          today=options["date"], retry=True)]  # fmt: skip
         else:
-            files = bank_files_upload_pending(actor=options["actor"], channel=channel, today=options["date"])
-        for f in files:
-            self.stdout.write(f"{f.msg_id} -> bank {f.bank_id}: {f.status} (hand-over {f.upload_attempts})")
+            handovers = bank_files_upload_pending(
+                actor=options["actor"], channel=channel, today=options["date"]
+            )
+        for h in handovers:
+            f = h.bank_file
+            done = f"skipped: {h.skipped}" if h.skipped else f"{f.status} (hand-over {f.upload_attempts})"
+            self.stdout.write(f"{f.msg_id} -> bank {f.bank_id}: {done}")
 
     def _ingest(self, options: dict[str, Any]) -> None:
         from mianshen.payments.services.ingest import inbound_file_ingest_path, inbound_files_collect
 
+        skipped = []
         if options["files"]:
             for path in options["files"]:
                 if not path.is_file():
@@ -143,13 +150,27 @@ class Command(MianshenCommand):
             results = [inbound_file_ingest_path(path=p, actor=options["actor"], bank_code=options["bank"])
                        for p in options["files"]]  # fmt: skip
         else:
-            results = inbound_files_collect(channel=self._channel(options), actor=options["actor"])
+            collected = inbound_files_collect(channel=self._channel(options), actor=options["actor"])
+            results, skipped = collected.results, collected.skipped
         for r in results:
             state = "seen before" if r.duplicate else r.inbound.status
             why = f": {r.reason}" if r.quarantined else f" {r.counts.get('moves', {})}"
             self.stdout.write(f"{r.inbound.name}: {state}{why}")
-        if any(r.quarantined and not r.duplicate for r in results):
-            self.stderr.write("some files were quarantined: see `mianshen pay status` and the hold queue")
+        for entry in skipped:
+            self.stderr.write(f"not read: {entry.where} {entry.problem}")
+        held = [r.inbound.pk for r in results if r.quarantined]
+        if skipped and not held:
+            raise UserError(
+                f"{len(skipped)} entry(ies) of the banks' outboxes not read (not regular files): see `mianshen pay "
+                "holds` and remove them",
+                returncode=EXIT_QUARANTINED,
+            )
+        if held:
+            raise UserError(
+                f"{len(held)} bank answer(s) quarantined, nothing of them applied (inbound {', '.join(map(str, held))}): "
+                "see `mianshen pay holds`, fix the cause, then `mianshen pay reprocess N`",
+                returncode=EXIT_QUARANTINED,
+            )
 
     def _silence(self, options: dict[str, Any]) -> None:
         from mianshen.payments.services.bankfiles import bank_files_check_silence
