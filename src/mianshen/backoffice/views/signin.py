@@ -85,9 +85,11 @@ class SignInView(LoginView):
         return super().post(request, *args, **kwargs)
 
     def _refused(self, message: str, status: int) -> HttpResponse:
-        form = self.get_form_class()(self.request)
-        form.add_error(None, message)
-        return self.render_to_response(self.get_context_data(form=form), status=status)
+        """The log-in page again, the password unchecked, with why."""
+        form = self.get_form_class()(
+            self.request, initial={"username": self.request.POST.get("username", "")}
+        )
+        return self.render_to_response(self.get_context_data(form=form, refusal=message), status=status)
 
     def form_invalid(self, form: Any) -> HttpResponse:
         outcome = sign_in_failure_record(

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandParser
+from django.utils import translation
 
 from mianshen.core.command import MianshenCommand, UserError, system_actor
 from mianshen.core.db import require_migrated_database
@@ -64,13 +65,14 @@ class Command(MianshenCommand):
             if not password:
                 raise UserError("--password-stdin: the first line of stdin is empty")
         try:
-            staff = staff_add(
-                username=options["username"],
-                role=options["role"],
-                district=options["district"],
-                password=password,
-                granted_by=system_actor(),
-            )
+            with translation.override("en"):  # the validators' messages in English, as the command's others
+                staff = staff_add(
+                    username=options["username"],
+                    role=options["role"],
+                    district=options["district"],
+                    password=password,
+                    granted_by=system_actor(),
+                )
         except StaffError as exc:
             raise UserError(str(exc)) from exc
         except ValidationError as exc:
