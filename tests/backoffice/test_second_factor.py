@@ -196,3 +196,18 @@ def test_the_demo_users_sign_in_with_the_secrets_in_their_file(tmp_path: Path) -
     assert first["Location"].startswith(VERIFY)
     assert client.post(VERIFY, {"token": code_for(secret.group(1))}).status_code == 302
     assert client.get(DASHBOARD).status_code == 200
+
+
+def test_a_throttled_address_cannot_try_codes_either() -> None:
+    from django.utils import timezone
+
+    from mianshen.backoffice.models import SignInCounter
+
+    user = with_password("city")
+    enrolment = second_factor_enrol(user=user, actor="test")
+    client = Client()
+    sign_in("city", client)
+    SignInCounter.objects.create(scope="address", key="10.0.0.1", failures=20, window_start=timezone.now())
+    throttled = client.post(VERIFY, {"token": code_for(enrolment.secret)}, REMOTE_ADDR="10.0.0.1")
+    assert throttled.status_code == 429 and "登录失败次数过多" in throttled.content.decode()
+    assert client.get(DASHBOARD)["Location"].startswith(VERIFY)  # still not verified
