@@ -1,8 +1,11 @@
 """Django settings, from the environment.
 
-``MIANSHEN_DATABASE_URL`` chooses the database (default: an SQLite file under ``var/``);
-``MIANSHEN_VAR_DIR`` where local state lives (default ``./var``); ``MIANSHEN_SECRET_KEY`` and
-``MIANSHEN_DEBUG`` the usual.
+``MIANSHEN_ENV`` is ``development`` (the default: `make demo` and `make test` need nothing else) or
+``production``, which refuses to start without ``MIANSHEN_SECRET_KEY`` (or with ``MIANSHEN_DEBUG=1``) and turns
+on HTTPS only: HSTS, the redirect to HTTPS and Secure cookies. ``DEBUG`` alone decides nothing.
+``MIANSHEN_DATABASE_URL`` chooses the database (default: an SQLite file under ``var/``, created readable by its
+owner only); ``MIANSHEN_VAR_DIR`` where local state lives (default ``./var``). The rest is in
+docs/operations.md, with what ``mianshen check --deploy`` expects.
 """
 
 from __future__ import annotations
@@ -11,12 +14,32 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("MIANSHEN_VAR_DIR", Path.cwd() / "var")).resolve()
 
-SECRET_KEY = os.environ.get("MIANSHEN_SECRET_KEY", "dev-only-not-secret-change-me-in-production")
+ENVIRONMENTS = ("development", "production")
+MIANSHEN_ENV = os.environ.get("MIANSHEN_ENV", "").strip() or "development"
+if MIANSHEN_ENV not in ENVIRONMENTS:
+    raise ImproperlyConfigured(f"MIANSHEN_ENV={MIANSHEN_ENV!r}: use one of {', '.join(ENVIRONMENTS)}")
+PRODUCTION = MIANSHEN_ENV == "production"
+
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret-change-me-in-production"
+SECRET_KEY = os.environ.get("MIANSHEN_SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "MIANSHEN_ENV=production needs MIANSHEN_SECRET_KEY (a long random value, kept secret: "
+            "see docs/operations.md)"
+        )
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 DEBUG = os.environ.get("MIANSHEN_DEBUG", "0") == "1"
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "MIANSHEN_DEBUG=1 is refused when MIANSHEN_ENV=production (error pages show data)"
+    )
 ALLOWED_HOSTS = os.environ.get("MIANSHEN_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
 
 INSTALLED_APPS = [
@@ -26,6 +49,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "mianshen.core",
     "mianshen.registry",
     "mianshen.audit",
@@ -42,8 +69,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "mianshen.urls"
@@ -71,6 +100,8 @@ def _database() -> dict[str, object]:
         url = f"sqlite:///{VAR_DIR / 'mianshen.sqlite3'}"
     db: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=0))
     if db["ENGINE"] == "django.db.backends.sqlite3":
+        # Django's SQLite backend, but a new database file is created readable by its owner only (0600)
+        db["ENGINE"] = "mianshen.core.sqlite_private"
         # Writers serialise on SQLite: BEGIN IMMEDIATE instead of select_for_update (a no-op there).
         db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
         db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
@@ -88,6 +119,85 @@ USE_I18N = True
 USE_TZ = True
 
 LOGIN_URL = "backoffice:login"
+
+# Staff passwords (`mianshen staff add`, the back office's password page, Django's changepassword)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+
+def _positive(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip() or str(default)
+    if not text.isdigit() or int(text) < 1:
+        raise ImproperlyConfigured(f"{name}={text!r}: a whole number of at least 1")
+    return int(text)
+
+
+# Sign-in protections (backoffice.signin): failed sign-ins are counted in the database per account and per
+# client address, in windows of SIGNIN_WINDOW_SECONDS. An account with SIGNIN_ACCOUNT_MAX_FAILURES failures in
+# a window is locked until an administrator lifts it (`mianshen staff unlock NAME`, or the back office's staff
+# page); an address with SIGNIN_ADDRESS_MAX_FAILURES is answered 429 until its window ends. Behind a reverse
+# proxy, REMOTE_ADDR is the proxy's: name the header that carries the client's address (as
+# ``HTTP_X_REAL_IP``) in MIANSHEN_CLIENT_ADDRESS_HEADER, and make the proxy overwrite it.
+SIGNIN_WINDOW_SECONDS = _positive("MIANSHEN_SIGNIN_WINDOW_SECONDS", 15 * 60)
+SIGNIN_ACCOUNT_MAX_FAILURES = _positive("MIANSHEN_SIGNIN_ACCOUNT_MAX_FAILURES", 5)
+SIGNIN_ADDRESS_MAX_FAILURES = _positive("MIANSHEN_SIGNIN_ADDRESS_MAX_FAILURES", 20)
+SIGNIN_CLIENT_ADDRESS_HEADER = os.environ.get("MIANSHEN_CLIENT_ADDRESS_HEADER", "").strip()
+
+# A second factor (django-otp: TOTP, and single-use recovery codes) is required for city administrators and
+# reviewers; MIANSHEN_SECOND_FACTOR_ROLES adds other roles (comma-separated). Staff of other roles who have
+# enrolled a device must use it too.
+STAFF_ROLES = ("city_admin", "district_officer", "reviewer", "auditor")
+SECOND_FACTOR_REQUIRED_ROLES = frozenset(
+    {"city_admin", "reviewer"}
+    | {r.strip() for r in os.environ.get("MIANSHEN_SECOND_FACTOR_ROLES", "").split(",") if r.strip()}
+)
+if SECOND_FACTOR_REQUIRED_ROLES - set(STAFF_ROLES):
+    raise ImproperlyConfigured(
+        f"MIANSHEN_SECOND_FACTOR_ROLES: unknown role(s) {', '.join(sorted(SECOND_FACTOR_REQUIRED_ROLES - set(STAFF_ROLES)))}; "
+        f"one of {', '.join(STAFF_ROLES)}"
+    )
+OTP_TOTP_ISSUER = "mianshen"
+
+# Sessions of hours, not Django's 14 days; ended when the browser closes.
+SESSION_COOKIE_AGE = _positive("MIANSHEN_SESSION_HOURS", 8) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_HTTPONLY = True  # the pages send the token from the template (hx-headers), never from the cookie
+
+# /admin/ (Django's admin, behind the second factor) only when MIANSHEN_ADMIN_ENABLED=1
+ADMIN_ENABLED = os.environ.get("MIANSHEN_ADMIN_ENABLED", "0") == "1"
+
+# HTTPS only in production. Behind a proxy that terminates TLS, MIANSHEN_TLS_PROXY=1 trusts its
+# X-Forwarded-Proto header (the proxy must overwrite it).
+SECURE_SSL_REDIRECT = PRODUCTION
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_HSTS_SECONDS = _positive("MIANSHEN_HSTS_SECONDS", 365 * 24 * 3600) if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+if os.environ.get("MIANSHEN_TLS_PROXY", "0") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp), in every environment: the pages load their own script (htmx) and
+# style sheet and nothing else; no inline script or style, no framing, forms post to this site only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

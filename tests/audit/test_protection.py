@@ -100,6 +100,13 @@ def test_removal_and_restoration_are_visible_in_the_trail(checkpoint_path: Path)
 
 @pytest.mark.django_db
 def test_the_protection_command() -> None:
+    from django.contrib.auth import get_user_model
+
+    from mianshen.backoffice.roles import Staff
+
+    Staff.objects.create(
+        user=get_user_model().objects.create_user("dba"), role="city_admin"
+    )  # --actor: staff
     out = io.StringIO()
     call_command("audit", "protection", "status", stdout=out)
     call_command("audit", "protection", "remove", "--reason", "maintenance", "--actor", "dba", stdout=out)

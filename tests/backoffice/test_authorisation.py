@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.urls import resolve, reverse
+from django.utils import timezone
 
 from mianshen.audit.models import AuditEvent
+from mianshen.backoffice.models import SignInCounter
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.cases.transitions import case_transition
@@ -73,6 +75,17 @@ def _make_rechecked(w: PayWorld) -> None:
     case = Case.objects.filter(state=State.EXCLUDED).order_by("pk").first()
     assert case is not None
     case_transition(case_id=case.pk, to=State.RECHECKED, actor="test", reason="test: rechecked")
+
+
+def _locked_account(w: PayWorld) -> None:
+    """a sign-in lockout for the staff page to lift"""
+    SignInCounter.objects.create(
+        scope="account",
+        key="locked-officer",
+        failures=5,
+        window_start=timezone.now(),
+        locked_at=timezone.now(),
+    )
 
 
 def _awaiting_confirmation(w: PayWorld) -> None:
@@ -230,6 +243,16 @@ PAGES: dict[str, Page] = {
         _only(302, "city"),
         env={"MIANSHEN_FUND_ACCOUNT": OTHER_FUND},  # the cause fixed: the fund's new account configured
     ),
+    # ---- staff accounts (the sign-in pages themselves: test_signin, test_second_factor)
+    "password_change": Page("get", lambda w: reverse("backoffice:password_change"), _all(200)),
+    "staff_accounts": Page("get", lambda w: reverse("backoffice:staff_accounts"), _only(200, "city")),
+    "staff_unlock": Page(
+        "post",
+        lambda w: reverse("backoffice:staff_unlock"),
+        _only(302, "city"),
+        data=lambda w: {"name": "locked-officer"},
+        prepare=_locked_account,
+    ),
 }
 
 
@@ -265,11 +288,12 @@ def test_matrix(
 
 
 def test_matrix_covers_every_url(pay: PayWorld) -> None:
-    """Every named back-office URL is in the matrix (or is login/logout/language): the names are those the
+    """Every named back-office URL is in the matrix (or is a step of signing in or out, or the language): the
+    names are those the
     matrix's URLs resolve to, so a new view cannot be forgotten."""
     from mianshen.backoffice.urls import urlpatterns
 
     names = {str(p.name) for p in urlpatterns}
-    covered = {"login", "logout", "set_language"}
+    covered = {"login", "sign_in_verify", "sign_in_enrol", "logout", "set_language"}
     in_matrix = {str(resolve(urlsplit(spec.url(pay)).path).url_name) for spec in PAGES.values()}
     assert names == covered | in_matrix, sorted(names ^ (covered | in_matrix))

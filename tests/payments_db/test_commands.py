@@ -26,6 +26,16 @@ def run(*args: str) -> tuple[int, str, str]:
     return 0, out.getvalue(), err.getvalue()
 
 
+def staff(**roles: str) -> None:
+    """The --actor names of a test, as active staff members with these roles (any other name is refused)."""
+    from django.contrib.auth import get_user_model
+
+    from mianshen.backoffice.roles import Staff
+
+    for name, role in roles.items():
+        Staff.objects.create(user=get_user_model().objects.create_user(name), role=role)
+
+
 def refused(*args: str) -> str:
     """The one-line error of a refused command (exit status 2 when run as ``mianshen``)."""
     with pytest.raises(CommandError) as info:
@@ -37,6 +47,7 @@ def refused(*args: str) -> str:
 @pytest.mark.django_db
 def test_pay_commands_and_reconcile(tmp_path: Path) -> None:
     sim = simulator(tmp_path)
+    staff(**{"ops-li": "city_admin", "ops-wang": "reviewer"})
     approved_cases(4, banks=("102", "313"), fates={1: "AC01"})
     bank_dir = ["--bank-dir", str(tmp_path), "--date", "2026-11-30", "--actor", "ops-li"]
     assert run("pay", *bank_dir, "instruct")[1].startswith("released 4 cases (¥")
@@ -72,6 +83,7 @@ def test_pay_commands_and_reconcile(tmp_path: Path) -> None:
 @pytest.mark.django_db
 def test_reconcile_exits_1_with_the_difference(tmp_path: Path) -> None:
     approved_cases(2)
+    staff(ops="city_admin", **{"auditor-zhou": "auditor"})
     run("pay", "--actor", "ops", "instruct")
     inst = Instruction.objects.order_by("pk").first()
     assert inst is not None
@@ -143,6 +155,7 @@ def test_cancel_and_reissue_requests_and_reprocess_on_the_command_line(tmp_path:
 
     [bf] = uploaded(2, root=tmp_path)
     one, two = bf.instructions.order_by("pk")
+    staff(li="city_admin", wang="reviewer", ops="city_admin")
     assert "not cancellable" in refused(
         "pay", "--actor", "li", "cancel", str(one.case_id), "--reason", "注销"
     )

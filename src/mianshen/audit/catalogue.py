@@ -132,6 +132,30 @@ class Action(IntEnum):
     )
     AUDIT_PROTECTION_RESTORED = 911, "audit.protection_restored", "append-only protection was restored"
     STAFF_ROLE_GRANTED = 920, "staff.role_granted", "a back-office role (and district) was granted to a user"
+    STAFF_SIGNED_IN = (
+        921,
+        "staff.signed_in",
+        "a staff member signed in to the back office (password and, where needed, second factor)",
+    )
+    STAFF_SIGN_IN_FAILED = (
+        922,
+        "staff.sign_in_failed",
+        "a sign-in failed: wrong password, unknown user, locked account or wrong second factor (no secret kept)",
+    )
+    STAFF_LOCKED_OUT = 923, "staff.locked_out", "an account was locked after repeated failed sign-ins"
+    STAFF_UNLOCKED = 924, "staff.unlocked", "an administrator lifted a sign-in lockout"
+    STAFF_SIGN_IN_THROTTLED = (
+        925,
+        "staff.sign_in_throttled",
+        "a client address was refused further sign-ins for a while after repeated failures",
+    )
+    STAFF_SIGNED_OUT = 926, "staff.signed_out", "a staff member signed out of the back office"
+    STAFF_SECOND_FACTOR_ENROLLED = (
+        927,
+        "staff.second_factor_enrolled",
+        "a second factor (TOTP and recovery codes) was enrolled for a user (no secret kept)",
+    )
+    STAFF_PASSWORD_CHANGED = 928, "staff.password_changed", "a staff member changed their password"
 
     @classmethod
     def by_dotted(cls, dotted: str) -> Action:

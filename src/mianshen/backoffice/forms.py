@@ -249,3 +249,18 @@ class FailureFilterForm(forms.Form):
             action=data.get("action") or "",
             q=(data.get("q") or "").strip(),
         )
+
+
+class SecondFactorForm(forms.Form):
+    """A code from the authenticator app (six digits) or one of the recovery codes."""
+
+    token = forms.CharField(
+        label=_("验证码"),
+        max_length=32,
+        help_text=_("身份验证器应用中的 6 位数字，或一个恢复码（每个只能用一次）"),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+class UnlockForm(forms.Form):
+    name = forms.CharField(max_length=150, widget=forms.HiddenInput)

@@ -14,6 +14,10 @@ Four roles, each a Django ``Group`` of the same name (created by migration 0002)
 A case of another district is not found (404), never "forbidden": a district officer cannot even learn that it
 exists. Every view asks ``visible_cases`` / ``can_view_case`` first and ``can_act`` second.
 
+Staff accounts. Only a city administrator sees the staff page (``manage_staff``): the roles, who has a second
+factor, which accounts are locked after failed sign-ins, and lifts a lock. Every staff member may change their
+own password (an auditor too: its own account is not a business write).
+
 Payments. A bank file holds the accounts of every district's units, so the file-level pages (bank files and
 their download, inbound bank answers, the hold queue, reconciliation, file re-issue requests) are city-level:
 ``CITY_PERMS``, refused (403) to district staff whatever their role. District staff see the payments of their
@@ -32,6 +36,7 @@ request_reissue        yes         —                 —         —
 decide_approval        yes         —                 yes [2]   —
 resolve_hold           yes         —                 yes [1]   —
 reprocess_inbound      yes         —                 —         —
+manage_staff           yes         —                 —         —
 =====================  ==========  ================  ========  =======
 
 [1] a city-wide reviewer only (city-level permission). [2] a district reviewer decides the cancellation
@@ -104,6 +109,8 @@ class Perm(StrEnum):
     DECIDE_APPROVAL = "decide_approval"  # checker of the two requests above
     RESOLVE_HOLD = "resolve_hold"
     REPROCESS_INBOUND = "reprocess_inbound"
+    # staff accounts
+    MANAGE_STAFF = "manage_staff"  # the staff page: who is locked out, lift a lock (Action.STAFF_UNLOCKED)
 
 
 READS = frozenset({Perm.VIEW_BANK, Perm.VIEW_CONTACT})
@@ -142,6 +149,7 @@ CITY_PERMS = frozenset(
         Perm.REQUEST_REISSUE,
         Perm.RESOLVE_HOLD,
         Perm.REPROCESS_INBOUND,
+        Perm.MANAGE_STAFF,
     }
 )
 CASE_PERMS = frozenset(Perm) - CITY_PERMS

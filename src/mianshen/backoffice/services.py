@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from mianshen.audit.catalogue import Action
@@ -39,9 +40,14 @@ def staff_add(
 ) -> Staff:
     """Create a back-office user with its role (and Django group). Without a password the user cannot log in
     until one is set (``changepassword``). Refuses a user who already has a staff profile."""
-    username = username.strip()
+    user_model = get_user_model()
+    username = user_model.normalize_username(username).strip()
     if not username:
         raise StaffError("a user name is required")
+    try:
+        user_model.username_validator(username)
+    except ValidationError as exc:
+        raise StaffError(f"user name {username!r}: " + " ".join(exc.messages)) from exc
     if role not in Role.values:
         raise StaffError(f"unknown role {role!r}; one of {', '.join(Role.values)}")
     district = (district or "").strip() or None
@@ -51,7 +57,6 @@ def staff_add(
         raise StaffError("a district officer needs --district")
     if role in {Role.CITY_ADMIN, Role.AUDITOR} and district is not None:
         raise StaffError(f"a {role} is city-wide: leave out --district")
-    user_model = get_user_model()
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(username=username)
         if Staff.objects.filter(user=user).exists():
@@ -72,6 +77,18 @@ def staff_add(
             after={"username": username, "role": role, "district": district},
         )
     return staff
+
+
+def staff_password_set(*, user: Any, password: str, actor: str) -> None:
+    """Set ``user``'s password after Django's validators (settings.AUTH_PASSWORD_VALIDATORS) accept it
+    (``ValidationError`` otherwise); recorded, without the password."""
+    validate_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=actor, actor_id=user.pk if actor == user.get_username() else None,
+                     action=Action.STAFF_PASSWORD_CHANGED, obj_type="staff_account", obj_id=user.get_username(),
+                     after={"password": "changed"})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 from django.views.i18n import set_language
 
-from .views import cases, dashboard, notices, payments, queues, recovery, rounds
+from .views import cases, dashboard, notices, payments, queues, recovery, rounds, signin, staff
 
 app_name = "backoffice"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="backoffice/login.html", next_page=reverse_lazy("backoffice:dashboard")
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("backoffice:login")), name="logout"),
+    path("login/", signin.SignInView.as_view(), name="login"),
+    path("login/verify/", signin.sign_in_verify, name="sign_in_verify"),
+    path("login/enrol/", signin.sign_in_enrol, name="sign_in_enrol"),
+    path("logout/", signin.SignOutView.as_view(), name="logout"),
+    path("password/", signin.password_change, name="password_change"),
+    path("staff/", staff.staff_accounts, name="staff_accounts"),
+    path("staff/unlock/", staff.staff_unlock_view, name="staff_unlock"),
     path("language/", set_language, name="set_language"),
     path("", dashboard.dashboard, name="dashboard"),
     path("rounds/", rounds.round_list, name="rounds"),

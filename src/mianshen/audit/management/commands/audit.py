@@ -132,8 +132,9 @@ class Command(MianshenCommand):
 
     def _protection(self, options: dict[str, Any]) -> None:
         from mianshen.audit.protection import protection_installed, protection_remove, protection_restore
+        from mianshen.core.command import staff_actor  # an --actor named must be an active staff member
 
-        actor = options["actor"] or _default_actor()
+        actor = _default_actor() if options["actor"] is None else staff_actor(options["actor"])
         if options["action"] == "status":
             self.stdout.write("append-only protection: " + ("on" if protection_installed() else "OFF"))
         elif options["action"] == "remove":

@@ -60,7 +60,10 @@ class Command(MianshenCommand):
 
         run_demo(root=root, units=options["units"], seed=options["seed"], say=say)
         logins = _demo_staff(root)
-        say("back office", f"users admin, officer, reviewer, auditor; password {logins[1]} (in {logins[0]})")
+        say(
+            "back office",
+            f"users admin, officer, reviewer, auditor; password and second factors in {logins[0]} (owner only)",
+        )
         console.rule()
         console.print(
             f"Explore: [bold].venv/bin/mianshen round list[/], [bold].venv/bin/mianshen audit verify[/], "
@@ -70,25 +73,42 @@ class Command(MianshenCommand):
 
 
 def _demo_staff(root: Path) -> tuple[Path, str]:
-    """One back-office user per role for exploring the demo city (a fresh password each run, kept in a file
-    only the owner can read); the district officer works in the district with the most cases."""
+    """One back-office user per role for exploring the demo city (a fresh password each run), each enrolled for
+    the second factor: the password and each user's TOTP secret and recovery codes are written to a file created
+    readable by its owner only; the district officer works in the district with the most cases."""
+    import os
     import secrets
 
     from django.db.models import Count
 
+    from mianshen.backoffice.second_factor import second_factor_enrol
     from mianshen.backoffice.services import staff_add
     from mianshen.cases.models import Case
 
-    password = secrets.token_urlsafe(9)
+    password = secrets.token_urlsafe(12)
     busiest = Case.objects.values("district").annotate(n=Count("id")).order_by("-n", "district").first()
+    lines = [
+        "users: admin, officer, reviewer, auditor",
+        f"password: {password}",
+        "second factor: add a user's TOTP secret to an authenticator app (or: oathtool --totp -b SECRET), "
+        "or type one of its recovery codes (each works once)",
+    ]
     for username, role, district in (
         ("admin", "city_admin", None),
         ("officer", "district_officer", busiest["district"] if busiest else "110105"),
         ("reviewer", "reviewer", None),
         ("auditor", "auditor", None),
     ):
-        staff_add(username=username, role=role, district=district, password=password)
+        staff = staff_add(
+            username=username, role=role, district=district, password=password, granted_by="system:demo"
+        )
+        e = second_factor_enrol(user=staff.user, actor="system:demo")
+        lines.append(
+            f"{username}: TOTP secret {e.secret}  {e.uri}  recovery codes {' '.join(e.recovery_codes)}"
+        )
     path = root / "staff-logins.txt"
-    path.write_text(f"users: admin, officer, reviewer, auditor\npassword: {password}\n", encoding="utf-8")
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner-only from the start
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
     return path, password

@@ -3,16 +3,27 @@ banks' answers, fix failed payments (four eyes), watch the hold queue. See docs/
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand, UserError, iso_date
+from mianshen.core.command import MianshenCommand, UserError, actor_option, iso_date
 from mianshen.core.db import require_migrated_database
 
 EXIT_QUARANTINED = 3  # as `mianshen import` exits when it rejected rows
+# the decisions of a person (four eyes among them): --actor is required, an active staff member whose role may
+# do it (backoffice.roles.Perm); the other actions are machine steps, done as cli:<OS user> without --actor
+DECISIONS = {
+    "correct": "prepare_correction",
+    "resend": "prepare_correction",
+    "decide": "decide_correction",
+    "reissue-file": "request_reissue",
+    "cancel": "request_cancel",
+    "approve": "decide_approval",
+    "reprocess": "reprocess_inbound",
+    "resolve": "resolve_hold",
+}
 
 
 def _yuan(fen: int) -> str:
@@ -24,7 +35,11 @@ class Command(MianshenCommand):
     help = "Payments: instruct, build, upload, ingest, silence, cycle, correct, resend, decide, holds, resolve, …"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who does it (audit trail)")
+        parser.add_argument(
+            "--actor",
+            help="the staff member who does it (audit trail): required for a decision (correct, resend, decide, "
+            "reissue-file, cancel, approve, reprocess, resolve); else default cli:<OS user>",
+        )
         parser.add_argument("--bank-dir", type=Path, help="exchange folder (default $MIANSHEN_BANK_DIR)")
         parser.add_argument("--date", type=iso_date, help="business date (default: today)")
         sub = parser.add_subparsers(dest="action", required=True)
@@ -94,6 +109,9 @@ class Command(MianshenCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated_database()
         from mianshen.payments.services.common import PaymentError
+
+        decision = DECISIONS.get(options["action"])
+        options["actor"] = actor_option(options["actor"], perm=decision, required=decision is not None)
 
         try:
             getattr(self, "_" + options["action"].replace("-", "_"))(options)

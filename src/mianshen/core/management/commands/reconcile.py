@@ -3,13 +3,12 @@ difference when it does not (2: the database is not set up)."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand
+from mianshen.core.command import MianshenCommand, actor_option
 from mianshen.core.db import require_migrated_database
 
 
@@ -24,14 +23,14 @@ class Command(MianshenCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, default=20, help="problems shown per kind")
         parser.add_argument(
-            "--actor", default=f"cli:{getpass.getuser()}", help="who ran it (kept with the result)"
+            "--actor", help="the staff member who ran it (kept with the result; default cli:<OS user>)"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated_database()
         from mianshen.payments.services.reconcile import reconcile_record
 
-        r, _run = reconcile_record(actor=options["actor"])
+        r, _run = reconcile_record(actor=actor_option(options["actor"]))
         limit = options["limit"]
         parts = " + ".join(
             f"{name} {_yuan(r.buckets_fen[name])} ({r.buckets_count[name]})" for name in r.buckets_fen

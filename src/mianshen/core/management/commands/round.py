@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 from rich.console import Console
 from rich.table import Table
 
-from mianshen.core.command import MianshenCommand, UserError, iso_date
+from mianshen.core.command import MianshenCommand, UserError, actor_option, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import job_drain
 
@@ -27,7 +27,7 @@ class Command(MianshenCommand):
             default="ad_hoc",
             choices=["initial", "before_publicity", "before_payment", "ad_hoc"],
         )
-        start.add_argument("--actor", default="cli")
+        start.add_argument("--actor", help="the staff member who starts it (default: cli:<OS user>)")
         start.add_argument(
             "--wait", action="store_true", help="run the queued jobs now instead of by the worker"
         )
@@ -44,6 +44,7 @@ class Command(MianshenCommand):
         from mianshen.registry.models import Snapshot
         from mianshen.screening.services import RoundRefused, round_start
 
+        actor = actor_option(options["actor"], perm="start_round")
         snap = (
             Snapshot.objects.filter(pk=options["snapshot"]).first()
             if options["snapshot"]
@@ -55,7 +56,7 @@ class Command(MianshenCommand):
             rnd = round_start(
                 policy_id=options["policy"],
                 snapshot=snap,
-                actor=options["actor"],
+                actor=actor,
                 as_of=options["as_of"],
                 checkpoint=options["checkpoint"],
             )
