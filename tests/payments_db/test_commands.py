@@ -138,6 +138,7 @@ def test_a_correction_not_on_file_is_one_line_and_exit_2(tmp_path: Path) -> None
     [bf] = uploaded(1, root=tmp_path)
     failed = bf.instructions.get()
     ingest(status_report(bf, {failed.end_to_end_id: ("RJCT", ("AC01",))}))
+    staff(li="city_admin")
     env = command_env(tmp_path)
     correct = [str(MIANSHEN), "pay", "--actor", "li", "correct", str(failed.case_id), "--bank", "105", "--branch",
                "105100000001", "--account", "6210500000001234", "--name", failed.creditor_name]  # fmt: skip
@@ -190,6 +191,7 @@ def test_ingest_of_a_quarantined_answer_exits_3_with_one_line_and_a_hold(tmp_pat
     from .messages import all_lines, bookings, status_report
 
     [bf] = uploaded(2, root=tmp_path)
+    staff(ops="city_admin")
     good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
     good.write_bytes(status_report(bf, all_lines(bf, "ACSP")))
     one = bf.instructions.order_by("pk").first()
