@@ -362,6 +362,80 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
             ("units.csv", 4, "employees", "NEGATIVE"),
         },
     ),
+    *[
+        (
+            f"control character {v!r} in a name",
+            [(*U3, "name", v)],
+            {("units.csv", 4, "name", "CONTROL_CHARACTER")},
+        )
+        for v in (
+            "北京\x00丙",
+            "北京\t丙",
+            "北京\n丙",
+            "北京\r\n丙",
+            "北京\x7f丙",
+            "北京\x85丙",
+            "\x01",
+            "x\x9f",
+        )
+    ],
+    (
+        "control character in an account name",
+        [("set", "bank_accounts", 0, "account_name", "甲\x00")],
+        {("bank_accounts.csv", 2, "account_name", "CONTROL_CHARACTER")},
+    ),
+    (
+        "control character in a unit id",
+        [("set", "headcount", 0, "unit_id", "U0\x0001")],
+        {
+            ("headcount.csv", 2, "unit_id", "CONTROL_CHARACTER"),
+            ("headcount.csv", 2, "unit_id", "UNKNOWN_UNIT"),
+        },
+    ),
+    (
+        "control character in a phone",
+        [(*U3, "phone", "1380013\x008000")],
+        {("units.csv", 4, "phone", "CONTROL_CHARACTER"), ("units.csv", 4, "phone", "BAD_PHONE")},
+    ),
+    (
+        "control character in a flag source",
+        [("set", "credit_flags", 0, "source", "市场\x1b监管局")],
+        {("credit_flags.csv", 2, "source", "CONTROL_CHARACTER")},
+    ),
+    (
+        "a control character in a shaped column is its shape's problem",
+        [(*U3, "district", "1101\x0001"), (*U3, "credit_code", "USCC_3_NUL")],
+        {("units.csv", 4, "district", "BAD_CODE"), ("units.csv", 4, "credit_code", "BAD_USCC")},
+    ),
+    ("name too long", [(*U3, "name", "名" * 501)], {("units.csv", 4, "name", "TOO_LONG")}),
+    ("name just fits", [(*U3, "name", "名" * 500)], set()),
+    ("unit id too long", [(*U3, "unit_id", "U" * 65)], {("units.csv", 4, "unit_id", "TOO_LONG")}),
+    (
+        "phone too long",
+        [(*U3, "phone", "1" * 45)],
+        {("units.csv", 4, "phone", "TOO_LONG"), ("units.csv", 4, "phone", "BAD_PHONE")},
+    ),
+    (
+        "account number too long",
+        [("set", "bank_accounts", 0, "account_no", "6" * 65)],
+        {("bank_accounts.csv", 2, "account_no", "TOO_LONG")},
+    ),
+    (
+        "account name too long",
+        [("set", "bank_accounts", 0, "account_name", "甲" * 501)],
+        {("bank_accounts.csv", 2, "account_name", "TOO_LONG")},
+    ),
+    (
+        "flag source too long",
+        [("set", "credit_flags", 0, "source", "局" * 201)],
+        {("credit_flags.csv", 2, "source", "TOO_LONG")},
+    ),
+    (
+        "length counts after normalisation",
+        [("set", "headcount", 0, "unit_id", "  " + "Ｕ" * 65 + "  ")],
+        {("headcount.csv", 2, "unit_id", "TOO_LONG"), ("headcount.csv", 2, "unit_id", "UNKNOWN_UNIT")},
+    ),
+    ("spaces around a name are trimmed, not counted", [(*U3, "name", " \t" + "名" * 500 + "\n ")], set()),
     ("over-payment is fine", [("set", "contributions", 0, "paid_fen", "20000")], set()),
     ("a date with nothing paid is fine", [("set", "contributions", 1, "paid_on", "2020-02-01")], set()),
     ("removed the day listed is fine", [("set", "credit_flags", 0, "removed_on", "2020-05-01")], set()),
@@ -381,6 +455,7 @@ def resolve(edits: list[Edit], kit: Any) -> list[Edit]:
         "USCC_1": kit.USCC_1,
         "USCC_3_BAD": kit.USCC_3[:-1] + wrong,
         "USCC_NONE": kit.uscc("91110108000000001"),
+        "USCC_3_NUL": kit.USCC_3[:5] + "\x00" + kit.USCC_3[6:],
     }
     return [tuple(names.get(part, part) if isinstance(part, str) else part for part in e) for e in edits]
 
@@ -558,6 +633,7 @@ def test_problem_lines_follow_quoted_newlines_and_blank_lines(tmp_path: Path, ki
     result = validate_drop(drop)
     assert kit.problem_keys(result.problems) == {
         ("headcount.csv", 4, "unit_id", "UNKNOWN_UNIT"),
+        ("headcount.csv", 4, "unit_id", "CONTROL_CHARACTER"),  # the line break inside "U0\n01"
         ("headcount.csv", 7, "month", "BAD_MONTH"),
     }
     assert result.tables["headcount"]["line"].to_list() == [2]

@@ -41,6 +41,11 @@ class Action(IntEnum):
     # 1xx data
     SNAPSHOT_IMPORTED = 100, "snapshot.imported", "a data drop was imported as an immutable snapshot"
     SNAPSHOT_REJECTED = 101, "snapshot.rejected", "a data drop was refused whole (unusable)"
+    SNAPSHOT_IMPORT_REPEATED = (
+        102,
+        "snapshot.import_repeated",
+        "a data drop already imported was imported again; nothing was written",
+    )
 
     # 2xx screening rounds
     ROUND_STARTED = 200, "round.started", "a screening round started over a frozen snapshot"
