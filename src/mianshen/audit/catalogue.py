@@ -132,6 +132,22 @@ class Action(IntEnum):
         raise KeyError(dotted)
 
 
+# Event types that nothing records yet: the step they name is not built (call-backs, exports, closing a notice,
+# recovering money are to come with the portal, reporting and recovery work). They are released codes all the
+# same (never reused). When a service starts recording one, take it out of this set:
+# tests/audit/test_coverage.py checks that every other type is recorded somewhere in the source, and that none of
+# these is.
+RESERVED: frozenset[Action] = frozenset(
+    {
+        Action.NOTICE_CLOSED,
+        Action.PAYMENT_RECOVERED,
+        Action.STAFF_EXPORTED,
+        Action.CALLBACK_REQUESTED,
+        Action.CALLBACK_CLOSED,
+    }
+)
+
+
 def action_choices() -> list[tuple[int, str]]:
     """Choices for the model field: ``(code, "code dotted.name")``."""
     return [(member.value, f"{member.value} {member.dotted}") for member in Action]
