@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from mianshen.datadrop import checks
-from mianshen.datadrop.drop import ValidatedDrop
+from mianshen.datadrop.drop import DropUnusable, ValidatedDrop
 from mianshen.datadrop.report import write_report
 from mianshen.datadrop.schema import CODES, ERROR, REPORT_COLUMNS, TABLES
 from mianshen.datadrop.validate import validate_drop
@@ -362,6 +362,80 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
             ("units.csv", 4, "employees", "NEGATIVE"),
         },
     ),
+    *[
+        (
+            f"control character {v!r} in a name",
+            [(*U3, "name", v)],
+            {("units.csv", 4, "name", "CONTROL_CHARACTER")},
+        )
+        for v in (
+            "北京\x00丙",
+            "北京\t丙",
+            "北京\n丙",
+            "北京\r\n丙",
+            "北京\x7f丙",
+            "北京\x85丙",
+            "\x01",
+            "x\x9f",
+        )
+    ],
+    (
+        "control character in an account name",
+        [("set", "bank_accounts", 0, "account_name", "甲\x00")],
+        {("bank_accounts.csv", 2, "account_name", "CONTROL_CHARACTER")},
+    ),
+    (
+        "control character in a unit id",
+        [("set", "headcount", 0, "unit_id", "U0\x0001")],
+        {
+            ("headcount.csv", 2, "unit_id", "CONTROL_CHARACTER"),
+            ("headcount.csv", 2, "unit_id", "UNKNOWN_UNIT"),
+        },
+    ),
+    (
+        "control character in a phone",
+        [(*U3, "phone", "1380013\x008000")],
+        {("units.csv", 4, "phone", "CONTROL_CHARACTER"), ("units.csv", 4, "phone", "BAD_PHONE")},
+    ),
+    (
+        "control character in a flag source",
+        [("set", "credit_flags", 0, "source", "市场\x1b监管局")],
+        {("credit_flags.csv", 2, "source", "CONTROL_CHARACTER")},
+    ),
+    (
+        "a control character in a shaped column is its shape's problem",
+        [(*U3, "district", "1101\x0001"), (*U3, "credit_code", "USCC_3_NUL")],
+        {("units.csv", 4, "district", "BAD_CODE"), ("units.csv", 4, "credit_code", "BAD_USCC")},
+    ),
+    ("name too long", [(*U3, "name", "名" * 501)], {("units.csv", 4, "name", "TOO_LONG")}),
+    ("name just fits", [(*U3, "name", "名" * 500)], set()),
+    ("unit id too long", [(*U3, "unit_id", "U" * 65)], {("units.csv", 4, "unit_id", "TOO_LONG")}),
+    (
+        "phone too long",
+        [(*U3, "phone", "1" * 45)],
+        {("units.csv", 4, "phone", "TOO_LONG"), ("units.csv", 4, "phone", "BAD_PHONE")},
+    ),
+    (
+        "account number too long",
+        [("set", "bank_accounts", 0, "account_no", "6" * 65)],
+        {("bank_accounts.csv", 2, "account_no", "TOO_LONG")},
+    ),
+    (
+        "account name too long",
+        [("set", "bank_accounts", 0, "account_name", "甲" * 501)],
+        {("bank_accounts.csv", 2, "account_name", "TOO_LONG")},
+    ),
+    (
+        "flag source too long",
+        [("set", "credit_flags", 0, "source", "局" * 201)],
+        {("credit_flags.csv", 2, "source", "TOO_LONG")},
+    ),
+    (
+        "length counts after normalisation",
+        [("set", "headcount", 0, "unit_id", "  " + "Ｕ" * 65 + "  ")],
+        {("headcount.csv", 2, "unit_id", "TOO_LONG"), ("headcount.csv", 2, "unit_id", "UNKNOWN_UNIT")},
+    ),
+    ("spaces around a name are trimmed, not counted", [(*U3, "name", " \t" + "名" * 500 + "\n ")], set()),
     ("over-payment is fine", [("set", "contributions", 0, "paid_fen", "20000")], set()),
     ("a date with nothing paid is fine", [("set", "contributions", 1, "paid_on", "2020-02-01")], set()),
     ("removed the day listed is fine", [("set", "credit_flags", 0, "removed_on", "2020-05-01")], set()),
@@ -381,6 +455,7 @@ def resolve(edits: list[Edit], kit: Any) -> list[Edit]:
         "USCC_1": kit.USCC_1,
         "USCC_3_BAD": kit.USCC_3[:-1] + wrong,
         "USCC_NONE": kit.uscc("91110108000000001"),
+        "USCC_3_NUL": kit.USCC_3[:5] + "\x00" + kit.USCC_3[6:],
     }
     return [tuple(names.get(part, part) if isinstance(part, str) else part for part in e) for e in edits]
 
@@ -552,12 +627,65 @@ def test_a_long_or_multiline_value_is_shortened_in_its_message(tmp_path: Path, k
     assert "\n" not in message and shown.startswith("x\\nx\\n") and shown.endswith("...") and len(shown) == 60
 
 
+def test_control_characters_are_escaped_in_messages(tmp_path: Path, kit: Any) -> None:
+    """A message is one line of printable text whatever the value holds (the database keeps it: no NUL)."""
+    edits = [
+        (*U3, "name", "丙\x00\x1b\t\r\n\x85"),
+        ("add", "headcount", {"unit_id": "U0\x0001", "month": "2019-12", "insured": "1"}),
+        ("add", "headcount", {"unit_id": "U0\x0001", "month": "2019-12", "insured": "2"}),
+    ]
+    result = check(
+        kit,
+        tmp_path,
+        edits,
+        {
+            ("units.csv", 4, "name", "CONTROL_CHARACTER"),
+            ("headcount.csv", 5, "unit_id", "CONTROL_CHARACTER"),
+            ("headcount.csv", 5, "unit_id", "UNKNOWN_UNIT"),
+            ("headcount.csv", 6, "unit_id", "CONTROL_CHARACTER"),
+            ("headcount.csv", 6, "unit_id", "UNKNOWN_UNIT"),
+            ("headcount.csv", 6, "", "DUPLICATE_KEY"),
+        },
+    )
+    messages = result.problems.sort("file", "line", "code")["message"].to_list()
+    assert "name '丙\\x00\\x1b\\t\\r\\n\\x85' contains a control character" in messages
+    assert "repeats the key (unit_id 'U0\\x0001', month '2019-12') of line 5" in messages
+    for message in messages:
+        assert message.isprintable(), message
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [(t.name, c.name) for t in TABLES.values() for c in t.columns if c.max_length is not None],
+)
+def test_no_value_longer_than_its_column_is_accepted(
+    tmp_path: Path, kit: Any, table: str, column: str
+) -> None:
+    """Whatever the kind, a value one character longer than ``max_length`` is rejected; a free-text value of
+    exactly ``max_length`` characters is accepted."""
+    spec = TABLES[table].column(column)
+    limit = spec.max_length
+    assert limit is not None
+    filler = "9" if spec.kind in ("code", "int") or column in ("phone", "credit_code") else "x"
+    tables = kit.good_tables()
+    tables[table][0][column] = filler * (limit + 1)
+    result = validate_drop(kit.write_drop(tmp_path / "long", tables))
+    assert 2 in result.rejected[table]["line"].to_list(), result.problems.rows()
+    if spec.free_text:
+        assert "TOO_LONG" in result.rejected[table].filter(pl.col("line") == 2)["codes"][0]
+    if spec.free_text and column != TABLES[table].unit_ref:  # (a unit reference must name a unit too)
+        tables[table][0][column] = filler * limit
+        fits = validate_drop(kit.write_drop(tmp_path / "fits", tables))
+        assert 2 in fits.tables[table]["line"].to_list(), fits.problems.rows()
+
+
 def test_problem_lines_follow_quoted_newlines_and_blank_lines(tmp_path: Path, kit: Any) -> None:
     text = 'unit_id,month,insured\nU001,2019-12,20\n\n"U0\n01",2020-12,1\n\nU002,2019-13,5\n'
     drop = kit.write_drop(tmp_path / "drop", raw={"headcount.csv": text})
     result = validate_drop(drop)
     assert kit.problem_keys(result.problems) == {
         ("headcount.csv", 4, "unit_id", "UNKNOWN_UNIT"),
+        ("headcount.csv", 4, "unit_id", "CONTROL_CHARACTER"),  # the line break inside "U0\n01"
         ("headcount.csv", 7, "month", "BAD_MONTH"),
     }
     assert result.tables["headcount"]["line"].to_list() == [2]
@@ -738,6 +866,30 @@ def test_cli_exit_statuses(tmp_path: Path, kit: Any) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.parametrize("units", ["header only", "blank lines only", "parquet without rows"])
+def test_a_units_file_without_data_rows_makes_the_drop_unusable(tmp_path: Path, kit: Any, units: str) -> None:
+    header = kit.csv_text("units", [])
+    raw = {"units.csv": header if units == "header only" else header + "\n,,,,,,,,,,,,\n  \n"}
+    drop = kit.write_drop(tmp_path / "drop", omit=("units",), raw={} if units.startswith("parquet") else raw)
+    filename = "units.parquet" if units.startswith("parquet") else "units.csv"
+    if units.startswith("parquet"):
+        kit.typed_frame("units", []).write_parquet(drop / filename)
+    reason = f"{filename}: no data rows (a drop needs at least one unit)"
+    with pytest.raises(DropUnusable) as refused:
+        validate_drop(drop)
+    assert str(refused.value) == reason
+    done = run_cli(str(drop))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"mianshen validate: {reason}"]
+
+
+def test_other_tables_may_be_empty(tmp_path: Path, kit: Any) -> None:
+    tables = {name: ([] if name != "units" else rows) for name, rows in kit.good_tables().items()}
+    result = validate_drop(kit.write_drop(tmp_path / "drop", tables))
+    assert result.exit_code == 0 and result.tables["units"].height == 3
+    assert all(result.tables[name].is_empty() for name in tables if name != "units")
+
+
 def test_command_via_call_command(tmp_path: Path, kit: Any) -> None:
     out = io.StringIO()
     call_command("validate", str(kit.write_drop(tmp_path / "good")), stdout=out, stderr=io.StringIO())
@@ -760,7 +912,9 @@ def test_the_data_team_documentation_names_every_file_column_and_code() -> None:
         assert f"| `{table.name}` |" in text, table.name
         for column in table.columns:
             required = "yes" if column.required else "no"
-            assert f"| {table.name} | `{column.name}` | {column.kind} | {required} |" in text, column.name
+            limit = "" if column.max_length is None else str(column.max_length)
+            row = f"| {table.name} | `{column.name}` | {column.kind} | {required} | {limit} |"
+            assert row in text, row
             for choice in column.choices:
                 assert f"`{choice}`" in text, choice
     for code, severity in CODES.items():

@@ -105,7 +105,8 @@ def optional(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 ints = st.integers(min_value=0, max_value=2**63 - 1).map(str)
 dates = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)).map(date.isoformat)
 months = st.tuples(st.integers(1, 9999), st.integers(1, 12)).map(lambda ym: f"{ym[0]:04d}-{ym[1]:02d}")
-names = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30).filter(trimmed)
+# a good name: any characters but control characters (CONTROL_CHARACTER) and lone surrogates (not UTF-8)
+names = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(trimmed)
 industries = st.tuples(st.integers(1, 97), fixed(DIGITS, 0) | fixed(DIGITS, 1) | fixed(DIGITS, 2)).map(
     lambda d: f"{d[0]:02d}{d[1]}"
 )
@@ -220,3 +221,40 @@ def test_later_repeats_agrees_with_a_plain_reference(
         checks._BLOCK_ROWS = saved
     got = {} if later is None else dict(zip(later["pos"], later["first_line"], strict=True))
     assert got == expected
+
+
+# --- free text: accepted exactly when the database can store it --------------------------------------------
+
+CONTROL = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+@SETTINGS
+@given(
+    name=st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+    | st.text(st.sampled_from("名a \t\n\x00\x85"), min_size=495, max_size=505),
+    fmt=st.sampled_from(["csv", "parquet"]),
+)
+def test_a_name_is_accepted_exactly_when_it_fits_and_has_no_control_character(
+    kit: Any, name: str, fmt: str
+) -> None:
+    tables = kit.good_tables()
+    tables["units"][2]["name"] = name
+    with tempfile.TemporaryDirectory() as tmp:
+        result = validate_drop(kit.write_drop(Path(tmp), tables, fmt=fmt))
+    kept = name.strip(_WHITE_SPACE)
+    codes = set(result.problems.filter(pl.col("line") == 4)["code"])
+    expected = set()
+    if not kept:
+        expected.add("REQUIRED_MISSING")
+    if CONTROL & set(kept):
+        expected.add("CONTROL_CHARACTER")
+    if len(kept) > TABLES["units"].max_length("name"):
+        expected.add("TOO_LONG")
+    assert codes == expected, (name, result.problems.rows())
+    if not expected:
+        assert result.tables["units"].filter(pl.col("line") == 4)["name"].to_list() == [kept]
+
+
+# Unicode White_Space: what the contract's trim removes (Python's str.strip also removes U+001C..U+001F)
+_WHITE_SPACE = "".join(chr(c) for c in (*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                                         0x2028, 0x2029, 0x202F, 0x205F, 0x3000))  # fmt: skip

@@ -41,6 +41,11 @@ class Action(IntEnum):
     # 1xx data
     SNAPSHOT_IMPORTED = 100, "snapshot.imported", "a data drop was imported as an immutable snapshot"
     SNAPSHOT_REJECTED = 101, "snapshot.rejected", "a data drop was refused whole (unusable)"
+    SNAPSHOT_IMPORT_REPEATED = (
+        102,
+        "snapshot.import_repeated",
+        "a data drop already imported was imported again; nothing was written",
+    )
 
     # 2xx screening rounds
     ROUND_STARTED = 200, "round.started", "a screening round started over a frozen snapshot"
@@ -164,6 +169,22 @@ class Action(IntEnum):
             if member.dotted == dotted:
                 return member
         raise KeyError(dotted)
+
+
+# Event types that nothing records yet: the step they name is not built (call-backs, exports, closing a notice,
+# recovering money are to come with the portal, reporting and recovery work). They are released codes all the
+# same (never reused). When a service starts recording one, take it out of this set:
+# tests/audit/test_coverage.py checks that every other type is recorded somewhere in the source, and that none of
+# these is.
+RESERVED: frozenset[Action] = frozenset(
+    {
+        Action.NOTICE_CLOSED,
+        Action.PAYMENT_RECOVERED,
+        Action.STAFF_EXPORTED,
+        Action.CALLBACK_REQUESTED,
+        Action.CALLBACK_CLOSED,
+    }
+)
 
 
 def action_choices() -> list[tuple[int, str]]:

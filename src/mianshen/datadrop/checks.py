@@ -32,6 +32,11 @@ DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MONTH_RE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
 PHONE_RE = r"^1[0-9]{10}$"
 INDUSTRY_RE = r"^[0-9]{2,4}$"
+# C0 and C1 control characters, DEL among them (NUL: PostgreSQL text cannot hold it; the others - tab and line
+# breaks included - have no place in a name, an ID or an account and would break the files made from them).
+CONTROL_RE = r"[\x00-\x1F\x7F-\x9F]"
+CONTROL_CHARS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
+CONTROL_SHOWN = [{"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(c, f"\\x{ord(c):02x}") for c in CONTROL_CHARS]
 
 
 @dataclass(frozen=True)
@@ -209,8 +214,14 @@ class ValueCheck:
 
 
 def shown(name: str) -> pl.Expr:
-    """The value as written, for a message: one line, at most 60 characters."""
-    value = pl.col(RAW.format(name)).cast(pl.String).str.replace_all("\n", "\\n", literal=True)
+    """The value as written, for a message: one line, at most 60 characters (see ``displayed``)."""
+    return displayed(pl.col(RAW.format(name)))
+
+
+def displayed(expr: pl.Expr) -> pl.Expr:
+    """A value for a message: control characters escaped (``\\n``, ``\\t``, ``\\r``, ``\\x00``), so a message is
+    one line that any database stores; cut to 60 characters."""
+    value = expr.cast(pl.String).str.replace_many(CONTROL_CHARS, CONTROL_SHOWN)
     cut = value.str.slice(0, _MESSAGE_VALUE_CHARS - 3) + "..."
     return pl.when(value.str.len_chars() > _MESSAGE_VALUE_CHARS).then(cut).otherwise(value)
 
@@ -254,6 +265,8 @@ def value_checks(column: Column, units: KnownUnits | None = None) -> list[ValueC
             )
         )
         plain = ~sci
+    if column.free_text:
+        checks += _free_text_checks(v, column)
     if name == "credit_code":
         checks += _uscc_checks(v, plain)
     if column.kind == "code" and name in CODE_RULES:
@@ -287,6 +300,30 @@ def value_checks(column: Column, units: KnownUnits | None = None) -> list[ValueC
         known = units.contains(v)
         checks.append(
             ValueCheck("UNKNOWN_UNIT", plain & ~known, says(name, f"is not a unit of {units.filename}"))
+        )
+    return checks
+
+
+def _free_text_checks(v: pl.Expr, column: Column) -> list[ValueCheck]:
+    """What the database needs of a free-text value: no control character, no more characters than the column
+    holds (``schema.Column.max_length``)."""
+    name, limit = column.name, column.max_length
+    checks = [
+        ValueCheck(
+            "CONTROL_CHARACTER", v.str.contains(CONTROL_RE), says(name, "contains a control character")
+        )
+    ]
+    if limit is not None:
+        checks.append(
+            ValueCheck(
+                "TOO_LONG",
+                v.str.len_chars() > limit,
+                pl.format(
+                    f"{name} '{{}}' is {{}} characters long; at most {limit} fit",
+                    shown(name),
+                    pl.col(name).str.len_chars(),
+                ),
+            )
         )
     return checks
 

@@ -39,7 +39,7 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,8 +147,22 @@ def sha256_hex(data: bytes) -> str:
 
 def content_hash(files: Iterable[SourceFile]) -> str:
     """The drop's content hash: SHA-256 of the lines ``<filename> <sha256>\\n``, sorted by file name."""
-    lines = sorted(f"{f.filename} {f.sha256}\n" for f in files)
+    return content_hash_of({f.filename: f.sha256 for f in files})
+
+
+def content_hash_of(digests: Mapping[str, str]) -> str:
+    """``content_hash`` from each file's SHA-256 by file name."""
+    lines = sorted(f"{filename} {sha256}\n" for filename, sha256 in digests.items())
     return sha256_hex("".join(lines).encode("utf-8"))
+
+
+def drop_files(drop: Path) -> list[Path]:
+    """The regular files in ``drop`` named as a table's file (``X.csv``, ``X.parquet``), in schema order: what a
+    drop holds even when it cannot be used (to identify a refused drop). Empty when ``drop`` is no directory."""
+    if not drop.is_dir():
+        return []
+    candidates = (drop / f"{name}.{fmt}" for name in TABLE_ORDER for fmt in FORMATS)
+    return [path for path in candidates if path.is_file()]
 
 
 # --- CSV --------------------------------------------------------------------------------------------------

@@ -22,6 +22,10 @@ kind       Polars dtype after checks   notes
 
 plus a ``line`` column (Int64): the 1-based line in the source file where the record starts (header = 1;
 Parquet: row index + 2). Absent optional columns are present in the frame, all null.
+
+Every text-valued column has a ``max_length`` in characters: the one source of the registry's column sizes
+(``registry.models`` reads it; a test compares them). A value the database could not store is rejected by the
+validation (``TOO_LONG``, ``CONTROL_CHARACTER``), so whatever ``validate`` accepts, ``import`` stores.
 """
 
 from __future__ import annotations
@@ -63,16 +67,29 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+# Kinds whose values are free text (any characters): the only ones checked for TOO_LONG and CONTROL_CHARACTER.
+# Every other kind has a fixed shape (digits, a date, a listed value) that already rejects both, and so does the
+# USCC shape of ``credit_code`` (BAD_USCC).
+FREE_TEXT_KINDS = frozenset({"id", "text", "phone"})
+SHAPED_IDS = frozenset({"credit_code"})
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     kind: str
     required: bool = True
     choices: tuple[str, ...] = ()
+    max_length: int | None = None  # characters; set for every text-valued (String) column
 
     @property
     def dtype(self) -> pl.DataType:
         return KIND_DTYPES[self.kind]
+
+    @property
+    def free_text(self) -> bool:
+        """Whether any characters may appear in the value (so length and control characters are checked)."""
+        return self.kind in FREE_TEXT_KINDS and self.name not in SHAPED_IDS
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,7 @@ class Table:
     key: tuple[str, ...] = ()  # unique key; a later row repeating it is DUPLICATE_KEY
     required_file: bool = True
     unit_ref: str | None = "unit_id"  # the column checked against accepted units (UNKNOWN_UNIT)
+    needs_rows: bool = False  # a file of this table without a data row makes the drop unusable
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -99,10 +117,24 @@ class Table:
                 return c
         raise KeyError(name)
 
+    def max_length(self, name: str) -> int:
+        """The length limit of a text-valued column (for the registry's model fields)."""
+        limit = self.column(name).max_length
+        if limit is None:
+            raise KeyError(f"{self.name}.{name} has no length limit")
+        return limit
+
     def schema(self) -> dict[str, pl.DataType]:
         """Polars schema of the accepted frame, ``line`` first."""
         return {"line": pl.Int64(), **{c.name: c.dtype for c in self.columns}}
 
+
+UNIT_ID_LENGTH = 64
+USCC_LENGTH = 18
+NAME_LENGTH = 500
+MONTH_LENGTH = 7
+UNIT_REF = Column("unit_id", "id", max_length=UNIT_ID_LENGTH)  # a fact table's reference to its unit
+MONTH = Column("month", "month", max_length=MONTH_LENGTH)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -110,36 +142,37 @@ TABLES: dict[str, Table] = {
         Table(
             "units",
             (
-                Column("unit_id", "id"),
-                Column("credit_code", "id"),
-                Column("name", "text"),
-                Column("unit_type", "enum", choices=UNIT_TYPES),
-                Column("industry", "code"),
-                Column("district", "code"),
+                Column("unit_id", "id", max_length=UNIT_ID_LENGTH),
+                Column("credit_code", "id", max_length=USCC_LENGTH),
+                Column("name", "text", max_length=NAME_LENGTH),
+                Column("unit_type", "enum", choices=UNIT_TYPES, max_length=40),
+                Column("industry", "code", max_length=4),
+                Column("district", "code", max_length=6),
                 Column("dispatch", "flag01"),
-                Column("size_class_declared", "enum", required=False, choices=SIZE_CLASSES),
+                Column("size_class_declared", "enum", required=False, choices=SIZE_CLASSES, max_length=10),
                 Column("employees", "int", required=False),
                 Column("revenue_yuan", "int", required=False),
                 Column("assets_yuan", "int", required=False),
                 Column("deregistered_on", "date", required=False),
-                Column("phone", "phone", required=False),
+                Column("phone", "phone", required=False, max_length=32),
             ),
             key=("unit_id",),
             unit_ref=None,
+            needs_rows=True,  # a drop without units has nothing to screen: a broken extract, not a quiet city
             description="an insured unit (参保单位)",
         ),
         Table(
             "headcount",
-            (Column("unit_id", "id"), Column("month", "month"), Column("insured", "int")),
+            (UNIT_REF, MONTH, Column("insured", "int")),
             key=("unit_id", "month"),
             description="the unemployment-insured headcount of a unit at the end of a month",
         ),
         Table(
             "separations",
             (
-                Column("unit_id", "id"),
-                Column("month", "month"),
-                Column("reason", "enum", choices=SEPARATION_REASONS),
+                UNIT_REF,
+                MONTH,
+                Column("reason", "enum", choices=SEPARATION_REASONS, max_length=20),
                 Column("persons", "int"),
             ),
             description="persons leaving a unit's insurance in a month, by reason (same key rows add up)",
@@ -147,8 +180,8 @@ TABLES: dict[str, Table] = {
         Table(
             "contributions",
             (
-                Column("unit_id", "id"),
-                Column("period", "month"),
+                UNIT_REF,
+                Column("period", "month", max_length=MONTH_LENGTH),
                 Column("due_fen", "int"),
                 Column("paid_fen", "int"),
                 # required when paid_fen > 0 (PAID_WITHOUT_DATE), so not REQUIRED_MISSING on its own
@@ -160,11 +193,11 @@ TABLES: dict[str, Table] = {
         Table(
             "bank_accounts",
             (
-                Column("unit_id", "id"),
-                Column("bank_code", "code"),
-                Column("branch_code", "code"),
-                Column("account_no", "id"),
-                Column("account_name", "text"),
+                UNIT_REF,
+                Column("bank_code", "code", max_length=3),
+                Column("branch_code", "code", max_length=12),
+                Column("account_no", "id", max_length=64),
+                Column("account_name", "text", max_length=NAME_LENGTH),
             ),
             key=("unit_id",),
             description="the unit's social-insurance payment account on file (社保在用账户)",
@@ -172,18 +205,18 @@ TABLES: dict[str, Table] = {
         Table(
             "credit_flags",
             (
-                Column("credit_code", "id"),
-                Column("flag", "enum", choices=FLAGS),
+                Column("credit_code", "id", max_length=USCC_LENGTH),
+                Column("flag", "enum", choices=FLAGS, max_length=30),
                 Column("listed_on", "date"),
                 Column("removed_on", "date", required=False),
-                Column("source", "text"),
+                Column("source", "text", max_length=200),
             ),
             unit_ref=None,
             description="a listing of a unit on a partner department's list",
         ),
         Table(
             "dispatch_confirmations",
-            (Column("unit_id", "id"), Column("confirmed_on", "date")),
+            (UNIT_REF, Column("confirmed_on", "date")),
             required_file=False,
             description="the host employers' confirmation for a labour-dispatch / HR-service unit",
         ),
@@ -212,6 +245,8 @@ CODES: dict[str, str] = {
     "UNKNOWN_UNIT": ERROR,
     "DUPLICATE_CREDIT_CODE": WARNING,
     "BAD_PHONE": WARNING,
+    "TOO_LONG": ERROR,
+    "CONTROL_CHARACTER": ERROR,
 }
 
 REPORT_COLUMNS = ("file", "line", "column", "code", "severity", "message")

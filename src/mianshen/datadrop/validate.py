@@ -32,6 +32,7 @@ from .checks import (
     VALUE,
     KnownUnits,
     Prepared,
+    displayed,
     later_repeats,
     positions_mask,
     prepare,
@@ -39,7 +40,7 @@ from .checks import (
     typed_from_text,
     value_checks,
 )
-from .drop import SourceFile, ValidatedDrop
+from .drop import DropUnusable, SourceFile, ValidatedDrop
 from .schema import CODES, ERROR, REPORT_COLUMNS, TABLES, Table
 
 __all__ = ["KnownUnits", "TableResult", "empty_problems", "sort_problems", "validate_drop", "validate_table"]
@@ -73,6 +74,7 @@ def validate_drop(
         for name, raw in reads:
             units = _known_units(results.get("units"))
             results[name] = validate_table(raw, units=units)
+            _check_has_rows(results[name])
             if bar is not None:
                 cast(Any, bar).advance(1)  # progress_bar yields an object with advance(n)
     problems = [r.problems for r in results.values()]
@@ -102,6 +104,14 @@ def _read_ahead(
         finally:
             for future in futures.values():
                 future.cancel()
+
+
+def _check_has_rows(result: TableResult) -> None:
+    """A table that must hold rows (``units``) and holds none - only a header, or only blank lines - makes the
+    drop unusable; other tables may be empty."""
+    source = result.source
+    if TABLES[source.table].needs_rows and source.rows == 0:
+        raise DropUnusable(f"{source.filename}: no data rows (a drop needs at least one unit)")
 
 
 def _known_units(units: TableResult | None) -> KnownUnits | None:
@@ -356,7 +366,7 @@ class _TableValidator:
         rows = positions_mask(height, positions)
         first_line = pl.repeat(None, height, dtype=pl.Int64, eager=True).alias("first_line")
         context = self.context.with_columns(first_line.scatter(positions, first))
-        text = pl.format(message, *[pl.col(k) for k in keys], pl.col("first_line"))
+        text = pl.format(message, *[displayed(pl.col(k)) for k in keys], pl.col("first_line"))
         hits = context.filter(rows).select(
             "line", pl.lit(column).alias("column"), pl.lit(code).alias("code"), text.alias("message")
         )

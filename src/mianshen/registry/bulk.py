@@ -41,7 +41,8 @@ def frame_insert(
 def _copy_in(table: str, columns: list[str], df: pl.DataFrame, advance: Progress | None) -> None:
     qn = connection.ops.quote_name
     sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN (FORMAT csv)"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # the driver's own cursor: its errors are made Django's (DataError, IntegrityError, ...) as the ORM's are
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for chunk in _chunks(df):
             buf = io.BytesIO()
             # CSV nulls are unquoted empty fields (NULL in COPY csv); empty strings never reach here

@@ -13,6 +13,18 @@ from __future__ import annotations
 
 from django.db import models
 
+from mianshen.datadrop.schema import TABLES
+
+# Column sizes come from the data-drop schema (``Column.max_length``), the one place that says how long a value
+# may be: the validation rejects a longer one (TOO_LONG), so whatever it accepts fits here.
+UNITS, HEADCOUNT, SEPARATIONS = TABLES["units"], TABLES["headcount"], TABLES["separations"]
+CONTRIBUTIONS, BANK_ACCOUNTS, CREDIT_FLAGS = (
+    TABLES["contributions"],
+    TABLES["bank_accounts"],
+    TABLES["credit_flags"],
+)
+CONFIRMATIONS = TABLES["dispatch_confirmations"]
+
 
 class Snapshot(models.Model):
     content_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 over the drop's files")
@@ -48,19 +60,19 @@ class _SnapshotRow(models.Model):
 
 
 class Unit(_SnapshotRow):
-    unit_id = models.CharField(max_length=64)
-    credit_code = models.CharField(max_length=18)
-    name = models.CharField(max_length=500)
-    unit_type = models.CharField(max_length=40)
-    industry = models.CharField(max_length=4)
-    district = models.CharField(max_length=6)
+    unit_id = models.CharField(max_length=UNITS.max_length("unit_id"))
+    credit_code = models.CharField(max_length=UNITS.max_length("credit_code"))
+    name = models.CharField(max_length=UNITS.max_length("name"))
+    unit_type = models.CharField(max_length=UNITS.max_length("unit_type"))
+    industry = models.CharField(max_length=UNITS.max_length("industry"))
+    district = models.CharField(max_length=UNITS.max_length("district"))
     dispatch = models.BooleanField()
-    size_class_declared = models.CharField(max_length=10, null=True)
+    size_class_declared = models.CharField(max_length=UNITS.max_length("size_class_declared"), null=True)
     employees = models.BigIntegerField(null=True)
     revenue_yuan = models.BigIntegerField(null=True)
     assets_yuan = models.BigIntegerField(null=True)
     deregistered_on = models.DateField(null=True)
-    phone = models.CharField(max_length=32, null=True)
+    phone = models.CharField(max_length=UNITS.max_length("phone"), null=True)
 
     class Meta:
         constraints = [
@@ -70,8 +82,8 @@ class Unit(_SnapshotRow):
 
 
 class Headcount(_SnapshotRow):
-    unit_id = models.CharField(max_length=64)
-    month = models.CharField(max_length=7)
+    unit_id = models.CharField(max_length=HEADCOUNT.max_length("unit_id"))
+    month = models.CharField(max_length=HEADCOUNT.max_length("month"))
     insured = models.BigIntegerField()
 
     class Meta:
@@ -79,9 +91,9 @@ class Headcount(_SnapshotRow):
 
 
 class Separation(_SnapshotRow):
-    unit_id = models.CharField(max_length=64)
-    month = models.CharField(max_length=7)
-    reason = models.CharField(max_length=20)
+    unit_id = models.CharField(max_length=SEPARATIONS.max_length("unit_id"))
+    month = models.CharField(max_length=SEPARATIONS.max_length("month"))
+    reason = models.CharField(max_length=SEPARATIONS.max_length("reason"))
     persons = models.BigIntegerField()
 
     class Meta:
@@ -89,8 +101,8 @@ class Separation(_SnapshotRow):
 
 
 class Contribution(_SnapshotRow):
-    unit_id = models.CharField(max_length=64)
-    period = models.CharField(max_length=7)
+    unit_id = models.CharField(max_length=CONTRIBUTIONS.max_length("unit_id"))
+    period = models.CharField(max_length=CONTRIBUTIONS.max_length("period"))
     due_fen = models.BigIntegerField()
     paid_fen = models.BigIntegerField()
     paid_on = models.DateField(null=True)
@@ -100,11 +112,11 @@ class Contribution(_SnapshotRow):
 
 
 class BankAccount(_SnapshotRow):
-    unit_id = models.CharField(max_length=64)
-    bank_code = models.CharField(max_length=3)
-    branch_code = models.CharField(max_length=12)
-    account_no = models.CharField(max_length=64)
-    account_name = models.CharField(max_length=500)
+    unit_id = models.CharField(max_length=BANK_ACCOUNTS.max_length("unit_id"))
+    bank_code = models.CharField(max_length=BANK_ACCOUNTS.max_length("bank_code"))
+    branch_code = models.CharField(max_length=BANK_ACCOUNTS.max_length("branch_code"))
+    account_no = models.CharField(max_length=BANK_ACCOUNTS.max_length("account_no"))
+    account_name = models.CharField(max_length=BANK_ACCOUNTS.max_length("account_name"))
 
     class Meta:
         constraints = [
@@ -113,18 +125,18 @@ class BankAccount(_SnapshotRow):
 
 
 class CreditFlag(_SnapshotRow):
-    credit_code = models.CharField(max_length=18)
-    flag = models.CharField(max_length=30)
+    credit_code = models.CharField(max_length=CREDIT_FLAGS.max_length("credit_code"))
+    flag = models.CharField(max_length=CREDIT_FLAGS.max_length("flag"))
     listed_on = models.DateField()
     removed_on = models.DateField(null=True)
-    source = models.CharField(max_length=200)
+    source = models.CharField(max_length=CREDIT_FLAGS.max_length("source"))
 
     class Meta:
         indexes = [models.Index(fields=["snapshot", "credit_code"], name="credit_flag_code")]
 
 
 class DispatchConfirmation(_SnapshotRow):
-    unit_id = models.CharField(max_length=64)
+    unit_id = models.CharField(max_length=CONFIRMATIONS.max_length("unit_id"))
     confirmed_on = models.DateField()
 
     class Meta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,6 @@ from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.core.progress import progress_bar, stderr_console
 from mianshen.datadrop.schema import EXIT_OK, EXIT_REJECTED
-from mianshen.datadrop.validate import validate_drop
 
 
 class Command(MianshenCommand):
@@ -32,9 +32,12 @@ class Command(MianshenCommand):
             help="the drop's extraction date (YYYY-MM-DD); default today; rounds use it as their as-of date",
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        parser.add_argument(
+            "--actor", default=f"cli:{getpass.getuser()}", help="who imports it (audit trail)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mianshen.registry.services import snapshot_import
+        from mianshen.registry.services import snapshot_import, snapshot_validate
 
         require_migrated_database()
         drop_dir: Path = options["drop"]
@@ -43,12 +46,14 @@ class Command(MianshenCommand):
                 f"{drop_dir}: not a directory (a data drop is a directory of CSV or Parquet files)"
             )
         show = not options["quiet"]
-        drop = validate_drop(drop_dir, encoding=options["encoding"], progress=show)
+        actor = options["actor"]
+        drop = snapshot_validate(path=drop_dir, actor=actor, encoding=options["encoding"], progress=show)
         total = sum(df.height for df in drop.tables.values()) + drop.rejected_rows
         with progress_bar("importing rows", total, enabled=show) as bar:
             result = snapshot_import(
                 drop=drop,
                 extracted_on=options["extracted_on"] or date.today(),
+                imported_by=actor,
                 advance=bar.advance if bar else None,
             )
         snap = result.snapshot
