@@ -77,10 +77,12 @@ class Action(IntEnum):
     BANK_FILE_FROZEN = 510, "bank_file.frozen", "a bank file was frozen (bytes and SHA-256 stored)"
     BANK_FILE_UPLOADED = 511, "bank_file.uploaded", "a frozen bank file was handed to a bank"
     BANK_FILE_RECEIVED = 512, "bank_file.received", "a status or booking file was received from a bank"
+    BANK_REGISTRY_LOADED = 515, "bank.registry_loaded", "banks were added to the bank registry"
     BANK_STATUS_APPLIED = 520, "bank_status.applied", "a bank status line changed a payment"
     PAYMENT_HELD = 530, "payment.held", "a payment was put on hold"
     PAYMENT_RELEASED = 531, "payment.released", "a held payment was released"
     PAYMENT_RECOVERED = 540, "payment.recovered", "a failed or returned payment was recovered"
+    RECONCILED = 541, "payment.reconciled", "the money identity was checked and its result recorded"
     PAYMENT_APPROVAL_REQUESTED = (
         550,
         "payment.approval_requested",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
 from mianshen.audit.catalogue import Action
@@ -72,8 +72,8 @@ def msg_id(execution_date: date, bank: str, n: int) -> str:
     return f"{id_prefix()}-M{execution_date:%Y%m%d}-{bank}-{n:04d}"
 
 
-def bank_registry_load_defaults() -> int:
-    """Create the default banks that are missing (idempotent); returns how many were added."""
+def bank_registry_load_defaults(*, actor: str = "system") -> int:
+    """Create the default banks that are missing (idempotent, audited); returns how many were added."""
     existing = set(Bank.objects.values_list("code", flat=True))
     missing = [
         Bank(
@@ -86,7 +86,17 @@ def bank_registry_load_defaults() -> int:
         for b in DEFAULT_BANKS
         if b.code not in existing
     ]
-    Bank.objects.bulk_create(missing, ignore_conflicts=True)
+    if not missing:
+        return 0
+    with transaction.atomic():
+        Bank.objects.bulk_create(missing, ignore_conflicts=True)
+        audit_record(
+            actor=actor,
+            action=Action.BANK_REGISTRY_LOADED,
+            obj_type="bank_registry",
+            obj_id="default",
+            after={"added": sorted(b.code for b in missing)},
+        )
     return len(missing)
 
 

@@ -13,8 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.db import transaction
 from django.db.models import Sum
 
+from mianshen.audit.catalogue import Action
+from mianshen.audit.services import audit_record
 from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
 
@@ -75,11 +78,20 @@ def reconcile_record(*, actor: str) -> tuple[ReconcileReport, ReconcileRun]:
     """Reconcile and keep the result (the overview's latest check, and the history of checks)."""
     report = reconcile_run()
     problems = len(report.case_problems) + len(report.ledger_problems) + len(report.day_differences)
-    run = ReconcileRun.objects.create(
-        by=actor, ok=report.ok, cases=report.cases, approved_fen=report.approved_fen,
-        difference_fen=report.difference_fen, problems=problems, approved_waiting=report.approved_waiting,
-        buckets={b: {"cases": report.buckets_count[b], "fen": report.buckets_fen[b]} for b in report.buckets_fen},
-    )  # fmt: skip
+    with transaction.atomic():
+        run = ReconcileRun.objects.create(
+            by=actor, ok=report.ok, cases=report.cases, approved_fen=report.approved_fen,
+            difference_fen=report.difference_fen, problems=problems, approved_waiting=report.approved_waiting,
+            buckets={b: {"cases": report.buckets_count[b], "fen": report.buckets_fen[b]} for b in report.buckets_fen},
+        )  # fmt: skip
+        audit_record(
+            actor=actor,
+            action=Action.RECONCILED,
+            obj_type="reconcile_run",
+            obj_id=run.pk,
+            after={"ok": report.ok, "approved_fen": report.approved_fen,
+                   "difference_fen": report.difference_fen, "problems": problems},
+        )  # fmt: skip
     return report, run
 
 
