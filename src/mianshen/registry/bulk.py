@@ -90,17 +90,25 @@ def frame_select(*, table: str, schema: dict[str, pl.DataType], snapshot_id: int
             infer_schema=False,
         )
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(select)
-            rows = cursor.fetchall()
-        if not rows:
-            return pl.DataFrame(schema=schema)
-        raw = pl.DataFrame(
-            [[None if v is None else str(v) for v in row] for row in rows],
-            schema=dict.fromkeys(schema, pl.String()),
-            orient="row",
-        )
+        return _sqlite_select(select, schema)
     return raw.select(_typed_column(name, dtype) for name, dtype in schema.items())
+
+
+SQLITE_FETCH_ROWS = 200_000
+
+
+def _sqlite_select(select: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The rows of ``select`` as a frame typed by ``schema``, built a block of rows at a time from the values as
+    Django's SQLite connection returns them (its converters give dates and booleans back as such), not from a
+    string per value: a snapshot of 450,000 units has 25 million rows."""
+    blocks = []
+    with connection.cursor() as cursor:
+        cursor.execute(select)
+        while rows := cursor.fetchmany(SQLITE_FETCH_ROWS):
+            blocks.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    if not blocks:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(blocks, rechunk=True)
 
 
 _BOOLEAN_TEXT = {
