@@ -46,7 +46,8 @@ def small_parameter_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     ``SQLITE_LIMIT_VARIABLE_NUMBER``: on SQLite the connection's own limit is lowered (and Django told, as it
     would be by such a build); on PostgreSQL a statement with more is refused the same way. A path run over more
     units than the limit under this fixture shows that none of its queries grows its parameter list with the
-    number of units, cases or payments (the demo at Beijing's size died on one: issue 13)."""
+    number of units, cases or payments (the demo at Beijing's size died on one: issue 13). Django's own bulk
+    inserts and updates are batched by the limit on both, as Django does on SQLite."""
     from django.db import connection
     from django.db.backends.signals import connection_created
 
@@ -77,5 +78,9 @@ def small_parameter_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
             raise OperationalError(f"too many SQL variables: {n} (limit {PARAMETER_LIMIT}) in {sql[:120]}")
         return execute(sql, params, many, context)
 
+    # Django batches its own bulk inserts and updates by the limit on SQLite; the same here
+    monkeypatch.setattr(
+        connection.ops, "bulk_batch_size", lambda fields, objs: max(PARAMETER_LIMIT // max(len(fields), 1), 1)
+    )
     with connection.execute_wrapper(refuse):
         yield PARAMETER_LIMIT
