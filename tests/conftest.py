@@ -5,8 +5,12 @@ transactional tests; the plugin below lifts them around the flush only (see ``mi
 """
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.db.utils import OperationalError
 
 pytest_plugins = ["mianshen.audit.testing"]
 
@@ -31,3 +35,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+PARAMETER_LIMIT = 100
+
+
+@pytest.fixture
+def small_parameter_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """Every statement may carry at most ``PARAMETER_LIMIT`` parameters, as on an SQLite built with a small
+    ``SQLITE_LIMIT_VARIABLE_NUMBER``: on SQLite the connection's own limit is lowered (and Django told, as it
+    would be by such a build); on PostgreSQL a statement with more is refused the same way. A path run over more
+    units than the limit under this fixture shows that none of its queries grows its parameter list with the
+    number of units, cases or payments (the demo at Beijing's size died on one: issue 13). Django's own bulk
+    inserts and updates are batched by the limit on both, as Django does on SQLite."""
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    if connection.vendor == "sqlite":
+
+        def lower(sender: object, connection: Any, **kwargs: object) -> None:
+            connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, PARAMETER_LIMIT)
+
+        monkeypatch.setattr(connection.features, "max_query_params", PARAMETER_LIMIT)
+        connection.ensure_connection()
+        raw = connection.connection
+        before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        lower(None, connection)
+        connection_created.connect(lower)
+        try:
+            yield PARAMETER_LIMIT
+        finally:
+            connection_created.disconnect(lower)
+            if connection.connection is not None:
+                connection.connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+        return
+
+    def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if many:
+            params = list(params)
+        n = max((len(p) for p in params), default=0) if many else len(params or ())
+        if n > PARAMETER_LIMIT:
+            raise OperationalError(f"too many SQL variables: {n} (limit {PARAMETER_LIMIT}) in {sql[:120]}")
+        return execute(sql, params, many, context)
+
+    # Django batches its own bulk inserts and updates by the limit on SQLite; the same here
+    monkeypatch.setattr(
+        connection.ops, "bulk_batch_size", lambda fields, objs: max(PARAMETER_LIMIT // max(len(fields), 1), 1)
+    )
+    with connection.execute_wrapper(refuse):
+        yield PARAMETER_LIMIT

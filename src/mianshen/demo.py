@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+from django.db.models import Sum
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 POLICY = "beijing-2021"
 AS_OF = date(2021, 7, 1)
 AS_OF_FINAL = date(2021, 7, 20)
+
+
+class DemoStopped(Exception):
+    """A step of the demo failed (a background job, typically): the demo stops there, with one line saying what
+    failed; the details are in the log."""
 
 
 @dataclass
@@ -96,7 +102,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         review_prepare,
     )
     from mianshen.cases.states import State
-    from mianshen.core.jobs import job_drain
+    from mianshen.core.jobs import JobFailed, job_drain
     from mianshen.datadrop.generate import generate
     from mianshen.datadrop.validate import validate_drop
     from mianshen.policy.engine import screen
@@ -122,10 +128,12 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     params = resolve(POLICY, AS_OF)
     decided = screen(drop.tables, params, AS_OF)
     csv_path, _ = write_decisions(decided, root / "screen")
+    decided = decided.select("unit_id", "credit_code", "decision", "failed")  # what ``freshen_drop`` reads
     counts = dict(decided.group_by("decision").len().iter_rows())
     note("screen", f"{csv_path}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
 
     snap_a = snapshot_import(drop=drop, extracted_on=AS_OF).snapshot
+    del drop  # the drop's frames are in the database now: a round reads them back from there
     note("import", f"snapshot {snap_a.pk} ({snap_a.content_hash[:12]})")
 
     def run_round(snapshot: Snapshot, checkpoint: str, as_of: date) -> ScreeningRound:
@@ -136,7 +144,10 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
             as_of=as_of,
             checkpoint=checkpoint,
         )
-        job_drain()
+        try:
+            job_drain(stop_on_failure=True)
+        except JobFailed as exc:
+            raise DemoStopped(f"round {rnd.number} ({checkpoint}): {exc}") from exc
         rnd.refresh_from_db()
         note(
             f"round {rnd.number}",
@@ -216,7 +227,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
 
     Job.objects.filter(key=f"round:{rnd3.pk}").delete()  # ran in-process with the simulated clock
     approved = Case.objects.filter(policy_id=POLICY, state=State.APPROVED)
-    total = sum(approved.values_list("amount_fen", flat=True))
+    total = approved.aggregate(total=Sum("amount_fen"))["total"] or 0
     note(
         f"round {rnd3.number}",
         f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {yuan(total)}",
@@ -250,8 +261,9 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     reconciled."""
     from mianshen.payments.banks import next_working_day
     from mianshen.payments.banksim import BankSimulator
-    from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
-    from mianshen.payments.models import BankFile, Instruction, Payment
+    from mianshen.payments.lifecycle import InstructionStatus
+    from mianshen.payments.models import BankFile, Instruction
+    from mianshen.payments.selectors import payments_awaiting_correction
     from mianshen.payments.services.channel import FolderChannel
     from mianshen.payments.services.common import bank_registry_load_defaults
     from mianshen.payments.services.cycle import disbursement_cycle
@@ -266,18 +278,15 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     corrected = 0
     for batch, later in (("cooperating banks", False), ("other banks (later batch)", True)):
         for _ in range(8):
+            # the money is checked once, after the last pass (``reconcile`` below), not after each of these
             disbursement_cycle(actor="system:disbursement", channel=channel, today=day, policy_id=POLICY,
-                               later_batch=later)  # fmt: skip
+                               later_batch=later, reconcile=False)  # fmt: skip
             sim.process_inbox()
             day = next_working_day(day)
             sim.advance_to(day)
             disbursement_cycle(actor="system:disbursement", channel=channel, today=day, release=False,
-                               later_batch=later)  # fmt: skip
-            waiting = [
-                p for p in Payment.objects.filter(cancelled_at=None).select_related("current", "case")
-                if bucket(current=InstructionStatus(p.current.status) if p.current else None, cancelled=False)
-                == Bucket.AWAITING_CORRECTION
-            ]  # fmt: skip
+                               later_batch=later, reconcile=False)  # fmt: skip
+            waiting = list(payments_awaiting_correction().select_related("current", "case").order_by("pk"))
             if waiting:
                 drop, serial = _accounts_fixed(waiting=waiting, drop=drop, serial=serial, note=note)
                 corrected += len(waiting)
@@ -290,7 +299,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
                 break
         note("payment", f"{batch}: {BankFile.objects.count():,} pain.001 files so far, business day {day}")
     settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
-    total = sum(settled.values_list("amount_fen", flat=True))
+    total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
     note("payment", f"{settled.count():,} refunds settled, {yuan(total)}; {corrected} failed accounts corrected "
          "(maker + checker) and re-issued")  # fmt: skip
     rec, _run = reconcile_record(actor="system:demo")

@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Application, Case, Objection, Review
 from mianshen.cases.states import State
+from mianshen.core.bulkdb import one_parameter
 from mianshen.core.models import Job
 from mianshen.policy.explain import render
 from mianshen.policy.parameters import ParameterError, resolve
@@ -240,7 +241,8 @@ def round_changes(
     changed = diff.changed
     districts = dict(
         Unit.objects.filter(
-            snapshot_id__in={before.snapshot_id, after.snapshot_id}, unit_id__in=changed["unit_id"]
+            snapshot_id__in={before.snapshot_id, after.snapshot_id},
+            unit_id__in=one_parameter(changed["unit_id"].to_list()),  # however many units changed
         )
         .order_by("snapshot_id")
         .values_list("unit_id", "district")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -14,7 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
-from mianshen.audit.services import audit_record, audit_record_many
+from mianshen.audit.services import audit_record
+from mianshen.core.bulkdb import insert_rows, update_rows
 from mianshen.core.errors import Refusal
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
@@ -23,7 +25,6 @@ from .models import (
     Application,
     ApplicationKind,
     Case,
-    CaseHistory,
     HostConfirmation,
     Notice,
     NoticeEntry,
@@ -32,7 +33,14 @@ from .models import (
     Review,
 )
 from .states import DECISION_STATE, ROUND_FROZEN, State
-from .transitions import Move, TransitionRefused, case_transition, case_transition_many
+from .transitions import (
+    Move,
+    NewCase,
+    TransitionRefused,
+    case_open_many,
+    case_transition,
+    case_transition_many,
+)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # Exclusions decided by staff stick: a later round does not undo them (an application reopens the case).
@@ -48,8 +56,11 @@ class CaseError(Refusal):
 class RoundApplied:
     opened: int
     moved: int
-    unchanged: int
+    unchanged: (
+        int  # cases that stay where they are (of which ``amended`` had their amount or decision changed)
+    )
     frozen: int  # cases a round may not touch (objected, released, excluded by staff)
+    amended: int = 0
 
 
 def mask_credit_code(code: str) -> str:
@@ -59,34 +70,65 @@ def mask_credit_code(code: str) -> str:
     return code[:6] + "*" * (len(code) - 10) + code[-4:]
 
 
-def _effective(decision: RoundDecision, case: Case | None) -> tuple[State, str]:
-    """Where a round's decision sends a case, after what staff already settled on it."""
+class _Decision(NamedTuple):
+    """A unit's decision in a round, as the cases need it (not its evidence)."""
+
+    unit_id: str
+    credit_code: str
+    decision: str
+    failed: str
+    unknown: str
+    routes: str
+    amount_fen: int
+
+
+class _CaseRow(NamedTuple):
+    """A case as a round sees it."""
+
+    pk: int
+    state: str
+    reason: str
+    amount_fen: int
+    decision: str
+    key_supervision: bool
+
+
+MOVE_BATCH = 50_000
+"""Cases moved per ``case_transition_many`` call when a round applies (all in the round's one transaction): the
+moved cases, their history and audit rows of one batch are built in memory at a time, not 450,000 at once."""
+
+
+def _effective(decision: _Decision, *, reviewed: bool, confirmed: bool) -> tuple[State, str]:
+    """Where a round's decision sends a case, after what staff already settled on it (``reviewed``: a manual
+    review approved it; ``confirmed``: its host employers confirmed)."""
     routes = set(filter(None, decision.routes.split("|")))
     if decision.decision == "ineligible":
         return S.EXCLUDED, decision.failed
     if decision.decision == "manual_review":
-        reviewed = case is not None and case.reviews.filter(outcome="approve").exists()
         if not reviewed:
             if "COMMITMENT_BREACH" in routes:
                 return S.AWAITING_APPLICATION, "COMMITMENT_BREACH"
             return S.UNDER_REVIEW, "|".join(filter(None, [decision.unknown, decision.routes]))
         if "DISPATCH_UNCONFIRMED" not in routes:
             return S.IDENTIFIED, "reviewed"
-    if "DISPATCH_UNCONFIRMED" in routes:
-        confirmed = case is not None and case.confirmations.exists()
-        if not confirmed:
-            return S.AWAITING_CONFIRMATION, "DISPATCH_UNCONFIRMED"
+    if "DISPATCH_UNCONFIRMED" in routes and not confirmed:
+        return S.AWAITING_CONFIRMATION, "DISPATCH_UNCONFIRMED"
     return DECISION_STATE["eligible"], ""
 
 
 def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None = None) -> RoundApplied:
-    """Open or move every unit's case by this round's decisions, as the round's checkpoint allows.
+    """Open or move every unit's case by this round's decisions, as the round's checkpoint allows, in one
+    transaction (a round decides the cases whole or not at all).
 
     - first/ad-hoc rounds move a case to where its decision sends it;
     - the comparison before publicity marks still-eligible cases ``rechecked`` (ready for the notice);
     - the comparison before payment approves a publicised case whose notice has ended with no open
       objection, if it is still eligible; a unit that dropped out is excluded, never approved.
-    Objected and released cases are left alone.
+    Objected and released cases are left alone. A case that stays where it is but whose amount or decision
+    changed is amended through the transition function (history and audit event).
+
+    Built for a city of 450,000 units: every read is one query over the policy or the round (no list of units
+    as parameters), new cases are written as plain rows (``case_open_many``), moves in batches.
     """
     if round.status != RoundStatus.COMPLETED:
         raise CaseError(
@@ -94,51 +136,89 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
             f"第 {round.number} 轮比对状态为 {round.status}：只有已完成的比对才能确定案件",
         )
     now = now or timezone.now()
-    decisions = {d.unit_id: d for d in RoundDecision.objects.filter(round=round)}
-    cases = {
-        c.unit_id: c
-        for c in Case.objects.filter(policy_id=round.policy_id).prefetch_related("reviews", "confirmations")
-    }
-    ended_notices = set(
-        NoticeEntry.objects.filter(notice__ends_at__lte=now, case__policy_id=round.policy_id).values_list(
-            "case_id", flat=True
-        )
-    )
-    opened = _open_missing(round, decisions, cases, actor)
-    moves: list[Move] = []
-    confirmed: list[int] = []
-    unchanged = frozen = 0
-    for unit_id, case in cases.items():
-        decision = decisions.get(unit_id)
-        if decision is None:
-            continue  # the unit is not in this snapshot: its case waits for a round that has it
-        current = State(case.state)
-        if current in ROUND_FROZEN or (current == S.EXCLUDED and case.reason in STAFF_EXCLUSIONS):
-            frozen += 1
-            continue
-        target, why = _effective(decision, case)
-        target = _at_checkpoint(round.checkpoint, current, target, case.pk in ended_notices)
-        changes = {
-            "amount_fen": decision.amount_fen,
-            "decision": decision.decision,
-            "reason": why,
-            "key_supervision": case.key_supervision or "COMMITMENT_BREACH" in decision.routes,
+    policy = round.policy_id
+    with transaction.atomic():
+        decisions = {
+            d[0]: _Decision(*d)
+            for d in RoundDecision.objects.filter(round=round)
+            .values_list(*_Decision._fields)
+            .iterator(20_000)
         }
-        if target == current:
-            unchanged += 1
-            if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
-                Case.objects.filter(pk=case.pk).update(**changes, last_round=round)
-            else:
-                confirmed.append(case.pk)  # same outcome: the case now rests on this round's evidence
-            continue
-        reason = f"round {round.number} ({round.checkpoint}): {decision.decision}"
-        if why:
-            reason += f" [{why}]"
-        moves.append(Move(case.pk, target, reason, frozenset({current}), changes))
-    for start in range(0, len(confirmed), 5000):
-        Case.objects.filter(pk__in=confirmed[start : start + 5000]).update(last_round=round)
-    moved = case_transition_many(moves=moves, actor=actor, round=round, strict=False)
-    return RoundApplied(opened=opened, moved=len(moved), unchanged=unchanged, frozen=frozen)
+        cases = _policy_cases(policy)
+        opened = _open_missing(round, decisions, cases, actor)
+        reviewed = set(
+            Review.objects.filter(case__policy_id=policy, outcome="approve").values_list("case_id", flat=True)
+        )
+        confirmed_hosts = set(
+            HostConfirmation.objects.filter(case__policy_id=policy).values_list("case_id", flat=True)
+        )
+        ended_notices = set(
+            NoticeEntry.objects.filter(notice__ends_at__lte=now, case__policy_id=policy).values_list(
+                "case_id", flat=True
+            )
+        )
+        moves: list[Move] = []
+        amended: set[int] = set()
+        confirmed: list[int] = []
+        unchanged = frozen = 0
+        for unit_id, case in cases.items():
+            decision = decisions.get(unit_id)
+            if decision is None:
+                continue  # the unit is not in this snapshot: its case waits for a round that has it
+            current = State(case.state)
+            if current in ROUND_FROZEN or (current == S.EXCLUDED and case.reason in STAFF_EXCLUSIONS):
+                frozen += 1
+                continue
+            target, why = _effective(
+                decision, reviewed=case.pk in reviewed, confirmed=case.pk in confirmed_hosts
+            )
+            target = _at_checkpoint(round.checkpoint, current, target, case.pk in ended_notices)
+            changes = {
+                "amount_fen": decision.amount_fen,
+                "decision": decision.decision,
+                "reason": why,
+                "key_supervision": case.key_supervision or "COMMITMENT_BREACH" in decision.routes,
+            }
+            head = f"round {round.number} ({round.checkpoint})"
+            if target == current:
+                unchanged += 1
+                if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
+                    amended.add(case.pk)
+                    moves.append(Move(case.pk, current, f"{head}: amended: {_amendment(case, decision)}",
+                                      frozenset({current}), changes))  # fmt: skip
+                elif case.pk not in opened:
+                    confirmed.append(case.pk)  # same outcome: the case now rests on this round's evidence
+                continue
+            reason = f"{head}: {decision.decision}"
+            if why:
+                reason += f" [{why}]"
+            moves.append(Move(case.pk, target, reason, frozenset({current}), changes))
+        del cases, decisions
+        update_rows(Case, ["last_round_id"], [(pk, round.pk) for pk in confirmed])
+        moved = amendments = 0
+        for start in range(0, len(moves), MOVE_BATCH):
+            batch = moves[start : start + MOVE_BATCH]
+            done = case_transition_many(moves=batch, actor=actor, round=round, strict=False)
+            changed = sum(1 for c in done if c.pk in amended)
+            amendments += changed
+            moved += len(done) - changed
+    return RoundApplied(
+        opened=len(opened), moved=moved, unchanged=unchanged, frozen=frozen, amended=amendments
+    )
+
+
+def _amendment(case: _CaseRow, decision: _Decision) -> str:
+    parts = []
+    if case.amount_fen != decision.amount_fen:
+        parts.append(f"amount {case.amount_fen} → {decision.amount_fen} fen")
+    if case.decision != decision.decision:
+        parts.append(f"decision {case.decision or '-'} → {decision.decision}")
+    return ", ".join(parts)
+
+
+def _policy_cases(policy_id: str) -> dict[str, _CaseRow]:
+    rows = Case.objects.filter(policy_id=policy_id).values_list("unit_id", *_CaseRow._fields)
+    return {unit_id: _CaseRow(*rest) for unit_id, *rest in rows.iterator(20_000)}
 
 
 def _at_checkpoint(checkpoint: str, current: State, target: State, notice_ended: bool) -> State:
@@ -162,76 +242,32 @@ def _at_checkpoint(checkpoint: str, current: State, target: State, notice_ended:
 
 
 def _open_missing(
-    round: ScreeningRound, decisions: dict[str, RoundDecision], cases: dict[str, Case], actor: str
-) -> int:
+    round: ScreeningRound, decisions: dict[str, _Decision], cases: dict[str, _CaseRow], actor: str
+) -> set[int]:
+    """Open a case for every unit of the round that has none (added to ``cases``); returns their ids. The units'
+    names and districts come from the round's snapshot, read whole (one query, no list of units)."""
     missing = [uid for uid in decisions if uid not in cases]
     if not missing:
-        return 0
+        return set()
     units = {
-        u.unit_id: u
-        for u in Unit.objects.filter(snapshot_id=round.snapshot_id, unit_id__in=missing).only(
-            "unit_id", "name", "district", "credit_code"
-        )
+        uid: (name, district)
+        for uid, name, district in Unit.objects.filter(snapshot_id=round.snapshot_id)
+        .values_list("unit_id", "name", "district")
+        .iterator(20_000)
     }
-    new: list[Case] = []
+    new: list[NewCase] = []
     for uid in missing:
         d = decisions[uid]
-        state, why = _effective(d, None)
-        unit = units[uid]
-        new.append(
-            Case(
-                policy_id=round.policy_id,
-                unit_id=uid,
-                credit_code=d.credit_code,
-                unit_name=unit.name,
-                district=unit.district,
-                state=state.value,
-                amount_fen=d.amount_fen,
-                decision=d.decision,
-                reason=why,
-                key_supervision="COMMITMENT_BREACH" in d.routes,
-                last_round=round,
-            )
-        )
-    with transaction.atomic():
-        Case.objects.bulk_create(new, batch_size=2000)
-        created = list(Case.objects.filter(policy_id=round.policy_id, unit_id__in=missing))
-        CaseHistory.objects.bulk_create(
-            [
-                CaseHistory(
-                    case=c,
-                    from_state="",
-                    to_state=c.state,
-                    actor=actor,
-                    reason=f"opened by round {round.number}: {c.decision}",
-                    round=round,
-                )
-                for c in created
-            ],
-            batch_size=2000,
-        )
-        audit_record_many(
-            actor=actor,
-            events=[
-                {
-                    "action": Action.CASE_OPENED,
-                    "obj_type": "case",
-                    "obj_id": str(c.pk),
-                    "before": None,
-                    "after": {
-                        "state": c.state,
-                        "amount_fen": c.amount_fen,
-                        "unit_id": c.unit_id,
-                        "round": round.number,
-                    },
-                    "reason": c.decision,
-                }
-                for c in created
-            ],
-        )
-    for c in created:
-        cases[c.unit_id] = c
-    return len(created)
+        state, why = _effective(d, reviewed=False, confirmed=False)
+        name, district = units[uid]
+        new.append(NewCase(policy_id=round.policy_id, unit_id=uid, credit_code=d.credit_code, unit_name=name,
+                           district=district, state=state, amount_fen=d.amount_fen, decision=d.decision,
+                           reason=why, key_supervision="COMMITMENT_BREACH" in d.routes))  # fmt: skip
+    del units
+    ids = case_open_many(cases=new, actor=actor, round=round)
+    for pk, c in zip(ids, new, strict=True):
+        cases[c.unit_id] = _CaseRow(pk, c.state.value, c.reason, c.amount_fen, c.decision, c.key_supervision)
+    return set(ids)
 
 
 # ---- public notice (公示) ------------------------------------------------------------------------------
@@ -243,12 +279,16 @@ def notice_end(start: date, days: int) -> datetime:
 
 
 def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title: str = "") -> Notice:
-    """Freeze every rechecked case of the policy into a notice and publicise it."""
+    """Freeze every rechecked case of the policy into a notice and publicise it (its lines written as plain
+    rows, the cases moved in batches: a notice of 450,000 units is one transaction of a few bulk writes)."""
     if days < 1:
         raise CaseError("a notice lasts at least one day", "公示期至少为一天")
     with transaction.atomic():
         ready = list(
-            Case.objects.select_for_update().filter(policy_id=policy_id, state=S.RECHECKED).order_by("pk")
+            Case.objects.select_for_update()
+            .filter(policy_id=policy_id, state=S.RECHECKED)
+            .order_by("pk")
+            .values_list("pk", "unit_name", "credit_code", "amount_fen", "district")
         )
         if not ready:
             raise CaseError(
@@ -262,31 +302,27 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
             starts_at=datetime.combine(start, time(0, 0), tzinfo=BEIJING),
             ends_at=notice_end(start, days),
         )
-        NoticeEntry.objects.bulk_create(
-            [
-                NoticeEntry(
-                    notice=notice,
-                    case=c,
-                    unit_name=c.unit_name,
-                    masked_credit_code=mask_credit_code(c.credit_code),
-                    amount_fen=c.amount_fen,
-                    district=c.district,
-                )
-                for c in ready
-            ],
-            batch_size=2000,
-        )
-        case_transition_many(
-            moves=[Move(c.pk, S.PUBLICISED, f"notice {notice.pk}", frozenset({S.RECHECKED})) for c in ready],
-            actor=actor,
-        )
+        insert_rows(
+            NoticeEntry,
+            ("notice_id", "case_id", "unit_name", "masked_credit_code", "amount_fen", "district"),
+            [(notice.pk, pk, name, mask_credit_code(code), amount, district)
+             for pk, name, code, amount, district in ready],
+        )  # fmt: skip
+        ids = [row[0] for row in ready]
+        del ready
+        for begin in range(0, len(ids), MOVE_BATCH):
+            case_transition_many(
+                moves=[Move(pk, S.PUBLICISED, f"notice {notice.pk}", frozenset({S.RECHECKED}))
+                       for pk in ids[begin : begin + MOVE_BATCH]],
+                actor=actor,
+            )  # fmt: skip
         audit_record(
             actor=actor,
             action=Action.NOTICE_OPENED,
             obj_type="notice",
             obj_id=str(notice.pk),
             after={
-                "entries": len(ready),
+                "entries": len(ids),
                 "starts_at": notice.starts_at.isoformat(),
                 "ends_at": notice.ends_at.isoformat(),
             },

@@ -93,6 +93,12 @@ DECISION_STATE: dict[str, State] = {
 ROUND_FROZEN: frozenset[State] = frozenset({S.OBJECTED}) | PAYMENT_STATES
 
 
+def can_amend(current: State) -> bool:
+    """Whether a case in ``current`` may have its amount and decision amended in place (a later round's
+    figures, the state unchanged): only while a round may still touch it."""
+    return current not in ROUND_FROZEN
+
+
 def can_move(current: State | None, target: State) -> bool:
     """Whether ``current → target`` is allowed (``None``: a case being opened, which may start anywhere
     a round decision can send it)."""

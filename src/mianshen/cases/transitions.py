@@ -3,15 +3,20 @@
 ``case_transition`` (one case) and ``case_transition_many`` (a round moving thousands at once) are the same
 function: lock the rows, check every move against ``states.TRANSITIONS``, write the new state, a history row
 with actor and reason, and an audit event, all in one transaction; side effects run after commit.
+``case_open_many`` opens cases the same way (case rows, a history row from no state, a ``case.opened`` event).
 
 Small batches (the web UI moves one case at a time) go through the ORM. Batches of more than ``BULK_FROM``
 cases are read and written as plain rows: on PostgreSQL one ``SELECT … WHERE id = ANY(%s) ORDER BY id FOR
 UPDATE`` with the ids as one array parameter, history and audit rows by ``COPY``, and the case rows either by
 one ``UPDATE … WHERE id = ANY(%s)`` per target state, sent in pipeline mode so that PostgreSQL writes them while
 Python builds the cases and hashes the audit events (moves without ``changes``), or by ``update_rows`` (COPY
-into a temporary table and one ``UPDATE … FROM``); on SQLite chunked ``IN`` lists and ``executemany`` (the
-``IMMEDIATE`` transaction holds the write lock there). Both paths check the same, write the same rows and
-events and return the moved cases as ``Case`` instances.
+into a temporary table and one ``UPDATE … FROM``); on SQLite one ``IN (SELECT value FROM json_each(%s))`` and
+``executemany`` (the ``IMMEDIATE`` transaction holds the write lock there). Both paths check the same, write
+the same rows and events and return the moved cases as ``Case`` instances.
+
+A move to the state the case is already in is an amendment: it only changes other fields (a later round's amount
+or decision), allowed while a round may still touch the case (``states.can_amend``) and recorded like any move
+(a history row from the state to itself, an audit event with the values before and after).
 """
 
 from __future__ import annotations
@@ -31,18 +36,17 @@ from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_appending, audit_record_many
-from mianshen.core.bulkdb import insert_rows, update_rows
+from mianshen.core.bulkdb import allocate_ids, insert_rows, one_parameter, update_rows
 from mianshen.screening.models import ScreeningRound
 
 from .models import Case, CaseHistory
-from .states import State, can_move
+from .states import State, can_amend, can_move
 
 BULK_FROM = 10
 """Batches of more distinct cases than this are moved as plain rows (COPY on PostgreSQL) instead of model
 instances through the ORM, whose ``bulk_update`` (a CASE WHEN per field and case, resolved in Python) costs
 1-3 ms a case: the ~150 rejects of a 5,000-line pain.002 took 0.4 s that way. A module constant so that tests
 can change it."""
-SQLITE_IDS_PER_QUERY = 10_000  # SQLite: ids per ``IN (…)`` when reading a bulk batch (a variable each)
 
 _PLAIN = frozenset({str, int, bool, type(None)})  # values every backend stores as they are
 _HISTORY_COLUMNS = ("case_id", "from_state", "to_state", "actor", "reason", "round_id", "at")
@@ -106,6 +110,76 @@ def case_transition_many(
         if on_commit is not None:
             transaction.on_commit(on_commit)
     return moved
+
+
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """A case to open: a unit's first case in a policy year, in the state its first decision sends it to."""
+
+    policy_id: str
+    unit_id: str
+    credit_code: str
+    unit_name: str
+    district: str
+    state: State
+    amount_fen: int
+    decision: str
+    reason: str
+    key_supervision: bool
+
+
+_CASE_COLUMNS = ("id", "policy_id", "unit_id", "credit_code", "unit_name", "district", "state", "amount_fen",
+                 "decision", "reason", "key_supervision", "last_round_id", "opened_at", "updated_at", "version")  # fmt: skip
+
+
+def case_open_many(*, cases: Sequence[NewCase], actor: str, round: ScreeningRound) -> list[int]:
+    """Open cases (a round meeting units for the first time), in one transaction: the case rows, a history row
+    each (from no state) and a ``case.opened`` audit event each, written as plain rows (COPY on PostgreSQL,
+    ``executemany`` on SQLite) however many there are. Returns their ids, in the order given. Refuses them all
+    (``TransitionRefused``) if one would start in a state no decision leads to; a unit that already has a case
+    in the policy year fails the unique constraint, and nothing is written."""
+    if not cases:
+        return []
+    for new in cases:
+        if not can_move(None, new.state):
+            raise TransitionRefused(f"unit {new.unit_id}: a case cannot open as {new.state.value}")
+    connection = connections[DEFAULT_DB_ALIAS]
+    now = timezone.now()
+    with transaction.atomic():
+        ids = allocate_ids(Case, len(cases))
+        at = _bulk_datetime(now, connection)
+        insert_rows(
+            Case,
+            _CASE_COLUMNS,
+            [(pk, c.policy_id, c.unit_id, c.credit_code, c.unit_name, c.district, c.state.value, c.amount_fen,
+              c.decision, c.reason, c.key_supervision, round.pk, at, at, 0) for pk, c in zip(ids, cases, strict=True)],
+        )  # fmt: skip
+        insert_rows(
+            CaseHistory,
+            _HISTORY_COLUMNS,
+            [(pk, "", c.state.value, actor, f"opened by round {round.number}: {c.decision}"[:500], round.pk, at)
+             for pk, c in zip(ids, cases, strict=True)],
+        )  # fmt: skip
+        audit_record_many(
+            actor=actor,
+            events=(
+                {
+                    "action": Action.CASE_OPENED,
+                    "obj_type": "case",
+                    "obj_id": str(pk),
+                    "before": None,
+                    "after": {
+                        "state": c.state.value,
+                        "amount_fen": c.amount_fen,
+                        "unit_id": c.unit_id,
+                        "round": round.number,
+                    },
+                    "reason": c.decision,
+                }
+                for pk, c in zip(ids, cases, strict=True)
+            ),
+        )
+    return ids
 
 
 def _move_objects(
@@ -181,11 +255,11 @@ def _changed(by_id: dict[int, Move]) -> list[str]:
 def _allowed(items: Iterable[tuple[int, str, _T]], by_id: dict[int, Move], strict: bool) -> list[_T]:
     """The items (case id, current state, item) whose move is allowed, in order; ``strict``: refuse them all
     (``TransitionRefused``, for the first in pk order) if one is not."""
-    allowed: dict[tuple[str, State, frozenset[State] | None], bool] = {}
+    allowed: dict[tuple[str, State, frozenset[State] | None, bool], bool] = {}
     kept = []
     for pk, state, item in items:
         move = by_id[pk]
-        key = (state, move.to, move.expect)
+        key = (state, move.to, move.expect, not move.changes)
         ok = allowed.get(key)
         if ok is None:
             ok = allowed[key] = not _refusal(pk, State(state), move)
@@ -264,11 +338,8 @@ def _locked_rows(ids: list[int]) -> tuple[list[str], list[Sequence[Any]]]:
             rows = cursor.fetchall()
         if zoned and tz is not None:
             rows = [_zone(row, zoned, tz) for row in rows]
-    else:  # SQLite: the IMMEDIATE transaction already holds the write lock
-        rows = []
-        for start in range(0, len(ids), SQLITE_IDS_PER_QUERY):
-            chunk = ids[start : start + SQLITE_IDS_PER_QUERY]
-            rows.extend(Case.objects.filter(pk__in=chunk).order_by("pk").values_list(*names))
+    else:  # SQLite: the IMMEDIATE transaction already holds the write lock; the ids go as one parameter
+        rows = list(Case.objects.filter(pk__in=one_parameter(ids)).order_by("pk").values_list(*names))
     return names, rows
 
 
@@ -380,6 +451,12 @@ def _bulk_datetime(value: datetime, connection: BaseDatabaseWrapper) -> Any:
 def _refusal(pk: int, current: State, move: Move) -> str:
     if move.expect is not None and current not in move.expect:
         return f"case {pk} is {current.value}, expected one of {sorted(s.value for s in move.expect)}"
+    if move.to == current:
+        if not move.changes:
+            return f"case {pk} is already {current.value}: nothing to change"
+        if not can_amend(current):
+            return f"case {pk} is {current.value}: its amount and decision can no longer be amended"
+        return ""
     if not can_move(current, move.to):
         return f"case {pk}: {current.value} → {move.to.value} is not an allowed move"
     return ""

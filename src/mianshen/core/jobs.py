@@ -117,11 +117,28 @@ def job_run_next() -> Job | None:
     return job
 
 
-def job_drain(limit: int | None = None) -> int:
-    """Run queued jobs until none is left (or ``limit``); returns how many ran."""
+class JobFailed(Exception):
+    """A job run by ``job_drain(stop_on_failure=True)`` failed (it stays queued for its next attempt, or failed
+    for good after ``MAX_ATTEMPTS``); the message is one line, the traceback is in the log."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        error = (job.error.strip().splitlines() or ["(no message)"])[0]
+        then = "failed for good" if job.status == JobStatus.FAILED else "queued again for `mianshen worker`"
+        super().__init__(
+            f"job {job.pk} ({job.kind}) failed on attempt {job.attempts} of {MAX_ATTEMPTS} ({then}): {error}"
+        )
+
+
+def job_drain(limit: int | None = None, *, stop_on_failure: bool = False) -> int:
+    """Run queued jobs until none is left (or ``limit``); returns how many ran. ``stop_on_failure``: raise
+    ``JobFailed`` at the first failed attempt instead of going on (and retrying it at once)."""
     ran = 0
     while limit is None or ran < limit:
-        if job_run_next() is None:
+        job = job_run_next()
+        if job is None:
             break
         ran += 1
+        if stop_on_failure and job.status != JobStatus.DONE:
+            raise JobFailed(job)
     return ran

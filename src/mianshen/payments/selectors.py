@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from .lifecycle import Bucket, InstructionStatus, bucket
+from .lifecycle import FAILED, Bucket, InstructionStatus, bucket
 from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
 from .reasons import Action
 from .services.casesync import CASE_STATE
@@ -45,6 +45,13 @@ def payment_positions(*, case_ids: list[int] | None = None) -> list[Position]:
             )
         )  # fmt: skip
     return out
+
+
+def payments_awaiting_correction() -> QuerySet[Payment]:
+    """Payments whose money waits for a correction (``Bucket.AWAITING_CORRECTION``: failed, returned, withdrawn
+    or never instructed for want of a usable account) and not cancelled, chosen by the database."""
+    waiting = sorted(s.value for s in FAILED | {InstructionStatus.CANCELLED})
+    return Payment.objects.filter(cancelled_at=None).filter(Q(current=None) | Q(current__status__in=waiting))
 
 
 def payment_counts() -> dict[str, dict[str, int]]:

@@ -91,17 +91,39 @@ def frame_select(*, table: str, schema: dict[str, pl.DataType], snapshot_id: int
             infer_schema=False,
         )
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(select)
-            rows = cursor.fetchall()
-        if not rows:
-            return pl.DataFrame(schema=schema)
-        raw = pl.DataFrame(
-            [[None if v is None else str(v) for v in row] for row in rows],
-            schema=dict.fromkeys(schema, pl.String()),
-            orient="row",
-        )
+        return _sqlite_select(table, schema, snapshot_id)
     return raw.select(_typed_column(name, dtype) for name, dtype in schema.items())
+
+
+SQLITE_FETCH_ROWS = 200_000
+
+
+def _sqlite_select(table: str, schema: dict[str, pl.DataType], snapshot_id: int) -> pl.DataFrame:
+    """``frame_select`` on SQLite: a block of rows at a time into a frame, dates read as their stored ISO text and
+    booleans as 0/1 (an expression has no declared type, so Django's per-value converters stay out of it) and
+    typed by Polars column by column: a snapshot of 450,000 units has 25 million rows."""
+    qn = connection.ops.quote_name
+    stored = {
+        name: pl.String() if dtype == pl.Date() else pl.Int64() if dtype == pl.Boolean() else dtype
+        for name, dtype in schema.items()
+    }
+    cast = {pl.Date(): "TEXT", pl.Boolean(): "INTEGER"}
+    cols = ", ".join(
+        f"CAST({qn(c)} AS {cast[dtype]}) AS {qn(c)}" if dtype in cast else qn(c)
+        for c, dtype in schema.items()
+    )
+    select = f"SELECT {cols} FROM {qn(table)} WHERE snapshot_id = {int(snapshot_id)} ORDER BY id"
+    blocks = []
+    with connection.cursor() as cursor:
+        cursor.execute(select)
+        while rows := cursor.fetchmany(SQLITE_FETCH_ROWS):
+            blocks.append(pl.DataFrame(rows, schema=stored, orient="row"))
+    if not blocks:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(blocks, rechunk=True).select(
+        pl.col(name).str.to_date("%Y-%m-%d") if dtype == pl.Date() else pl.col(name).cast(dtype)
+        for name, dtype in schema.items()
+    )
 
 
 _BOOLEAN_TEXT = {

@@ -34,4 +34,5 @@ def run_round(job: Job) -> dict[str, Any]:
         "cases_moved": applied.moved,
         "cases_unchanged": applied.unchanged,
         "cases_frozen": applied.frozen,
+        "cases_amended": applied.amended,
     }

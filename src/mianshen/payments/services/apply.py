@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
-from mianshen.core.bulkdb import insert_rows, update_rows
+from mianshen.core.bulkdb import insert_rows, one_parameter, update_rows
 
 from ..crashpoints import maybe_crash
 from ..lifecycle import FAILED, Bucket, InstructionStatus, bucket, contradiction, derive, merge
@@ -163,7 +163,7 @@ def _bookings(plan: Plan) -> list[tuple[object, ...]]:
         return []
     rows: list[tuple[object, ...]] = []
     known = set(
-        Booking.objects.filter(end_to_end_id__in=sorted({ln.e2e for ln in keyed})).values_list(
+        Booking.objects.filter(end_to_end_id__in=one_parameter(sorted({ln.e2e for ln in keyed}))).values_list(
             "end_to_end_id", "kind"
         )
     )

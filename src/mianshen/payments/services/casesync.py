@@ -16,6 +16,7 @@ from django.db import connection
 
 from mianshen.cases.states import PAYMENT_STATES, State
 from mianshen.cases.transitions import Move, case_transition_many
+from mianshen.core.bulkdb import one_parameter
 
 from ..lifecycle import Bucket, InstructionStatus, bucket
 from ..models import Payment
@@ -59,14 +60,12 @@ def _targets(ids: list[int]) -> list[tuple[int, str, State]]:
         with connection.cursor() as cursor:
             cursor.execute(sql, [ids])
             rows = cursor.fetchall()
-    else:
-        rows = []
-        for start in range(0, len(ids), 900):
-            rows += list(
-                Payment.objects.filter(case_id__in=ids[start : start + 900]).values_list(
-                    "case_id", "case__state", "current__status", "cancelled_at"
-                )
+    else:  # the ids as one parameter (json_each), however many
+        rows = list(
+            Payment.objects.filter(case_id__in=one_parameter(ids)).values_list(
+                "case_id", "case__state", "current__status", "cancelled_at"
             )
+        )
     out = []
     for case_id, state, status, cancelled in rows:
         place = bucket(current=InstructionStatus(status) if status else None, cancelled=bool(cancelled))

@@ -8,9 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
+from mianshen.core.bulkdb import one_parameter
 
 from ..models import HoldItem
 from .common import PaymentError, audit_many, event
+
+BATCH = 500  # hold items per INSERT/UPDATE: a bounded parameter list, however many a bank file raises
 
 
 def holds_raise(*, actor: str, items: Sequence[HoldItem]) -> list[HoldItem]:
@@ -18,9 +21,9 @@ def holds_raise(*, actor: str, items: Sequence[HoldItem]) -> list[HoldItem]:
     if not items:
         return []
     unique = {i.key: i for i in items}
-    existing = set(HoldItem.objects.filter(key__in=list(unique)).values_list("key", flat=True))
+    existing = set(HoldItem.objects.filter(key__in=one_parameter(list(unique))).values_list("key", flat=True))
     new = [i for k, i in unique.items() if k not in existing]
-    HoldItem.objects.bulk_create(new)
+    HoldItem.objects.bulk_create(new, batch_size=BATCH)
     audit_many(
         actor=actor,
         events=[
@@ -81,14 +84,14 @@ def holds_close_for(
     settled them)."""
     items = HoldItem.objects.filter(resolved_at=None)
     if keys:
-        items = items.filter(key__in=list(keys))
+        items = items.filter(key__in=one_parameter(list(keys)))
     else:
-        items = items.filter(instruction_id__in=list(instruction_ids), kind__in=list(kinds))
+        items = items.filter(instruction_id__in=one_parameter(list(instruction_ids)), kind__in=list(kinds))
     open_items = list(items)
     now = timezone.now()
     for hold in open_items:
         hold.resolved_at, hold.resolved_by, hold.resolution = now, actor, resolution
-    HoldItem.objects.bulk_update(open_items, ["resolved_at", "resolved_by", "resolution"])
+    HoldItem.objects.bulk_update(open_items, ["resolved_at", "resolved_by", "resolution"], batch_size=BATCH)
     audit_many(
         actor=actor,
         events=[

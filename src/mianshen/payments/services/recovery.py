@@ -155,7 +155,7 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
                     f"{info.meaning_en}",
                 )
             )
-    UnitNotice.objects.bulk_create(notices, ignore_conflicts=True)
+    UnitNotice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=500)  # bounded statements
     audit_many(
         actor=actor,
         events=[
@@ -366,7 +366,8 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
             f"case {payment.case_id}: the payment changed since the correction was entered",
             f"案件 {payment.case_id}：录入更正后拨付状态已变化，请重新核实",
         )
-    if Instruction.objects.filter(case_id=payment.case_id, status__in=[s.value for s in LIVE]).exists():
+    # sorted: the IN list as the partial index one_live_instruction_per_case has it, so SQLite can use it
+    if Instruction.objects.filter(case_id=payment.case_id, status__in=sorted(s.value for s in LIVE)).exists():
         raise PaymentError(
             f"case {payment.case_id} already has a live payment", f"案件 {payment.case_id} 已有一笔在途拨付"
         )

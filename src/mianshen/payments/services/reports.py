@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db.models import Q
 
+from mianshen.core.bulkdb import one_parameter
+
 from ..banks import fund_account
 from ..formats.amounts import fen_to_text
 from ..formats.camt054 import CREDIT, DEBIT, Entry, EntryTransaction, Notification
@@ -114,11 +116,6 @@ def load_instructions(rows: Iterable[tuple[Any, ...]]) -> dict[str, Inst]:
     return insts
 
 
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _known_status(code: str | None, where: str, *, group: bool = False) -> str:
     info = status_info(code)
     if not code:
@@ -215,14 +212,13 @@ def plan_camt054(notification: Notification, *, bank_code: str) -> Plan:
         {tx.end_to_end_id for _, _, tx in notification.lines() if tx is not None and tx.end_to_end_id}
     )
     plan = Plan("camt.054", notification.msg_id)
-    for chunk in _chunks(wanted, 5000):  # type: ignore[arg-type]
-        rows = (
-            Instruction.objects.select_for_update(of=("self",))
-            .filter(end_to_end_id__in=chunk)
-            .order_by("pk")
-            .values_list(*FIELDS)
-        )
-        plan.insts.update(load_instructions(rows))
+    rows = (
+        Instruction.objects.select_for_update(of=("self",))
+        .filter(end_to_end_id__in=one_parameter(wanted))  # one parameter however many lines the file has
+        .order_by("pk")
+        .values_list(*FIELDS)
+    )
+    plan.insts.update(load_instructions(rows))
     files = _carrying_files(plan.insts)
     seq = 0
     for ntf in notification.notifications:

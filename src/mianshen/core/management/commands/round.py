@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mianshen.core.command import MianshenCommand, UserError, actor_option, iso_date
 from mianshen.core.db import require_migrated_database
-from mianshen.core.jobs import job_drain
+from mianshen.core.jobs import JobFailed, job_drain
 
 
 class Command(MianshenCommand):
@@ -66,7 +66,10 @@ class Command(MianshenCommand):
             f"round {rnd.number} (id {rnd.pk}) of {rnd.policy_id} queued over snapshot {snap.pk}"
         )
         if options["wait"]:
-            job_drain()
+            try:
+                job_drain(stop_on_failure=True)
+            except JobFailed as exc:  # the round may have completed while deciding its cases failed
+                raise UserError(f"round {rnd.number}: {exc}", returncode=1) from exc
             rnd.refresh_from_db()
             self.stdout.write(f"round {rnd.number}: {rnd.status} {rnd.counts.get('decision', {})}")
             if rnd.status != "completed":
