@@ -38,24 +38,25 @@ POLL = 0.01
 
 @dataclass(frozen=True)
 class Statement:
-    """One kind of SQL statement of a service, recognised in the SQL Django sends: the statement at which a
-    holder stops, or at which a contender waits (on PostgreSQL; on SQLite a writer waits at BEGIN IMMEDIATE)."""
+    """One statement of a service, recognised in the SQL Django sends: ``seen`` recognises it on any database
+    (a holder stops right after it), ``waits`` is the form in which a PostgreSQL contender waits at it (a
+    ``SELECT … FOR UPDATE``: a holder still stops at the SELECT if the lock were removed, and the contender is
+    then seen not to wait). On SQLite every writer waits at its BEGIN IMMEDIATE."""
 
     description: str
-    postgresql: Callable[[str], bool]
-    sqlite: Callable[[str], bool]
-
-    def matches(self, sql: str, vendor: str) -> bool:
-        return self.postgresql(sql) if vendor == "postgresql" else self.sqlite(sql)
+    seen: Callable[[str], bool]
+    waits: Callable[[str], bool]
 
 
 def row_lock(table: str) -> Statement:
     """``SELECT … FROM table … FOR UPDATE`` (on SQLite, where ``select_for_update`` is a no-op: the SELECT)."""
     source = f'FROM "{table}"'
+
+    def seen(sql: str) -> bool:
+        return sql.startswith("SELECT") and source in sql
+
     return Statement(
-        f"SELECT … FROM {table} … FOR UPDATE",
-        lambda sql: source in sql and "FOR UPDATE" in sql,
-        lambda sql: sql.startswith("SELECT") and source in sql,
+        f"SELECT … FROM {table} … FOR UPDATE", seen, lambda sql: seen(sql) and "FOR UPDATE" in sql
     )
 
 
@@ -66,11 +67,11 @@ def insert_into(table: str) -> Statement:
     return Statement(f"INSERT INTO {table}", lambda sql: target in sql, lambda sql: target in sql)
 
 
-ADVISORY_LOCK = Statement(
-    "SELECT pg_advisory_xact_lock(…)",
-    lambda sql: "pg_advisory_xact_lock" in sql,
-    lambda sql: False,  # SQLite has none: BEGIN IMMEDIATE is the lock
-)
+def _advisory(sql: str) -> bool:
+    return "pg_advisory_xact_lock" in sql
+
+
+ADVISORY_LOCK = Statement("SELECT pg_advisory_xact_lock(…)", _advisory, _advisory)
 
 
 class Session(threading.Thread):
@@ -110,9 +111,13 @@ class Session(threading.Thread):
         finally:
             self.statement = None
         stop = self.pause_after
-        if stop is not None and context["connection"].in_atomic_block and not self.paused.is_set():
-            if stop.matches(sql, context["connection"].vendor):
-                self.pause()
+        if (
+            stop is not None
+            and stop.seen(sql)
+            and context["connection"].in_atomic_block
+            and not self.paused.is_set()
+        ):
+            self.pause()
         return result
 
     def pause(self) -> None:
@@ -203,7 +208,9 @@ class Race:
         seen: tuple[Any, ...] | None = None
         while time.monotonic() < deadline:
             if contender.done:
-                raise AssertionError(f"{contender.name} did not wait for {holder.name}: it {contender._outcome()}")
+                raise AssertionError(
+                    f"{contender.name} did not wait for {holder.name}: it {contender._outcome()}"
+                )
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT pg_blocking_pids(pid), wait_event_type, wait_event, query FROM pg_stat_activity "
@@ -214,7 +221,7 @@ class Race:
             if seen is not None and holder.pid in seen[0]:
                 _, kind, event, query = seen
                 assert kind == "Lock", f"{contender.name} is blocked but waits on {kind}/{event}"
-                assert at.matches(query, "postgresql"), (
+                assert at.waits(query), (
                     f"{contender.name} waits for {holder.name}, but at another statement than "
                     f"{at.description}: {query}"
                 )
@@ -229,7 +236,9 @@ class Race:
         deadline = time.monotonic() + WAIT_LIMIT
         while not _begins(contender.statement):
             if contender.done:
-                raise AssertionError(f"{contender.name} did not wait for {holder.name}: it {contender._outcome()}")
+                raise AssertionError(
+                    f"{contender.name} did not wait for {holder.name}: it {contender._outcome()}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{contender.name} never stood at BEGIN IMMEDIATE (last statement: {contender.statement})"
