@@ -60,7 +60,9 @@ def _cancel_requested(case: Case) -> Approval:
 def test_a_second_build_waits_for_the_first_and_finds_nothing_left_to_freeze() -> None:
     _released(3)
     with race() as r:
-        first = r.hold("build-1", lambda: bank_files_build(actor="builder-1", today=MON), pause_after=BANK_ROWS)
+        first = r.hold(
+            "build-1", lambda: bank_files_build(actor="builder-1", today=MON), pause_after=BANK_ROWS
+        )
         second = r.contend("build-2", lambda: bank_files_build(actor="builder-2", today=MON))
         r.assert_waits(second, on=first, at=BANK_ROWS)
         first.resume()
