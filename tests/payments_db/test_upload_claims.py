@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from mianshen.payments.services.bankfiles import bank_files_build, bank_files_up
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.instructions import payments_release
 
+from ..blocking import pause_here, race
 from .factories import MIANSHEN, MON, approved_cases, command_env
 from .factories import ingest as feed
 from .messages import status_report
@@ -106,30 +106,24 @@ def test_a_second_upload_skips_the_file_another_process_is_handing_over(tmp_path
 @postgres_only
 @pytest.mark.usefixtures("transactional_db")
 def test_a_file_being_claimed_is_skipped_without_waiting_on_postgresql(tmp_path: Path) -> None:
+    """The opposite of a blocking proof (``tests/blocking.py``): another session holds the file's row lock, and
+    the upload does not wait for it (a wait would hit the lock timeout and fail the test, not hang it)."""
     bf = _frozen_file()
-    locked, done = threading.Event(), threading.Event()
 
     def claim_in_progress() -> None:
-        try:
-            with transaction.atomic():
-                BankFile.objects.select_for_update().get(pk=bf.pk)
-                locked.set()
-                done.wait(30)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            BankFile.objects.select_for_update().get(pk=bf.pk)
+            pause_here()
 
-    holder = threading.Thread(target=claim_in_progress)
-    holder.start()
-    try:
-        assert locked.wait(30)
+    with race() as r:
+        r.hold("claim", claim_in_progress)
         with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '3s'")  # waiting would fail the test, not hang it
-        [handover] = bank_files_upload_pending(actor=ACTOR, channel=FolderChannel(tmp_path), today=MON)
-    finally:
-        done.set()
-        holder.join(30)
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
+            cursor.execute("SET lock_timeout = '3s'")
+        try:
+            [handover] = bank_files_upload_pending(actor=ACTOR, channel=FolderChannel(tmp_path), today=MON)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
     assert not handover.sent and handover.skipped == "another process is claiming it right now"
     bf.refresh_from_db()
     assert (bf.status, bf.upload_attempts) == ("frozen", 0)
