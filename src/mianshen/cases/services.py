@@ -106,6 +106,7 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
     )
     opened = _open_missing(round, decisions, cases, actor)
     moves: list[Move] = []
+    amendments: list[Move] = []
     confirmed: list[int] = []
     unchanged = frozen = 0
     for unit_id, case in cases.items():
@@ -124,21 +125,37 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
             "reason": why,
             "key_supervision": case.key_supervision or "COMMITMENT_BREACH" in decision.routes,
         }
-        if target == current:
-            unchanged += 1
-            if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
-                Case.objects.filter(pk=case.pk).update(**changes, last_round=round)
-            else:
-                confirmed.append(case.pk)  # same outcome: the case now rests on this round's evidence
-            continue
         reason = f"round {round.number} ({round.checkpoint}): {decision.decision}"
         if why:
             reason += f" [{why}]"
+        if target == current:
+            unchanged += 1
+            if case.amount_fen != decision.amount_fen or case.decision != decision.decision:
+                amendments.append(Move(case.pk, current, _amended(reason, case, decision), frozenset({current}),
+                                       changes))  # fmt: skip
+            else:
+                confirmed.append(case.pk)  # same outcome: the case now rests on this round's evidence
+            continue
         moves.append(Move(case.pk, target, reason, frozenset({current}), changes))
     for start in range(0, len(confirmed), 5000):
         Case.objects.filter(pk__in=confirmed[start : start + 5000]).update(last_round=round)
-    moved = case_transition_many(moves=moves, actor=actor, round=round, strict=False)
-    return RoundApplied(opened=opened, moved=len(moved), unchanged=unchanged, frozen=frozen)
+    moving = {m.case_id for m in moves}
+    done = case_transition_many(moves=moves + amendments, actor=actor, round=round, strict=False)
+    moved = sum(1 for c in done if c.pk in moving)
+    return RoundApplied(opened=opened, moved=moved, unchanged=unchanged, frozen=frozen)
+
+
+def _amended(reason: str, case: Case, decision: RoundDecision) -> str:
+    """The history reason of an amendment: what the round changed (the state stays)."""
+    changed = [
+        f"{name} {old} → {new}"
+        for name, old, new in (
+            ("amount_fen", case.amount_fen, decision.amount_fen),
+            ("decision", case.decision, decision.decision),
+        )
+        if old != new
+    ]
+    return f"{reason}: amended ({'; '.join(changed)})"
 
 
 def _at_checkpoint(checkpoint: str, current: State, target: State, notice_ended: bool) -> State:

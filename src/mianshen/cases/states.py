@@ -15,7 +15,9 @@ From ``released`` on the payment side owns the case: its state mirrors where the
 failed or without a usable account (``awaiting_correction``), cancelled (``payment_cancelled``). The payment
 services move it through ``payments.services.casesync``, in the transaction that moved the money's state.
 
-``TRANSITIONS`` is the whole truth: the transition service refuses anything not listed here.
+``TRANSITIONS`` is the whole truth: the transition service refuses anything not listed here. Staying in a state
+while the amount or decision changes (an amendment, ``AMENDABLE``) goes through the same service, with the same
+history row and audit event.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 # The states of a case the payment side holds (its money is in exactly one place: payments.md).
 PAYMENT_STATES: frozenset[State] = frozenset({S.RELEASED, S.PAID, S.AWAITING_CORRECTION, S.PAYMENT_CANCELLED})
 
+# States whose amount and decision may still change without a move (an amendment: a later round decides the same
+# state with another amount): not once the payment side holds the case, whose approved amount is the payment's.
+AMENDABLE: frozenset[State] = frozenset(State) - PAYMENT_STATES
+
 # Where a round's decision sends a case (see cases.services.case_apply_round).
 DECISION_STATE: dict[str, State] = {
     "eligible": S.IDENTIFIED,
@@ -99,3 +105,8 @@ def can_move(current: State | None, target: State) -> bool:
     if current is None:
         return target in set(DECISION_STATE.values()) | {S.AWAITING_APPLICATION}
     return target in TRANSITIONS[current]
+
+
+def can_amend(current: State) -> bool:
+    """Whether a case in ``current`` may have its amount, decision or reason changed without a move."""
+    return current in AMENDABLE

@@ -2,7 +2,11 @@
 
 ``case_transition`` (one case) and ``case_transition_many`` (a round moving thousands at once) are the same
 function: lock the rows, check every move against ``states.TRANSITIONS``, write the new state, a history row
-with actor and reason, and an audit event, all in one transaction; side effects run after commit.
+with actor and reason, and an audit event, all in one transaction; side effects run after commit. It is also the
+one way a case's amount, decision or reason changes: with a move, or as an amendment — a "move" to the state the
+case is in, with ``changes`` — allowed while the case is ``AMENDABLE`` (before the payment side holds it), and
+recorded like a move (history row from the state to itself, ``case.transition`` event with the values before and
+after).
 
 Small batches (the web UI moves one case at a time) go through the ORM. Batches of more than ``BULK_FROM``
 cases are read and written as plain rows: on PostgreSQL one ``SELECT … WHERE id = ANY(%s) ORDER BY id FOR
@@ -35,7 +39,7 @@ from mianshen.core.bulkdb import insert_rows, update_rows
 from mianshen.screening.models import ScreeningRound
 
 from .models import Case, CaseHistory
-from .states import State, can_move
+from .states import State, can_amend, can_move
 
 BULK_FROM = 10
 """Batches of more distinct cases than this are moved as plain rows (COPY on PostgreSQL) instead of model
@@ -62,6 +66,7 @@ class Move:
         None  # refuse unless the case is in one of these (re-checked under lock)
     )
     changes: dict[str, Any] = field(default_factory=dict)  # other Case fields to set with the move
+    # (``to`` = the case's state with ``changes``: an amendment, see the module docstring)
 
 
 def case_transition(
@@ -380,6 +385,10 @@ def _bulk_datetime(value: datetime, connection: BaseDatabaseWrapper) -> Any:
 def _refusal(pk: int, current: State, move: Move) -> str:
     if move.expect is not None and current not in move.expect:
         return f"case {pk} is {current.value}, expected one of {sorted(s.value for s in move.expect)}"
+    if move.to == current and move.changes:  # an amendment
+        if not can_amend(current):
+            return f"case {pk} is {current.value}: its amount and decision are the payment's, not amended"
+        return ""
     if not can_move(current, move.to):
         return f"case {pk}: {current.value} → {move.to.value} is not an allowed move"
     return ""
