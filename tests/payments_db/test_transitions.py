@@ -50,6 +50,7 @@ PATTERN: list[tuple[IS, IS, bool]] = [
     (IS.RETURNED, IS.ACCEPTED, False),  # a return is final
 ]
 ALLOWED = [p for p in PATTERN if p[2]]
+BULK_FROM = transitions.BULK_FROM
 
 
 def _instructions(n: int, statuses: list[IS]) -> list[Instruction]:
@@ -255,7 +256,7 @@ class PaymentStatesMachine(RuleBasedStateMachine):
             assert not allowed, f"{frm} → {to} refused"
             return
         finally:
-            transitions.BULK_FROM = 10
+            transitions.BULK_FROM = BULK_FROM
         assert allowed and written == 1, f"{frm} (is {self.status}) → {to} allowed"
         self.status = to
         self.events += 1

@@ -7,8 +7,11 @@
   (the 450,000 instructions of a build or a pain.002) are written as plain rows with compare-and-set: one
   ``UPDATE … WHERE id = … AND status = <frm>`` per row (``executemany``), or on PostgreSQL from 500 rows on
   COPY into a temporary table and one ``UPDATE … FROM``, and the count of rows written must be the count of
-  moves. The table is checked set-wise, on the distinct (from, to) pairs, before anything is written. Both paths
-  refuse the same moves with the same words, and write the same rows.
+  moves (else the savepoint is rolled back and the first row out of step named). No second read of 450,000 rows:
+  the caller read them under its lock (a build holds the banks' rows, ingest locked the instructions ``FOR
+  UPDATE``), and the ``UPDATE`` locks each row and compares its status. The table is checked set-wise, on the
+  distinct (from, to) pairs, before anything is written. Both paths refuse the same moves with the same words,
+  and write the same rows.
 - ``instruction_transition_in_file``: every instruction of one bank file in one status to another (the
   hand-over recorded; silence), one ``UPDATE`` whose ``WHERE`` names the status it moves from.
 - ``bank_file_transitions`` / ``bank_file_transition``: bank files (a few a day) through the ORM, locked in id
@@ -26,10 +29,10 @@ the files' bytes are hashed (build), the ``no_answer`` hold (silence), ``payment
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -54,8 +57,7 @@ class PaymentTransitionRefused(PaymentError):
     """A move the state table does not allow, or a row not in the status the caller saw: nothing written."""
 
 
-@dataclass(frozen=True, slots=True)
-class InstructionMove:
+class InstructionMove(NamedTuple):  # a tuple: a build or a pain.002 makes 450,000 of them
     pk: int
     frm: InstructionStatus  # the status the caller saw (under its lock): the move is made only from it
     to: InstructionStatus
@@ -84,8 +86,15 @@ def instruction_transition_many(
 
     A move to the status it comes from without ``columns`` is nothing to do and is dropped. ``events`` (dicts of
     ``audit_record`` keyword arguments) are recorded in the same transaction when anything was written."""
-    _check_columns(columns, moves)
-    by_pk = {m.pk: m for m in moves if m.to != m.frm or columns}
+    _check_columns(columns)
+    width = len(columns)
+    by_pk: dict[int, InstructionMove] = {}
+    for m in moves:
+        if len(m.values) != width:
+            raise ValueError(f"instruction_transition_many: instruction {m.pk} has {len(m.values)} values "
+                             f"for {width} columns")  # fmt: skip
+        if width or m.to != m.frm:
+            by_pk[m.pk] = m
     if not by_pk:
         return 0
     ids = sorted(by_pk)
@@ -124,7 +133,7 @@ def instruction_transition_in_file(
     return moved
 
 
-def _check_columns(columns: Sequence[str], moves: Iterable[InstructionMove]) -> None:
+def _check_columns(columns: Sequence[str]) -> None:
     meta = Instruction._meta
     for name in columns:
         f = meta.get_field(name)
@@ -132,15 +141,11 @@ def _check_columns(columns: Sequence[str], moves: Iterable[InstructionMove]) -> 
             raise ValueError(f"instruction_transition_many: {name!r} is not a column a move can write")
         if f.attname != name:
             raise ValueError(f"instruction_transition_many: name the column {f.attname!r}, not {name!r}")
-    for m in moves:
-        if len(m.values) != len(columns):
-            raise ValueError(f"instruction_transition_many: instruction {m.pk} has {len(m.values)} values "
-                             f"for {len(columns)} columns")  # fmt: skip
 
 
 def _check_table(ids: list[int], by_pk: dict[int, InstructionMove]) -> None:
     """Set-wise: every distinct (from, to) pair against the table; the first refused move in id order."""
-    pairs = {(m.frm, m.to) for m in by_pk.values()}
+    pairs = {(frm, to) for _, frm, to, _ in by_pk.values()}
     refused = {pair for pair in pairs if not instruction_can_move(*pair)}
     if not refused:
         return
@@ -190,7 +195,8 @@ class _Stale(Exception):
 def _write_rows(ids: list[int], by_pk: dict[int, InstructionMove], columns: Sequence[str]) -> None:
     """The bulk path: compare-and-set on plain rows, in a savepoint rolled back when a row did not match."""
     connection = connections[DEFAULT_DB_ALIAS]
-    rows = [(pk, by_pk[pk].frm.value, by_pk[pk].to.value, *by_pk[pk].values) for pk in ids]
+    moves = [by_pk[pk] for pk in ids]
+    rows = [(pk, frm.value, to.value, *values) for pk, frm, to, values in moves]
     try:
         with transaction.atomic():
             if _compare_and_set(connection, rows, columns) != len(rows):
