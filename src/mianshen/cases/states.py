@@ -15,7 +15,9 @@ From ``released`` on the payment side owns the case: its state mirrors where the
 failed or without a usable account (``awaiting_correction``), cancelled (``payment_cancelled``). The payment
 services move it through ``payments.services.casesync``, in the transaction that moved the money's state.
 
-``TRANSITIONS`` is the whole truth: the transition service refuses anything not listed here.
+``TRANSITIONS`` is the whole truth: the transition service refuses anything not listed here. Staying in a state
+while the amount or decision changes (an amendment, ``AMENDABLE``) goes through the same service, with the same
+history row and audit event.
 """
 
 from __future__ import annotations
@@ -92,11 +94,16 @@ DECISION_STATE: dict[str, State] = {
 # States a round may not touch: the case is in a human's hands or past the last checkpoint.
 ROUND_FROZEN: frozenset[State] = frozenset({S.OBJECTED}) | PAYMENT_STATES
 
+# States whose amount and decision may still change without a move (an amendment: a later round decides the same
+# state with another amount): those a round may touch; never once the payment side holds the case, whose approved
+# amount is the payment's.
+AMENDABLE: frozenset[State] = frozenset(State) - ROUND_FROZEN
+
 
 def can_amend(current: State) -> bool:
     """Whether a case in ``current`` may have its amount and decision amended in place (a later round's
     figures, the state unchanged): only while a round may still touch it."""
-    return current not in ROUND_FROZEN
+    return current in AMENDABLE
 
 
 def can_move(current: State | None, target: State) -> bool:

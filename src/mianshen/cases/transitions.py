@@ -66,6 +66,7 @@ class Move:
         None  # refuse unless the case is in one of these (re-checked under lock)
     )
     changes: dict[str, Any] = field(default_factory=dict)  # other Case fields to set with the move
+    # (``to`` = the case's state with ``changes``: an amendment, see the module docstring)
 
 
 def case_transition(

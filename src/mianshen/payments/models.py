@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from mianshen.cases.models import Case
 
 from .lifecycle import LIVE, InstructionStatus
+from .states import BankFileStatus
 
 ID = 35  # Max35Text: MsgId, PmtInfId, EndToEndId
 
@@ -132,13 +133,15 @@ class Instruction(models.Model):
         return f"{self.end_to_end_id} ({self.status})"
 
 
-class BankFileStatus(models.TextChoices):
-    FROZEN = "frozen", "已冻结 / frozen"
-    UPLOADING = "uploading", "交付中 / being handed over"
-    UPLOADED = "uploaded", "已交付，未答复 / uploaded, no answer yet"
-    NO_ANSWER = "no_answer", "超时未答复 / no answer"
-    ANSWERED = "answered", "已答复 / answered"
-    REJECTED = "rejected", "整体拒绝 / rejected whole"
+# the statuses and their allowed moves are in ``states`` (pure); the labels of the choices here
+BANK_FILE_STATUS_LABELS: dict[BankFileStatus, str] = {
+    BankFileStatus.FROZEN: "已冻结 / frozen",
+    BankFileStatus.UPLOADING: "交付中 / being handed over",
+    BankFileStatus.UPLOADED: "已交付，未答复 / uploaded, no answer yet",
+    BankFileStatus.NO_ANSWER: "超时未答复 / no answer",
+    BankFileStatus.ANSWERED: "已答复 / answered",
+    BankFileStatus.REJECTED: "整体拒绝 / rejected whole",
+}
 
 
 class BankFile(models.Model):
@@ -153,7 +156,11 @@ class BankFile(models.Model):
     ctrl_sum_fen = models.BigIntegerField()
     content = models.BinaryField()
     sha256 = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=10, choices=BankFileStatus.choices, default=BankFileStatus.FROZEN)
+    status = models.CharField(
+        max_length=10,
+        choices=[(s.value, label) for s, label in BANK_FILE_STATUS_LABELS.items()],
+        default=BankFileStatus.FROZEN.value,
+    )
     frozen_by = models.CharField(max_length=150)
     upload_attempts = models.PositiveIntegerField(default=0, help_text="hand-overs started (same bytes each)")
     first_upload_at = models.DateTimeField(null=True)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
-from mianshen.core.bulkdb import insert_rows, one_parameter, update_rows
+from mianshen.core.bulkdb import insert_rows, one_parameter
 
 from ..crashpoints import maybe_crash
 from ..lifecycle import FAILED, Bucket, InstructionStatus, bucket, contradiction, derive, merge
@@ -27,7 +25,6 @@ from ..models import (
     HoldItem,
     HoldKind,
     InboundFile,
-    Instruction,
     LineOutcome,
     StatusLine,
 )
@@ -37,14 +34,23 @@ from .common import audit_many, event
 from .holds import holds_raise
 from .recovery import failure_effects
 from .reports import Inst, Line, Plan
+from .transitions import FileMove, InstructionMove, bank_file_transitions, instruction_transition_many
 
 IS = InstructionStatus
 LINE_COLUMNS = ("inbound_id", "seq", "instruction_id", "end_to_end_id", "kind", "status", "reason_codes",
                 "amount_fen", "booking_date", "outcome")  # fmt: skip
 BOOKING_COLUMNS = ("instruction_id", "end_to_end_id", "bank_id", "kind", "amount_fen", "booking_date", "reason_code",
                    "inbound_id")  # fmt: skip
-INST_COLUMNS = ("status", "bank_status", "rejected", "reject_codes", "booked_on", "returned_on", "return_reason",
-                "action")  # fmt: skip
+# what the bank said about an instruction (lifecycle.Summary), written with its status
+FACT_COLUMNS = (
+    "bank_status",
+    "rejected",
+    "reject_codes",
+    "booked_on",
+    "returned_on",
+    "return_reason",
+    "action",
+)
 
 
 def _outcome(line: Line, inst: Inst) -> str:
@@ -88,23 +94,23 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
             )
     moves: dict[str, list[str]] = defaultdict(list)
     rebucketed: list[int] = []  # cases whose money changed bucket: only their state can change
-    updates = []
+    updates: list[InstructionMove] = []
     failed: list[Inst] = []
     for e2e, inst in plan.insts.items():
-        new = derive(inst.summary, base=IS(inst.status), superseded=inst.superseded)
+        old = IS(before[e2e])
+        new = derive(inst.summary, base=old, superseded=inst.superseded)
         action = inst.summary.action
-        row = (inst.pk, new.value, inst.summary.bank_status, inst.summary.rejected,
-               " ".join(sorted(inst.summary.reject_codes))[:200], inst.summary.booked_on, inst.summary.returned_on,
-               inst.summary.return_reason, action.value if action else "")  # fmt: skip
-        if new.value != before[e2e] or row[8] != inst.action or e2e in changed:
-            updates.append(row)
-        if new.value != before[e2e]:
-            moves[f"{before[e2e]}->{new.value}"].append(e2e)
-            if _bucket_of(before[e2e]) != _bucket_of(new):  # uploaded → accepted is in flight either way
+        facts = (inst.summary.bank_status, inst.summary.rejected, " ".join(sorted(inst.summary.reject_codes))[:200],
+                 inst.summary.booked_on, inst.summary.returned_on, inst.summary.return_reason,
+                 action.value if action else "")  # fmt: skip
+        if new != old or facts[-1] != inst.action or e2e in changed:
+            updates.append(InstructionMove(inst.pk, old, new, facts))
+        if new != old:
+            moves[f"{old.value}->{new.value}"].append(e2e)
+            if _bucket_of(old) != _bucket_of(new):  # uploaded → accepted is in flight either way
                 rebucketed.append(inst.case_id)
-            if new in FAILED and IS(before[e2e]) not in FAILED:
+            if new in FAILED and old not in FAILED:
                 failed.append(inst)
-        inst.status, inst.action = new.value, row[8]
     inbound.counts = {
         "lines": len(plan.lines),
         "outcomes": dict(sorted(Counter(ln.outcome for ln in plan.lines).items())),
@@ -127,7 +133,13 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
         ],
     )  # fmt: skip
     maybe_crash("during_ingest")
-    update_rows(Instruction, INST_COLUMNS, updates)
+    instruction_transition_many(
+        moves=updates,
+        columns=FACT_COLUMNS,
+        actor=actor,
+        events=[event(Action.BANK_STATUS_APPLIED, "inbound_file", inbound.sha256,
+                      after={"move": move, "end_to_end_ids": sorted(ids)}) for move, ids in sorted(moves.items())],
+    )  # fmt: skip
     insert_rows(Booking, BOOKING_COLUMNS, [(*row, inbound.pk) for row in bookings])
     holds = [
         HoldItem(key=f"{kind.value}:{inst.e2e}", kind=kind, case_id=inst.case_id, instruction_id=inst.pk,
@@ -137,7 +149,7 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
     holds += _file_holds(plan, inbound)
     holds += failure_effects(insts=failed, plan=plan, inbound=inbound, actor=actor)
     holds_raise(actor=actor, items=holds)
-    _mark_answered(plan)
+    _mark_answered(plan, actor)
     case_states_sync(case_ids=rebucketed, actor=actor)
     audit_many(
         actor=actor,
@@ -145,8 +157,6 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
             event(Action.BANK_FILE_RECEIVED, "inbound_file", inbound.sha256,
                   after={"name": inbound.name, "kind": inbound.kind, "msg_id": inbound.msg_id,
                          "original_msg_id": inbound.original_msg_id, "status": inbound.status, **inbound.counts}),
-            *[event(Action.BANK_STATUS_APPLIED, "inbound_file", inbound.sha256,
-                    after={"move": move, "end_to_end_ids": sorted(ids)}) for move, ids in sorted(moves.items())],
         ],
     )  # fmt: skip
     return inbound
@@ -216,14 +226,13 @@ def _hold_text(kind: HoldKind, inst: Inst, line: Line, inbound: InboundFile) -> 
     return f"contradictory report for {inst.e2e} in {inbound.name}: {contradiction(inst.summary)}"
 
 
-def _mark_answered(plan: Plan) -> None:
-    """The bank answered these files: first answer time, and the file's status (rejected whole, or answered)."""
+def _mark_answered(plan: Plan, actor: str) -> None:
+    """The bank answered these files: first answer time, and the file's status (rejected whole, or answered)
+    where the table allows it — a file never handed over (``frozen``) or already rejected whole keeps its status
+    (audited with the inbound file: ``bank_file.received``)."""
     if not plan.answered_files:
         return
-    waiting = [BankFileStatus.UPLOADING, BankFileStatus.UPLOADED, BankFileStatus.NO_ANSWER]
-    moved = [*waiting, BankFileStatus.ANSWERED] if plan.file_rejected else waiting
+    files = sorted(plan.answered_files)
+    BankFile.objects.filter(pk__in=files, answered_at=None).update(answered_at=timezone.now())
     target = BankFileStatus.REJECTED if plan.file_rejected else BankFileStatus.ANSWERED
-    BankFile.objects.filter(pk__in=sorted(plan.answered_files)).update(
-        answered_at=Coalesce(F("answered_at"), Value(timezone.now())),
-        status=Case(When(status__in=moved, then=Value(target.value)), default=F("status")),
-    )
+    bank_file_transitions(moves=[FileMove(pk, target) for pk in files], actor=actor, strict=False)

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
-from mianshen.core.bulkdb import allocate_ids, update_rows
+from mianshen.core.bulkdb import allocate_ids
 from mianshen.core.jobs import job_enqueue
 
 from ..banks import add_working_days, fund_account, next_working_day
@@ -38,6 +38,12 @@ from .channel import Channel
 from .common import PaymentError, audit_many, event, holidays_all, msg_id, now_cst, today_local
 from .handover import Owner, lease_is_live, lease_until
 from .holds import holds_raise
+from .transitions import (
+    InstructionMove,
+    bank_file_transition,
+    instruction_transition_in_file,
+    instruction_transition_many,
+)
 
 PARALLEL_MIN = 40_000  # render in worker processes from this many payments on
 
@@ -109,11 +115,12 @@ def bank_files_build(
         with _Renderer(jobs) as renderer:
             # while the files render (in worker processes for a large batch), point the instructions at their
             # file ids; the foreign key is checked at commit, when the files exist
-            update_rows(
-                Instruction,
-                ["status", "bank_file_id"],
-                [(pk, IS.FROZEN.value, fid) for fid, bank in zip(file_ids, banks_of_jobs, strict=True)
-                 for pk, _ in per_bank[bank]],
+            # (audited as bank_file.frozen below, once the files' bytes are hashed)
+            instruction_transition_many(
+                moves=[InstructionMove(pk, IS.CREATED, IS.FROZEN, (fid,))
+                       for fid, bank in zip(file_ids, banks_of_jobs, strict=True) for pk, _ in per_bank[bank]],
+                columns=("bank_file_id",),
+                actor=actor,
             )  # fmt: skip
             rendered = renderer.results()
         maybe_crash("after_render")
@@ -219,25 +226,18 @@ def bank_file_upload(
     channel.send(bf.bank_id, bf.file_name, data)
     maybe_crash("after_upload")
     with transaction.atomic():
-        bf = BankFile.objects.select_for_update().get(pk=bf.pk)
+        bf = BankFile.objects.select_for_update().defer("content").get(pk=bf.pk)
+        changes: dict[str, object] = {"last_upload_on": day}
         if bf.first_upload_at is None:
-            bf.first_upload_at = bf.last_upload_at
-        bf.last_upload_on = day
-        if bf.status == BankFileStatus.UPLOADING:
-            bf.status = BankFileStatus.UPLOADED
+            changes["first_upload_at"] = bf.last_upload_at
         if bf.upload_owner == str(me):  # else another process took an expired lease over: it is theirs now
-            bf.upload_owner, bf.upload_lease_until = None, None
-        bf.save(
-            update_fields=[
-                "first_upload_at",
-                "last_upload_on",
-                "status",
-                "upload_owner",
-                "upload_lease_until",
-            ]
-        )
-        Instruction.objects.filter(bank_file=bf, status=IS.FROZEN).update(status=IS.UPLOADED)
-        audit_many(
+            changes |= {"upload_owner": None, "upload_lease_until": None}
+        status = BankFileStatus(bf.status)
+        bf = bank_file_transition(
+            pk=bf.pk,
+            to=BankFileStatus.UPLOADED if status == BankFileStatus.UPLOADING else status,
+            expect=frozenset({status}),
+            changes=changes,
             actor=actor,
             events=[
                 event(
@@ -248,6 +248,7 @@ def bank_file_upload(
                 )
             ],
         )
+        instruction_transition_in_file(bank_file_id=bf.pk, frm=IS.FROZEN, to=IS.UPLOADED, actor=actor)
     return Handover(bf, sent=True)
 
 
@@ -272,30 +273,23 @@ def _upload_claim(*, msg_id: str, actor: str, retry: bool, me: Owner) -> tuple[B
             return Handover(
                 bf, sent=False, skipped=f"being handed over by {bf.upload_owner} until {until:%H:%M:%S}"
             )
-        taken_over = bf.upload_owner or ""
-        bf.upload_attempts += 1
-        bf.last_upload_at = now
-        if bf.status == BankFileStatus.FROZEN:
-            bf.status = BankFileStatus.UPLOADING
-        bf.upload_owner, bf.upload_lease_until = str(me), lease_until(now)
-        bf.save(
-            update_fields=[
-                "upload_attempts",
-                "last_upload_at",
-                "status",
-                "upload_owner",
-                "upload_lease_until",
-            ]
-        )
-        audit_many(
+        data = bytes(bf.content)
+        claim = {"upload_attempts": bf.upload_attempts + 1, "last_upload_at": now, "upload_owner": str(me),
+                 "upload_lease_until": lease_until(now)}  # fmt: skip
+        status = BankFileStatus(bf.status)
+        bf = bank_file_transition(
+            pk=bf.pk,
+            to=BankFileStatus.UPLOADING if status == BankFileStatus.FROZEN else status,
+            expect=frozenset({status}),
+            changes=claim,
             actor=actor,
             events=[
                 event(Action.BANK_FILE_UPLOAD_STARTED, "bank_file", bf.msg_id,
-                      after={"attempt": bf.upload_attempts, "owner": bf.upload_owner,
-                             "lease_until": bf.upload_lease_until, "taken_over_from": taken_over})
+                      after={"attempt": claim["upload_attempts"], "owner": claim["upload_owner"],
+                             "lease_until": claim["upload_lease_until"], "taken_over_from": bf.upload_owner or ""})
             ],
         )  # fmt: skip
-        return bf, bytes(bf.content)
+        return bf, data
 
 
 def bank_files_upload_pending(*, actor: str, channel: Channel, today: date | None = None) -> list[Handover]:
@@ -324,13 +318,15 @@ def bank_files_check_silence(*, actor: str, channel: Channel, today: date | None
         if day <= add_working_days(bf.last_upload_on, windows.get(bf.bank_id, 2), holidays):
             continue
         with transaction.atomic():
-            locked = BankFile.objects.select_for_update().get(pk=bf.pk)
+            locked = BankFile.objects.select_for_update().defer("content").get(pk=bf.pk)
             if locked.answered_at is not None:
                 continue
-            if locked.status == BankFileStatus.UPLOADED:
-                locked.status = BankFileStatus.NO_ANSWER
-                locked.save(update_fields=["status"])
-                Instruction.objects.filter(bank_file=locked, status=IS.UPLOADED).update(status=IS.NO_ANSWER)
+            if locked.status == BankFileStatus.UPLOADED:  # audited by the hold raised below (the alert)
+                bank_file_transition(pk=locked.pk, to=BankFileStatus.NO_ANSWER,
+                                     expect=frozenset({BankFileStatus.UPLOADED}), actor=actor)  # fmt: skip
+                instruction_transition_in_file(
+                    bank_file_id=locked.pk, frm=IS.UPLOADED, to=IS.NO_ANSWER, actor=actor
+                )
             holds_raise(
                 actor=actor,
                 items=[

@@ -58,6 +58,7 @@ from .common import PaymentError, audit_many, event
 from .holds import holds_close_for
 from .instructions import Account, account_problem, case_number, instruction_new
 from .reports import Inst, Plan
+from .transitions import InstructionMove, instruction_transition_many
 
 IS = InstructionStatus
 NOTIFY = frozenset({Do.NEEDS_CORRECTION, Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT, Do.HELD_FOR_REVIEW})
@@ -458,9 +459,10 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
             current.refresh_from_db()
         if current is not None and IS(current.status) not in CANCELLABLE:
             raise not_cancellable(case_id, current)
-        if current is not None and current.status == IS.CREATED:
-            current.status = IS.CANCELLED
-            current.save(update_fields=["status"])
+        if current is not None and current.status == IS.CREATED:  # withdrawn before any file (audited below)
+            instruction_transition_many(
+                moves=[InstructionMove(current.pk, IS.CREATED, IS.CANCELLED)], actor=actor
+            )
         payment.cancelled_at, payment.cancelled_by, payment.cancel_reason = timezone.now(), actor, reason
         payment.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
         case_states_sync(case_ids=[case_id], actor=actor)
