@@ -7,7 +7,8 @@ In a concerned module, a write is any of:
 - an assignment to ``<anything>.<field>`` (also in a tuple, augmented or annotated), ``setattr(x, "<field>", …)``;
 - ``.update(<field>=…)`` or ``.update(**…)`` (keys unknown), ``.bulk_update(objs, [… "<field>" …])`` or with fields
   not written out, ``.save(update_fields=[… "<field>" …])``, ``.bulk_create(…, update_fields=[… "<field>" …])``;
-- ``update_rows(<Model>, …)`` (``core.bulkdb``: plain rows, any column);
+- ``update_rows(<Model>, [columns], …)`` (``core.bulkdb``: plain rows) naming a guarded field, or with columns
+  not written out;
 
 and anywhere, concerned or not, SQL text that updates the model's table (``UPDATE <table>``).
 """
@@ -133,7 +134,12 @@ def writes_in_source(
                 hit(node, f"{receiver}.{name}({'fields' if name == 'bulk_update' else 'update_fields'}=…)")
         elif name == "update_rows" and node.args:
             first = node.args[0]
-            if isinstance(first, ast.Name) and first.id in models:
+            columns = _strings(node.args[1]) if len(node.args) > 1 else None
+            if (
+                isinstance(first, ast.Name)
+                and first.id in models
+                and (columns is None or fields & set(columns))
+            ):
                 hit(node, f"update_rows({first.id}, …)")
     return found
 

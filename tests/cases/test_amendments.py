@@ -14,7 +14,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Case, CaseHistory
 from mianshen.cases.services import case_apply_round
-from mianshen.cases.states import AMENDABLE, PAYMENT_STATES, State, can_amend
+from mianshen.cases.states import AMENDABLE, PAYMENT_STATES, ROUND_FROZEN, State, can_amend
 from mianshen.cases.transitions import Move, TransitionRefused, case_transition, case_transition_many
 from mianshen.registry.models import Snapshot
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
@@ -98,7 +98,7 @@ def test_a_round_that_changes_only_the_amount_amends_the_case_with_history_and_e
     )
     history = CaseHistory.objects.get(case=case)
     assert (history.from_state, history.to_state, history.round_id) == ("identified", "identified", rnd.pk)
-    assert history.reason == "round 2 (ad_hoc): eligible: amended (amount_fen 123456 → 130000)"
+    assert history.reason == "round 2 (ad_hoc): amended: amount 123456 → 130000 fen"
     event = AuditEvent.objects.get(object_type="case", object_id=str(case.pk))
     assert event.action == Action.CASE_TRANSITION and event.actor == "round 2"
     assert (event.before["amount_fen"], event.after["amount_fen"]) == (123_456, 130_000)
@@ -109,9 +109,10 @@ def test_a_round_that_changes_only_the_amount_amends_the_case_with_history_and_e
     assert Case.objects.get(pk=moved.pk).state == S.UNDER_REVIEW
 
 
-def test_amendable_states_are_those_before_the_payment_side() -> None:
-    assert frozenset(State) - PAYMENT_STATES == AMENDABLE
-    assert all(can_amend(s) != (s in PAYMENT_STATES) for s in State)
+def test_amendable_states_are_those_a_round_may_touch() -> None:
+    assert frozenset(State) - ROUND_FROZEN == AMENDABLE
+    assert not AMENDABLE & PAYMENT_STATES
+    assert all(can_amend(s) != (s in ROUND_FROZEN) for s in State)
 
 
 @pytest.mark.django_db
@@ -163,7 +164,8 @@ def test_the_choke_point_itself_is_found() -> None:
         "Case.objects.bulk_update(cases, ['amount_fen'])",
         "Case.objects.bulk_update(cases, fields)",
         "Case.objects.bulk_create(cases, update_conflicts=True, update_fields=['decision'], unique_fields=['id'])",
-        "update_rows(Case, ['reason'], rows)",
+        "update_rows(Case, ['decision'], rows)",
+        "update_rows(Case, columns, rows)",
         "cursor.execute('UPDATE cases_case SET state = %s', ['paid'])",
     ],
 )
@@ -179,3 +181,12 @@ def test_the_scan_leaves_other_models_and_reads_alone() -> None:
         "job.status = 'done'\npayment.amount_fen\nqs.update(last_round=r)\nCase(When(x=1))\n"
     )
     assert _scan(source, "mianshen.payments.services.x") == []
+
+
+def test_the_scan_lets_other_columns_of_a_case_through() -> None:
+    """A round pointing confirmed cases at itself (``last_round_id``) is not a write of a guarded field."""
+    source = (
+        "from mianshen.cases.models import Case\nfrom mianshen.core.bulkdb import update_rows\n"
+        "update_rows(Case, ['last_round_id'], rows)\n"
+    )
+    assert not _scan(source, "mianshen.someapp.services")

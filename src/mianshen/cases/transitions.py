@@ -452,11 +452,12 @@ def _bulk_datetime(value: datetime, connection: BaseDatabaseWrapper) -> Any:
 def _refusal(pk: int, current: State, move: Move) -> str:
     if move.expect is not None and current not in move.expect:
         return f"case {pk} is {current.value}, expected one of {sorted(s.value for s in move.expect)}"
-    if move.to == current:
-        if not move.changes:
-            return f"case {pk} is already {current.value}: nothing to change"
+    if move.to == current and move.changes:  # an amendment
         if not can_amend(current):
-            return f"case {pk} is {current.value}: its amount and decision can no longer be amended"
+            return (
+                f"case {pk} is {current.value}: its amount and decision are the payment's or in a person's "
+                "hands, not amended"
+            )
         return ""
     if not can_move(current, move.to):
         return f"case {pk}: {current.value} → {move.to.value} is not an allowed move"
