@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from mianshen.backoffice.roles import Role, Staff
+from mianshen.staff.roles import Role, Staff
 from mianshen.backoffice.templatetags.backoffice import fen_yuan
 
 from .world import World

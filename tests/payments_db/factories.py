@@ -19,7 +19,7 @@ from django.db import connection
 
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
-from mianshen.payments.banksim import BankProfile, BankSimulator
+from mianshen_banksim import BankProfile, BankSimulator
 from mianshen.payments.models import BankFile
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.common import bank_registry_load_defaults

@@ -14,7 +14,7 @@ from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.payments import crashpoints
 from mianshen.payments.banks import next_working_day
-from mianshen.payments.banksim import BankProfile, BankSimulator
+from mianshen_banksim import BankProfile, BankSimulator
 from mianshen.payments.formats import parse_camt054
 from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
 from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment, ReconcileRun

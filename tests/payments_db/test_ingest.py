@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mianshen.payments.banksim import BankProfile
+from mianshen_banksim import BankProfile
 from mianshen.payments.models import (
     BankFile,
     Booking,

@@ -18,7 +18,7 @@ from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mianshen.payments.banksim import BankProfile
+from mianshen_banksim import BankProfile
 from mianshen.payments.lifecycle import InstructionStatus as IS
 from mianshen.payments.lifecycle import Summary, derive, merge
 from mianshen.payments.models import BankFile, Booking, HoldItem, Instruction, UnitNotice

@@ -1,4 +1,5 @@
-"""The `mianshen` entry point: Django management commands underneath."""
+"""The command-line app: the `mianshen` entry point (``main``), every `mianshen` command
+(``management/commands/``) and the demo (``demo.py``). The top layer: it may import every app, none imports it."""
 
 from __future__ import annotations
 

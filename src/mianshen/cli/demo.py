@@ -249,7 +249,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     next data drop (after ``drop``) carries them, one officer enters each and another approves; re-issued,
     reconciled."""
     from mianshen.payments.banks import next_working_day
-    from mianshen.payments.banksim import BankSimulator
+    from mianshen_banksim import BankSimulator
     from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
     from mianshen.payments.models import BankFile, Instruction, Payment
     from mianshen.payments.services.channel import FolderChannel

@@ -1,4 +1,7 @@
-"""Staff roles and who may see and do what in the back office (design invariant 9: least privilege).
+"""Staff roles, districts and who may see and do what (design invariant 9: least privilege).
+
+The staff app sits just above core and audit, so every app that routes work to staff or checks what they may
+do (cases, payments, notifications to come, the back office, the command line) can use it.
 
 Four roles, each a Django ``Group`` of the same name (created by migration 0002) and recorded on the user's
 ``Staff`` profile, which is what the checks read:
@@ -12,7 +15,8 @@ Four roles, each a Django ``Group`` of the same name (created by migration 0002)
   download a bank file (an audited read).
 
 A case of another district is not found (404), never "forbidden": a district officer cannot even learn that it
-exists. Every view asks ``visible_cases`` / ``can_view_case`` first and ``can_act`` second.
+exists. Every view asks ``visible_cases`` (the back office's ``roles``) / ``can_view_case`` first and ``can_act``
+second; these read only a case's ``district``, so this module imports no app above it.
 
 Staff accounts. Only a city administrator sees the staff page (``manage_staff``): the roles, who has a second
 factor, which accounts are locked after failed sign-ins, and lifts a lock. Every staff member may change their
@@ -48,15 +52,13 @@ and the database's check constraints too).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
-
-from mianshen.cases.models import Case
 
 # Beijing's districts (GB/T 2260 codes, domain.md glossary): names are proper nouns, shown as they are.
 DISTRICTS: dict[str, str] = {
@@ -156,7 +158,9 @@ CASE_PERMS = frozenset(Perm) - CITY_PERMS
 
 
 class Staff(models.Model):
-    """A back-office user's role and, for district roles, its district."""
+    """A staff user's role and, for district roles, its district; an officer's phone and e-mail (optional) are
+    where reminders reach them. The table is still ``backoffice_staff`` (the model moved from the back office
+    without a data migration)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff")
     role = models.CharField(max_length=20, choices=Role.choices)
@@ -167,9 +171,12 @@ class Staff(models.Model):
         choices=sorted(DISTRICTS.items()),
         help_text="district officers: their district; reviewers: optional; others: none (city-wide)",
     )
+    phone = models.CharField(max_length=32, blank=True, default="", help_text="for reminders (optional)")
+    email = models.EmailField(max_length=254, blank=True, default="", help_text="for reminders (optional)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "backoffice_staff"
         verbose_name = _("工作人员")
         verbose_name_plural = _("工作人员")
         constraints = [
@@ -234,21 +241,23 @@ def scope(queryset: QuerySet[Any], user: Any, *, district_field: str = "district
     return queryset.filter(**{district_field: staff.district})
 
 
-def visible_cases(user: Any) -> QuerySet[Case]:
-    return scope(Case.objects.all(), user)
+class InDistrict(Protocol):
+    """Anything that belongs to one district: a case, a payment of a case."""
+
+    district: str
 
 
-def can_view_case(user: Any, case: Case) -> bool:
+def can_view_case(user: Any, case: InDistrict) -> bool:
     staff = staff_of(user)
     return staff is not None and (staff.city_level or case.district == staff.district)
 
 
-def can_act(user: Any, case: Case, perm: Perm) -> bool:
+def can_act(user: Any, case: InDistrict, perm: Perm) -> bool:
     """Whether ``user`` may do ``perm`` to ``case``: the role allows it and the case is in its view."""
     staff = staff_of(user)
     return staff is not None and perm in CASE_PERMS and staff.may(perm) and can_view_case(user, case)
 
 
-def allowed_perms(user: Any, case: Case) -> frozenset[Perm]:
+def allowed_perms(user: Any, case: InDistrict) -> frozenset[Perm]:
     """Every case action ``user`` may do to ``case`` (for showing the right forms)."""
     return frozenset(p for p in CASE_PERMS if can_act(user, case, p))
