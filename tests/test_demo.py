@@ -48,8 +48,8 @@ def test_yuan_is_integer_arithmetic() -> None:
 def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:
     from django.contrib.auth import authenticate
 
-    from mianshen.staff.roles import Staff
     from mianshen.cli.management.commands.demo import _demo_staff
+    from mianshen.staff.roles import Staff
 
     path, password = _demo_staff(tmp_path)
     assert path.stat().st_mode & 0o777 == 0o600 and password in path.read_text(encoding="utf-8")

@@ -39,9 +39,7 @@ def _clock(root: Path) -> date | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mianshen_banksim", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m mianshen_banksim", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--root", type=Path, required=True, help="folder holding <bank>/inbox, <bank>/outbox, state"
     )

@@ -33,6 +33,7 @@ from mianshen.payments.formats.pain002 import StatusReport, render_pain002
 from mianshen.payments.formats.safexml import parse_xml, read_limited
 from mianshen.payments.formats.schemas import PAIN001, message_of
 from mianshen.payments.formats.types import CreditTransfer
+
 from . import answers
 from .profiles import (
     DEFAULT_PROFILES,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mianshen_banksim import BankProfile, BankSimulator, HashFate, resolve_fate
-from mianshen_banksim import simulator as simulator_module
 from mianshen.payments.formats import parse_camt054, parse_pain002, render_pain001
 from mianshen.payments.formats.camt054 import Notification
 from mianshen.payments.formats.pain002 import StatusReport
+from mianshen_banksim import BankProfile, BankSimulator, HashFate, resolve_fate
+from mianshen_banksim import simulator as simulator_module
 
 from .builders import bank_file, transfer
 

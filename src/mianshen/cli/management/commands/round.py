@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from mianshen.core.command import MianshenCommand, UserError, iso_date
-from mianshen.datadrop.drop import DropUnusable
 from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import job_drain
+from mianshen.datadrop.drop import DropUnusable
 from mianshen.staff.actors import actor_option
 
 
