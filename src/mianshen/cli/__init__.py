@@ -20,7 +20,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     args = list(sys.argv[1:] if argv is None else argv)
     execute_from_command_line(["mianshen", *args])
-
-
-if __name__ == "__main__":
-    main()
