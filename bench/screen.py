@@ -57,9 +57,17 @@ SCREEN_OUT = bl.OUT_DIR / "screen-out"
 
 
 def has_screen_command() -> bool:
+    return any(_module_exists(f"mianshen.{app}.management.commands.screen") for app in ("cli", "core"))
+
+
+def _module_exists(name: str) -> bool:
+    """Whether ``name`` can be imported (the commands moved from core/ to cli/ in issue 10)."""
     import importlib.util
 
-    return importlib.util.find_spec("mianshen.core.management.commands.screen") is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def setup_django() -> None:

@@ -9,7 +9,7 @@ from django.db.utils import OperationalError
 
 from mianshen.cases.models import Case, Notice
 from mianshen.cases.states import State
-from mianshen.demo import run_demo, yuan
+from mianshen.cli.demo import run_demo, yuan
 from mianshen.payments.models import Correction, Instruction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,8 +52,8 @@ def test_yuan_is_integer_arithmetic() -> None:
 def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:
     from django.contrib.auth import authenticate
 
-    from mianshen.backoffice.roles import Staff
-    from mianshen.core.management.commands.demo import _demo_staff
+    from mianshen.cli.management.commands.demo import _demo_staff
+    from mianshen.staff.roles import Staff
 
     path, password = _demo_staff(tmp_path)
     assert path.stat().st_mode & 0o777 == 0o600 and password in path.read_text(encoding="utf-8")
@@ -66,9 +66,9 @@ def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:
 def test_a_failed_job_stops_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Round 1's job fails (its handler raises, as it did at Beijing's size): the demo stops there, saying which
     job failed and why; it does not go on as if the round had worked."""
+    from mianshen.cli.demo import DemoStopped
     from mianshen.core import jobs
     from mianshen.core.models import Job, JobStatus
-    from mianshen.demo import DemoStopped
 
     def broken(job: Job) -> dict[str, object]:
         raise OperationalError("too many SQL variables")

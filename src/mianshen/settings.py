@@ -54,12 +54,14 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "csp",
     "mianshen.core",
+    "mianshen.staff",
     "mianshen.registry",
     "mianshen.audit",
     "mianshen.screening",
     "mianshen.cases",
     "mianshen.payments",
     "mianshen.backoffice",
+    "mianshen.cli",
 ]
 
 MIDDLEWARE = [

@@ -317,8 +317,8 @@ def test_the_tracker_sees_an_unaudited_write_and_only_that() -> None:
 def test_every_business_write_of_the_demo_cycle_is_audited(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mianshen.core.management.commands.demo import _demo_staff
-    from mianshen.demo import run_demo
+    from mianshen.cli.demo import run_demo
+    from mianshen.cli.management.commands.demo import _demo_staff
     from mianshen.payments.models import Bank
 
     monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_EVERY", "0")

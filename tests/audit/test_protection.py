@@ -102,7 +102,7 @@ def test_removal_and_restoration_are_visible_in_the_trail(checkpoint_path: Path)
 def test_the_protection_command() -> None:
     from django.contrib.auth import get_user_model
 
-    from mianshen.backoffice.roles import Staff
+    from mianshen.staff.roles import Staff
 
     Staff.objects.create(
         user=get_user_model().objects.create_user("dba"), role="city_admin"

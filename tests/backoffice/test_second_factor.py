@@ -184,7 +184,7 @@ def test_staff_add_enrols_a_required_role_and_prints_the_secret_once() -> None:
 
 
 def test_the_demo_users_sign_in_with_the_secrets_in_their_file(tmp_path: Path) -> None:
-    from mianshen.core.management.commands.demo import _demo_staff
+    from mianshen.cli.management.commands.demo import _demo_staff
 
     path, password = _demo_staff(tmp_path)
     assert path.stat().st_mode & 0o777 == 0o600

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mianshen.payments.banksim import BankProfile, BankSimulator, HashFate, resolve_fate
-from mianshen.payments.banksim import simulator as simulator_module
 from mianshen.payments.formats import parse_camt054, parse_pain002, render_pain001
 from mianshen.payments.formats.camt054 import Notification
 from mianshen.payments.formats.pain002 import StatusReport
+from mianshen_banksim import BankProfile, BankSimulator, HashFate, resolve_fate
+from mianshen_banksim import simulator as simulator_module
 
 from .builders import bank_file, transfer
 
@@ -329,7 +329,7 @@ def test_command_line_once(tmp_path: Path) -> None:
     inbox = tmp_path / "102" / "inbox"
     inbox.mkdir(parents=True)
     (inbox / "f.xml").write_bytes(render_pain001(bank_file(3, execution_date=MON)))
-    cmd = [sys.executable, "-m", "mianshen.payments.banksim", "--root", str(tmp_path), "--seed", "3"]
+    cmd = [sys.executable, "-m", "mianshen_banksim", "--root", str(tmp_path), "--seed", "3"]
     missing = subprocess.run([*cmd, "--once"], capture_output=True, text=True, check=False)
     assert missing.returncode == 2 and "first business_date" in missing.stderr
     run = subprocess.run(
@@ -344,7 +344,7 @@ def test_command_line_once(tmp_path: Path) -> None:
 
 
 def test_command_line_loop_follows_the_clock_file(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "mianshen.payments.banksim", "--root", str(tmp_path), "--seed", "3"]
+    cmd = [sys.executable, "-m", "mianshen_banksim", "--root", str(tmp_path), "--seed", "3"]
     proc = subprocess.Popen(
         [*cmd, "--date", "2026-11-30", "--interval", "0.05"],
         stdout=subprocess.PIPE,

@@ -19,13 +19,13 @@ from django.db import connection
 
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
-from mianshen.payments.banksim import BankProfile, BankSimulator
 from mianshen.payments.models import BankFile
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.common import bank_registry_load_defaults
 from mianshen.payments.services.ingest import IngestResult
 from mianshen.payments.services.recovery import AccountInput
 from mianshen.registry.models import BankAccount, Snapshot, Unit
+from mianshen_banksim import BankProfile, BankSimulator
 
 POLICY = "beijing-2021"
 MON = date(2026, 11, 30)  # a Monday

@@ -14,7 +14,6 @@ from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.payments import crashpoints
 from mianshen.payments.banks import next_working_day
-from mianshen.payments.banksim import BankProfile, BankSimulator
 from mianshen.payments.formats import parse_camt054
 from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
 from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment, ReconcileRun
@@ -23,6 +22,7 @@ from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.cycle import disbursement_cycle
 from mianshen.payments.services.reconcile import reconcile_run
 from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
+from mianshen_banksim import BankProfile, BankSimulator
 
 from .factories import MON, account_no, approved_cases, later_drop, simulator
 

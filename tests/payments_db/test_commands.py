@@ -30,7 +30,7 @@ def staff(**roles: str) -> None:
     """The --actor names of a test, as active staff members with these roles (any other name is refused)."""
     from django.contrib.auth import get_user_model
 
-    from mianshen.backoffice.roles import Staff
+    from mianshen.staff.roles import Staff
 
     for name, role in roles.items():
         Staff.objects.create(user=get_user_model().objects.create_user(name), role=role)

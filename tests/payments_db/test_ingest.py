@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from mianshen.payments.banksim import BankProfile
 from mianshen.payments.models import (
     BankFile,
     Booking,
@@ -21,6 +20,7 @@ from mianshen.payments.services.bankfiles import bank_files_check_silence
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.ingest import inbound_files_collect
 from mianshen.payments.services.reconcile import reconcile_run
+from mianshen_banksim import BankProfile
 
 from .factories import MON, later_drop, simulator, uploaded
 from .factories import ingest as feed

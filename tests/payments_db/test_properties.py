@@ -18,7 +18,6 @@ from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mianshen.payments.banksim import BankProfile
 from mianshen.payments.lifecycle import InstructionStatus as IS
 from mianshen.payments.lifecycle import Summary, derive, merge
 from mianshen.payments.models import BankFile, Booking, HoldItem, Instruction, UnitNotice
@@ -27,6 +26,7 @@ from mianshen.payments.services.bankfiles import bank_files_build, bank_files_up
 from mianshen.payments.services.channel import FolderChannel
 from mianshen.payments.services.ingest import inbound_file_ingest
 from mianshen.payments.services.instructions import payments_release
+from mianshen_banksim import BankProfile
 
 from .factories import MON, approved_cases, simulator
 

@@ -70,3 +70,23 @@ def test_a_crash_mid_round_leaves_no_half_written_round(
     assert again.status == RoundStatus.COMPLETED
     assert ScreeningRound.objects.filter(status=RoundStatus.COMPLETED).count() == 1
     assert RoundDecision.objects.filter(round=again).count() == 40
+
+
+def test_the_round_hand_over_belongs_to_cases(tmp_path: Path) -> None:
+    """Screening only announces a completed round (``round_completed``); cases connects the reaction. Without
+    the receiver the round still completes and opens no case."""
+    from mianshen.cases.receivers import apply_completed_round
+    from mianshen.screening.signals import round_completed
+
+    drop = tmp_path / "d"
+    generate(units=20, seed=5, out=drop, fmt="csv")
+    snap = snapshot_import(drop=validate_drop(drop), extracted_on=date(2021, 7, 1)).snapshot
+    rnd = round_start(policy_id="beijing-2021", snapshot=snap, actor="officer")
+    assert round_completed.disconnect(dispatch_uid="cases.apply_completed_round")
+    try:
+        assert job_drain() == 1
+    finally:
+        round_completed.connect(apply_completed_round, dispatch_uid="cases.apply_completed_round")
+    job = Job.objects.get(key=f"round:{rnd.pk}")
+    assert job.result == {"round": rnd.pk, "status": RoundStatus.COMPLETED}
+    assert not Case.objects.exists()

@@ -1,14 +1,12 @@
-"""Back-office models: the staff profile (``roles.Staff``, imported here so Django registers it) and the
-sign-in counters (``SignInCounter``, see ``signin``)."""
+"""Back-office models: the sign-in counters (``SignInCounter``, see ``signin``). The staff profile is the staff
+app's (``mianshen.staff.roles.Staff``)."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .roles import Staff
-
-__all__ = ["SignInCounter", "Staff"]
+__all__ = ["SignInCounter"]
 
 
 class CounterScope(models.TextChoices):

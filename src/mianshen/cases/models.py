@@ -14,6 +14,12 @@ from mianshen.screening.models import ScreeningRound
 from .states import State
 
 
+def case_number(case_id: int, policy_id: str) -> str:
+    """The case number printed on notices and in remittance text (``Case.number``), from the case's id and
+    policy alone: no model instance needed."""
+    return f"{policy_id.upper()}-{case_id:08d}"
+
+
 class Case(models.Model):
     policy_id = models.CharField(max_length=40)
     unit_id = models.CharField(max_length=64)
@@ -42,7 +48,7 @@ class Case(models.Model):
     @property
     def number(self) -> str:
         """The case number printed on notices and in remittance text."""
-        return f"{self.policy_id.upper()}-{self.pk:08d}"
+        return case_number(self.pk, self.policy_id)
 
 
 class CaseHistory(models.Model):

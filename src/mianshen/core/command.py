@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
-import unicodedata
 from datetime import date
 from typing import Any
 
@@ -28,59 +26,19 @@ class UserError(Exception):
         self.returncode = returncode
 
 
-def system_actor() -> str:
-    """Who a command acts as when no ``--actor`` is given: ``cli:<OS user>`` (a machine step, not a person's
-    decision)."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (a container)
-        return "cli:unknown"
-
-
-def staff_actor(text: str, *, perm: str | None = None) -> str:
-    """The user name an ``--actor`` names, normalised as Django normalises user names (NFKC; surrounding blanks
-    removed; case kept, as Django compares names), if it is an active staff member (whose role may do ``perm``,
-    a ``backoffice.roles.Perm`` value, when given); else ``UserError``. So ``' alice'`` is alice, and four eyes
-    compare people, not spellings."""
-    from django.contrib.auth import get_user_model
-
-    from mianshen.backoffice.roles import Perm, can
-
-    name = unicodedata.normalize("NFKC", text).strip()
-    if not name:
-        raise UserError("--actor: give a staff user name (see `mianshen staff list`)")
-    user = get_user_model().objects.filter(username=name, is_active=True, staff__isnull=False).first()
-    if user is None:
-        raise UserError(f"--actor {name!r}: no active staff user of that name (see `mianshen staff list`)")
-    if perm is not None and not can(user, Perm(perm)):
-        raise UserError(f"--actor {name}: the role {user.staff.role} may not {perm}")
-    return str(user.get_username())
-
-
-def actor_option(value: str | None, *, perm: str | None = None, required: bool = False) -> str:
-    """The actor of a command: an ``--actor`` given is checked (``staff_actor``); without one, a decision
-    (``required``) is refused and a machine step acts as ``system_actor()``."""
-    if value is not None:
-        return staff_actor(value, perm=perm)
-    if required:
-        raise UserError("--actor is required: the staff member who decides (see `mianshen staff list`)")
-    return system_actor()
-
-
 class MianshenCommand(BaseCommand):
-    """Commands raise ``UserError`` (or a domain error listed in ``user_errors``) for bad input."""
+    """Commands raise ``UserError`` (or a domain error listed in ``user_errors``, e.g. a data drop that cannot
+    be used) for bad input. Who acts (``--actor``) is checked by ``mianshen.staff.actors``."""
 
     requires_system_checks: list[str] = []
     user_errors: tuple[type[Exception], ...] = ()
 
     def execute(self, *args: Any, **options: Any) -> Any:
-        from mianshen.datadrop.drop import DropUnusable
-
         try:
             return super().execute(*args, **options)
         except UserError as exc:
             raise CommandError(str(exc), returncode=exc.returncode) from exc
-        except (DropUnusable, *self.user_errors) as exc:  # type: ignore[misc]  # mypy: a starred tuple
+        except self.user_errors as exc:
             raise CommandError(str(exc), returncode=2) from exc
 
     def run_from_argv(self, argv: list[str]) -> None:

@@ -4,7 +4,8 @@
 - ``job_run_next`` claims one queued job (``SKIP LOCKED`` on PostgreSQL; SQLite's IMMEDIATE transactions
   serialise the claim), runs its handler, and records the result; a handler must be idempotent, because a job
   whose worker died (no heartbeat for ``STALE_AFTER``) is queued again;
-- handlers are registered by kind with ``@handler("kind")`` and receive the job (to report progress).
+- handlers are registered by kind with ``@handler("kind")`` and receive the job (to report progress); they
+  live in each app's ``tasks`` module, which ``load_handlers`` finds by autodiscovery (core names no app).
 """
 
 from __future__ import annotations
@@ -37,15 +38,15 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-# Modules whose handlers the worker needs (imported lazily: they import the apps' models).
-HANDLER_MODULES = ("mianshen.screening.tasks", "mianshen.payments.tasks")
+# Each installed app's module of job handlers (imported when jobs run: handlers import their apps' models).
+TASKS_MODULE = "tasks"
 
 
 def load_handlers() -> None:
-    from importlib import import_module
+    """Import every installed app's ``tasks`` module, so its ``@handler``s are registered (once; cheap after)."""
+    from django.utils.module_loading import autodiscover_modules
 
-    for module in HANDLER_MODULES:
-        import_module(module)
+    autodiscover_modules(TASKS_MODULE)
 
 
 def job_enqueue(*, kind: str, key: str, params: dict[str, Any], actor: str) -> Job:

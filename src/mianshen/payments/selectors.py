@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from .case_states import CASE_STATE
 from .lifecycle import FAILED, Bucket, InstructionStatus, bucket
 from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
 from .reasons import Action
-from .services.casesync import CASE_STATE
 
 
 @dataclass(frozen=True)

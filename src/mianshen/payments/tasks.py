@@ -1,7 +1,7 @@
 """Job handlers for the payment side (run by ``mianshen worker``; each is idempotent, keyed by business id).
 
-Registered when the worker imports this module: ``core.jobs.HANDLER_MODULES`` must list
-``"mianshen.payments.tasks"`` (the core app's file, not ours).
+Registered when the worker imports this module: ``core.jobs.load_handlers`` finds every app's ``tasks``
+module by autodiscovery.
 """
 
 from __future__ import annotations

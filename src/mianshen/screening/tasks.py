@@ -1,15 +1,16 @@
-"""Background jobs of screening: run a round, then let it decide the cases."""
+"""Background jobs of screening: run a round, then tell the apps that react to it (``round_completed``: cases
+decides its cases)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mianshen.cases.services import case_apply_round
 from mianshen.core.jobs import handler, job_progress
 from mianshen.core.models import Job
 
-from .models import RoundStatus
+from .models import RoundStatus, ScreeningRound
 from .services import round_fail, round_run
+from .signals import round_completed
 
 
 @handler("screening.round")
@@ -26,13 +27,8 @@ def run_round(job: Job) -> dict[str, Any]:
         raise
     if rnd.status != RoundStatus.COMPLETED:
         return {"round": rnd.pk, "status": rnd.status}
-    applied = case_apply_round(round=rnd, actor=f"round {rnd.number}")
-    return {
-        "round": rnd.pk,
-        "status": rnd.status,
-        "cases_opened": applied.opened,
-        "cases_moved": applied.moved,
-        "cases_unchanged": applied.unchanged,
-        "cases_frozen": applied.frozen,
-        "cases_amended": applied.amended,
-    }
+    result: dict[str, Any] = {"round": rnd.pk, "status": rnd.status}
+    for _receiver, counts in round_completed.send(sender=ScreeningRound, round=rnd):
+        if isinstance(counts, dict):  # a receiver's counts (None: nothing to add)
+            result.update(counts)
+    return result

@@ -18,16 +18,11 @@ from mianshen.cases.states import PAYMENT_STATES, State
 from mianshen.cases.transitions import Move, case_transition_many
 from mianshen.core.bulkdb import one_parameter
 
-from ..lifecycle import Bucket, InstructionStatus, bucket
+from ..case_states import CASE_STATE
+from ..lifecycle import InstructionStatus, bucket
 from ..models import Payment
 from .common import is_postgres
 
-CASE_STATE: dict[Bucket, State] = {
-    Bucket.IN_FLIGHT: State.RELEASED,
-    Bucket.SETTLED: State.PAID,
-    Bucket.AWAITING_CORRECTION: State.AWAITING_CORRECTION,
-    Bucket.CANCELLED: State.PAYMENT_CANCELLED,
-}
 REASON: dict[State, str] = {
     State.RELEASED: "payment in flight (re-issued)",
     State.PAID: "the bank booked the payment",

@@ -1,5 +1,5 @@
 """How files reach the banks and come back: a folder per bank (``<root>/<bank>/inbox`` for our pain.001,
-``<root>/<bank>/outbox`` for their pain.002 / camt.054), as the bank simulator (``payments.banksim``) serves it.
+``<root>/<bank>/outbox`` for their pain.002 / camt.054), as the bank simulator (``mianshen_banksim``) serves it.
 
 ``send`` writes atomically (a dot-named temp file, fsync, rename) so a bank never reads half a file; a crash in
 the middle leaves only a temp file that the next ``send`` of the same file overwrites. Re-sending the same file

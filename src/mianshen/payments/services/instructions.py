@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
-from mianshen.cases.models import Case
+from mianshen.cases.models import Case, case_number
 from mianshen.cases.states import State
 from mianshen.core.bulkdb import allocate_ids, insert_rows, one_parameter, update_rows
 from mianshen.registry.models import BankAccount, Snapshot
@@ -76,12 +75,6 @@ def account_problem(account: Account | None, banks: set[str]) -> str:
     if not account.branch_code.startswith(account.bank_code):
         return f"branch code {account.branch_code} does not start with bank code {account.bank_code}"
     return ""
-
-
-def case_number(case_id: int, policy_id: str) -> str:
-    """``Case.number`` (the cases app's format) without building a model instance."""
-    number: str = Case.number.fget(SimpleNamespace(pk=case_id, policy_id=policy_id))  # type: ignore[attr-defined]
-    return number
 
 
 def _accounts(cases: Sequence[Mapping[str, Any]]) -> dict[str, Account]:

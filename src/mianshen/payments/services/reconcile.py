@@ -21,9 +21,9 @@ from mianshen.audit.services import audit_record
 from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
 
+from ..case_states import CASE_STATE
 from ..lifecycle import Bucket, InstructionStatus, bucket
 from ..models import Booking, BookingKind, Instruction, Payment, ReconcileRun
-from .casesync import CASE_STATE
 
 IS = InstructionStatus
 

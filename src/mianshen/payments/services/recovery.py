@@ -25,6 +25,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
+from mianshen.cases.models import case_number
 
 from ..crashpoints import maybe_crash
 from ..formats.types import remittance_text
@@ -56,7 +57,7 @@ from .closedloop import (
 )
 from .common import PaymentError, audit_many, event
 from .holds import holds_close_for
-from .instructions import Account, account_problem, case_number, instruction_new
+from .instructions import Account, account_problem, instruction_new
 from .reports import Inst, Plan
 from .transitions import InstructionMove, instruction_transition_many
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand, UserError, actor_option, iso_date
+from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
+from mianshen.staff.actors import actor_option
 
 EXIT_QUARANTINED = 3  # as `mianshen import` exits when it rejected rows
 # the decisions of a person (four eyes among them): --actor is required, an active staff member whose role may
-# do it (backoffice.roles.Perm); the other actions are machine steps, done as cli:<OS user> without --actor
+# do it (staff.roles.Perm); the other actions are machine steps, done as cli:<OS user> without --actor
 DECISIONS = {
     "correct": "prepare_correction",
     "resend": "prepare_correction",

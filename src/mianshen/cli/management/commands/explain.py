@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from mianshen.core.command import MianshenCommand, UserError
+from mianshen.datadrop.drop import DropUnusable
 from mianshen.policy.engine import evaluate
 from mianshen.policy.explain import LANGS, render
 from mianshen.policy.parameters import ParameterError
@@ -20,7 +21,7 @@ class Command(MianshenCommand):
         "Explain one unit's decision: every condition and route with the values behind it and its legal "
         "source, the amount, and the parameter versions used. Exit 2 for an unknown unit."
     )
-    user_errors = (ParameterError,)
+    user_errors = (DropUnusable, ParameterError)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_policy_arguments(parser)

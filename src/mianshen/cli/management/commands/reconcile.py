@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand, actor_option
+from mianshen.core.command import MianshenCommand
 from mianshen.core.db import require_migrated_database
+from mianshen.staff.actors import actor_option
 
 
 def _yuan(fen: int) -> str:

@@ -13,6 +13,7 @@ from django.core.management.base import CommandParser
 from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.core.progress import progress_bar, stderr_console
+from mianshen.datadrop.drop import DropUnusable
 from mianshen.datadrop.schema import EXIT_OK, EXIT_REJECTED
 
 
@@ -21,6 +22,8 @@ class Command(MianshenCommand):
         "Validate a data drop and load it as an immutable, content-hashed snapshot. Rejected rows are kept "
         "with their reasons. Exit 0 (all rows accepted), 3 (rows rejected and kept aside), 2 (unusable)."
     )
+
+    user_errors = (DropUnusable,)  # a data drop that cannot be used: one line, exit 2
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("drop", type=Path, help="the data-drop directory")

@@ -8,13 +8,17 @@ from django.core.management.base import CommandParser
 from rich.console import Console
 from rich.table import Table
 
-from mianshen.core.command import MianshenCommand, UserError, actor_option, iso_date
+from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import JobFailed, job_drain
+from mianshen.datadrop.drop import DropUnusable
+from mianshen.staff.actors import actor_option
 
 
 class Command(MianshenCommand):
     help = "Screening rounds: start one (run by the worker, or at once with --wait), list them, compare two."
+
+    user_errors = (DropUnusable,)  # a data drop that cannot be used: one line, exit 2
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)

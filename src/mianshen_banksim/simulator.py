@@ -26,13 +26,14 @@ from datetime import date, timedelta
 from itertools import groupby
 from pathlib import Path
 
-from ..formats.camt054 import Notification, render_camt054
-from ..formats.errors import BadMessage
-from ..formats.pain001 import parse_pain001, read_msg_id, sha256_hex
-from ..formats.pain002 import StatusReport, render_pain002
-from ..formats.safexml import parse_xml, read_limited
-from ..formats.schemas import PAIN001, message_of
-from ..formats.types import CreditTransfer
+from mianshen.payments.formats.camt054 import Notification, render_camt054
+from mianshen.payments.formats.errors import BadMessage
+from mianshen.payments.formats.pain001 import parse_pain001, read_msg_id, sha256_hex
+from mianshen.payments.formats.pain002 import StatusReport, render_pain002
+from mianshen.payments.formats.safexml import parse_xml, read_limited
+from mianshen.payments.formats.schemas import PAIN001, message_of
+from mianshen.payments.formats.types import CreditTransfer
+
 from . import answers
 from .profiles import (
     DEFAULT_PROFILES,

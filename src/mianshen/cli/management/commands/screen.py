@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mianshen.core.command import MianshenCommand, UserError
+from mianshen.datadrop.drop import DropUnusable
 from mianshen.policy.engine import screen
 from mianshen.policy.output import write_decisions
 from mianshen.policy.parameters import ParameterError
@@ -22,7 +23,7 @@ class Command(MianshenCommand):
         "validated as it is read; rejected rows are left out and counted on stderr. Exit 0, or 2 for an unusable "
         "drop, an unknown policy or an as-of date outside the policy's payment year."
     )
-    user_errors = (ParameterError,)
+    user_errors = (DropUnusable, ParameterError)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_policy_arguments(parser)

@@ -10,6 +10,7 @@ from django.core.management.base import CommandParser
 from rich.console import Console
 
 from mianshen.core.command import MianshenCommand, UserError
+from mianshen.datadrop.drop import DropUnusable
 from mianshen.datadrop.reader import ENCODINGS
 from mianshen.datadrop.report import print_summary, verdict, write_report
 from mianshen.datadrop.schema import EXIT_REJECTED
@@ -21,6 +22,8 @@ class Command(MianshenCommand):
         "Check every row of every file of a data drop (contracts §1) and print a summary. Exit 0 when no row "
         "is rejected (warnings allowed), 3 when rows are rejected, 2 when the drop cannot be used at all."
     )
+
+    user_errors = (DropUnusable,)  # a data drop that cannot be used: one line, exit 2
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("drop", type=Path, help="the data-drop directory")

@@ -260,7 +260,6 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     next data drop (after ``drop``) carries them, one officer enters each and another approves; re-issued,
     reconciled."""
     from mianshen.payments.banks import next_working_day
-    from mianshen.payments.banksim import BankSimulator
     from mianshen.payments.lifecycle import InstructionStatus
     from mianshen.payments.models import BankFile, Instruction
     from mianshen.payments.selectors import payments_awaiting_correction
@@ -268,6 +267,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     from mianshen.payments.services.common import bank_registry_load_defaults
     from mianshen.payments.services.cycle import disbursement_cycle
     from mianshen.payments.services.reconcile import reconcile_record
+    from mianshen_banksim import BankSimulator
 
     bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
     banks = root / "banks"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mianshen.core.command import MianshenCommand, UserError
+from mianshen.datadrop.drop import DropUnusable
 from mianshen.policy.output import write_csv
 from mianshen.policy.parameters import SPECS, ParameterError, parse_assignment, with_overrides
 from mianshen.policy.simulate import report, simulate
@@ -21,7 +22,7 @@ class Command(MianshenCommand):
         "by decision and size class, the cost in fen and yuan, and the units whose decision changes. "
         f"Parameters: {', '.join(sorted(SPECS))}."
     )
-    user_errors = (ParameterError,)
+    user_errors = (DropUnusable, ParameterError)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_policy_arguments(parser)

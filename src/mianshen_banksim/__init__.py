@@ -8,7 +8,7 @@ In process::
     sim.process_inbox()            # answers appear in <root>/102/outbox/
     sim.advance_to(date(2026, 12, 8))   # bookings due by then, returns
 
-As a process: ``python -m mianshen.payments.banksim --root DIR --seed S [--date D] [--once]``.
+As a process: ``python -m mianshen_banksim --root DIR --seed S [--date D] [--once]``.
 """
 
 from .profiles import DEFAULT_PROFILES, BankProfile, Fate, HashFate, resolve_fate, roll

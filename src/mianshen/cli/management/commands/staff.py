@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandParser
 from django.utils import translation
 
-from mianshen.core.command import MianshenCommand, UserError, system_actor
+from mianshen.core.command import MianshenCommand, UserError
 from mianshen.core.db import require_migrated_database
+from mianshen.staff.actors import system_actor
 
 ROLES = ("city_admin", "district_officer", "reviewer", "auditor")
 
@@ -83,7 +84,7 @@ class Command(MianshenCommand):
             self._enrol(staff.user)
 
     def _enrol_totp(self, options: dict[str, Any]) -> None:
-        from mianshen.backoffice.roles import Staff
+        from mianshen.staff.roles import Staff
 
         staff = (
             Staff.objects.select_related("user").filter(user__username=options["username"].strip()).first()
@@ -114,8 +115,8 @@ class Command(MianshenCommand):
     def _list(self, options: dict[str, Any]) -> None:
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from mianshen.backoffice.roles import Staff
         from mianshen.backoffice.signin import locked_accounts
+        from mianshen.staff.roles import Staff
 
         enrolled = set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
         locked = set(locked_accounts().values_list("key", flat=True))

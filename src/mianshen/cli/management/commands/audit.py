@@ -132,7 +132,7 @@ class Command(MianshenCommand):
 
     def _protection(self, options: dict[str, Any]) -> None:
         from mianshen.audit.protection import protection_installed, protection_remove, protection_restore
-        from mianshen.core.command import staff_actor  # an --actor named must be an active staff member
+        from mianshen.staff.actors import staff_actor  # an --actor named must be an active staff member
 
         actor = _default_actor() if options["actor"] is None else staff_actor(options["actor"])
         if options["action"] == "status":

@@ -18,6 +18,7 @@ from django.db import connection
 from rich.console import Console
 
 from mianshen.core.command import MianshenCommand, UserError
+from mianshen.datadrop.drop import DropUnusable
 
 
 class Command(MianshenCommand):
@@ -27,6 +28,8 @@ class Command(MianshenCommand):
         "payment through the bank simulator, reconciliation and the audit check."
     )
 
+    user_errors = (DropUnusable,)  # a data drop that cannot be used: one line, exit 2
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--units", type=int, default=2000, help="size of the generated city (default 2000)"
@@ -34,7 +37,7 @@ class Command(MianshenCommand):
         parser.add_argument("--seed", type=int, default=2021)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mianshen.demo import DemoStopped, run_demo
+        from mianshen.cli.demo import DemoStopped, run_demo
 
         if options["units"] < 10:
             raise UserError("--units must be at least 10")

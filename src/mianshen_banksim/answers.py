@@ -7,9 +7,22 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import groupby
 
-from ..formats.camt054 import CREDIT, DEBIT, AccountNotification, Entry, EntryTransaction, Notification
-from ..formats.pain002 import PaymentBlockStatus, StatusReason, StatusReport, TransactionStatus
-from ..formats.types import BankFile
+from mianshen.payments.formats.camt054 import (
+    CREDIT,
+    DEBIT,
+    AccountNotification,
+    Entry,
+    EntryTransaction,
+    Notification,
+)
+from mianshen.payments.formats.pain002 import (
+    PaymentBlockStatus,
+    StatusReason,
+    StatusReport,
+    TransactionStatus,
+)
+from mianshen.payments.formats.types import BankFile
+
 from .state import Payment
 
 CST = timezone(timedelta(hours=8), "CST")

@@ -1,4 +1,4 @@
-"""``python -m mianshen.payments.banksim --root DIR --seed S [--date YYYY-MM-DD] [--advance-to D] [--once]``
+"""``python -m mianshen_banksim --root DIR --seed S [--date YYYY-MM-DD] [--advance-to D] [--once]``
 
 Without ``--once`` it polls the inboxes every ``--interval`` seconds until stopped (SIGINT/SIGTERM; a kill -9 is
 safe too). The caller moves the simulated business date by writing an ISO date into ``<root>/CLOCK`` (atomically:
@@ -39,9 +39,7 @@ def _clock(root: Path) -> date | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mianshen.payments.banksim", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m mianshen_banksim", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--root", type=Path, required=True, help="folder holding <bank>/inbox, <bank>/outbox, state"
     )

@@ -1,4 +1,5 @@
-"""The `mianshen` entry point: Django management commands underneath."""
+"""The command-line app: the `mianshen` entry point (``main``), every `mianshen` command
+(``management/commands/``) and the demo (``demo.py``). The top layer: it may import every app, none imports it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     args = list(sys.argv[1:] if argv is None else argv)
     execute_from_command_line(["mianshen", *args])
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""``python -m mianshen.cli …``: the `mianshen` command (as ``python -m mianshen``)."""
+
+from mianshen.cli import main
+
+main()
