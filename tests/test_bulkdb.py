@@ -41,3 +41,17 @@ def test_timestamps_round_trip_and_compare_like_the_orms() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT at || '' FROM payments_reconcilerun WHERE id = %s", [orm.pk])
             assert cursor.fetchone()[0] == "2026-12-01 01:00:00"
+
+
+@pytest.mark.django_db
+def test_bulk_update_batches_stay_within_a_small_parameter_limit(small_parameter_limit: int) -> None:
+    """Django sizes bulk_update batches for ``fields + 2`` parameters an object; they cost ``2 * fields + 1``."""
+    from django.db import connection
+
+    from mianshen.core.bulkdb import bulk_update_batch
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the statement's parameter count is what SQLite limits")
+    for fields in (1, 2, 3, 5):
+        size = bulk_update_batch(fields)
+        assert size is not None and size * (2 * fields + 1) <= small_parameter_limit

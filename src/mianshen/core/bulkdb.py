@@ -52,6 +52,17 @@ def one_parameter(values: Collection[int] | Collection[str]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(items, ensure_ascii=False),))
 
 
+def bulk_update_batch(fields: int) -> int | None:
+    """A ``batch_size`` for ``QuerySet.bulk_update`` of ``fields`` columns that keeps each statement within the
+    database's parameter limit. Django sizes the batches as if each object cost ``fields + 2`` parameters, but its
+    ``CASE WHEN id = ? THEN ?`` per field and the ``IN (?)`` list cost ``2 * fields + 1``: on an SQLite built with
+    a small ``SQLITE_LIMIT_VARIABLE_NUMBER`` its batches overflow. ``None`` where there is no limit."""
+    limit = connection.features.max_query_params
+    if not limit:
+        return None
+    return max(1, limit // (2 * fields + 1))
+
+
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Row]) -> int:
     """Insert ``rows`` (values in ``columns`` order, column names as in the database) into ``model``'s table."""
     if not rows:

@@ -38,7 +38,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 
-from mianshen.core.bulkdb import COPY_FROM
+from mianshen.core.bulkdb import COPY_FROM, bulk_update_batch
 
 from ..lifecycle import InstructionStatus
 from ..models import BankFile, Instruction
@@ -185,7 +185,9 @@ def _write_objects(ids: list[int], by_pk: dict[int, InstructionMove], columns: S
         inst.status = move.to.value
         for name, value in zip(columns, move.values, strict=True):
             setattr(inst, name, value)
-    Instruction.objects.bulk_update(found, ["status", *columns])
+    Instruction.objects.bulk_update(
+        found, ["status", *columns], batch_size=bulk_update_batch(1 + len(columns))
+    )
 
 
 class _Stale(Exception):
@@ -320,7 +322,7 @@ def bank_file_transitions(
                 fields[name] = None
             written.append(bf)
         if written:
-            BankFile.objects.bulk_update(written, list(fields))
+            BankFile.objects.bulk_update(written, list(fields), batch_size=bulk_update_batch(len(fields)))
             if events:
                 audit_many(actor=actor, events=events)
     return written
