@@ -40,7 +40,14 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured(
         "MIANSHEN_DEBUG=1 is refused when MIANSHEN_ENV=production (error pages show data)"
     )
-ALLOWED_HOSTS = os.environ.get("MIANSHEN_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("MIANSHEN_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+]
+if PRODUCTION and ("*" in ALLOWED_HOSTS or not any(ALLOWED_HOSTS)):
+    raise ImproperlyConfigured(
+        "MIANSHEN_ALLOWED_HOSTS must name the site's host(s) when MIANSHEN_ENV=production, not '*' or nothing "
+        "(any Host header would be believed: links in e-mails, password pages, the CSRF origin)"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -65,6 +65,18 @@ def fresh(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Complet
             "MIANSHEN_DEBUG=1",
         ),
         ({"MIANSHEN_ENV": "prod"}, "MIANSHEN_ENV='prod': use one of development, production"),
+        (  # red team: a wildcard host passes Django's own check --deploy
+            {"MIANSHEN_ENV": "production", "MIANSHEN_SECRET_KEY": SECRET, "MIANSHEN_ALLOWED_HOSTS": "*"},
+            "MIANSHEN_ALLOWED_HOSTS must name the site's host(s)",
+        ),
+        (
+            {
+                "MIANSHEN_ENV": "production",
+                "MIANSHEN_SECRET_KEY": SECRET,
+                "MIANSHEN_ALLOWED_HOSTS": "a.cn, *",
+            },
+            "not '*' or nothing",
+        ),
         ({"MIANSHEN_SECOND_FACTOR_ROLES": "janitor"}, "unknown role(s) janitor"),
     ],
 )

@@ -3,6 +3,7 @@ nothing of it applied."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mianshen.audit.models import AuditEvent
+from mianshen.payments.formats import fen_to_text
 from mianshen.payments.models import BankFile, Booking, HoldItem, InboundFile, Instruction, StatusLine
 from mianshen.payments.services.ingest import inbound_file_ingest_path
 
@@ -71,8 +73,6 @@ def _amount_mismatch(bf: BankFile) -> bytes:
 
 def _echo_mismatch(bf: BankFile) -> bytes:
     data = status_report(bf, all_lines(bf, "ACSP"))
-    from mianshen.payments.formats import fen_to_text
-
     return data.replace(
         f">{fen_to_text(bf.ctrl_sum_fen)}<".encode(), f">{fen_to_text(bf.ctrl_sum_fen + 100)}<".encode()
     )
@@ -152,12 +152,45 @@ def _refers_to_no_block_of_ours(bf: BankFile) -> bytes:
 
 
 def _negative_echoed_control_sum(bf: BankFile) -> bytes:
-    from mianshen.payments.formats import fen_to_text
-
     data = status_report(bf, all_lines(bf, "ACSP"))
     return data.replace(
         f">{fen_to_text(bf.ctrl_sum_fen)}<".encode(), f">-{fen_to_text(bf.ctrl_sum_fen)}<".encode()
     )
+
+
+def _with_amount_details(data: bytes, after: bytes, amounts: str) -> bytes:
+    """``data`` with ``<AmtDtls>amounts</AmtDtls>`` inserted after the first match of ``after`` (a regex)."""
+    added = re.sub(after, rb"\g<0><AmtDtls>" + amounts.encode() + b"</AmtDtls>", data, count=1, flags=re.S)
+    assert added != data
+    return added
+
+
+def _transaction_amount_details_differ(bf: BankFile) -> bytes:
+    """Red team: TxDtls/Amt is the instructed amount, its AmtDtls/TxAmt says 25,855.99 (the entry adds up)."""
+    one, _ = _first_two(bf)
+    data = camt054([debit_entry((one, one.amount_fen))])
+    return _with_amount_details(
+        data, rb"<TxDtls>.*?</CdtDbtInd>", '<TxAmt><Amt Ccy="CNY">25855.99</Amt></TxAmt>'
+    )
+
+
+def _instructed_amount_in_dollars(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    data = camt054([debit_entry((one, one.amount_fen))])
+    usd = f'<InstdAmt><Amt Ccy="USD">{fen_to_text(one.amount_fen)}</Amt></InstdAmt>'
+    return _with_amount_details(data, rb"<TxDtls>.*?</CdtDbtInd>", usd)
+
+
+def _entry_amount_details_differ(bf: BankFile) -> bytes:
+    one, _ = _first_two(bf)
+    data = camt054([debit_entry((one, one.amount_fen))])
+    return _with_amount_details(data, rb"<BkTxCd/>", '<TxAmt><Amt Ccy="CNY">25855.99</Amt></TxAmt>')
+
+
+def _booked_twice_in_one_file(bf: BankFile) -> bytes:
+    """Red team: two entries of one statement debit the same payment (each adds up on its own)."""
+    one, _ = _first_two(bf)
+    return camt054([debit_entry((one, one.amount_fen)), debit_entry((one, one.amount_fen), ref="2")])
 
 
 CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
@@ -196,6 +229,19 @@ CASES: dict[str, tuple[Callable[[BankFile], bytes], str]] = {
     "references no file of ours (MsgId)": (_refers_to_no_file_of_ours, "which names no file of ours"),
     "references no file of ours (PmtInfId)": (_refers_to_no_block_of_ours, "which names no file of ours"),
     "negative echoed control sum": (_negative_echoed_control_sum, "is negative"),
+    "a transaction's AmtDtls/TxAmt differs from its Amt": (
+        _transaction_amount_details_differ,
+        "AmtDtls/TxAmt/Amt 25855.99 differs from Amt",
+    ),
+    "one payment booked twice in one file": (
+        _booked_twice_in_one_file,
+        "is booked twice (debit) in this one file",
+    ),
+    "a transaction's instructed amount in dollars": (_instructed_amount_in_dollars, "currency 'USD'"),
+    "an entry's AmtDtls/TxAmt differs from its Amt": (
+        _entry_amount_details_differ,
+        "Ntry[1]/AmtDtls/TxAmt/Amt 25855.99 differs from Amt",
+    ),
 }
 
 

@@ -103,3 +103,31 @@ def test_opening_beneath_the_folder_follows_no_link(tmp_path: Path) -> None:
     (tmp_path / "103" / "outbox").symlink_to(tmp_path / "real", target_is_directory=True)
     with pytest.raises(NotRegularFile):
         open_beneath(tmp_path, "103", "outbox", "a.xml")
+
+
+@pytest.mark.django_db
+def test_a_hard_link_in_an_outbox_is_not_read(tmp_path: Path) -> None:
+    """Red team: a hard link is a regular file, but its content is another file of this machine (a secret, our
+    database), which ingest would store as a quarantined answer."""
+    root = tmp_path / "bank"
+    [bf] = uploaded(2, root=root)
+    secret = _answer_outside_the_folder(tmp_path, bf)
+    outbox = root / "102" / "outbox"
+    outbox.mkdir(parents=True)
+    os.link(secret, outbox / "answer.xml")
+    collected = inbound_files_collect(channel=FolderChannel(root), actor=ACTOR)
+    assert collected.results == [] and not InboundFile.objects.exists()
+    assert {r.where: r.problem for r in collected.skipped} == {
+        "102/outbox/answer.xml": "is a hard link (the file has 2 names)"
+    }
+    assert HoldItem.objects.get().key == "irregular_file:102/outbox/answer.xml"
+    assert set(bf.instructions.values_list("status", flat=True)) == {"uploaded"}
+
+
+def test_a_file_hard_linked_after_the_listing_is_not_opened(tmp_path: Path) -> None:
+    (tmp_path / "102" / "outbox").mkdir(parents=True)
+    answer = tmp_path / "102" / "outbox" / "a.xml"
+    answer.write_bytes(b"<b/>")
+    os.link(tmp_path / "102" / "outbox" / "a.xml", tmp_path / "elsewhere.xml")
+    with pytest.raises(NotRegularFile, match="hard link"):
+        open_beneath(tmp_path, "102", "outbox", "a.xml")

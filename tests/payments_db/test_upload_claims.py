@@ -167,3 +167,14 @@ def test_retrying_a_file_we_do_not_have_is_one_line() -> None:
     assert (
         refused("pay", "upload", "--retry", "MS-M20991231-102-0001") == "no bank file MS-M20991231-102-0001"
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pid", ["99999999999999999999", "²"])
+def test_a_forged_owner_of_this_host_is_no_traceback(tmp_path: Path, pid: str) -> None:
+    """Red team: an owner whose process number cannot exist ("99999999999999999999", or a digit that is not a
+    decimal) is judged like any other: gone, or not ours to judge (the lease runs out); never a traceback."""
+    bf = _frozen_file()
+    _claimed_by(bf, f"{socket.gethostname()}:{pid}:1", until=timedelta(minutes=10))
+    [result] = bank_files_upload_pending(actor=ACTOR, channel=FolderChannel(tmp_path), today=MON)
+    assert result.sent or result.skipped.startswith(f"being handed over by {socket.gethostname()}:{pid}:1")

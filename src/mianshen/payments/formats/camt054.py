@@ -9,7 +9,8 @@ books with .001.08; .001.02 is rendered for test fixtures). Paths below ``Docume
              Ntry*/{NtryRef, Amt[@Ccy], CdtDbtInd, RvslInd, Sts (.02: code; .08: Sts/Cd or Sts/Prtry),
                     BookgDt/Dt (or DtTm), AcctSvcrRef, BkTxCd/Domn/{Cd, Fmly/{Cd, SubFmlyCd}},
                     NtryDtls*/TxDtls*/{Refs/{MsgId, AcctSvcrRef, PmtInfId, InstrId, EndToEndId},
-                                       Amt[@Ccy] + CdtDbtInd (.08 only) or AmtDtls/TxAmt/Amt,
+                                       Amt[@Ccy] + CdtDbtInd (.08 only), AmtDtls/{InstdAmt,TxAmt,CntrValAmt,
+                                       AnncdPstngAmt}/Amt (each the same amount in CNY, also under Ntry),
                                        RltdPties/{Cdtr/Pty/Nm (.08) | Cdtr/Nm (.02), CdtrAcct/Id/Othr/Id},
                                        RmtInf/Ustrd, RtrInf/{Rsn/Cd | Rsn/Prtry, AddtlInf*}}}}
 
@@ -38,6 +39,12 @@ from .xmlutil import Doc, format_datetime, parse_iso_date, parse_iso_datetime, s
 VERSIONS = (CAMT054_V02, CAMT054_V08)
 _DOCS = {v: Doc(v) for v in VERSIONS}
 CREDIT, DEBIT = "CRDT", "DBIT"
+DETAIL_AMOUNTS = (
+    "InstdAmt",
+    "TxAmt",
+    "CntrValAmt",
+    "AnncdPstngAmt",
+)  # AmtDtls/*/Amt: each must be the amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +255,7 @@ class _Reader:
         amount = direction = name = account = remittance = reason = None
         rtr: etree._Element | None = None
         amt_el: etree._Element | None = None
+        amt_details: etree._Element | None = None
         for tag, child in self.names(el):
             if tag == "Refs":
                 refs = self.refs(child)
@@ -255,10 +263,8 @@ class _Reader:
                 amt_el = child
             elif tag == "CdtDbtInd":
                 direction = _text(child)
-            elif tag == "AmtDtls" and amt_el is None:
-                amt_el = d.find(child, "TxAmt/Amt")
-                if amt_el is None:
-                    amt_el = d.find(child, "InstdAmt/Amt")
+            elif tag == "AmtDtls":
+                amt_details = child
             elif tag == "RltdPties":
                 name = d.text(child, "Cdtr/Pty/Nm") or d.text(child, "Cdtr/Nm") or None
                 account = d.text(child, "CdtrAcct/Id/Othr/Id") or d.text(child, "CdtrAcct/Id/IBAN") or None
@@ -268,8 +274,7 @@ class _Reader:
                 rtr = child
         e2e = refs.get("EndToEndId")
         where = f"{where}TxDtls[{e2e or '?'}]/"
-        if amt_el is not None:
-            amount = _fen_of(amt_el, f"{where}Amt")
+        amount = self.agreed_amount(amt_el, amt_details, where)
         info: tuple[str, ...] = ()
         if rtr is not None:
             code, prtry = d.text(rtr, "Rsn/Cd"), d.text(rtr, "Rsn/Prtry")
@@ -297,6 +302,7 @@ class _Reader:
         amt_el: etree._Element | None = None
         booking: date | None = None
         reversal = False
+        amt_details: etree._Element | None = None
         code: tuple[str, str, str] | None = None
         details: list[etree._Element] = []
         for tag, child in self.names(el):
@@ -322,12 +328,15 @@ class _Reader:
                         d.text(dom, "Fmly/Cd") or "",
                         d.text(dom, "Fmly/SubFmlyCd") or "",
                     )
+            elif tag == "AmtDtls":
+                amt_details = child
             elif tag == "NtryDtls":
                 details.extend(c for name, c in self.names(child) if name == "TxDtls")
         where = f"{where}Ntry[{ref or servicer_ref or '?'}]/"
         if amt_el is None or direction is None:  # pragma: no cover - both mandatory in the XSDs
             raise BadMessage(f"{where}Amt or CdtDbtInd is missing", reason_code="FF01")
-        amount = _fen_of(amt_el, f"{where}Amt")
+        amount = self.agreed_amount(amt_el, amt_details, where)
+        assert amount is not None
         txs = tuple(self.transaction(tx, where) for tx in details)
         if len(txs) == 1 and txs[0].amount_fen is None:
             txs = (replace(txs[0], amount_fen=amount),)
@@ -343,6 +352,26 @@ class _Reader:
             bank_tx_code=code,
             transactions=txs,
         )
+
+    def agreed_amount(
+        self, amt_el: etree._Element | None, amt_details: etree._Element | None, where: str
+    ) -> int | None:
+        """The amount of an entry or a transaction: its ``Amt`` and every amount of its ``AmtDtls`` (instructed,
+        transaction, counter value, announced posting) in CNY and all the same, else the message contradicts
+        itself (a ``TxAmt`` of 25,855.99 beside an ``Amt`` of 258.55 is refused, not ignored)."""
+        found = [("Amt", amt_el)] if amt_el is not None else []
+        for name in DETAIL_AMOUNTS:
+            el = self.d.find(amt_details, f"{name}/Amt") if amt_details is not None else None
+            if el is not None:
+                found.append((f"AmtDtls/{name}/Amt", el))
+        amounts = [(path, _fen_of(el, f"{where}{path}")) for path, el in found]
+        for path, fen in amounts[1:]:
+            if fen != amounts[0][1]:
+                raise BadMessage(
+                    f"{where}{path} {fen_to_text(fen)} differs from {amounts[0][0]} {fen_to_text(amounts[0][1])}",
+                    reason_code="FF01",
+                )
+        return amounts[0][1] if amounts else None
 
     def booking_date(self, el: etree._Element, where: str) -> date | None:
         text = _text(el)

@@ -116,7 +116,7 @@ def _kind_problem(path: Path, *, want_dir: bool) -> str:
     if want_dir:
         return "" if stat.S_ISDIR(mode) else "is not a folder"
     if stat.S_ISREG(mode):
-        return ""
+        return _hard_link_problem(path.lstat().st_nlink)
     return "is a folder" if stat.S_ISDIR(mode) else "is not a regular file (a pipe, socket or device)"
 
 
@@ -137,7 +137,17 @@ def open_beneath(root: Path, *parts: str) -> BinaryIO:
         raise NotRegularFile(f"cannot be opened as a regular file ({exc.strerror})") from exc
     finally:
         os.close(folder)
+    problem = _hard_link_problem(os.fstat(fd).st_nlink)
+    if problem:
+        os.close(fd)
+        raise NotRegularFile(problem)
     return _regular(fd)
+
+
+def _hard_link_problem(links: int) -> str:
+    """A file in an outbox with another name elsewhere (a hard link) may be any file of this machine the bank's
+    account can reach, not an answer it wrote: it is not read."""
+    return f"is a hard link (the file has {links} names)" if links > 1 else ""
 
 
 def open_regular(path: Path) -> BinaryIO:

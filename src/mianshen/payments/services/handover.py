@@ -41,8 +41,8 @@ class Owner:
     def parse(cls, text: str) -> Owner | None:
         host, _, rest = text.rpartition(":")
         host, _, pid = host.rpartition(":")
-        if not (host and pid.isdigit() and rest.isdigit()):
-            return None
+        if not (host and pid.isascii() and pid.isdigit() and rest.isascii() and rest.isdigit()):
+            return None  # a damaged or forged owner ("²", "٣"): not ours to judge, the lease runs out
         return cls(host, int(pid), int(rest))
 
     def __str__(self) -> str:
@@ -72,7 +72,7 @@ def lease_is_live(owner: str | None, until: datetime | None, *, now: datetime, m
 def _process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: no process can have that number
         return False
     except PermissionError:  # another user's process: it exists
         return True

@@ -235,7 +235,19 @@ def plan_camt054(notification: Notification, *, bank_code: str) -> Plan:
                 else:
                     plan.lines.append(Line(seq, "entry", tx.end_to_end_id or "" if tx else "", entry.status,
                                            outcome=LineOutcome.INFO))  # fmt: skip
+    _check_booked_once(plan, where)
     return plan
+
+
+def _check_booked_once(plan: Plan, where: str) -> None:
+    """One file books a payment (or its return) at most once: a second debit of the same EndToEndId in the same
+    statement is money paid twice, not a repeat of a statement, so the whole file is refused."""
+    seen: set[tuple[str, str]] = set()
+    for line in plan.lines:
+        if line.kind in (BookingKind.DEBIT, BookingKind.RETURN):
+            if (line.e2e, line.kind) in seen:
+                raise Refused(f"{where}: {line.e2e} is booked twice ({line.kind}) in this one file")
+            seen.add((line.e2e, line.kind))
 
 
 def _check_booked_entry(entry: Entry, where: str) -> None:
