@@ -111,6 +111,15 @@ def test_cut_to_zero_and_the_file_gone(trail: Path, file: str) -> None:
     assert "the trail is empty, but the database holds 2 case(s)" in out
 
 
+def test_cut_exactly_at_the_newest_checkpoint_event_with_the_file_kept(trail: Path) -> None:
+    """The file's newest line names seq N; the audit.checkpoint event that wrote it is N + 1. Cutting from N + 1
+    on leaves a chain that agrees with every line: the missing checkpoint event itself gives the cut away."""
+    newest = max(AuditEvent.objects.filter(action=Action.AUDIT_CHECKPOINT).values_list("seq", flat=True))
+    _cut_after(newest - 1)
+    out = _broken(f"seq {newest}: truncated after seq {newest - 1}")
+    assert f"the audit.checkpoint event that wrote it (seq {newest}) is missing" in out
+
+
 def test_cut_to_zero_with_the_file_kept(trail: Path) -> None:
     _cut_after(0)
     out = _broken("seq 1: truncated after seq 0")

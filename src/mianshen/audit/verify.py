@@ -258,7 +258,12 @@ def audit_verify(
     else:
         problems = [
             p
-            for p in (_truncated(lost, head_seq, path), _file_disagrees(book), _emptied(head_seq))
+            for p in (
+                _truncated(lost, head_seq, path),
+                _file_disagrees(book),
+                _cut_at_checkpoint(book, head_seq, path),
+                _emptied(head_seq),
+            )
             if p is not None
         ]
     return VerifyResult(
@@ -339,6 +344,24 @@ def _truncated(lost: tuple[Checkpoint, ...], head_seq: int, path: Path) -> Probl
         f"truncated after seq {head_seq}",
         f"checkpoint {path.name}:{cp.line} (written {cp.written_at}) recorded seq {cp.seq}: "
         f"{cp.seq - head_seq} event(s) missing at the end, {span} (and any written after it)",
+    )
+
+
+def _cut_at_checkpoint(book: CheckpointBook, head_seq: int, path: Path) -> Problem | None:
+    """The newest line of the file names the head itself: the ``audit.checkpoint`` event that wrote it (the
+    head's successor, appended under the chain lock in the same transaction) is gone — the trail was cut exactly
+    at it. (A checkpoint whose transaction failed after writing its line looks the same until the next event.)"""
+    at_head = [cp for cp in book.matched if cp.seq == head_seq and head_seq > 0]
+    if not at_head or any(cp.seq > head_seq for cp in book.matched):
+        return None
+    cp = at_head[-1]
+    return Problem(
+        head_seq + 1,
+        None,
+        f"truncated after seq {head_seq}",
+        f"checkpoint {path.name}:{cp.line} (written {cp.written_at}) recorded seq {cp.seq}, but the "
+        f"audit.checkpoint event that wrote it (seq {head_seq + 1}) is missing: the trail was cut at it "
+        "(or that checkpoint failed after writing its line: then any new event or checkpoint clears this)",
     )
 
 
