@@ -58,6 +58,12 @@ def staff_add(
     if role in {Role.CITY_ADMIN, Role.AUDITOR} and district is not None:
         raise StaffError(f"a {role} is city-wide: leave out --district")
     with transaction.atomic():
+        twin = user_model.objects.filter(username__iexact=username).exclude(username=username).first()
+        if twin is not None:
+            # Django compares user names case-sensitively: a case twin would be another person to four eyes
+            raise StaffError(
+                f"user name {username!r} differs from the existing {twin.get_username()!r} only by case"
+            )
         user, created = user_model.objects.get_or_create(username=username)
         if Staff.objects.filter(user=user).exists():
             raise StaffError(f"{username} already has a staff profile")
