@@ -60,6 +60,11 @@ def test_one_parameter_filters_text_and_number_columns_even_with_no_values(value
     from mianshen.core.bulkdb import one_parameter
     from mianshen.registry.models import Unit
 
-    assert list(Unit.objects.filter(unit_id__in=one_parameter([v for v in values if isinstance(v, str)]))) == []
-    assert list(ReconcileRun.objects.filter(pk__in=one_parameter([v for v in values if isinstance(v, int)]))) == []
+    assert (
+        list(Unit.objects.filter(unit_id__in=one_parameter([v for v in values if isinstance(v, str)]))) == []
+    )
+    assert (
+        list(ReconcileRun.objects.filter(pk__in=one_parameter([v for v in values if isinstance(v, int)])))
+        == []
+    )
     assert ReconcileRun.objects.exclude(pk__in=one_parameter([])).count() == ReconcileRun.objects.count()
