@@ -173,7 +173,8 @@ def case_payment_accounts_view(*, case: Case, user: Any) -> PaymentAccountsView:
     """The accounts the case's payment was sent to (every attempt) and the corrected accounts entered for it;
     records ``staff.viewed_bank_data`` first."""
     with transaction.atomic():
-        instructions = list(Instruction.objects.filter(case=case).order_by("attempt"))
+        # by the case's payment: (payment, attempt) is indexed, an instruction's case is not
+        instructions = list(Instruction.objects.filter(payment__case=case).order_by("attempt"))
         corrections = list(Correction.objects.filter(payment__case=case).order_by("pk"))
         _record_access(
             user,
