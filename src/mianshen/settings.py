@@ -145,7 +145,7 @@ def _positive(name: str, default: int) -> int:
     return int(text)
 
 
-# Sign-in protections (backoffice.signin): failed sign-ins are counted in the database per account and per
+# Sign-in protections (staff.signin): failed sign-ins are counted in the database per account and per
 # client address, in windows of SIGNIN_WINDOW_SECONDS. An account with SIGNIN_ACCOUNT_MAX_FAILURES failures in
 # a window is locked until an administrator lifts it (`mianshen staff unlock NAME`, or the back office's staff
 # page); an address with SIGNIN_ADDRESS_MAX_FAILURES is answered 429 until its window ends. Behind a reverse
