@@ -5,7 +5,6 @@ report's SQL. Then the command's formats parse back to the same figures, and ``-
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from collections import defaultdict
@@ -60,9 +59,7 @@ def independent(policy: str) -> dict[tuple[str, str, str], Any]:
     """Every figure, by reading each row and adding up in Python."""
     rounds = {r.pk: r for r in ScreeningRound.objects.filter(policy_id=policy, status="completed")}
     latest = max(rounds.values(), key=lambda r: r.number)
-    decisions = {
-        (d.round_id, d.unit_id): d for d in RoundDecision.objects.filter(round_id__in=list(rounds))
-    }
+    decisions = {(d.round_id, d.unit_id): d for d in RoundDecision.objects.filter(round_id__in=list(rounds))}
 
     def size_of(round_id: int | None, unit_id: str) -> str:
         d = decisions.get((round_id, unit_id)) if round_id else None
@@ -173,7 +170,9 @@ def paid_city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_every_figure_matches_an_independent_computation_and_every_format_parses_back(paid_city: Path) -> None:
+def test_every_figure_matches_an_independent_computation_and_every_format_parses_back(
+    paid_city: Path,
+) -> None:
     got = outcomes(POLICY)
     expected = independent(POLICY)
     assert got.policy_id == POLICY
@@ -184,7 +183,7 @@ def test_every_figure_matches_an_independent_computation_and_every_format_parses
     assert got.value("days_identified_to_money_max") is not None
     cells = {(c.figure, c.breakdown, c.key): c.value for c in got.cells}
     for key, value in cells.items():
-        figure, breakdown, k = key
+        figure = key[0]
         empty = None if figure.startswith("days") or figure in RATIOS else 0  # a group without units
         assert value == expected.get(key, empty), key
     # every district with a unit or a case, every size class, appears

@@ -56,7 +56,9 @@ def write_csv(outcomes: Outcomes, out: io.TextIOBase | Any, *, public: bool) -> 
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
     for figure, breakdown, key, value in rows(outcomes, public=public):
-        w.writerow([escape_cell(figure), escape_cell(breakdown), escape_cell(key), escape_cell(value_text(value))])
+        w.writerow(
+            [escape_cell(figure), escape_cell(breakdown), escape_cell(key), escape_cell(value_text(value))]
+        )
 
 
 def json_text(outcomes: Outcomes, *, public: bool) -> str:
@@ -90,20 +92,33 @@ def write_xlsx(outcomes: Outcomes, path: Path, *, public: bool) -> None:
 # --- terminal tables ----------------------------------------------------------------------------------------------
 
 
-def _fmt(figure: str, value: int | Decimal | None) -> str:
+def _fmt(figure: str, value: int | Decimal | None, *, short: bool = False) -> str:
     if value is None:
         return "—"
     if figure in RATIOS:
         assert isinstance(value, Decimal)
-        return f"{value} ({(value * 100).quantize(Decimal('0.01'))} %)"
+        percent = f"{(value * 100).quantize(Decimal('0.01'))} %"
+        return percent if short else f"{value} ({percent})"
     if figure == "paid_fen":
+        if short:  # whole yuan, half-up (the exports keep the fen)
+            return f"¥{(int(value) + 50) // 100:,}"
         whole, cents = divmod(int(value), 100)
         return f"¥{whole:,}.{cents:02d}"
     return f"{value:,}"
 
 
+# the columns of the breakdown tables: a few figures, short headings (every figure is in the exports)
+_BREAKDOWN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("units_insured", "参保\ninsured"),
+    ("units_paid", "已拨付\npaid"),
+    ("paid_fen", "金额\nmoney"),
+    ("sme_coverage", "中小微受益\nSME cov."),
+    ("days_identified_to_money_median", "到账天数\ndays (med.)"),
+)
+
+
 def tables(outcomes: Outcomes, *, public: bool) -> Iterable[Any]:
-    """Rich tables: the figures (total and by size class), then the main figures by district."""
+    """Rich tables: every figure's total, then a few figures by size class and by district."""
     from rich.table import Table
 
     by: dict[tuple[str, str, str], int | Decimal | None] = {
@@ -111,31 +126,59 @@ def tables(outcomes: Outcomes, *, public: bool) -> Iterable[Any]:
     }
     title = f"成效统计 / outcome statistics — {outcomes.policy_id}"
     if outcomes.round_number is not None:
-        title += f" (round {outcomes.round_number})"
-    main = Table(title=title + (" — 公开口径 / public (cells < 5 units empty)" if public else ""))
+        title += f", round {outcomes.round_number}"
+    if public:
+        title += " — 公开口径 / public: cells under 5 units empty"
+    main = Table(title=title)
     main.add_column("指标 / figure")
-    main.add_column("合计 / total", justify="right")
-    for size in SIZE_CLASSES:
-        main.add_column(size, justify="right")
+    main.add_column("合计 / total", justify="right", no_wrap=True)
     for figure in FIGURES:
-        main.add_row(
-            LABELS[figure],
-            _fmt(figure, by[(figure, "total", "")]),
-            *(_fmt(figure, by[(figure, "size_class", s)]) for s in SIZE_CLASSES),
-        )
+        main.add_row(LABELS[figure], _fmt(figure, by[(figure, "total", "")]))
     yield main
-    districts = outcomes.keys("district")
-    if districts:
-        shown_figures = ("units_insured", "units_paid", "paid_fen", "sme_coverage", "days_identified_to_money_median")
-        dt = Table(title="按区 / by district")
-        dt.add_column("区 / district")
-        for figure in shown_figures:
-            dt.add_column(LABELS[figure], justify="right")
-        for d in districts:
-            dt.add_row(d, *(_fmt(f, by[(f, "district", d)]) for f in shown_figures))
-        yield dt
+    for breakdown, heading, keys in (
+        ("size_class", "按规模 / by size class", list(SIZE_CLASSES)),
+        ("district", "按区 / by district", outcomes.keys("district")),
+    ):
+        if not keys:
+            continue
+        t = Table(title=heading)
+        t.add_column("规模 / size" if breakdown == "size_class" else "区 / district", no_wrap=True)
+        for _figure, header in _BREAKDOWN_COLUMNS:
+            t.add_column(header, justify="right", no_wrap=True)
+        for k in keys:
+            t.add_row(k, *(_fmt(f, by[(f, breakdown, k)], short=True) for f, _ in _BREAKDOWN_COLUMNS))
+        yield t
     if by[("self_service_share", "total", "")] is None:
         yield (
             "自助办理占比：暂无咨询记录来源（门户查询、呼我必回、电话咨询尚未接入），不予计算 / "
             "self_service_share: not available — no enquiries are recorded yet"
         )
+
+
+# The case study's published figures (docs: ../shared/docs/domain.md): Beijing, 2021.
+PUBLISHED: tuple[tuple[str, str, str], ...] = (
+    ("units_paid", "已拨付单位 / units paid", "约 441,300 / about 441,300"),
+    ("paid_fen", "拨付金额 / money paid", "约 9.82 亿元 / about ¥982 million"),
+    ("sme_coverage", "中小微企业受益率 / SME coverage", "13.7 % (2020) → 69 % (2021)"),
+    (
+        "days_identified_to_money_median",
+        "识别至到账 / days to money",
+        "35 → 14 天 days (含公示 7 天 incl. 7 of publicity)",
+    ),
+    ("untouched_share", "全程免申 / untouched share", "—"),
+    ("self_service_share", "自助办理 / self-service share", "89.95 %（电话 8.76 %，呼我必回 1.29 %）"),
+)
+
+
+def comparison_table(outcomes: Outcomes) -> Any:
+    """This run's figures beside the case study's published ones, labelled as synthetic."""
+    from rich.table import Table
+
+    by = {(c.figure, c.breakdown, c.key): c.value for c in outcomes.cells}
+    t = Table(title="成效对照 / outcomes beside the case study — 合成数据 / synthetic data")
+    t.add_column("指标 / figure")
+    t.add_column("本次演示（合成数据）/ this demo (synthetic data)", justify="right")
+    t.add_column("北京 2021 公开数据 / Beijing 2021, published", justify="right")
+    for figure, label, published in PUBLISHED:
+        t.add_row(label, _fmt(figure, by[(figure, "total", "")]), published)
+    return t

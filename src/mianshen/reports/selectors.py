@@ -47,7 +47,11 @@ from mianshen.screening.models import RoundDecision, RoundStatus, ScreeningRound
 SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium", "large", "unknown")
 SME: tuple[str, ...] = ("micro", "small", "medium")
 BREAKDOWNS: tuple[str, ...] = ("total", "size_class", "district")
-DAY_FIGURES: tuple[str, ...] = ("days_identified_to_money", "days_publicity_to_money", "days_approval_to_money")
+DAY_FIGURES: tuple[str, ...] = (
+    "days_identified_to_money",
+    "days_publicity_to_money",
+    "days_approval_to_money",
+)
 STATS: tuple[str, ...] = ("median", "p90", "max")
 GRANTED: tuple[str, ...] = ("granted", "approved", "approve")  # an application's outcome that grants it
 
@@ -68,13 +72,15 @@ FIGURES: tuple[str, ...] = (
     "untouched_share",
     "self_service_share",
 )
-RATIOS: frozenset[str] = frozenset({"sme_coverage", "first_try_success", "untouched_share", "self_service_share"})
+RATIOS: frozenset[str] = frozenset(
+    {"sme_coverage", "first_try_success", "untouched_share", "self_service_share"}
+)
 
 LABELS: dict[str, str] = {
     "units_insured": "参保单位 / units insured",
     "units_eligible": "符合条件 / units eligible",
     "units_paid": "已拨付单位 / units paid",
-    "paid_fen": "拨付金额（分）/ paid (fen)",
+    "paid_fen": "拨付金额 / money paid",
     "sme_coverage": "中小微企业受益率 / SME coverage",
     "first_try_success": "首次拨付成功率 / first-try success",
     "recovered": "失败后补发成功 / recovered",
@@ -297,7 +303,8 @@ def outcomes(policy_id: str | None = None) -> Outcomes:
             raise ReportRefused("no cases yet: run a screening round first", "尚无案件：请先运行比对")
     elif policy_id not in policies():
         raise ReportRefused(
-            f"unknown policy {policy_id!r} (known: {', '.join(sorted(policies()))})", f"未知政策 {policy_id!r}"
+            f"unknown policy {policy_id!r} (known: {', '.join(sorted(policies()))})",
+            f"未知政策 {policy_id!r}",
         )
     if not Case.objects.filter(policy_id=policy_id).exists():
         raise ReportRefused(f"no cases for policy {policy_id}", f"政策 {policy_id} 尚无案件")
@@ -315,7 +322,9 @@ def outcomes(policy_id: str | None = None) -> Outcomes:
         if latest is not None:
             cur.execute(_insured_sql(insured), [latest.pk, latest.snapshot_id])
         else:
-            cur.execute(f"CREATE TEMPORARY TABLE {insured} (district varchar(6), size_class varchar(8), sme_ent int)")
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {insured} (district varchar(6), size_class varchar(8), sme_ent int)"
+            )
         for breakdown in BREAKDOWNS:
             out.cells.extend(_breakdown(cur, breakdown, facts, insured))
     return out

@@ -47,7 +47,9 @@ class Command(MianshenCommand):
         out.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output; "
                          "required for xlsx)")  # fmt: skip
         out.add_argument(
-            "--public", action="store_true", help="empty every cell counting fewer than 5 units (small-cell rule)"
+            "--public",
+            action="store_true",
+            help="empty every cell counting fewer than 5 units (small-cell rule)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
