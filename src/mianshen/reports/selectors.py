@@ -242,7 +242,7 @@ def _facts_sql(facts: str) -> str:
                                 AND j.status IN ('rejected', 'returned'))"""
     return f"""
         CREATE TEMPORARY TABLE {facts} AS
-        SELECT c.id AS case_id, c.district AS district,
+        SELECT CAST('' AS varchar(1)) AS everything, c.id AS case_id, c.district AS district,
                {_size_class(sc)} AS size_class,
                CASE WHEN u.unit_type = 'enterprise' AND {sc} IN {_in(SME)} THEN 1 ELSE 0 END AS sme_ent,
                CASE WHEN c.decision = '{ELIGIBLE}' THEN 1 ELSE 0 END AS eligible,
@@ -275,7 +275,7 @@ def _insured_sql(insured: str) -> str:
     sc = _json_text("d.evidence", "size_class")
     return f"""
         CREATE TEMPORARY TABLE {insured} AS
-        SELECT u.district AS district, {_size_class(sc)} AS size_class,
+        SELECT CAST('' AS varchar(1)) AS everything, u.district AS district, {_size_class(sc)} AS size_class,
                CASE WHEN u.unit_type = 'enterprise' AND {sc} IN {_in(SME)} THEN 1 ELSE 0 END AS sme_ent
         FROM {unit} u LEFT JOIN {rd} d ON d.round_id = %s AND d.unit_id = u.unit_id
         WHERE u.snapshot_id = %s"""
@@ -283,15 +283,15 @@ def _insured_sql(insured: str) -> str:
 
 @contextmanager
 def _temporary(cursor: object, names: list[str]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for name in names:
-            cursor.execute(f"DROP TABLE IF EXISTS {name}")  # type: ignore[attr-defined]
+    """Drop the temporary tables when done (on an error the transaction's rollback removes them: both databases
+    roll back DDL)."""
+    yield
+    for name in names:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")  # type: ignore[attr-defined]
 
 
 def _key(breakdown: str) -> str:
-    return {"total": "''", "size_class": "size_class", "district": "district"}[breakdown]
+    return {"total": "everything", "size_class": "size_class", "district": "district"}[breakdown]
 
 
 def outcomes(policy_id: str | None = None) -> Outcomes:
@@ -323,7 +323,8 @@ def outcomes(policy_id: str | None = None) -> Outcomes:
             cur.execute(_insured_sql(insured), [latest.pk, latest.snapshot_id])
         else:
             cur.execute(
-                f"CREATE TEMPORARY TABLE {insured} (district varchar(6), size_class varchar(8), sme_ent int)"
+                f"CREATE TEMPORARY TABLE {insured} (everything varchar(1), district varchar(6), "
+                "size_class varchar(8), sme_ent int)"
             )
         for breakdown in BREAKDOWNS:
             out.cells.extend(_breakdown(cur, breakdown, facts, insured))
