@@ -40,6 +40,11 @@ def test_demo_pays_every_approved_refund_and_reconciles(
     # closed loop: every corrected account came from a data drop imported for it ("accounts" steps)
     corrections = Correction.objects.all()
     assert corrections.exists() and "accounts" in steps and not corrections.filter(snapshot=None).exists()
+    # no background job is left queued or running (issue 13 item 7: "40 background jobs in progress")
+    from mianshen.core.models import Job
+
+    assert Job.objects.filter(kind="payments.upload").exists()
+    assert not Job.objects.exclude(status="done").exists()
 
 
 def test_yuan_is_integer_arithmetic() -> None:

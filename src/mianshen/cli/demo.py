@@ -302,6 +302,14 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
     note("payment", f"{settled.count():,} refunds settled, {yuan(total)}; {corrected} failed accounts corrected "
          "(maker + checker) and re-issued")  # fmt: skip
+    # the upload jobs queued with each frozen file: the cycle above handed every file over itself, so each job
+    # finds its file handed over and ends done (else the back office shows them as work in progress)
+    from mianshen.core.jobs import JobFailed, job_drain
+
+    try:
+        job_drain(stop_on_failure=True)
+    except JobFailed as exc:
+        raise DemoStopped(f"payment: {exc}") from exc
     rec, _run = reconcile_record(actor="system:demo")
     note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {yuan(rec.difference_fen)}") +
          f": approved {yuan(rec.approved_fen)} = " + " + ".join(
