@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Application, Case, Objection, Review
+from mianshen.cases.services import mask_credit_code
 from mianshen.cases.states import State
 from mianshen.core.bulkdb import one_parameter
 from mianshen.core.models import Job
@@ -180,7 +181,10 @@ def case_explanation(case: Case, lang: str) -> Explanation | None:
         params = resolve(rnd.policy_id, rnd.as_of)
     except ParameterError:
         return None
-    text = render(evidence_row(decision), params, lang)
+    # the credit code masked as in the page's header and on public notices (issue 13 item 7: it was whole here)
+    text = render(evidence_row(decision), params, lang).replace(
+        decision.credit_code, mask_credit_code(decision.credit_code)
+    )
     return Explanation(
         rnd, lang, text, params_changed=bool(rnd.param_hash) and params.param_hash != rnd.param_hash
     )
