@@ -30,6 +30,7 @@ def test_demo_pays_every_approved_refund_and_reconciles(
         assert step in steps, step
     text = dict(said)
     assert text["reconcile"].startswith("holds to the fen")
+    assert "dates are today's calendar, not 2021's" in text["publicity"]  # said plainly (issue 13 item 7)
     assert "audit trail intact" in [t for s, t in said if s == "audit"][-1]
     paid = Case.objects.filter(state=State.PAID).count()
     assert paid > small_parameter_limit

@@ -183,7 +183,9 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         "publicity",
         f"notice {notice.pk}: {notice.entries.count():,} units, "
         f"{timezone.localtime(notice.starts_at):%Y-%m-%d} 00:00 to "
-        f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time",
+        f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time "
+        "(日期为今日日历，非 2021 年 / dates are today's calendar, not 2021's: the data are as of "
+        f"{AS_OF}, the steps run now)",
     )
 
     on_notice = list(Case.objects.filter(policy_id=POLICY, state=State.PUBLICISED).order_by("unit_id")[:2])
