@@ -124,6 +124,11 @@ def application_queue(user: Any, f: QueueFilter) -> QuerySet[Application]:
     return _case_filters(qs, f, prefix="case__").order_by("-submitted_at", "-pk")
 
 
+def supervision_list(user: Any, f: QueueFilter) -> QuerySet[Case]:
+    """Units under key supervision (重点监管: the case study's oversight measure 2), whatever their state."""
+    return _case_filters(visible_cases(user).filter(key_supervision=True), f).order_by("district", "pk")
+
+
 def case_search(user: Any, f: QueueFilter) -> QuerySet[Case]:
     return _case_filters(visible_cases(user), f).order_by("pk")
 
