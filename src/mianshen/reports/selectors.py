@@ -232,14 +232,15 @@ def _facts_sql(facts: str) -> str:
         FROM {_t(Application)} a JOIN {case} ac ON ac.id = a.case_id WHERE ac.policy_id = {policy_param}
         GROUP BY a.case_id"""
     settled = "i.status = 'settled' AND p.cancelled_at IS NULL"
-    touched = f"""(
-        EXISTS (SELECT 1 FROM {_t(Review)} rv WHERE rv.case_id = c.id)
-        OR EXISTS (SELECT 1 FROM {_t(HostConfirmation)} hc2 WHERE hc2.case_id = c.id)
-        OR COALESCE(ob.decided, 0) > 0
-        OR COALESCE(ap.decided, 0) > 0
-        OR EXISTS (SELECT 1 FROM {_t(Correction)} co WHERE co.payment_id = p.id))"""
-    failed_before = f"""EXISTS (SELECT 1 FROM {ins} j WHERE j.payment_id = p.id AND j.id <> i.id
-                                AND j.status IN ('rejected', 'returned'))"""
+    # grouped sub-selects joined by hash (no probe per case): who acted on which case, which payment failed
+    acted = f"""
+        SELECT rv.case_id FROM {_t(Review)} rv
+        UNION SELECT hc2.case_id FROM {_t(HostConfirmation)} hc2
+        UNION SELECT cp.case_id FROM {_t(Correction)} co JOIN {pay} cp ON cp.id = co.payment_id"""
+    touched = "(ac2.case_id IS NOT NULL OR COALESCE(ob.decided, 0) > 0 OR COALESCE(ap.decided, 0) > 0)"
+    # a paid case's current instruction is settled, so any failed instruction of its payment came before it
+    failed = f"""
+        SELECT DISTINCT j.payment_id FROM {ins} j WHERE j.status IN ('rejected', 'returned')"""
     return f"""
         CREATE TEMPORARY TABLE {facts} AS
         SELECT CAST('' AS varchar(1)) AS everything, c.id AS case_id, c.district AS district,
@@ -249,7 +250,7 @@ def _facts_sql(facts: str) -> str:
                CASE WHEN {settled} THEN 1 ELSE 0 END AS paid,
                CASE WHEN {settled} THEN i.amount_fen ELSE 0 END AS paid_fen,
                CASE WHEN {settled} AND i.attempt = 1 THEN 1 ELSE 0 END AS first_try,
-               CASE WHEN {settled} AND {failed_before} THEN 1 ELSE 0 END AS recovered,
+               CASE WHEN {settled} AND fb.payment_id IS NOT NULL THEN 1 ELSE 0 END AS recovered,
                CASE WHEN {settled} AND NOT {touched} THEN 1 ELSE 0 END AS untouched,
                CASE WHEN {settled} THEN {_days("i.booked_on", _local_date("ff.at"))} END AS d_identified,
                CASE WHEN {settled} THEN {_days("i.booked_on", _local_date("nt.at"))} END AS d_publicity,
@@ -267,6 +268,8 @@ def _facts_sql(facts: str) -> str:
         LEFT JOIN ({approved}) apv ON apv.case_id = c.id
         LEFT JOIN ({objections}) ob ON ob.case_id = c.id
         LEFT JOIN ({applications}) ap ON ap.case_id = c.id
+        LEFT JOIN ({acted}) ac2 ON ac2.case_id = c.id
+        LEFT JOIN ({failed}) fb ON fb.payment_id = p.id
         WHERE c.policy_id = {policy_param}"""
 
 
@@ -317,6 +320,9 @@ def outcomes(policy_id: str | None = None) -> Outcomes:
     tag = uuid.uuid4().hex[:12]
     facts, insured = f"reports_facts_{tag}", f"reports_insured_{tag}"
     with transaction.atomic(), connection.cursor() as cur, _temporary(cur, [facts, insured]):
+        if connection.vendor == "postgresql":
+            # one-off statements over every case: compiling them (JIT) cost more than it saved (bench/outcomes.py)
+            cur.execute("SET LOCAL jit = off")
         sql = _facts_sql(facts)
         cur.execute(sql, [policy_id] * sql.count("%s"))
         if latest is not None:
