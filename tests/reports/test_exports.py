@@ -119,6 +119,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
     assert "no such directory" in refused("--format", "csv", "--out", str(tmp_path / "missing" / "o.csv"))
     assert "is a directory" in refused("--format", "csv", "--out", str(tmp_path))
     assert "needs --out" in refused("--format", "xlsx")
+    assert "needs --out" in refused("--format", "pdf")
 
 
 @pytest.mark.django_db
@@ -148,3 +149,12 @@ def test_bad_input_from_the_command_line_has_no_traceback(tmp_path: Path) -> Non
     r = _mianshen("report", "outcomes", "--out", str(tmp_path / "no" / "x.txt"), env_db=db)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "no such directory" in r.stderr
+
+
+def test_a_missing_font_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mianshen.reports.pdf import FontMissing, write_pdf
+
+    monkeypatch.setenv("MIANSHEN_CJK_FONT", str(tmp_path / "none.ttf"))
+    with pytest.raises(FontMissing, match="no such font file"):
+        write_pdf(_hostile(), tmp_path / "o.pdf", public=False)
+    assert not (tmp_path / "o.pdf").exists()

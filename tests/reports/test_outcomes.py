@@ -227,6 +227,25 @@ def test_every_figure_matches_an_independent_computation_and_every_format_parses
     text = out.read_text(encoding="utf-8")
     assert "中小微企业受益率" in text and f"{got.value('units_paid'):,}" in text
 
+    # pdf: Chinese text with the font embedded as a subset; every total reads back from the text
+    import subprocess
+
+    from mianshen.reports.exports import _fmt
+    from mianshen.reports.selectors import FIGURES, LABELS
+
+    out = paid_city / "o.pdf"
+    call_command("report", "outcomes", "--format", "pdf", "--out", str(out))
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "NotoSansCJK" in fonts and out.stat().st_size < 200_000  # a subset, not the 20 MB collection
+    assert all(line.split()[-5:-2] == ["yes", "yes", "yes"] for line in fonts.splitlines()[2:])  # emb sub uni
+    pdf_text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+    lines = pdf_text.splitlines()
+    for figure in FIGURES:
+        line = next(x for x in lines if x.strip().startswith(LABELS[figure]))
+        assert line.rstrip().endswith(_fmt(figure, cells[(figure, "total", "")])), (figure, line)
+    assert "中小微企业受益率（按区）" in pdf_text and "拨付金额（元，按区）" in pdf_text
+
     # --public: every cell counting fewer than 5 units is empty, the others unchanged
     out = paid_city / "p.csv"
     call_command("report", "outcomes", "--format", "csv", "--public", "--out", str(out))

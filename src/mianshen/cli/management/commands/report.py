@@ -12,9 +12,10 @@ from rich.console import Console
 
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.core.db import require_migrated_database
+from mianshen.reports.pdf import FontMissing
 from mianshen.reports.selectors import ReportRefused
 
-FORMATS = ("table", "csv", "json", "xlsx")
+FORMATS = ("table", "csv", "json", "xlsx", "pdf")
 
 
 def _writable(path: Path) -> None:
@@ -33,7 +34,7 @@ def _writable(path: Path) -> None:
 class Command(MianshenCommand):
     help = "Reports: `outcomes`, what the refund achieved (contracts §5)."
 
-    user_errors = (ReportRefused,)
+    user_errors = (ReportRefused, FontMissing)
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="report", required=True)
@@ -45,7 +46,7 @@ class Command(MianshenCommand):
         out.add_argument("--policy", help="policy id (default: the latest policy with cases)")
         out.add_argument("--format", choices=FORMATS, default="table")
         out.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output; "
-                         "required for xlsx)")  # fmt: skip
+                         "required for xlsx and pdf)")  # fmt: skip
         out.add_argument(
             "--public",
             action="store_true",
@@ -54,8 +55,8 @@ class Command(MianshenCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         fmt, path, public = options["format"], options["out"], options["public"]
-        if fmt == "xlsx" and path is None:
-            raise UserError("--format xlsx needs --out FILE")
+        if fmt in ("xlsx", "pdf") and path is None:
+            raise UserError(f"--format {fmt} needs --out FILE")
         if path is not None:
             _writable(path)
         require_migrated_database()
@@ -66,6 +67,10 @@ class Command(MianshenCommand):
         try:
             if fmt == "xlsx":
                 exports.write_xlsx(result, path, public=public)
+            elif fmt == "pdf":
+                from mianshen.reports.pdf import write_pdf
+
+                write_pdf(result, path, public=public)
             elif fmt == "table":
                 console = Console(file=io.StringIO() if path else None, width=160 if path else None)
                 for table in exports.tables(result, public=public):
