@@ -30,6 +30,7 @@ def test_demo_pays_every_approved_refund_and_reconciles(
         assert step in steps, step
     text = dict(said)
     assert text["reconcile"].startswith("holds to the fen")
+    assert "dates are today's calendar, not 2021's" in text["publicity"]  # said plainly (issue 13 item 7)
     assert "audit trail intact" in [t for s, t in said if s == "audit"][-1]
     paid = Case.objects.filter(state=State.PAID).count()
     assert paid > small_parameter_limit
@@ -40,6 +41,11 @@ def test_demo_pays_every_approved_refund_and_reconciles(
     # closed loop: every corrected account came from a data drop imported for it ("accounts" steps)
     corrections = Correction.objects.all()
     assert corrections.exists() and "accounts" in steps and not corrections.filter(snapshot=None).exists()
+    # no background job is left queued or running (issue 13 item 7: "40 background jobs in progress")
+    from mianshen.core.models import Job
+
+    assert Job.objects.filter(kind="payments.upload").exists()
+    assert not Job.objects.exclude(status="done").exists()
 
 
 def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:

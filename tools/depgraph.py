@@ -20,7 +20,7 @@ import grimp
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
 # Third-party libraries worth naming in the table (the rest is the standard library and small helpers).
-THIRD_PARTY = ("django", "polars", "pyarrow", "lxml", "psycopg", "rich", "yaml", "duckdb")
+THIRD_PARTY = ("django", "polars", "pyarrow", "lxml", "psycopg", "rich", "yaml", "duckdb", "openpyxl", "fpdf")
 ROW = re.compile(r"^\| `(?P<name>[a-z_]+)(?P<suffix>/|\.py)` \|(?P<what>.*)\| (?P<deps>[^|]*) \|$")
 
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "mianshen.screening",
     "mianshen.cases",
     "mianshen.payments",
+    "mianshen.reports",
     "mianshen.backoffice",
     "mianshen.cli",
 ]

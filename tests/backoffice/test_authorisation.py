@@ -119,6 +119,13 @@ PAGES: dict[str, Page] = {
     "queue_applications": Page(
         "get", lambda w: reverse("backoffice:queue", args=["applications"]), _all(200)
     ),
+    "queue_supervision": Page("get", lambda w: reverse("backoffice:queue", args=["supervision"]), _all(200)),
+    "queue_export_csv": Page(
+        "get", lambda w: reverse("backoffice:queue_export", args=["supervision", "csv"]), _all(200)
+    ),
+    "queue_export_xlsx": Page(
+        "get", lambda w: reverse("backoffice:queue_export", args=["cases", "xlsx"]), _all(200)
+    ),
     "case": Page("get", lambda w: reverse("backoffice:case", args=[w.publicised.pk]), CASE_READ),
     "case_explanation_en": Page(
         "get",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("rounds/<int:pk>/", rounds.round_detail, name="round_detail"),
     path("rounds/<int:pk>/progress/", rounds.round_progress, name="round_progress"),
     path("queues/<slug:name>/", queues.queue, name="queue"),
+    path("queues/<slug:name>/export.<slug:fmt>", queues.queue_export, name="queue_export"),
     path("cases/<int:pk>/", cases.case_detail, name="case"),
     path("cases/<int:pk>/explanation/", cases.case_explanation, name="case_explanation"),
     path("cases/<int:pk>/bank/", cases.case_bank, name="case_bank"),

@@ -178,7 +178,9 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         "publicity",
         f"notice {notice.pk}: {notice.entries.count():,} units, "
         f"{timezone.localtime(notice.starts_at):%Y-%m-%d} 00:00 to "
-        f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time",
+        f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time "
+        "(日期为今日日历，非 2021 年 / dates are today's calendar, not 2021's: the data are as of "
+        f"{AS_OF}, the steps run now)",
     )
 
     on_notice = list(Case.objects.filter(policy_id=POLICY, state=State.PUBLICISED).order_by("unit_id")[:2])
@@ -297,6 +299,14 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
     note("payment", f"{settled.count():,} refunds settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts corrected "
          "(maker + checker) and re-issued")  # fmt: skip
+    # the upload jobs queued with each frozen file: the cycle above handed every file over itself, so each job
+    # finds its file handed over and ends done (else the back office shows them as work in progress)
+    from mianshen.core.jobs import JobFailed, job_drain
+
+    try:
+        job_drain(stop_on_failure=True)
+    except JobFailed as exc:
+        raise DemoStopped(f"payment: {exc}") from exc
     rec, _run = reconcile_record(actor="system:demo")
     note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {format_yuan(rec.difference_fen, unit='symbol')}") +
          f": approved {format_yuan(rec.approved_fen, unit='symbol')} = " + " + ".join(

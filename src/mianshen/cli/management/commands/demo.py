@@ -87,6 +87,12 @@ class Command(MianshenCommand):
                     f"(traceback in {log_path})",
                     returncode=1,
                 ) from exc
+        from mianshen.reports.exports import comparison_table, tables
+        from mianshen.reports.selectors import outcomes
+
+        result = outcomes()  # the outcome statistics of contracts §5, and the case study beside them
+        for table in (*tables(result, public=False), comparison_table(result)):
+            console.print(table)
         say(
             "back office",
             f"users admin, officer, reviewer, auditor; password and second factors in {logins[0]} (owner only)",
