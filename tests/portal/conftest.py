@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -68,8 +69,10 @@ def listed(db: None) -> Listed:
 
 
 @pytest.fixture
-def outbox(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    settings.VAR_DIR = tmp_path  # type: ignore[attr-defined]
+def outbox(settings: Any, tmp_path: Path, transactional_db: None) -> Path:
+    """The file outbox under a temporary var/. Messages are sent after commit, so a test that reads them runs
+    with real commits (a transactional test)."""
+    settings.VAR_DIR = tmp_path
     return tmp_path / "outbox" / "sms"
 
 

@@ -5,9 +5,10 @@ field and message); an unknown or unverified objection reference answers 404 the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 
 from . import selectors, services
@@ -123,7 +124,7 @@ class ObjectionCreated(Schema):
 @api.post(
     "/objections", response={201: ObjectionCreated, 422: Error}, summary="Raise an objection (提出异议)"
 )
-def objection_create(request: HttpRequest, payload: ObjectionIn) -> tuple[int, object]:
+def objection_create(request: HttpRequest, payload: ObjectionIn) -> Status[Any]:
     try:
         draft = services.objection_check(
             entry_id=payload.entry_id, grounds=payload.grounds, name=payload.name, phone=payload.phone
@@ -131,7 +132,7 @@ def objection_create(request: HttpRequest, payload: ObjectionIn) -> tuple[int, o
         receipt = services.objection_submit(draft)
     except PortalError as exc:
         raise _fail(422, exc.field, exc.text()) from None
-    return 201, {"reference": receipt.reference}
+    return Status(201, {"reference": receipt.reference})
 
 
 class ObjectionOut(Schema):
@@ -157,13 +158,11 @@ class Accepted(Schema):
     response={202: Accepted, 429: Error},
     summary="Send a status code to the phone the objector gave (the same answer for every reference)",
 )
-def objection_code(request: HttpRequest, ref: str) -> tuple[int, object]:
-    from .views import _client_address
-
-    if not services.address_allowed(_client_address(request), "objection_status"):
+def objection_code(request: HttpRequest, ref: str) -> Status[Any]:
+    if not services.address_allowed(services.client_address(request), "objection_status"):
         raise _fail(429, "", "too many requests from this address; try again in an hour")
     services.status_code_request(ref)
-    return 202, {"message": "if the reference is right, a code was sent to the phone given"}
+    return Status(202, {"message": "if the reference is right, a code was sent to the phone given"})
 
 
 @api.post(
@@ -171,7 +170,7 @@ def objection_code(request: HttpRequest, ref: str) -> tuple[int, object]:
     response={204: None, 422: Error},
     summary="Open the objection's status in this session with the code sent",
 )
-def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> tuple[int, None]:
+def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status[Any]:
     result = services.status_code_check(ref, payload.code)
     if result != CodeCheck.OK:
         raise _fail(
@@ -181,7 +180,7 @@ def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> tuple[
         )
     verified = request.session.get(VERIFIED, [])
     request.session[VERIFIED] = [*verified[-9:], normalise_reference(ref)]
-    return 204, None
+    return Status(204, None)
 
 
 @api.get(

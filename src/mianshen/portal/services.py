@@ -8,6 +8,7 @@ Codes follow contracts §4: 6 digits, 10 minutes, used once, 5 tries; to one pho
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from mianshen.cases.models import Objection
@@ -39,6 +41,17 @@ class PortalError(CaseError):
     def __init__(self, en: str, zh: str, field: str = "") -> None:
         super().__init__(en, zh)
         self.field = field
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header named by
+    ``PORTAL_CLIENT_ADDRESS_HEADER`` (its last entry: the one our proxy added); ``unknown`` if not an IP."""
+    header = settings.PORTAL_CLIENT_ADDRESS_HEADER
+    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
+    try:
+        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
+    except ValueError:
+        return "unknown"
 
 
 def clean_phone(text: str) -> str:

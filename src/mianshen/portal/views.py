@@ -27,19 +27,6 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     return render(request, f"portal/{template}", context, status=status)
 
 
-def _client_address(request: HttpRequest) -> str:
-    import ipaddress
-
-    from django.conf import settings
-
-    header = settings.PORTAL_CLIENT_ADDRESS_HEADER
-    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
-    try:
-        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
-    except ValueError:
-        return "unknown"
-
-
 def home(request: HttpRequest) -> HttpResponse:
     return _render(request, "home.html", {"figures": selectors.guide_figures()})
 
@@ -206,7 +193,7 @@ def objection_status_page(request: HttpRequest) -> HttpResponse:
         elif request.POST.get("action") == "code":
             return _check_code(request, reference, context, verified)
         else:
-            if not services.address_allowed(_client_address(request), "objection_status"):
+            if not services.address_allowed(services.client_address(request), "objection_status"):
                 context["errors"] = {"reference": _("请求过于频繁，请一小时后再试")}
                 return _render(request, "objection_status.html", context, 429)
             services.status_code_request(reference)
