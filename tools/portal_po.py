@@ -1,6 +1,6 @@
-"""Write src/mianshen/portal/locale/en/LC_MESSAGES/django.po from a table of English (``python -m
-tools.portal_po TABLE.py``), then compile it with msgfmt. Kept for re-generating after adding strings; the
-test tests/portal/test_translations.py says which ones are missing."""
+"""Write src/mianshen/portal/locale/en/LC_MESSAGES/django.po from the table of English in tools/portal_en.py
+(Chinese msgid → English), then compile it with msgfmt: ``python -m tools.portal_po``. Add a string's English to
+the table and run it again; tests/portal/test_translations.py names the strings still missing."""
 
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ def main(table_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1] if len(sys.argv) > 1 else "tools/portal_en.py")

@@ -194,3 +194,22 @@ def test_the_address_limit_answers_429(client: Client, db: None, settings: objec
 def test_a_malformed_reference_is_named(client: Client, db: None) -> None:
     r = client.post("/objections/status/", {"reference": "X-123"})
     assert r.status_code == 400 and "请输入受理编号" in r.content.decode()
+
+
+def test_the_sweep_deletes_what_is_past_its_period(client: Client, listed: Listed, outbox: Path) -> None:
+    from django.core.management import call_command
+
+    reference = raise_objection(client, listed.entry(listed.cases[8]).pk)
+    client.post("/objections/status/", {"reference": reference})
+    receipt = ObjectionReceipt.objects.get(reference=reference)
+    objection_decide(objection_id=receipt.objection_id, outcome="rejected", reason="单位正常经营", actor="officer")
+    assert services.portal_sweep() == services.Swept(0, 0, 0)
+    later = timezone.now() + timedelta(days=366)
+    swept = services.portal_sweep(later)
+    assert swept == services.Swept(codes=1, counters=1, phones=1)
+    assert ObjectionReceipt.objects.get(reference=reference).phone == ""
+    import io
+
+    out = io.StringIO()
+    call_command("portal", "sweep", stdout=out)
+    assert out.getvalue().startswith("deleted 0 code row(s)")

@@ -246,3 +246,32 @@ def status_code_check(reference: str, code: str, now: datetime | None = None) ->
             return CodeCheck.TOO_MANY if row.tries + 1 >= CODE_TRIES else CodeCheck.WRONG
         StatusCode.objects.filter(pk=row.pk).update(used_at=now)
         return CodeCheck.OK
+
+
+# ---- retention (the periods on /privacy/) ------------------------------------------------------------------
+
+CODE_RETENTION = timedelta(days=30)
+PHONE_RETENTION = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Swept:
+    codes: int  # one-time code rows deleted (older than 30 days)
+    counters: int  # per-address counters whose window ended
+    phones: int  # objectors' phones blanked (a year after the objection was decided)
+
+
+def portal_sweep(now: datetime | None = None) -> Swept:
+    """Delete what is past its retention period (docs/portal.md, /privacy/): code rows after 30 days,
+    per-address counters after their window, and the objector's phone on a receipt a year after the decision
+    (the reference stays, so the status page still answers, but no code can be sent any more)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        codes, _ = StatusCode.objects.filter(created_at__lt=now - CODE_RETENTION).delete()
+        counters, _ = AddressCounter.objects.filter(window_start__lt=now - ADDRESS_WINDOW).delete()
+        phones = (
+            ObjectionReceipt.objects.exclude(phone="")
+            .filter(objection__decided_at__lt=now - PHONE_RETENTION)
+            .update(phone="")
+        )
+    return Swept(codes, counters, phones)
