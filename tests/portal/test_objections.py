@@ -202,7 +202,9 @@ def test_the_sweep_deletes_what_is_past_its_period(client: Client, listed: Liste
     reference = raise_objection(client, listed.entry(listed.cases[8]).pk)
     client.post("/objections/status/", {"reference": reference})
     receipt = ObjectionReceipt.objects.get(reference=reference)
-    objection_decide(objection_id=receipt.objection_id, outcome="rejected", reason="单位正常经营", actor="officer")
+    objection_decide(
+        objection_id=receipt.objection_id, outcome="rejected", reason="单位正常经营", actor="officer"
+    )
     assert services.portal_sweep() == services.Swept(0, 0, 0)
     later = timezone.now() + timedelta(days=366)
     swept = services.portal_sweep(later)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 
 from . import selectors, services
 from .codes import normalise_reference
@@ -78,6 +78,24 @@ def _http_error(request: HttpRequest, exc: HttpError) -> object:
     )
 
 
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> object:
+    """Input the schema refuses (a missing field, a wrong type, JSON that is not JSON): the same shape as the
+    services' refusals, one problem per field."""
+    problems = [
+        {
+            "field": ".".join(
+                str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "payload")
+            ),
+            "message": str(error.get("msg", "invalid")),
+        }
+        for error in exc.errors
+    ]
+    return api.create_response(
+        request, {"detail": problems or [{"field": "", "message": "invalid"}]}, status=422
+    )
+
+
 @api.get("/publicity", response={200: PublicityOut, 422: Error}, summary="The open notices' lines (公示名单)")
 def publicity(request: HttpRequest, q: str = "", district: str = "", page: str = "1") -> object:
     try:
@@ -122,7 +140,9 @@ class ObjectionCreated(Schema):
 
 
 @api.post(
-    "/objections", response={201: ObjectionCreated, 422: Error}, summary="Raise an objection (提出异议)"
+    "/objections",
+    response={201: ObjectionCreated, 400: Error, 422: Error},
+    summary="Raise an objection (提出异议)",
 )
 def objection_create(request: HttpRequest, payload: ObjectionIn) -> Status[Any]:
     try:
@@ -167,7 +187,7 @@ def objection_code(request: HttpRequest, ref: str) -> Status[Any]:
 
 @api.post(
     "/objections/{ref}/session",
-    response={204: None, 422: Error},
+    response={204: None, 400: Error, 422: Error},
     summary="Open the objection's status in this session with the code sent",
 )
 def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status[Any]:
