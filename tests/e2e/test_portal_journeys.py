@@ -162,3 +162,17 @@ def test_a_second_notice_page_with_many_units(
     page.wait_for_url("**page=2")
     assert "第 2 页" in page.locator(".pagination").inner_text()
     page.context.close()
+
+
+def test_the_api_docs_render_from_our_own_files(
+    browser: Any, live_server: Any, transactional_db: None
+) -> None:
+    """Swagger UI is served from django-ninja's static files (no CDN) and renders under the site's CSP."""
+    page = new_page(browser, DESKTOP)
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(live_server.url + "/api/docs")
+    page.get_by_text("/api/publicity").first.wait_for()
+    assert page.get_by_text("/api/objections/{ref}").first.is_visible()
+    assert blocked == []
+    page.context.close()
