@@ -1,5 +1,5 @@
 """Journeys through the public portal in a real browser (Chromium via Playwright) against a live server:
-home → guide → publicity search → CSV; an objection raised, decided by staff through the back office's service,
+home → guide → publicity search → CSV; an objection raised, decided by a reviewer in the back office,
 and its outcome seen with the code from the outbox; the same on a 360-pixel phone screen; the pages usable with
 the keyboard alone (skip link first)."""
 
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from mianshen.cases.models import Objection
-from mianshen.cases.services import objection_decide
 
 from ..portal.conftest import Listed, make_cases, open_notice, sent_codes
 
@@ -109,9 +108,7 @@ def test_an_objection_raised_decided_and_its_outcome_seen(
     shots(page, f"{tag}-objection-done")
 
     objection = Objection.objects.get(case__unit_name="北京晨曦餐饮管理有限公司")
-    objection_decide(
-        objection_id=objection.pk, outcome="upheld", reason="经核实，该单位已停业。", actor="officer"
-    )
+    decide_in_the_back_office(browser, live_server, objection, shots)
 
     page.get_by_role("link", name="查询异议处理结果").click()
     page.get_by_label("受理编号").fill(reference.lower())
@@ -125,6 +122,43 @@ def test_an_objection_raised_decided_and_its_outcome_seen(
     no_horizontal_scroll(page)
     shots(page, f"{tag}-objection-outcome")
     page.context.close()
+
+
+def decide_in_the_back_office(browser: Any, live_server: Any, objection: Objection, shots: Any) -> None:
+    """A reviewer (the role that decides objections) signs in to the back office in its own browser, with
+    password and authenticator code, finds the objection in the queue and decides it on the case page: the back
+    office's own pages, form and service."""
+    from base64 import b32decode
+
+    from django.contrib.auth import get_user_model
+    from django_otp.oath import TOTP
+
+    from mianshen.backoffice.second_factor import second_factor_enrol
+    from mianshen.backoffice.services import staff_add
+
+    password = "a-long-passphrase-for-the-test"
+    staff_add(username="checker", role="reviewer", password=password)
+    secret = second_factor_enrol(user=get_user_model().objects.get(username="checker"), actor="test").secret
+    office = new_page(browser, DESKTOP)
+    office.goto(live_server.url + "/office/login/")
+    office.locator("#id_username").fill("checker")
+    office.locator("#id_password").fill(password)
+    office.locator("main form button[type=submit]").click()
+    office.wait_for_url("**/office/login/verify/**")
+    office.locator("main form input[name=token]").fill(f"{TOTP(b32decode(secret)).token():06d}")
+    office.locator("main form button[type=submit]").click()
+    office.wait_for_url("**/office/")
+    office.goto(live_server.url + "/office/queues/objections/")
+    office.get_by_role("link", name=objection.case.number).click()
+    form = office.locator(f"form[action$='/objections/{objection.pk}/decide/']")
+    form.locator("select[name=outcome]").select_option("upheld")
+    form.locator("textarea[name=reason]").fill("经核实，该单位已停业。")
+    form.locator("button[type=submit]").click()
+    office.get_by_text("异议处理结果已记录。").wait_for()
+    shots(office, "office-objection-decided")
+    office.context.close()
+    objection.refresh_from_db()
+    assert objection.outcome == "upheld" and objection.decided_by == "checker"
 
 
 def live_server_var(city: Listed) -> str:
