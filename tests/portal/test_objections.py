@@ -215,3 +215,10 @@ def test_the_sweep_deletes_what_is_past_its_period(client: Client, listed: Liste
     out = io.StringIO()
     call_command("portal", "sweep", stdout=out)
     assert out.getvalue().startswith("deleted 0 code row(s)")
+
+
+def test_answers_for_one_unit_are_not_carried_to_another(client: Client, listed: Listed) -> None:
+    first, second = (listed.entry(c).pk for c in listed.cases[:2])
+    client.post("/objections/new/", {"entry": first, "grounds": GROUNDS, "phone": "13812345678"})
+    assert GROUNDS in client.get("/objections/new/", {"entry": first}).content.decode()
+    assert GROUNDS not in client.get("/objections/new/", {"entry": second}).content.decode()

@@ -121,6 +121,8 @@ def objection_new(request: HttpRequest) -> HttpResponse:
     draft = request.session.get(DRAFT) or {}
     source = request.POST if request.method == "POST" else request.GET
     entry_id = source.get("entry") or draft.get("entry_id", "")
+    if str(entry_id) != str(draft.get("entry_id", "")):
+        draft = {}  # answers given for another unit are not carried over
     context = _entry_context(entry_id)
     values = {
         "grounds": draft.get("grounds", ""),
