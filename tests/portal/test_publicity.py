@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -93,6 +94,14 @@ def test_a_closed_notice_is_marked_closed_and_its_lines_leave_the_list(client: C
     assert len(names(client.get("/publicity/"))) == 3
     Notice.objects.filter(pk=old.pk).update(closed_at=timezone.now())
     assert names(client.get("/publicity/")) == []
+
+
+def test_the_csv_is_read_in_chunks_by_key(listed: Listed, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mianshen.portal import selectors
+
+    monkeypatch.setattr(selectors, "CSV_CHUNK", 7)  # 45 lines: six full chunks and a short one
+    rows = list(selectors.publicity_rows())
+    assert [r.unit_name for r in rows] == [c.unit_name for c in listed.cases]
 
 
 def test_credit_codes_of_the_fixture_are_distinct() -> None:

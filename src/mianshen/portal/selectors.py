@@ -31,6 +31,7 @@ CODE_PART = re.compile(r"^[0-9A-Za-z]{1,6}$")
 COUNT_CAP = 1000
 MAX_QUERY = 60
 MAX_PAGE = 100_000
+CSV_CHUNK = 2000
 
 
 class SearchError(ValueError):
@@ -157,14 +158,26 @@ def publicity_page(
 
 
 def publicity_rows(*, q: Any = "", district: Any = "", now: datetime | None = None) -> Iterator[PublicityRow]:
-    """Every matching line of the open notices, for the CSV download (streamed in chunks)."""
+    """Every matching line of the open notices, for the CSV download: fetched in chunks of 2,000 by key (``id >
+    last``), each its own query, so no cursor stays open between chunks (a client that stops reading leaves
+    nothing behind in the database connection)."""
     q, district, _page = clean_search(q, district, 1)
     opened, _closed = notices(now)
-    entries = _entries([n.pk for n in opened], q, district).order_by("id")
-    for v in entries.values_list(
-        "id", "notice_id", "unit_name", "masked_credit_code", "district", "amount_fen"
-    ).iterator(chunk_size=2000):
-        yield PublicityRow(*v)
+    entries = _entries([n.pk for n in opened], q, district)
+    last = 0
+    while True:
+        chunk = list(
+            entries.filter(id__gt=last)
+            .order_by("id")
+            .values_list("id", "notice_id", "unit_name", "masked_credit_code", "district", "amount_fen")[
+                :CSV_CHUNK
+            ]
+        )
+        for v in chunk:
+            yield PublicityRow(*v)
+        if len(chunk) < CSV_CHUNK:
+            return
+        last = chunk[-1][0]
 
 
 def open_entry(entry_id: Any, now: datetime | None = None) -> NoticeEntry | None:
