@@ -39,7 +39,10 @@ typecheck: $(STAMP)
 
 # The whole suite runs on SQLite; on PostgreSQL only the tests that touch the database run again
 # (MIANSHEN_TEST_DB_ONLY=1, see tests/conftest.py): parsers and the policy core need not run twice.
+CHROMIUM ?= /usr/bin/chromium
+
 test-sqlite: $(STAMP)
+	@test -x $(CHROMIUM) || echo "== browser tests (tests/e2e) will skip: install Debian's Chromium: apt-get install chromium fonts-noto-cjk"
 	@echo "== tests on SQLite (all)"
 	@MIANSHEN_DATABASE_URL= $(TIMED) "tests on SQLite" $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    "ninja",
     "mianshen.core",
     "mianshen.staff",
     "mianshen.registry",
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "mianshen.payments",
     "mianshen.reports",
     "mianshen.backoffice",
+    "mianshen.portal",
     "mianshen.cli",
 ]
 
@@ -76,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "mianshen.portal.middleware.QueryLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -215,6 +218,15 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+
+# The public portal (mianshen.portal): the policy whose parameters the guide shows (the set in force on today's
+# date, or the nearest day of its payment year); page size of the publicity list; who sends one-time codes
+# (until the notify outbox exists: a file per message under var/outbox/sms/).
+PORTAL_POLICY = os.environ.get("MIANSHEN_PORTAL_POLICY", "").strip() or "beijing-2021"
+PORTAL_PAGE_SIZE = _positive("MIANSHEN_PORTAL_PAGE_SIZE", 20)
+PORTAL_CODE_SENDER = "mianshen.portal.codes.FileOutboxSender"
+PORTAL_ADDRESS_MAX_REQUESTS = _positive("MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS", 20)
+PORTAL_CLIENT_ADDRESS_HEADER = SIGNIN_CLIENT_ADDRESS_HEADER
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -1,4 +1,4 @@
-"""The site: the back office at /office/; Django's admin at /admin/ only when MIANSHEN_ADMIN_ENABLED=1, and
+"""The site: the public portal at / (its JSON API at /api/), the back office at /office/; Django's admin at /admin/ only when MIANSHEN_ADMIN_ENABLED=1, and
 then behind the second factor (django-otp's admin site: a verified session only)."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django_otp.admin import OTPAdminSite
 
+from mianshen.portal.api import api
+
 
 def _admin() -> list[URLPattern | URLResolver]:
     if not settings.ADMIN_ENABLED:
@@ -16,4 +18,9 @@ def _admin() -> list[URLPattern | URLResolver]:
     return [path("admin/", admin.site.urls)]
 
 
-urlpatterns = [*_admin(), path("office/", include("mianshen.backoffice.urls"))]
+urlpatterns = [
+    *_admin(),
+    path("office/", include("mianshen.backoffice.urls")),
+    path("api/", api.urls),
+    path("", include("mianshen.portal.urls")),
+]

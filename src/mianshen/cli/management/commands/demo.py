@@ -107,6 +107,10 @@ class Command(MianshenCommand):
             f"the files in {root}; the back office: [bold].venv/bin/mianshen runserver --insecure[/] and "
             "http://127.0.0.1:8000/office/"
         )
+        console.print(
+            "The public portal (guide, Q&A, publicity list, objections; Chinese, English with ?lang=en): "
+            "[bold]http://127.0.0.1:8000/[/], its JSON API: [bold]http://127.0.0.1:8000/api/docs[/]"
+        )
 
 
 def _fast_commits() -> None:

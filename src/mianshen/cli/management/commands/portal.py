@@ -1,0 +1,30 @@
+"""`mianshen portal sweep`: delete what the public portal keeps past its retention period (/privacy/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from mianshen.core.command import MianshenCommand
+from mianshen.core.db import require_migrated_database
+
+
+class Command(MianshenCommand):
+    help = (
+        "The public portal's housekeeping. 'sweep': delete one-time code rows older than 30 days and ended "
+        "per-address counters, and blank objectors' phones a year after their objection was decided."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["sweep"])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        require_migrated_database()
+        from mianshen.portal.services import portal_sweep
+
+        swept = portal_sweep()
+        self.stdout.write(
+            f"deleted {swept.codes} code row(s) and {swept.counters} address counter(s); "
+            f"blanked {swept.phones} objector phone(s)"
+        )

@@ -1,0 +1,216 @@
+"""The JSON API (django-ninja; OpenAPI 3 at /api/openapi.json, docs at /api/docs), on the same selectors and
+services as the pages (contracts §4). Bad input answers 422 with ``detail`` (a list of problems, each with its
+field and message); an unknown or unverified objection reference answers 404 the same way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema, Status
+from ninja.errors import HttpError, ValidationError
+
+from . import selectors, services
+from .codes import normalise_reference
+from .districts import district_name
+from .selectors import SearchError
+from .services import CodeCheck, PortalError
+
+api = NinjaAPI(
+    title="mianshen public API",
+    version="1",
+    description="失业保险稳岗返还（免申即享）公开接口 / public interface of the job-stabilisation refund",
+    urls_namespace="api",
+)
+VERIFIED = "portal_objection_refs"
+
+
+class Problem(Schema):
+    field: str
+    message: str
+
+
+class Error(Schema):
+    detail: list[Problem]
+
+
+class Notice(Schema):
+    id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    open: bool
+
+
+class Line(Schema):
+    entry_id: int
+    notice_id: int
+    unit_name: str
+    masked_credit_code: str
+    district: str
+    district_name: str
+    amount_fen: int
+    amount_yuan: str
+
+
+class PublicityOut(Schema):
+    page: int
+    page_size: int
+    has_next: bool
+    total: int
+    total_capped: bool
+    notices: list[Notice]
+    items: list[Line]
+
+
+def _fail(status: int, field: str, message: str) -> HttpError:
+    error = HttpError(status, message)
+    error.field = field  # type: ignore[attr-defined]
+    return error
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> object:
+    field = getattr(exc, "field", "")
+    return api.create_response(
+        request, {"detail": [{"field": field, "message": str(exc)}]}, status=exc.status_code
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> object:
+    """Input the schema refuses (a missing field, a wrong type, JSON that is not JSON): the same shape as the
+    services' refusals, one problem per field."""
+    problems = [
+        {
+            "field": ".".join(
+                str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "payload")
+            ),
+            "message": str(error.get("msg", "invalid")),
+        }
+        for error in exc.errors
+    ]
+    return api.create_response(
+        request, {"detail": problems or [{"field": "", "message": "invalid"}]}, status=422
+    )
+
+
+@api.get("/publicity", response={200: PublicityOut, 422: Error}, summary="The open notices' lines (公示名单)")
+def publicity(request: HttpRequest, q: str = "", district: str = "", page: str = "1") -> object:
+    try:
+        found = selectors.publicity_page(q=q, district=district, page=page)
+    except SearchError as exc:
+        raise _fail(422, exc.field, str(exc)) from None
+    return {
+        "page": found.page,
+        "page_size": found.page_size,
+        "has_next": found.has_next,
+        "total": found.total,
+        "total_capped": found.total_capped,
+        "notices": [
+            {"id": n.pk, "title": n.title, "starts_at": n.starts_at, "ends_at": n.ends_at, "open": True}
+            for n in found.open_notices
+        ],
+        "items": [
+            {
+                "entry_id": r.id,
+                "notice_id": r.notice_id,
+                "unit_name": r.unit_name,
+                "masked_credit_code": r.masked_credit_code,
+                "district": r.district,
+                "district_name": district_name(r.district),
+                "amount_fen": r.amount_fen,
+                "amount_yuan": r.amount_yuan,
+            }
+            for r in found.rows
+        ],
+    }
+
+
+class ObjectionIn(Schema):
+    entry_id: int
+    grounds: str
+    phone: str
+    name: str = ""
+
+
+class ObjectionCreated(Schema):
+    reference: str
+
+
+@api.post(
+    "/objections",
+    response={201: ObjectionCreated, 400: Error, 422: Error},
+    summary="Raise an objection (提出异议)",
+)
+def objection_create(request: HttpRequest, payload: ObjectionIn) -> Status[Any]:
+    try:
+        draft = services.objection_check(
+            entry_id=payload.entry_id, grounds=payload.grounds, name=payload.name, phone=payload.phone
+        )
+        receipt = services.objection_submit(draft)
+    except PortalError as exc:
+        raise _fail(422, exc.field, exc.text()) from None
+    return Status(201, {"reference": receipt.reference})
+
+
+class ObjectionOut(Schema):
+    reference: str
+    unit_name: str
+    masked_credit_code: str
+    recorded_at: datetime
+    outcome: str
+    decided_at: datetime | None
+    decision_reason: str
+
+
+class CodeIn(Schema):
+    code: str
+
+
+class Accepted(Schema):
+    message: str
+
+
+@api.post(
+    "/objections/{ref}/code",
+    response={202: Accepted, 429: Error},
+    summary="Send a status code to the phone the objector gave (the same answer for every reference)",
+)
+def objection_code(request: HttpRequest, ref: str) -> Status[Any]:
+    if not services.address_allowed(services.client_address(request), "objection_status"):
+        raise _fail(429, "", "too many requests from this address; try again in an hour")
+    services.status_code_request(ref)
+    return Status(202, {"message": "if the reference is right, a code was sent to the phone given"})
+
+
+@api.post(
+    "/objections/{ref}/session",
+    response={204: None, 400: Error, 422: Error},
+    summary="Open the objection's status in this session with the code sent",
+)
+def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status[Any]:
+    result = services.status_code_check(ref, payload.code)
+    if result != CodeCheck.OK:
+        raise _fail(
+            422,
+            "code",
+            {"wrong": "wrong code", "expired": "code expired or used", "too_many": "too many tries"}[result],
+        )
+    verified = request.session.get(VERIFIED, [])
+    request.session[VERIFIED] = [*verified[-9:], normalise_reference(ref)]
+    return Status(204, None)
+
+
+@api.get(
+    "/objections/{ref}",
+    response={200: ObjectionOut, 404: Error},
+    summary="An objection's outcome (the session must have verified its code)",
+)
+def objection_get(request: HttpRequest, ref: str) -> object:
+    reference = normalise_reference(ref)
+    status = services.objection_status(reference) if reference in request.session.get(VERIFIED, []) else None
+    if status is None:
+        raise _fail(404, "ref", "no objection with this reference is open in this session")
+    return status.__dict__

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "mianshen.portal"
+    label = "portal"
+    verbose_name = "门户 / public portal"
+    default_auto_field = "django.db.models.BigAutoField"

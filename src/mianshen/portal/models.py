@@ -1,0 +1,57 @@
+"""The public portal's own records: the receipt of an objection raised on the portal (its public reference and
+the phone its status code goes to), one-time codes for the objection status page, and per-address counters.
+
+The objection itself is a ``cases.Objection`` in the existing queue (recorded by ``cases.services``)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from mianshen.cases.models import Objection
+
+
+class ObjectionReceipt(models.Model):
+    """An objection raised on the portal: its reference (``O-`` + 10 Crockford base32 characters, contracts §4)
+    and the phone the objector gave (kept for the retention period on /privacy/, never shown in full)."""
+
+    reference = models.CharField(max_length=12, unique=True)
+    objection = models.OneToOneField(Objection, on_delete=models.PROTECT, related_name="portal_receipt")
+    phone = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class StatusCode(models.Model):
+    """A one-time code for /objections/status/: only its hash is kept; 10 minutes, used once, 5 tries.
+
+    A row is written for every request, whether or not the reference exists (the same writes either way);
+    ``sent`` says whether a message went out."""
+
+    reference = models.CharField(max_length=12)
+    phone = models.CharField(max_length=20, blank=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True)
+    sent = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["reference", "-id"], name="portal_statuscode_ref"),
+            models.Index(fields=["phone", "created_at"], name="portal_statuscode_phone"),
+        ]
+
+
+class AddressCounter(models.Model):
+    """Requests of one client address for one purpose in the current window (an atomic database counter: an
+    ``UPDATE … SET count = count + 1`` under the row's lock, never a cache that may lose it)."""
+
+    purpose = models.CharField(max_length=20)
+    address = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "address"], name="portal_counter_purpose_address")
+        ]

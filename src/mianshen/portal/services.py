@@ -1,0 +1,277 @@
+"""Portal services: an objection raised by the public (through ``cases.services.objection_record``, the same
+service the back office uses) with its public reference; the one-time code that opens its status page; the
+per-address limit on code requests.
+
+Codes follow contracts §4: 6 digits, 10 minutes, used once, 5 tries; to one phone at most 1 a minute, 5 an hour,
+10 a day (beyond that nothing is sent and the answer is unchanged); one client address at most
+``PORTAL_ADDRESS_MAX_REQUESTS`` code requests an hour (only this limit answers 429)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from mianshen.cases.models import Objection
+from mianshen.cases.services import CaseError, mask_credit_code, objection_record
+
+from .codes import code_hash, code_sender, new_code, new_reference, normalise_reference
+from .models import AddressCounter, ObjectionReceipt, StatusCode
+from .selectors import open_entry
+
+ACTOR = "公众 portal"
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_TRIES = 5
+PHONE_LIMITS = ((timedelta(minutes=1), 1), (timedelta(hours=1), 5), (timedelta(days=1), 10))
+ADDRESS_WINDOW = timedelta(hours=1)
+
+
+class PortalError(CaseError):
+    """A request the portal refuses; ``field`` names the form field it belongs to (or "")."""
+
+    def __init__(self, en: str, zh: str, field: str = "") -> None:
+        super().__init__(en, zh)
+        self.field = field
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header named by
+    ``PORTAL_CLIENT_ADDRESS_HEADER`` (its last entry: the one our proxy added); ``unknown`` if not an IP."""
+    header = settings.PORTAL_CLIENT_ADDRESS_HEADER
+    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
+    try:
+        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
+    except ValueError:
+        return "unknown"
+
+
+def clean_phone(text: str) -> str:
+    phone = "".join(str(text).split()).replace("-", "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not PHONE.match(phone):
+        raise PortalError(
+            "enter a mainland mobile number of 11 digits, like 13812345678",
+            "请输入 11 位手机号码，例如 13812345678",
+            "phone",
+        )
+    return phone
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+@dataclass(frozen=True)
+class ObjectionDraft:
+    entry_id: int
+    grounds: str
+    name: str
+    phone: str
+
+
+def objection_check(*, entry_id: object, grounds: str, name: str, phone: str) -> ObjectionDraft:
+    """The answers of the objection form checked (every problem named by its field, the first one raised)."""
+    entry = open_entry(entry_id)
+    if entry is None:
+        raise PortalError(
+            "this unit is not on an open notice: objections are taken only during the notice period",
+            "该单位不在公示期内的名单上：仅在公示期内受理异议",
+            "entry",
+        )
+    grounds = str(grounds or "").strip()
+    if len(grounds) < 10:
+        raise PortalError(
+            "say why you object, in at least 10 characters",
+            "请说明异议理由，至少 10 个字",
+            "grounds",
+        )
+    if len(grounds) > 2000:
+        raise PortalError("the grounds can be at most 2000 characters", "异议理由不能超过 2000 字", "grounds")
+    name = " ".join(str(name or "").split())
+    if len(name) > 50:
+        raise PortalError("a name can be at most 50 characters", "姓名不能超过 50 个字", "name")
+    if any(ord(c) < 32 for c in grounds.replace("\n", "").replace("\r", "").replace("\t", "")):
+        raise PortalError(
+            "the grounds contain characters that cannot be kept", "异议理由含有无法保存的字符", "grounds"
+        )
+    return ObjectionDraft(entry.pk, grounds, name, clean_phone(phone))
+
+
+def objection_submit(draft: ObjectionDraft, now: datetime | None = None) -> ObjectionReceipt:
+    """Record the objection in the existing queue and give it a public reference (one transaction)."""
+    entry = open_entry(draft.entry_id, now)
+    if entry is None:
+        raise PortalError(
+            "the notice period has ended: objections are no longer taken",
+            "公示期已结束，不再受理异议",
+            "entry",
+        )
+    contact = f"{draft.name} {draft.phone}".strip() if draft.name else draft.phone
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                objection = objection_record(
+                    case_id=entry.case_id,
+                    raised_by="public",
+                    contact=contact,
+                    grounds=draft.grounds,
+                    actor=ACTOR,
+                    now=now,
+                )
+                return ObjectionReceipt.objects.create(
+                    reference=new_reference("O"), objection=objection, phone=draft.phone
+                )
+        except IntegrityError:  # a reference drawn twice (50 random bits): draw again
+            continue
+    raise PortalError("no reference could be given; try again", "未能生成受理编号，请重试")
+
+
+@dataclass(frozen=True)
+class ObjectionStatus:
+    reference: str
+    unit_name: str
+    masked_credit_code: str
+    recorded_at: datetime
+    outcome: str  # "" while open
+    decided_at: datetime | None
+    decision_reason: str
+
+
+def objection_status(reference: str) -> ObjectionStatus | None:
+    receipt = (
+        ObjectionReceipt.objects.select_related("objection", "objection__case")
+        .filter(reference=normalise_reference(reference))
+        .first()
+    )
+    if receipt is None:
+        return None
+    o: Objection = receipt.objection
+    return ObjectionStatus(
+        receipt.reference,
+        o.case.unit_name,
+        mask_credit_code(o.case.credit_code),
+        o.recorded_at,
+        o.outcome,
+        o.decided_at,
+        o.decision_reason,
+    )
+
+
+# ---- one-time codes ------------------------------------------------------------------------------------------
+
+
+class CodeCheck(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    TOO_MANY = "too_many"
+
+
+def address_allowed(address: str, purpose: str, now: datetime | None = None) -> bool:
+    """Count one request of ``address`` for ``purpose``; False once it passes the hourly limit (an atomic
+    database counter, under the row's lock)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        row, _created = AddressCounter.objects.select_for_update().get_or_create(
+            purpose=purpose, address=address, defaults={"window_start": now}
+        )
+        if row.window_start <= now - ADDRESS_WINDOW:
+            AddressCounter.objects.filter(pk=row.pk).update(window_start=now, count=1)
+            return True
+        AddressCounter.objects.filter(pk=row.pk).update(count=F("count") + 1)
+        row.refresh_from_db(fields=["count"])
+        return row.count <= int(settings.PORTAL_ADDRESS_MAX_REQUESTS)
+
+
+def status_code_request(reference: str, now: datetime | None = None) -> None:
+    """Send a status code for ``reference`` to the phone its objector gave. The same writes whatever the
+    reference: a code row is kept for an unknown reference too (nothing is sent), and past a phone's limits the
+    row is kept and nothing is sent. The caller answers the same in every case."""
+    now = now or timezone.now()
+    ref = normalise_reference(reference)
+    code = new_code()
+    with transaction.atomic():
+        receipt = ObjectionReceipt.objects.select_for_update().filter(reference=ref).first() if ref else None
+        phone = receipt.phone if receipt is not None else ""
+        within = bool(phone) and all(
+            StatusCode.objects.filter(phone=phone, sent=True, created_at__gt=now - span).count() < limit
+            for span, limit in PHONE_LIMITS
+        )
+        StatusCode.objects.create(
+            reference=ref or "-",
+            phone=phone,
+            code_hash=code_hash(ref, code),
+            created_at=now,
+            expires_at=now + CODE_LIFETIME,
+            sent=within,
+        )
+        if within:
+            text = (
+                f"【免申即享稳岗返还】异议 {ref} 的查询验证码：{code}，10 分钟内有效。"
+                f" Code for objection {ref}: {code} (10 minutes)."
+            )
+            transaction.on_commit(
+                lambda: code_sender().send(phone=phone, text=text, purpose="objection_status")
+            )
+
+
+def status_code_check(reference: str, code: str, now: datetime | None = None) -> CodeCheck:
+    """Check a code typed for ``reference`` against the newest code issued for it (used once, 5 tries)."""
+    now = now or timezone.now()
+    ref = normalise_reference(reference)
+    code = "".join(str(code or "").split())
+    with transaction.atomic():
+        issued = StatusCode.objects.select_for_update().filter(reference=ref or "-").order_by("-id")
+        row = issued.filter(sent=True).first() or issued.first()
+        if row is None or row.used_at is not None:
+            return CodeCheck.EXPIRED
+        if row.tries >= CODE_TRIES:
+            return CodeCheck.TOO_MANY
+        if row.expires_at <= now:
+            return CodeCheck.EXPIRED
+        StatusCode.objects.filter(pk=row.pk).update(tries=F("tries") + 1)
+        if not (ref and row.sent and len(code) == 6 and code.isdigit()) or row.code_hash != code_hash(
+            ref, code
+        ):
+            return CodeCheck.TOO_MANY if row.tries + 1 >= CODE_TRIES else CodeCheck.WRONG
+        StatusCode.objects.filter(pk=row.pk).update(used_at=now)
+        return CodeCheck.OK
+
+
+# ---- retention (the periods on /privacy/) ------------------------------------------------------------------
+
+CODE_RETENTION = timedelta(days=30)
+PHONE_RETENTION = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Swept:
+    codes: int  # one-time code rows deleted (older than 30 days)
+    counters: int  # per-address counters whose window ended
+    phones: int  # objectors' phones blanked (a year after the objection was decided)
+
+
+def portal_sweep(now: datetime | None = None) -> Swept:
+    """Delete what is past its retention period (docs/portal.md, /privacy/): code rows after 30 days,
+    per-address counters after their window, and the objector's phone on a receipt a year after the decision
+    (the reference stays, so the status page still answers, but no code can be sent any more)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        codes, _ = StatusCode.objects.filter(created_at__lt=now - CODE_RETENTION).delete()
+        counters, _ = AddressCounter.objects.filter(window_start__lt=now - ADDRESS_WINDOW).delete()
+        phones = (
+            ObjectionReceipt.objects.exclude(phone="")
+            .filter(objection__decided_at__lt=now - PHONE_RETENTION)
+            .update(phone="")
+        )
+    return Swept(codes, counters, phones)

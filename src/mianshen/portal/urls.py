@@ -1,0 +1,20 @@
+"""The public portal's paths (contracts §4: kept exactly)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("guide/", views.guide, name="guide"),
+    path("faq/", views.faq_page, name="faq"),
+    path("demo/", views.demo, name="demo"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("publicity/", views.publicity, name="publicity"),
+    path("publicity/download.csv", views.publicity_csv, name="publicity_csv"),
+    path("objections/new/", views.objection_new, name="objection_new"),
+    path("objections/new/check/", views.objection_check_answers, name="objection_check"),
+    path("objections/new/done/", views.objection_done, name="objection_done"),
+    path("objections/status/", views.objection_status_page, name="objection_status"),
+]

@@ -1,0 +1,57 @@
+"""No input to a portal form or the API gives a 500 (hypothesis over the fields, the pages and the API)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import Listed
+
+TEXT = st.text(max_size=80) | st.sampled_from(
+    ["", "*", "0", "-1", "9" * 30, "110105", "O-0000000000", "\x00"]
+)
+FORMS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def clean(text: str) -> str:
+    return text.replace("\x00", "")  # the test client cannot send NUL in a form; Django refuses it with 400
+
+
+@FORMS
+@given(q=TEXT, district=TEXT, page=TEXT)
+def test_publicity_search_never_fails(
+    client: Client, listed: Listed, q: str, district: str, page: str
+) -> None:
+    for path in ("/publicity/", "/publicity/download.csv", "/api/publicity"):
+        r = client.get(path, {"q": clean(q), "district": clean(district), "page": clean(page)})
+        assert r.status_code in (200, 400, 422), (path, r.status_code)
+        if r.streaming:
+            b"".join(r.streaming_content)  # type: ignore[attr-defined]  # read it all, as a client would
+
+
+@FORMS
+@given(entry=TEXT, grounds=TEXT, name=TEXT, phone=TEXT)
+def test_the_objection_form_never_fails(
+    client: Client, listed: Listed, entry: str, grounds: str, name: str, phone: str
+) -> None:
+    data = {"entry": clean(entry), "grounds": clean(grounds), "name": clean(name), "phone": clean(phone)}
+    r = client.post("/objections/new/", data)
+    assert r.status_code in (302, 400, 404)
+
+
+@FORMS
+@given(reference=TEXT, code=TEXT, action=st.sampled_from(["", "code", "x"]))
+def test_the_status_form_never_fails(
+    client: Client, db: None, reference: str, code: str, action: str
+) -> None:
+    r = client.post(
+        "/objections/status/", {"reference": clean(reference), "code": clean(code), "action": action}
+    )
+    assert r.status_code in (200, 302, 400, 429)
+
+
+@pytest.mark.parametrize("path", ["/api/objections/%00", "/api/objections/O-0000000000", "/api/objections/x"])
+def test_unknown_references_in_the_api_are_404(client: Client, db: None, path: str) -> None:
+    assert client.get(path).status_code == 404
