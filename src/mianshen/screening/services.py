@@ -123,7 +123,7 @@ def round_start(
                 _("%(policy_id)s 已有一轮比对正在运行，请等待其完成"), policy_id=policy_id
             ) from exc
         raise RoundRefused(
-            _("%(policy_id)s 已有一轮比对（第 %(number)s 轮，由 %(by)s 发起）正在运行，请等待其完成"),
+            _("%(policy_id)s 已有一轮比对正在运行（第 %(number)s 轮，由 %(by)s 发起），请等待其完成"),
             policy_id=policy_id,
             number=running.number,
             by=running.started_by,

@@ -386,6 +386,7 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
             _("案件 %(case_id)s 有未处理的挂起事项（%(kind)s），请先处理"),
             case_id=payment.case_id,
             kind=HoldKind(blocking.kind).label,
+            code=blocking.kind,
         )
     account = Account(on_file.bank_code, on_file.branch_code, on_file.account_no, on_file.account_name,
                       f"correction:{correction.pk}")  # fmt: skip
