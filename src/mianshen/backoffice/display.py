@@ -60,7 +60,7 @@ def reason_meaning(code: str) -> str:
     from mianshen.payments.reasons import reason_info
 
     info = reason_info(code or None)
-    return f"{info.code} {info.meaning_en if lang_code() == 'en' else info.meaning_zh}"
+    return f"{info.code} {info.meaning}"
 
 
 def bank_status_meaning(code: str) -> str:
@@ -70,7 +70,7 @@ def bank_status_meaning(code: str) -> str:
     if not code:
         return ""
     info = status_info(code)
-    return f"{info.code} {info.meaning_en if lang_code() == 'en' else info.meaning_zh}"
+    return f"{info.code} {info.meaning}"
 
 
 def next_step(action: str) -> str:
@@ -81,7 +81,7 @@ def next_step(action: str) -> str:
     info = next((r for r in REASONS.values() if r.action.value == action), None)
     if info is None:
         return ""
-    return info.next_step_en if lang_code() == "en" else info.next_step_zh
+    return info.next_step
 
 
 def mask_account(number: str | None) -> str:
