@@ -27,7 +27,29 @@ def render(message: str | Promise, params: dict[str, Any] | None = None) -> str:
     text = str(message)
     if not params:
         return text
-    return text % {k: str(v) if isinstance(v, Promise | Listing) else v for k, v in params.items()}
+    return text % {k: str(v) if isinstance(v, Promise | Listing | Message) else v for k, v in params.items()}
+
+
+def in_language(language: str, message: str | Promise, params: dict[str, Any] | None = None) -> str:
+    """``message`` rendered in ``language`` (``en``, ``zh-hans``) whatever the active one: for a text stored in
+    both languages at once (a notice to a unit)."""
+    with translation.override(language):
+        return render(message, params)
+
+
+class Message:
+    """A message with its parameters, rendered when shown, in the language active then (a parameter of another
+    message, a reason's meaning)."""
+
+    def __init__(self, message: str | Promise, /, **params: Any) -> None:
+        self.message = message
+        self.params = params
+
+    def __str__(self) -> str:
+        return render(self.message, self.params)
+
+    def __repr__(self) -> str:
+        return f"Message({self.message!r}, **{self.params!r})"
 
 
 class Listing:

@@ -26,7 +26,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from mianshen.core.errors import CHINESE, ENGLISH, render
+from mianshen.core.errors import CHINESE, ENGLISH, Message, render
 
 StrOrPromise = str | Promise
 
@@ -101,6 +101,15 @@ class ReasonInfo:
     def next_step(self) -> str:
         """What the unit is told to do, in the active language."""
         return str(_NEXT_STEP[self.action])
+
+    @property
+    def meaning_message(self) -> Message:
+        """What the code means, rendered when shown (a parameter of another message)."""
+        return Message(self.message, **dict(self.params))
+
+    @property
+    def next_step_message(self) -> StrOrPromise:
+        return _NEXT_STEP[self.action]
 
     @property
     def next_step_zh(self) -> str:

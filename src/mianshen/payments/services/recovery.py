@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.cases.models import case_number
+from mianshen.core.errors import CHINESE, ENGLISH, in_language
 
 from ..crashpoints import maybe_crash
 from ..formats.types import remittance_text
@@ -77,6 +78,11 @@ SETTLED_BY_REISSUE = (HoldKind.REVIEW, HoldKind.TREASURY, HoldKind.TRIAGE, HoldK
 ENTERED = ("bank", "branch", "account_no", "name")  # a refused account, as entered, in the audit event
 
 
+# the notice to a unit whose payment failed, stored in both languages
+_NOTICE_RETURNED = _("稳岗返还款已退回：%(meaning)s（%(code)s）。%(next_step)s")
+_NOTICE_FAILED = _("稳岗返还款未能入账：%(meaning)s（%(code)s）。%(next_step)s")
+
+
 def _codes(inst: Inst) -> list[str]:
     s = inst.summary
     return [s.return_reason] if s.returned_on is not None else sorted(s.reject_codes)
@@ -119,8 +125,8 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
         info = reason_info(primary or None)
         returned = inst.summary.returned_on is not None
         if action in NOTIFY:
-            what_zh = "已退回" if returned else "未能入账"
-            what_en = "was returned" if returned else "could not be credited"
+            text = _NOTICE_RETURNED if returned else _NOTICE_FAILED
+            params = {"meaning": info.meaning_message, "code": primary, "next_step": info.next_step_message}
             notices.append(
                 UnitNotice(
                     key=f"{inst.e2e}:failed",
@@ -128,9 +134,8 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
                     instruction_id=inst.pk,
                     kind=action.value,
                     reason_code=primary,
-                    text_zh=f"稳岗返还款{what_zh}：{info.meaning_zh}（{primary}）。{info.next_step_zh}",
-                    text_en=f"Your job-stabilisation refund {what_en}: {info.meaning_en} ({primary}). "
-                    f"{info.next_step_en}",
+                    text_zh=in_language(CHINESE, text, params),
+                    text_en=in_language(ENGLISH, text, params),
                 )
             )
         if action == Do.OUR_DEFECT_RESEND and plan.bank_file is not None:
