@@ -38,10 +38,10 @@ from django.utils.translation import gettext_lazy as _
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_appending, audit_record_many
 from mianshen.core.bulkdb import allocate_ids, insert_rows, one_parameter, update_rows
-from mianshen.core.errors import Refusal
+from mianshen.core.errors import Listing, Refusal
 from mianshen.screening.models import ScreeningRound
 
-from .models import Case, CaseHistory
+from .models import STATE_LABELS, Case, CaseHistory
 from .states import State, can_amend, can_move
 
 BULK_FROM = 10
@@ -459,25 +459,30 @@ def _refusal(pk: int, current: State, move: Move) -> TransitionRefused | None:
     """Why the move is refused (None: it is allowed)."""
     if move.expect is not None and current not in move.expect:
         return TransitionRefused(
-            _("案件 %(case)s 状态为 %(state)s，应为以下之一：%(expected)s"),
+            _("案件 %(case)s 状态为“%(state_label)s”，应为以下之一：%(expected_labels)s"),
             case=pk,
             state=current.value,
             expected=sorted(s.value for s in move.expect),
+            state_label=STATE_LABELS[current],
+            expected_labels=Listing(STATE_LABELS[s] for s in sorted(move.expect)),
         )
     if move.to == current and move.changes:  # an amendment
         if not can_amend(current):
             return TransitionRefused(
-                _("案件 %(case)s 状态为 %(state)s：其金额和决定已属拨付环节或在人工处理中，不能修改"),
+                _("案件 %(case)s 状态为“%(state_label)s”：其金额和决定已属拨付环节或在人工处理中，不能修改"),
                 case=pk,
                 state=current.value,
+                state_label=STATE_LABELS[current],
             )
         return None
     if not can_move(current, move.to):
         return TransitionRefused(
-            _("案件 %(case)s：%(frm)s → %(to)s 不是允许的状态变更"),
+            _("案件 %(case)s：不允许从“%(frm_label)s”变为“%(to_label)s”"),
             case=pk,
             frm=current.value,
             to=move.to.value,
+            frm_label=STATE_LABELS[current],
+            to_label=STATE_LABELS[move.to],
         )
     return None
 

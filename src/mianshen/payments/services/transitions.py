@@ -40,9 +40,10 @@ from django.db.models import Field
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.core.bulkdb import COPY_FROM, bulk_update_batch
+from mianshen.core.errors import Listing
 
 from ..lifecycle import InstructionStatus
-from ..models import BankFile, Instruction
+from ..models import BANK_FILE_STATUS_LABELS, INSTRUCTION_STATUS_LABELS, BankFile, Instruction
 from ..states import BankFileStatus, bank_file_can_move, instruction_can_move
 from .common import PaymentError, audit_many
 
@@ -122,10 +123,12 @@ def instruction_transition_in_file(
     returns how many moved."""
     if frm == to or not instruction_can_move(frm, to):
         raise PaymentTransitionRefused(
-            _("银行文件 %(bank_file_id)s 的拨付指令：不允许从 %(value)s 变为 %(value2)s"),
+            _("银行文件 %(bank_file_id)s 的拨付指令：不允许从“%(frm_label)s”变为“%(to_label)s”"),
             bank_file_id=bank_file_id,
-            value=frm.value,
-            value2=to.value,
+            frm=frm.value,
+            to=to.value,
+            frm_label=INSTRUCTION_STATUS_LABELS[frm],
+            to_label=INSTRUCTION_STATUS_LABELS[to],
         )
     with transaction.atomic():
         moved = Instruction.objects.filter(bank_file_id=bank_file_id, status=frm.value).update(
@@ -155,10 +158,12 @@ def _check_table(ids: list[int], by_pk: dict[int, InstructionMove]) -> None:
     first = next(pk for pk in ids if (by_pk[pk].frm, by_pk[pk].to) in refused)
     m = by_pk[first]
     raise PaymentTransitionRefused(
-        _("拨付指令 %(first)s：不允许从 %(value)s 变为 %(value2)s"),
-        first=first,
-        value=m.frm.value,
-        value2=m.to.value,
+        _("拨付指令 %(instruction)s：不允许从“%(frm_label)s”变为“%(to_label)s”"),
+        instruction=first,
+        frm=m.frm.value,
+        to=m.to.value,
+        frm_label=INSTRUCTION_STATUS_LABELS[m.frm],
+        to_label=INSTRUCTION_STATUS_LABELS[m.to],
     )
 
 
@@ -171,10 +176,12 @@ def _check_current(ids: list[int], by_pk: dict[int, InstructionMove], current: d
         frm = by_pk[pk].frm
         if status != frm.value:
             raise PaymentTransitionRefused(
-                _("拨付指令 %(pk)s 的状态为 %(status)s，应为 %(value)s"),
+                _("拨付指令 %(pk)s 的状态为“%(status_label)s”，应为“%(expected_label)s”"),
                 pk=pk,
                 status=status,
-                value=frm.value,
+                expected=frm.value,
+                status_label=INSTRUCTION_STATUS_LABELS[InstructionStatus(status)],
+                expected_label=INSTRUCTION_STATUS_LABELS[frm],
             )
 
 
@@ -338,16 +345,20 @@ def _file_refusal(bf: BankFile, move: FileMove) -> PaymentTransitionRefused | No
     if move.expect is not None and current not in move.expect:
         expected = " / ".join(sorted(s.value for s in move.expect))
         return PaymentTransitionRefused(
-            _("银行文件 %(msg_id)s 的状态为 %(value)s，应为 %(expected)s"),
+            _("银行文件 %(msg_id)s 的状态为“%(status_label)s”，应为“%(expected_labels)s”"),
             msg_id=bf.msg_id,
-            value=current.value,
+            status=current.value,
             expected=expected,
+            status_label=BANK_FILE_STATUS_LABELS[current],
+            expected_labels=Listing(BANK_FILE_STATUS_LABELS[s] for s in sorted(move.expect)),
         )
     if not bank_file_can_move(current, move.to):
         return PaymentTransitionRefused(
-            _("银行文件 %(msg_id)s：不允许从 %(value)s 变为 %(value2)s"),
+            _("银行文件 %(msg_id)s：不允许从“%(frm_label)s”变为“%(to_label)s”"),
             msg_id=bf.msg_id,
-            value=current.value,
-            value2=move.to.value,
+            frm=current.value,
+            to=move.to.value,
+            frm_label=BANK_FILE_STATUS_LABELS[current],
+            to_label=BANK_FILE_STATUS_LABELS[move.to],
         )
     return None
