@@ -14,6 +14,12 @@ from django.db.utils import OperationalError
 
 pytest_plugins = ["mianshen.audit.testing"]
 
+# Command-line messages follow a Chinese locale (``core.command.cli_language``); the tests read them in English,
+# so a Chinese locale of the machine running them is set aside (the language tests set their own).
+for _name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+    if os.environ.get(_name, "").lower().startswith("zh"):
+        os.environ[_name] = "C.UTF-8"
+
 # Fixtures through which a test reaches the database (pytest-django's own, and its marker's helper).
 _DB_FIXTURES = {"_django_db_helper", "db", "transactional_db", "live_server", "django_db_setup"}
 

@@ -271,7 +271,7 @@ def test_a_correction_not_on_file_is_refused_on_the_page(pay: PayWorld, login: L
     assert zh.status_code == 422 and "操作未完成：" in zh.content.decode()
     assert "账号不同" in zh.content.decode() and "社保经办机构更新在用账户" in zh.content.decode()
     en = _english(own).post(url, data).content.decode()
-    assert "the account number differs" in en and "ask the unit to update its account" in en
+    assert "differs in the account number" in en and "ask the unit to update its account" in en
     assert (Correction.objects.count(), Instruction.objects.count()) == (corrections, instructions)
     refusals = AuditEvent.objects.order_by("-seq")[:2]
     assert AuditEvent.objects.count() == events + 2

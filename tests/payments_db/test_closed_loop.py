@@ -76,12 +76,12 @@ def test_refused_when_the_later_drop_has_another_account(tmp_path: Path) -> None
     failed = failed_one(tmp_path)
     later_drop({failed.case.unit_id: account(2)})
     refusal = refused(failed, account(1), r"not unit U\d+'s account on file in snapshot \d+")
-    assert "the account number differs" in refusal.en and "账号不同" in refusal.zh
+    assert "differs in the account number" in refusal.en and "账号不同" in refusal.zh
     assert "6210500000000002" not in refusal.en + refusal.zh  # the account on file is not shown
-    wrong_name = refused(failed, account(2, name="北京别家科技有限公司"), "the account name differs")
+    wrong_name = refused(failed, account(2, name="北京别家科技有限公司"), "differs in the account name")
     assert "户名不同" in wrong_name.zh
     other_branch = AccountInput("105", "105100000002", "6210500000000002", NAME)
-    refused(failed, other_branch, "the branch code differs")
+    refused(failed, other_branch, "differs in the branch code")
 
 
 def test_the_newest_drop_listing_the_unit_counts(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_the_newest_drop_listing_the_unit_counts(tmp_path: Path) -> None:
     later_drop({unit: account(1)})
     later_drop({unit: account(2)})  # the unit changed its account again
     later_drop({"U-SOMEONE-ELSE": account(3)})  # a drop without the unit says nothing about it
-    refused(failed, account(1), "the account number differs")
+    refused(failed, account(1), "differs in the account number")
     assert correction_prepare(case_id=failed.case_id, actor="li", account=account(2)).account_no.endswith(
         "0002"
     )
@@ -134,7 +134,7 @@ def test_the_checkers_approval_checks_again(tmp_path: Path) -> None:
     c = correction_prepare(case_id=failed.case_id, actor="li", account=account(1))
     later_drop({failed.case.unit_id: account(2)})  # a newer drop: the unit's account changed again
     instructions = Instruction.objects.count()
-    with pytest.raises(AccountNotOnFile, match="the account number differs"):
+    with pytest.raises(AccountNotOnFile, match="differs in the account number"):
         correction_decide(correction_id=c.pk, actor="wang", approve=True)
     c.refresh_from_db()
     assert (c.decided_by, c.reissue_id, Instruction.objects.count()) == ("", None, instructions)

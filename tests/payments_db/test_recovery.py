@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from mianshen.payments.lifecycle import LIVE
 from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment, UnitNotice
-from mianshen.payments.reasons import REASONS, Action
+from mianshen.payments.reasons import REASONS, Action, reason_info
 from mianshen.payments.services.bankfiles import bank_files_build
 from mianshen.payments.services.common import PaymentError
 from mianshen.payments.services.instructions import payments_release
@@ -60,6 +60,19 @@ def test_every_reason_code_does_what_the_table_says(tmp_path: Path, code: str) -
             and f"({code})" in notice.text_en
             and notice.case_id == one.case_id
         )
+        info = reason_info(code)  # one message, stored in both languages
+        assert notice.text_zh == f"稳岗返还款未能入账：{info.meaning_zh}（{code}）。{info.next_step_zh}"
+        assert notice.text_en == (
+            f"Your job-stabilisation refund could not be credited: {info.meaning_en} ({code}). {info.next_step_en}"
+        )
+        if code == "AC01":
+            assert notice.text_en.startswith(
+                "Your job-stabilisation refund could not be credited: Account number is incorrect (AC01). Check "
+                "and correct the bank account registered for your unit;"
+            )
+            assert notice.text_zh.startswith(
+                "稳岗返还款未能入账：账号错误（AC01）。请核对并更正单位登记的银行账户信息"
+            )
     holds = list(HoldItem.objects.values_list("kind", flat=True))
     assert holds == ([HOLD[action]] if action in HOLD else [])
     assert not Instruction.objects.filter(status="created").exists()  # nothing is re-sent by itself

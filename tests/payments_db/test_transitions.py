@@ -125,7 +125,7 @@ def test_a_refused_move_refuses_the_whole_batch_on_both_paths(
                                     events=[_applied("x")])  # fmt: skip
     # the first refused move in id order, worded the same on both paths, in English and Chinese
     assert str(refused.value) == f"instruction {insts[6].pk}: settled → frozen is not an allowed move"
-    assert refused.value.zh == f"拨付指令 {insts[6].pk}：不允许从 settled 变为 frozen"
+    assert refused.value.zh == f"拨付指令 {insts[6].pk}：不允许从“已入账”变为“已冻结，待交付”"
     assert _rows(insts) == rows and len(_events()) == events
 
 
@@ -214,7 +214,7 @@ def test_bank_file_moves_are_checked_written_with_their_fields_and_audited() -> 
         bank_file_transitions(moves=[FileMove(uploaded.pk, BF.NO_ANSWER), FileMove(answered.pk, BF.UPLOADED)],
                               actor=ACTOR, events=[_applied("x")])  # fmt: skip
     assert str(refused.value) == f"bank file {answered.msg_id}: answered → uploaded is not an allowed move"
-    assert refused.value.zh == f"银行文件 {answered.msg_id}：不允许从 answered 变为 uploaded"
+    assert refused.value.zh == f"银行文件 {answered.msg_id}：不允许从“已答复”变为“已交付，未答复”"
     assert BankFile.objects.get(pk=uploaded.pk).status == "uploaded" and len(_events()) == 1
     # not strict: an answer moves the handed-over files only (a frozen one stays, an answered one stays)
     never = _bank_file()

@@ -8,14 +8,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mianshen.cases.models import ObjectionOutcome
+from mianshen.cases.models import RAISED_BY, RECOMMENDATIONS, STATE_LABELS, ObjectionOutcome
 from mianshen.cases.states import State
-from mianshen.payments.models import Bank
+from mianshen.payments.models import ACTION_LABELS, BANK_FILE_STATUS_LABELS, Bank
 from mianshen.payments.services.recovery import AccountInput
 from mianshen.policy.parameters import policies
 from mianshen.registry.models import Snapshot
+from mianshen.screening.models import Checkpoint
 
-from . import labels
 from .payment_selectors import BankFileFilter, FailureFilter
 from .roles import DISTRICTS
 from .selectors import QueueFilter
@@ -47,9 +47,7 @@ class StartRoundForm(forms.Form):
         help_text=_("留空则取快照的抽取日期"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    checkpoint = forms.ChoiceField(
-        label=_("检查点"), choices=list(labels.CHECKPOINTS.items()), initial="ad_hoc"
-    )
+    checkpoint = forms.ChoiceField(label=_("检查点"), choices=Checkpoint.choices, initial="ad_hoc")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,22 +67,20 @@ class OpenNoticeForm(forms.Form):
 
 
 class ObjectionForm(forms.Form):
-    raised_by = forms.ChoiceField(label=_("提出方"), choices=list(labels.RAISED_BY.items()))
+    raised_by = forms.ChoiceField(label=_("提出方"), choices=RAISED_BY)
     contact = forms.CharField(label=_("联系方式"), max_length=200)
     grounds = forms.CharField(label=_("异议理由"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class ObjectionDecideForm(forms.Form):
-    outcome = forms.ChoiceField(
-        label=_("处理结果"), choices=[(v, labels.OUTCOMES[v]) for v in ObjectionOutcome.values]
-    )
+    outcome = forms.ChoiceField(label=_("处理结果"), choices=ObjectionOutcome.choices)
     reason = forms.CharField(label=_("理由"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class ReviewPrepareForm(forms.Form):
     recommendation = forms.ChoiceField(
         label=_("审核意见"),
-        choices=[("approve", labels.OUTCOMES["approve"]), ("reject", labels.OUTCOMES["reject"])],
+        choices=RECOMMENDATIONS,
     )
     notes = forms.CharField(label=_("审核说明"), widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -92,7 +88,7 @@ class ReviewPrepareForm(forms.Form):
 class ReviewDecideForm(forms.Form):
     decision = forms.ChoiceField(
         label=_("复核结论"),
-        choices=[("approve", labels.OUTCOMES["approve"]), ("reject", labels.OUTCOMES["reject"])],
+        choices=RECOMMENDATIONS,
     )
     reason = forms.CharField(label=_("理由"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -129,7 +125,7 @@ class QueueFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         codes = sorted(DISTRICTS) if districts is None else districts
         _choices(self, "district", [("", _("全部")), *((c, f"{c} {DISTRICTS[c]}") for c in codes)])
-        _choices(self, "state", [("", _("全部")), *((s.value, labels.STATES[s.value]) for s in State)])
+        _choices(self, "state", [("", _("全部")), *((s.value, STATE_LABELS[s]) for s in State)])
         if not states:
             del self.fields["state"]
         if not stage:
@@ -213,7 +209,11 @@ class BankFileFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _choices(self, "status", [("", _("全部")), *labels.BANK_FILE_STATUSES.items()])
+        _choices(
+            self,
+            "status",
+            [("", _("全部")), *((s.value, label) for s, label in BANK_FILE_STATUS_LABELS.items())],
+        )
         _choices(self, "bank", [("", _("全部")), *_bank_choices()])
 
     def filter(self) -> BankFileFilter:
@@ -238,7 +238,11 @@ class FailureFilterForm(forms.Form):
         _choices(
             self,
             "action",
-            [("", _("全部")), *labels.FAILURE_ACTIONS.items(), ("no_account", _("无可用账户"))],
+            [
+                ("", _("全部")),
+                *((a.value, label) for a, label in ACTION_LABELS.items()),
+                ("no_account", _("无可用账户")),
+            ],
         )
 
     def filter(self) -> FailureFilter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.screening.models import ScreeningRound
 
@@ -20,13 +21,33 @@ def case_number(case_id: int, policy_id: str) -> str:
     return f"{policy_id.upper()}-{case_id:08d}"
 
 
+# the states and their allowed moves are in ``states`` (pure); their names for people here
+STATE_LABELS = {
+    State.IDENTIFIED: _("已识别"),
+    State.AWAITING_CONFIRMATION: _("待用工单位确认"),
+    State.AWAITING_APPLICATION: _("待申请"),
+    State.UNDER_REVIEW: _("人工审核中"),
+    State.RECHECKED: _("已复核"),
+    State.PUBLICISED: _("公示中"),
+    State.OBJECTED: _("有异议"),
+    State.APPROVED: _("已核准"),
+    State.EXCLUDED: _("不予返还"),
+    State.RELEASED: _("拨付中"),
+    State.PAID: _("已拨付"),
+    State.AWAITING_CORRECTION: _("拨付未成功，待更正"),
+    State.PAYMENT_CANCELLED: _("已撤销拨付"),
+}
+RECOMMENDATIONS = [("approve", _("同意")), ("reject", _("不同意"))]  # a review's
+RAISED_BY = [("public", _("公众")), ("unit", _("单位"))]  # who raised an objection
+
+
 class Case(models.Model):
     policy_id = models.CharField(max_length=40)
     unit_id = models.CharField(max_length=64)
     credit_code = models.CharField(max_length=18)
     unit_name = models.CharField(max_length=500)
     district = models.CharField(max_length=6, db_index=True)
-    state = models.CharField(max_length=24, choices=[(s.value, s.value) for s in State])
+    state = models.CharField(max_length=24, choices=[(s.value, STATE_LABELS[s]) for s in State])
     amount_fen = models.BigIntegerField(default=0, help_text="the amount of the latest round that decided it")
     decision = models.CharField(max_length=24, blank=True, help_text="the latest round's decision")
     reason = models.CharField(max_length=300, blank=True, help_text="why it is where it is (codes or text)")
@@ -93,17 +114,15 @@ class NoticeEntry(models.Model):
 
 
 class ObjectionOutcome(models.TextChoices):
-    UPHELD = "upheld", "成立 / upheld"
-    REJECTED = "rejected", "不成立 / rejected"
-    WITHDRAWN = "withdrawn", "撤回 / withdrawn"
+    UPHELD = "upheld", _("成立")
+    REJECTED = "rejected", _("不成立")
+    WITHDRAWN = "withdrawn", _("撤回")
 
 
 class Objection(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="objections")
     notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
-    raised_by = models.CharField(
-        max_length=20, choices=[("public", "公众 / public"), ("unit", "单位 / unit")]
-    )
+    raised_by = models.CharField(max_length=20, choices=RAISED_BY)
     contact = models.CharField(max_length=200)
     grounds = models.TextField()
     recorded_by = models.CharField(max_length=150)
@@ -122,7 +141,7 @@ class Review(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
     kind = models.CharField(max_length=30, help_text="manual_review / application / confirmation")
-    recommendation = models.CharField(max_length=10, choices=[("approve", "approve"), ("reject", "reject")])
+    recommendation = models.CharField(max_length=10, choices=RECOMMENDATIONS)
     prepared_by = models.CharField(max_length=150)
     prepared_at = models.DateTimeField(auto_now_add=True)
     notes = models.TextField()
@@ -152,12 +171,12 @@ class HostConfirmation(models.Model):
 
 
 class ApplicationKind(models.TextChoices):
-    TYPE_OUTSIDE_SCOPE = "type_outside_scope", "类型不在自动范围 / type outside the automatic scope"
-    RELATED_TRANSFERS = "related_transfers", "关联单位间转移 / transfers between related units"
-    TYPE_CHANGE_MISSED = "type_change_missed", "单位类型变更未识别 / a missed change of unit type"
-    COMMITMENT_FULFILLED = "commitment_fulfilled", "承诺已履行 / commitment since fulfilled"
-    BELIEVE_QUALIFY = "believe_qualify", "认为符合条件未在名单 / I qualify but am not on the list"
-    WRONG_BANK_DETAILS = "wrong_bank_details", "银行信息有误致拨付失败 / payment failed on bank details"
+    TYPE_OUTSIDE_SCOPE = "type_outside_scope", _("类型不在自动范围")
+    RELATED_TRANSFERS = "related_transfers", _("关联单位间转移")
+    TYPE_CHANGE_MISSED = "type_change_missed", _("单位类型变更未识别")
+    COMMITMENT_FULFILLED = "commitment_fulfilled", _("承诺已履行")
+    BELIEVE_QUALIFY = "believe_qualify", _("认为符合条件未在名单")
+    WRONG_BANK_DETAILS = "wrong_bank_details", _("银行信息有误致拨付失败")
 
 
 class Application(models.Model):

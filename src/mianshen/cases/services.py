@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.core.bulkdb import insert_rows, update_rows
-from mianshen.core.errors import Refusal
+from mianshen.core.errors import Listing, Refusal
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
@@ -133,8 +134,9 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
     """
     if round.status != RoundStatus.COMPLETED:
         raise CaseError(
-            f"round {round.number} is {round.status}: only a completed round decides cases",
-            f"第 {round.number} 轮比对状态为 {round.status}：只有已完成的比对才能确定案件",
+            _("第 %(number)s 轮比对状态为 %(status)s：只有已完成的比对才能确定案件"),
+            number=round.number,
+            status=round.status,
         )
     now = now or timezone.now()
     policy = round.policy_id
@@ -283,7 +285,7 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
     """Freeze every rechecked case of the policy into a notice and publicise it (its lines written as plain
     rows, the cases moved in batches: a notice of 450,000 units is one transaction of a few bulk writes)."""
     if days < 1:
-        raise CaseError("a notice lasts at least one day", "公示期至少为一天")
+        raise CaseError(_("公示期至少为一天"))
     with transaction.atomic():
         ready = list(
             Case.objects.select_for_update()
@@ -293,8 +295,7 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
         )
         if not ready:
             raise CaseError(
-                "no rechecked cases to publicise: run the comparison before publicity first",
-                "没有已复核的案件可公示：请先进行公示前比对",
+                _("没有已复核的案件可公示：请先进行公示前比对"),
             )
         notice = Notice.objects.create(
             policy_id=policy_id,
@@ -337,22 +338,20 @@ def objection_record(
     """Record an objection against a publicised case during its notice; the case cannot be approved until
     the objection is decided."""
     if raised_by not in {"public", "unit"}:
-        raise CaseError("raised_by must be 'public' or 'unit'", "异议提出方须为公众或单位")
+        raise CaseError(_("异议提出方须为公众或单位"))
     if not contact.strip() or not grounds.strip():
-        raise CaseError("an objection needs a contact and its grounds", "异议须留有联系方式并说明理由")
+        raise CaseError(_("异议须留有联系方式并说明理由"))
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         entry = NoticeEntry.objects.filter(case=case).select_related("notice").order_by("-notice_id").first()
         if entry is None:
-            raise CaseError(
-                f"case {case.pk} is not on any public notice", f"案件 {case.pk} 不在任何公示名单上"
-            )
+            raise CaseError(_("案件 %(case)s 不在任何公示名单上"), case=case.pk)
         now = now or timezone.now()
         if not entry.notice.starts_at <= now < entry.notice.ends_at:
             ended = f"{entry.notice.ends_at.astimezone(BEIJING):%Y-%m-%d %H:%M}"
             raise CaseError(
-                f"the notice ended at {ended} Beijing time; objections are no longer taken",
-                f"公示已于北京时间 {ended} 结束，不再受理异议",
+                _("公示已于北京时间 %(ended)s 结束，不再受理异议"),
+                ended=ended,
             )
         objection = Objection.objects.create(
             case=case,
@@ -385,11 +384,11 @@ def objection_decide(*, objection_id: int, outcome: str, reason: str, actor: str
     (once no other objection on it is open)."""
     if outcome not in ObjectionOutcome.values:
         raise CaseError(
-            f"outcome must be one of {', '.join(ObjectionOutcome.values)}",
-            f"处理结果须为以下之一：{'、'.join(ObjectionOutcome.values)}",
+            _("处理结果须为以下之一：%(outcomes)s"),
+            outcomes=Listing(ObjectionOutcome.values),
         )
     if not reason.strip():
-        raise CaseError("a decision on an objection needs a reason", "异议处理须说明理由")
+        raise CaseError(_("异议处理须说明理由"))
     with transaction.atomic():
         # Lock order everywhere: case row, then its objection/review rows, then the audit chain.
         case_id = Objection.objects.values_list("case_id", flat=True).get(pk=objection_id)
@@ -397,8 +396,9 @@ def objection_decide(*, objection_id: int, outcome: str, reason: str, actor: str
         objection = Objection.objects.select_for_update().get(pk=objection_id)
         if objection.outcome:
             raise CaseError(
-                f"objection {objection.pk} was already decided ({objection.outcome})",
-                f"异议 {objection.pk} 已处理（{objection.outcome}）",
+                _("异议 %(objection)s 已处理（%(outcome)s）"),
+                objection=objection.pk,
+                outcome=objection.outcome,
             )
         objection.outcome = outcome
         objection.decided_by = actor
@@ -440,18 +440,19 @@ def review_prepare(
     *, case_id: int, recommendation: str, notes: str, actor: str, kind: str = "manual_review"
 ) -> Review:
     if recommendation not in {"approve", "reject"}:
-        raise CaseError("recommendation must be approve or reject", "审核意见须为同意或不同意")
+        raise CaseError(_("审核意见须为同意或不同意"))
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.state != S.UNDER_REVIEW:
             raise CaseError(
-                f"case {case.pk} is {case.state}, not under review",
-                f"案件 {case.pk} 状态为 {case.state}，不在人工审核中",
+                _("案件 %(case)s 状态为 %(state)s，不在人工审核中"),
+                case=case.pk,
+                state=case.state,
             )
         if Review.objects.filter(case=case, decided_by="").exists():
             raise CaseError(
-                f"case {case.pk} already has a review awaiting its second officer",
-                f"案件 {case.pk} 已有一份等待复核人审核的审核意见",
+                _("案件 %(case)s 已有一份等待复核人审核的审核意见"),
+                case=case.pk,
             )
         review = Review.objects.create(
             case=case, kind=kind, recommendation=recommendation, prepared_by=actor, notes=notes
@@ -471,14 +472,8 @@ REVIEW_FOUR_EYES = FourEyes(
     model=Review,
     maker="prepared_by",
     obj_type="review",
-    decided=lambda review: CaseError(
-        f"review {review.pk} was already decided by another officer",
-        f"审核 {review.pk} 已由其他复核人审核",
-    ),
-    own=lambda review: CaseError(
-        "four eyes: the officer who prepared a review cannot decide it",
-        "双人复核：提出审核意见的经办人不能审核自己的意见",
-    ),
+    decided=lambda review: CaseError(_("审核 %(review)s 已由其他复核人审核"), review=review.pk),
+    own=lambda review: CaseError(_("双人复核：提出审核意见的经办人不能审核自己的意见")),
 )
 
 
@@ -516,8 +511,9 @@ def confirmation_record(*, case_id: int, confirmed_on: date, evidence: str, acto
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.state != S.AWAITING_CONFIRMATION:
             raise CaseError(
-                f"case {case.pk} is {case.state}, not awaiting host-employer confirmation",
-                f"案件 {case.pk} 状态为 {case.state}，不在待用工单位确认中",
+                _("案件 %(case)s 状态为 %(state)s，不在待用工单位确认中"),
+                case=case.pk,
+                state=case.state,
             )
         conf = HostConfirmation.objects.create(
             case=case, confirmed_on=confirmed_on, evidence=evidence, recorded_by=actor
@@ -545,14 +541,14 @@ def application_submit(
 ) -> Application:
     """An application through the active channel; it puts the case under (four-eyes) review."""
     if kind not in ApplicationKind.values:
-        raise CaseError(f"unknown application kind {kind!r}", f"未知的申请类型 {kind!r}")
+        raise CaseError(_("未知的申请类型 %(kind)r"), kind=kind)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         if case.state not in {S.AWAITING_APPLICATION, S.EXCLUDED}:
             raise CaseError(
-                f"case {case.pk} is {case.state}: an application is for excluded cases and units "
-                "under key supervision",
-                f"案件 {case.pk} 状态为 {case.state}：申请渠道仅适用于不予返还的案件和重点监管单位",
+                _("案件 %(case)s 状态为 %(state)s：申请渠道仅适用于不予返还的案件和重点监管单位"),
+                case=case.pk,
+                state=case.state,
             )
         app = Application.objects.create(
             case=case, kind=kind, statement=statement, evidence=evidence, submitted_by=actor

@@ -33,13 +33,15 @@ from django.db.models import Field
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_appending, audit_record_many
 from mianshen.core.bulkdb import allocate_ids, insert_rows, one_parameter, update_rows
+from mianshen.core.errors import Listing, Refusal
 from mianshen.screening.models import ScreeningRound
 
-from .models import Case, CaseHistory
+from .models import STATE_LABELS, Case, CaseHistory
 from .states import State, can_amend, can_move
 
 BULK_FROM = 10
@@ -53,7 +55,7 @@ _HISTORY_COLUMNS = ("case_id", "from_state", "to_state", "actor", "reason", "rou
 _T = TypeVar("_T")
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(Refusal):
     """A move the transition table does not allow, or a case not in the state the caller expected."""
 
 
@@ -143,7 +145,9 @@ def case_open_many(*, cases: Sequence[NewCase], actor: str, round: ScreeningRoun
         return []
     for new in cases:
         if not can_move(None, new.state):
-            raise TransitionRefused(f"unit {new.unit_id}: a case cannot open as {new.state.value}")
+            raise TransitionRefused(
+                _("单位 %(unit)s：案件不能以 %(state)s 状态开立"), unit=new.unit_id, state=new.state.value
+            )
     connection = connections[DEFAULT_DB_ALIAS]
     now = timezone.now()
     with transaction.atomic():
@@ -246,7 +250,7 @@ def _move_rows(by_id: dict[int, Move], actor: str, round: ScreeningRound | None,
 def _check_found(by_id: dict[int, Move], found: list[int]) -> None:
     if len(found) != len(by_id):
         missing = sorted(set(by_id) - set(found))
-        raise TransitionRefused(f"no such case: {missing[:5]}")
+        raise TransitionRefused(_("没有编号为 %(ids)s 的案件"), ids=missing[:5])
 
 
 def _changed(by_id: dict[int, Move]) -> list[str]:
@@ -263,11 +267,13 @@ def _allowed(items: Iterable[tuple[int, str, _T]], by_id: dict[int, Move], stric
         key = (state, move.to, move.expect, not move.changes)
         ok = allowed.get(key)
         if ok is None:
-            ok = allowed[key] = not _refusal(pk, State(state), move)
+            ok = allowed[key] = _refusal(pk, State(state), move) is None
         if ok:
             kept.append(item)
         elif strict:
-            raise TransitionRefused(_refusal(pk, State(state), move))
+            refusal = _refusal(pk, State(state), move)
+            assert refusal is not None
+            raise refusal
     return kept
 
 
@@ -449,19 +455,36 @@ def _bulk_datetime(value: datetime, connection: BaseDatabaseWrapper) -> Any:
     return CaseHistory._meta.get_field("at").get_db_prep_save(value, connection)
 
 
-def _refusal(pk: int, current: State, move: Move) -> str:
+def _refusal(pk: int, current: State, move: Move) -> TransitionRefused | None:
+    """Why the move is refused (None: it is allowed)."""
     if move.expect is not None and current not in move.expect:
-        return f"case {pk} is {current.value}, expected one of {sorted(s.value for s in move.expect)}"
+        return TransitionRefused(
+            _("案件 %(case)s 状态为“%(state_label)s”，应为以下之一：%(expected_labels)s"),
+            case=pk,
+            state=current.value,
+            expected=sorted(s.value for s in move.expect),
+            state_label=STATE_LABELS[current],
+            expected_labels=Listing(STATE_LABELS[s] for s in sorted(move.expect)),
+        )
     if move.to == current and move.changes:  # an amendment
         if not can_amend(current):
-            return (
-                f"case {pk} is {current.value}: its amount and decision are the payment's or in a person's "
-                "hands, not amended"
+            return TransitionRefused(
+                _("案件 %(case)s 状态为“%(state_label)s”：其金额和决定已属拨付环节或在人工处理中，不能修改"),
+                case=pk,
+                state=current.value,
+                state_label=STATE_LABELS[current],
             )
-        return ""
+        return None
     if not can_move(current, move.to):
-        return f"case {pk}: {current.value} → {move.to.value} is not an allowed move"
-    return ""
+        return TransitionRefused(
+            _("案件 %(case)s：不允许从“%(frm_label)s”变为“%(to_label)s”"),
+            case=pk,
+            frm=current.value,
+            to=move.to.value,
+            frm_label=STATE_LABELS[current],
+            to_label=STATE_LABELS[move.to],
+        )
+    return None
 
 
 def _snapshot(case: Case) -> dict[str, Any]:

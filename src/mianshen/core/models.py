@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued", "排队 / queued"
-    RUNNING = "running", "运行中 / running"
-    DONE = "done", "完成 / done"
-    FAILED = "failed", "失败 / failed"
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("运行中")
+    DONE = "done", _("完成")
+    FAILED = "failed", _("失败")
 
 
 class Job(models.Model):

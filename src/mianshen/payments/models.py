@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import Case
 
 from .lifecycle import LIVE, InstructionStatus
+from .reasons import Action
 from .states import BankFileStatus
 
 ID = 35  # Max35Text: MsgId, PmtInfId, EndToEndId
@@ -73,6 +75,40 @@ class Payment(models.Model):
         return f"payment of case {self.case_id} ({self.amount_fen} fen)"
 
 
+# the statuses and their allowed moves are in ``lifecycle`` / ``states`` (pure); their names for people here
+INSTRUCTION_STATUS_LABELS = {
+    InstructionStatus.CREATED: _("待生成文件"),
+    InstructionStatus.FROZEN: _("已冻结，待交付"),
+    InstructionStatus.UPLOADED: _("已交付银行，未答复"),
+    InstructionStatus.NO_ANSWER: _("银行超时未答复"),
+    InstructionStatus.ACCEPTED: _("银行已受理"),
+    InstructionStatus.SETTLED: _("已入账"),
+    InstructionStatus.REJECTED: _("银行拒绝"),
+    InstructionStatus.RETURNED: _("已退回"),
+    InstructionStatus.DISPUTED: _("有争议，待核查"),
+    InstructionStatus.CANCELLED: _("已撤销"),
+}
+# what a failure makes the system do (``reasons.Action``), for staff
+ACTION_LABELS = {
+    Action.NEEDS_CORRECTION: _("需更正账户"),
+    Action.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT: _("账户已销户：须登记新账户"),
+    Action.HELD_FOR_REVIEW: _("账户冻结：复核后处理"),
+    Action.DUPLICATE_ALERT: _("重复警报：不得重发"),
+    Action.OUR_DEFECT_RESEND: _("我方文件缺陷：修正后整批重发"),
+    Action.TREASURY_INCIDENT: _("基金账户问题"),
+    Action.MANUAL_TRIAGE: _("人工核查"),
+}
+# the buckets of the reconciliation (``services.reconcile``)
+BUCKET_LABELS = {
+    "settled": _("已入账"),
+    "in_flight": _("在途"),
+    "awaiting_correction": _("待更正"),
+    "cancelled": _("已撤销"),
+}
+# a correction's or an approval's decision (``approved`` / ``refused``, "" while it waits)
+DECIDED_LABELS = {"approved": _("已同意"), "refused": _("未同意"), "": _("待决定")}
+
+
 class Instruction(models.Model):
     """One attempt to pay a case: the account copied in, ids fixed before any file leaves."""
 
@@ -96,7 +132,9 @@ class Instruction(models.Model):
     replaces = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, related_name="reissue", help_text="the failed attempt"
     )
-    status = models.CharField(max_length=12, choices=[(s.value, s.value) for s in InstructionStatus])
+    status = models.CharField(
+        max_length=12, choices=[(s.value, INSTRUCTION_STATUS_LABELS[s]) for s in InstructionStatus]
+    )
     bank_file = models.ForeignKey(
         "BankFile", on_delete=models.PROTECT, null=True, related_name="instructions"
     )
@@ -134,13 +172,13 @@ class Instruction(models.Model):
 
 
 # the statuses and their allowed moves are in ``states`` (pure); the labels of the choices here
-BANK_FILE_STATUS_LABELS: dict[BankFileStatus, str] = {
-    BankFileStatus.FROZEN: "已冻结 / frozen",
-    BankFileStatus.UPLOADING: "交付中 / being handed over",
-    BankFileStatus.UPLOADED: "已交付，未答复 / uploaded, no answer yet",
-    BankFileStatus.NO_ANSWER: "超时未答复 / no answer",
-    BankFileStatus.ANSWERED: "已答复 / answered",
-    BankFileStatus.REJECTED: "整体拒绝 / rejected whole",
+BANK_FILE_STATUS_LABELS = {
+    BankFileStatus.FROZEN: _("已冻结"),
+    BankFileStatus.UPLOADING: _("交付中"),
+    BankFileStatus.UPLOADED: _("已交付，未答复"),
+    BankFileStatus.NO_ANSWER: _("超时未答复"),
+    BankFileStatus.ANSWERED: _("已答复"),
+    BankFileStatus.REJECTED: _("整体拒绝"),
 }
 
 
@@ -189,8 +227,8 @@ class BankFile(models.Model):
 
 
 class InboundStatus(models.TextChoices):
-    APPLIED = "applied", "已应用 / applied"
-    QUARANTINED = "quarantined", "已隔离 / quarantined"
+    APPLIED = "applied", _("已应用")
+    QUARANTINED = "quarantined", _("已隔离")
 
 
 class InboundFile(models.Model):
@@ -220,15 +258,15 @@ class InboundFile(models.Model):
 
 
 class LineOutcome(models.TextChoices):
-    APPLIED = "applied", "applied: changed the instruction"
-    SAME = "same", "same: nothing new"
-    STALE = "stale", "stale: older than what is known"
-    CONTRADICTION = "contradiction", "contradiction: hold queue"
-    LATE = "late", "late: after a re-issue, hold queue"
-    IGNORED = "ignored", "ignored: DU01 answering a retried upload"
-    INFO = "info", "info: not a booking"
-    NOT_OURS = "not_ours", "not ours: a credit without our reference"
-    REPEAT = "repeat", "repeat: booking already recorded from another file"
+    APPLIED = "applied", _("已应用：指令已变更")
+    SAME = "same", _("重复：无新内容")
+    STALE = "stale", _("过时：早于已知状态")
+    CONTRADICTION = "contradiction", _("矛盾：转入挂起队列")
+    LATE = "late", _("迟到：重发之后，转入挂起队列")
+    IGNORED = "ignored", _("忽略：重试交付引起的 DU01")
+    INFO = "info", _("信息：非记账")
+    NOT_OURS = "not_ours", _("非我方：无我方编号的入账")
+    REPEAT = "repeat", _("重复记账：已由另一文件记录")
 
 
 class StatusLine(models.Model):
@@ -253,8 +291,8 @@ class StatusLine(models.Model):
 
 
 class BookingKind(models.TextChoices):
-    DEBIT = "debit", "付款记账 / debit booking"
-    RETURN = "return", "退回 / return"
+    DEBIT = "debit", _("付款记账")
+    RETURN = "return", _("退回")
 
 
 class Booking(models.Model):
@@ -283,18 +321,18 @@ class Booking(models.Model):
 
 
 class HoldKind(models.TextChoices):
-    CONTRADICTION = "contradiction", "矛盾的银行回执 / contradictory report"
-    LATE = "late", "重发后迟到的回执 / late report after re-issue"
-    DUPLICATE = "duplicate", "银行报重复 / bank says duplicate"
-    DU01_UNEXPECTED = "du01", "未重发的文件被报重复 / DU01 for a file sent once"
-    NO_ANSWER = "no_answer", "超时未答复 / no answer"
-    REVIEW = "review", "账户冻结待复核 / account blocked, review"
-    TREASURY = "treasury", "基金账户无法扣款 / fund account incident"
-    TRIAGE = "triage", "原因不明待人工核查 / manual triage"
-    REPEAT_BOOKING = "repeat_booking", "重复记账 / booking repeated in another file"
-    OUR_DEFECT = "our_defect", "我方文件缺陷 / defect in our file"
-    QUARANTINED = "quarantined", "银行回执已隔离 / bank answer quarantined"
-    IRREGULAR_FILE = "irregular_file", "银行目录中的异常文件 / not a regular file in a bank's outbox"
+    CONTRADICTION = "contradiction", _("矛盾的银行回执")
+    LATE = "late", _("重发后迟到的回执")
+    DUPLICATE = "duplicate", _("银行报重复")
+    DU01_UNEXPECTED = "du01", _("未重发的文件被报重复")
+    NO_ANSWER = "no_answer", _("超时未答复")
+    REVIEW = "review", _("账户冻结待复核")
+    TREASURY = "treasury", _("基金账户无法扣款")
+    TRIAGE = "triage", _("原因不明待人工核查")
+    REPEAT_BOOKING = "repeat_booking", _("重复记账")
+    OUR_DEFECT = "our_defect", _("我方文件缺陷")
+    QUARANTINED = "quarantined", _("银行回执已隔离")
+    IRREGULAR_FILE = "irregular_file", _("银行目录中的异常文件")
 
 
 class HoldItem(models.Model):
@@ -341,8 +379,8 @@ class UnitNotice(models.Model):
 
 
 class CorrectionKind(models.TextChoices):
-    ACCOUNT = "account", "更正账户 / corrected account"
-    RESEND = "resend", "原账户重发 / send again to the same account"
+    ACCOUNT = "account", _("更正账户")
+    RESEND = "resend", _("原账户重发")
 
 
 class Correction(models.Model):
@@ -394,8 +432,8 @@ class Correction(models.Model):
 
 
 class ApprovalKind(models.TextChoices):
-    CANCEL_PAYMENT = "cancel_payment", "撤销拨付 / cancel a payment"
-    REISSUE_FILE = "reissue_file", "缺陷文件重发 / re-issue a defective file's payments"
+    CANCEL_PAYMENT = "cancel_payment", _("撤销拨付")
+    REISSUE_FILE = "reissue_file", _("缺陷文件重发")
 
 
 class Approval(models.Model):

@@ -20,6 +20,14 @@ import polars as pl
 from . import codes as C
 from .parameters import ResolvedParams
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a Chinese display name for the project's message catalogue (``makemessages`` reads these calls);
+    the layers above translate it there (``backoffice.display.code_title``), so the policy stays free of Django.
+    A test checks that the catalogue's English is the ``en`` title beside it."""
+    return message
+
+
 Messages = dict[str, dict[str, str]]  # lang -> outcome -> template
 Test = Callable[[ResolvedParams, date], pl.Expr]
 
@@ -92,7 +100,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.TYPE_NOT_COVERED,
         None,
-        {"zh": "单位类型", "en": "unit type"},
+        {"zh": gettext_noop("单位类型"), "en": "unit type"},
         ("unit_type",),
         ("covered_unit_types",),
         _type_test,
@@ -113,7 +121,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.DEREGISTERED,
         None,
-        {"zh": "注销", "en": "deregistration"},
+        {"zh": gettext_noop("注销"), "en": "deregistration"},
         ("deregistered_on",),
         (),
         _dereg_test,
@@ -134,7 +142,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.SERIOUS_DISHONESTY,
         None,
-        {"zh": "严重失信", "en": "serious dishonesty"},
+        {"zh": gettext_noop("严重失信"), "en": "serious dishonesty"},
         ("serious_dishonesty_since",),
         (),
         _dishonesty_test,
@@ -155,7 +163,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.ARREARS,
         None,
-        {"zh": "欠费", "en": "arrears"},
+        {"zh": gettext_noop("欠费"), "en": "arrears"},
         ("arrears_fen",),
         (),
         _arrears_test,
@@ -176,7 +184,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.NO_PREMIUM,
         None,
-        {"zh": "实缴保费", "en": "premiums paid"},
+        {"zh": gettext_noop("实缴保费"), "en": "premiums paid"},
         ("base_fen", "paid_cutoff"),
         ("base_paid_cutoff",),
         _premium_test,
@@ -197,7 +205,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.LAYOFF_RATE_EXCEEDED,
         C.HEADCOUNT_MISSING,
-        {"zh": "裁员率", "en": "layoff rate"},
+        {"zh": gettext_noop("裁员率"), "en": "layoff rate"},
         (
             "base_headcount",
             "base_month",
@@ -232,7 +240,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.SIZE_UNKNOWN,
         C.SIZE_UNKNOWN,
-        {"zh": "企业规模", "en": "enterprise size"},
+        {"zh": gettext_noop("企业规模"), "en": "enterprise size"},
         ("unit_type", "size_class", "size_basis", "size_row", "employees", "revenue_yuan", "assets_yuan"),
         ("ratio_category", "non_enterprise_ratio_category", "size_headcount_fallback"),
         _size_test,
@@ -253,7 +261,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition(
         C.FULL_PAYMENT_SHORT,
         None,
-        {"zh": "足额缴费 12 个月", "en": "12 months fully paid"},
+        {"zh": gettext_noop("足额缴费 12 个月"), "en": "12 months fully paid"},
         ("full_paid_periods",),
         ("conditions",),
         _full_payment_test,
@@ -276,7 +284,7 @@ CONDITIONS: tuple[Condition, ...] = (
 ROUTES: tuple[Route, ...] = (
     Route(
         C.COMMITMENT_BREACH,
-        {"zh": "未履行承诺", "en": "broken commitment"},
+        {"zh": gettext_noop("未履行承诺"), "en": "broken commitment"},
         ("commitment_breach_since",),
         (),
         lambda p, as_of: pl.col("commitment_breach_since").is_not_null(),
@@ -296,7 +304,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         C.ABNORMAL_OPERATION,
-        {"zh": "经营异常", "en": "abnormal operation"},
+        {"zh": gettext_noop("经营异常"), "en": "abnormal operation"},
         ("abnormal_operation_since",),
         ("abnormal_operation_track",),
         lambda p, as_of: pl.col("abnormal_operation_since").is_not_null(),
@@ -315,7 +323,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         C.DISPATCH_UNCONFIRMED,
-        {"zh": "劳务派遣确认", "en": "dispatch confirmation"},
+        {"zh": gettext_noop("劳务派遣确认"), "en": "dispatch confirmation"},
         ("dispatch", "dispatch_confirmed_on"),
         (),
         lambda p, as_of: pl.col("dispatch") & pl.col("dispatch_confirmed_on").is_null(),

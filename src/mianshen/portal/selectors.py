@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext as marked  # a message marked N_() where it is defined
 from django.utils.translation import gettext_noop as N_
 
 from mianshen.cases.models import Notice, NoticeEntry
@@ -260,11 +261,11 @@ def guide_figures(today: date | None = None) -> GuideFigures:
         small_limit=percent_bp(params.small_limit_bp),
         ratio_large=percent_bp(ratio["large"]),
         ratio_sme=percent_bp(ratio["sme"]),
-        unit_types=[_(UNIT_TYPE_NAMES.get(t, t)) for t in sorted(params["covered_unit_types"])],
+        unit_types=[marked(UNIT_TYPE_NAMES.get(t, t)) for t in sorted(params["covered_unit_types"])],
         attrition=_("、").join(
-            _(REASON_NAMES.get(r, r)) for r in sorted(params["natural_attrition_reasons"])
+            marked(REASON_NAMES.get(r, r)) for r in sorted(params["natural_attrition_reasons"])
         ),
-        conditions=[_(CONDITION_NAMES.get(c, c)) for c in sorted(params.conditions)],
+        conditions=[marked(CONDITION_NAMES.get(c, c)) for c in sorted(params.conditions)],
     )
 
 

@@ -13,12 +13,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import Objection
 from mianshen.cases.services import CaseError, mask_credit_code, objection_record
@@ -38,8 +41,8 @@ ADDRESS_WINDOW = timedelta(hours=1)
 class PortalError(CaseError):
     """A request the portal refuses; ``field`` names the form field it belongs to (or "")."""
 
-    def __init__(self, en: str, zh: str, field: str = "") -> None:
-        super().__init__(en, zh)
+    def __init__(self, message: str | Promise, /, *, field: str = "", **params: Any) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 
@@ -59,11 +62,7 @@ def clean_phone(text: str) -> str:
     if phone.startswith("+86"):
         phone = phone[3:]
     if not PHONE.match(phone):
-        raise PortalError(
-            "enter a mainland mobile number of 11 digits, like 13812345678",
-            "请输入 11 位手机号码，例如 13812345678",
-            "phone",
-        )
+        raise PortalError(_("请输入 11 位手机号码，例如 13812345678"), field="phone")
     return phone
 
 
@@ -83,27 +82,17 @@ def objection_check(*, entry_id: object, grounds: str, name: str, phone: str) ->
     """The answers of the objection form checked (every problem named by its field, the first one raised)."""
     entry = open_entry(entry_id)
     if entry is None:
-        raise PortalError(
-            "this unit is not on an open notice: objections are taken only during the notice period",
-            "该单位不在公示期内的名单上：仅在公示期内受理异议",
-            "entry",
-        )
+        raise PortalError(_("该单位不在公示期内的名单上：仅在公示期内受理异议"), field="entry")
     grounds = str(grounds or "").strip()
     if len(grounds) < 10:
-        raise PortalError(
-            "say why you object, in at least 10 characters",
-            "请说明异议理由，至少 10 个字",
-            "grounds",
-        )
+        raise PortalError(_("请说明异议理由，至少 10 个字"), field="grounds")
     if len(grounds) > 2000:
-        raise PortalError("the grounds can be at most 2000 characters", "异议理由不能超过 2000 字", "grounds")
+        raise PortalError(_("异议理由不能超过 2000 字"), field="grounds")
     name = " ".join(str(name or "").split())
     if len(name) > 50:
-        raise PortalError("a name can be at most 50 characters", "姓名不能超过 50 个字", "name")
+        raise PortalError(_("姓名不能超过 50 个字"), field="name")
     if any(ord(c) < 32 for c in grounds.replace("\n", "").replace("\r", "").replace("\t", "")):
-        raise PortalError(
-            "the grounds contain characters that cannot be kept", "异议理由含有无法保存的字符", "grounds"
-        )
+        raise PortalError(_("异议理由含有无法保存的字符"), field="grounds")
     return ObjectionDraft(entry.pk, grounds, name, clean_phone(phone))
 
 
@@ -111,11 +100,7 @@ def objection_submit(draft: ObjectionDraft, now: datetime | None = None) -> Obje
     """Record the objection in the existing queue and give it a public reference (one transaction)."""
     entry = open_entry(draft.entry_id, now)
     if entry is None:
-        raise PortalError(
-            "the notice period has ended: objections are no longer taken",
-            "公示期已结束，不再受理异议",
-            "entry",
-        )
+        raise PortalError(_("公示期已结束，不再受理异议"), field="entry")
     contact = f"{draft.name} {draft.phone}".strip() if draft.name else draft.phone
     for _attempt in range(5):
         try:
@@ -133,7 +118,7 @@ def objection_submit(draft: ObjectionDraft, now: datetime | None = None) -> Obje
                 )
         except IntegrityError:  # a reference drawn twice (50 random bits): draw again
             continue
-    raise PortalError("no reference could be given; try again", "未能生成受理编号，请重试")
+    raise PortalError(_("未能生成受理编号，请重试"))
 
 
 @dataclass(frozen=True)

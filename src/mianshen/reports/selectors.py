@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import (
     Application,
@@ -37,7 +38,7 @@ from mianshen.cases.models import (
     Objection,
     Review,
 )
-from mianshen.core.errors import Refusal
+from mianshen.core.errors import Listing, Refusal
 from mianshen.payments.models import Correction, Instruction, Payment
 from mianshen.policy.codes import ELIGIBLE, PAYABLE_DECISIONS
 from mianshen.policy.parameters import policies
@@ -303,14 +304,15 @@ def outcomes(policy_id: str | None = None) -> Outcomes:
     if policy_id is None:
         policy_id = default_policy()
         if policy_id is None:
-            raise ReportRefused("no cases yet: run a screening round first", "尚无案件：请先运行比对")
+            raise ReportRefused(_("尚无案件：请先运行比对"))
     elif policy_id not in policies():
         raise ReportRefused(
-            f"unknown policy {policy_id!r} (known: {', '.join(sorted(policies()))})",
-            f"未知政策 {policy_id!r}",
+            _("未知政策 %(policy)s（已知：%(known)s）"),
+            policy=repr(policy_id),
+            known=Listing(sorted(policies())),
         )
     if not Case.objects.filter(policy_id=policy_id).exists():
-        raise ReportRefused(f"no cases for policy {policy_id}", f"政策 {policy_id} 尚无案件")
+        raise ReportRefused(_("政策 %(policy)s 尚无案件"), policy=policy_id)
     latest = (
         ScreeningRound.objects.filter(policy_id=policy_id, status=RoundStatus.COMPLETED)
         .order_by("-number")

@@ -13,21 +13,31 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.registry.models import Snapshot
 
 
 class Checkpoint(models.TextChoices):
-    INITIAL = "initial", "首轮比对 / first comparison"
-    BEFORE_PUBLICITY = "before_publicity", "公示前比对 / before publicity (checkpoint 1)"
-    BEFORE_PAYMENT = "before_payment", "拨付前比对 / before payment (checkpoint 3)"
-    AD_HOC = "ad_hoc", "临时比对 / ad hoc"
+    INITIAL = "initial", _("首轮比对")
+    BEFORE_PUBLICITY = "before_publicity", _("公示前比对（检查点一）")
+    BEFORE_PAYMENT = "before_payment", _("拨付前比对（检查点三）")
+    AD_HOC = "ad_hoc", _("临时比对")
 
 
 class RoundStatus(models.TextChoices):
-    RUNNING = "running", "运行中 / running"
-    COMPLETED = "completed", "已完成 / completed"
-    FAILED = "failed", "失败 / failed"
+    RUNNING = "running", _("运行中")
+    COMPLETED = "completed", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+# a unit's decision in a round (``policy.codes``), for people
+DECISION_LABELS = {
+    "eligible": _("符合条件"),
+    "ineligible": _("不符合条件"),
+    "manual_review": _("转人工审核"),
+    "pending_confirmation": _("待实际用工单位确认"),
+}
 
 
 class ScreeningRound(models.Model):

@@ -19,6 +19,7 @@ import polars as pl
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
@@ -79,9 +80,9 @@ def round_start(
     try:
         params = resolve(policy_id, as_of)
     except ValueError as exc:
-        raise RoundRefused(str(exc), f"无法确定该政策在此日期的参数：{exc}") from exc
+        raise RoundRefused(_("无法确定该政策在此日期的参数：%(problem)s"), problem=str(exc)) from exc
     if checkpoint not in Checkpoint.values:
-        raise RoundRefused(f"unknown checkpoint {checkpoint!r}", f"未知的比对检查点 {checkpoint!r}")
+        raise RoundRefused(_("未知的比对检查点 %(checkpoint)r"), checkpoint=checkpoint)
     try:
         with transaction.atomic():
             number = (
@@ -117,10 +118,15 @@ def round_start(
             )
     except IntegrityError as exc:
         running = ScreeningRound.objects.filter(policy_id=policy_id, status=RoundStatus.RUNNING).first()
-        who = f" (round {running.number}, started by {running.started_by})" if running else ""
+        if running is None:
+            raise RoundRefused(
+                _("%(policy_id)s 已有一轮比对正在运行，请等待其完成"), policy_id=policy_id
+            ) from exc
         raise RoundRefused(
-            f"another round of {policy_id} is running{who}; wait for it to finish",
-            f"{policy_id} 已有一轮比对正在运行{who}，请等待其完成",
+            _("%(policy_id)s 已有一轮比对正在运行（第 %(number)s 轮，由 %(by)s 发起），请等待其完成"),
+            policy_id=policy_id,
+            number=running.number,
+            by=running.started_by,
         ) from exc
     return rnd
 
@@ -142,8 +148,9 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
         return rnd
     if rnd.status == RoundStatus.FAILED:
         raise RoundRefused(
-            f"round {rnd.number} failed earlier: {rnd.error}; start a new round",
-            f"第 {rnd.number} 轮比对此前已失败（{rnd.error}），请发起新一轮比对",
+            _("第 %(number)s 轮比对此前已失败（%(error)s），请发起新一轮比对"),
+            number=rnd.number,
+            error=rnd.error,
         )
     params = resolve(rnd.policy_id, rnd.as_of)
     units = int(rnd.snapshot.rows_accepted.get("units", 0))

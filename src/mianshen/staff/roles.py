@@ -58,26 +58,27 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, Group
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 # Beijing's districts (GB/T 2260 codes, domain.md glossary): names are proper nouns, shown as they are.
-DISTRICTS: dict[str, str] = {
-    "110101": "东城区",
-    "110102": "西城区",
-    "110105": "朝阳区",
-    "110106": "丰台区",
-    "110107": "石景山区",
-    "110108": "海淀区",
-    "110109": "门头沟区",
-    "110111": "房山区",
-    "110112": "通州区",
-    "110113": "顺义区",
-    "110114": "昌平区",
-    "110115": "大兴区",
-    "110116": "怀柔区",
-    "110117": "平谷区",
-    "110118": "密云区",
-    "110119": "延庆区",
+DISTRICTS: dict[str, Promise] = {
+    "110101": _("东城区"),
+    "110102": _("西城区"),
+    "110105": _("朝阳区"),
+    "110106": _("丰台区"),
+    "110107": _("石景山区"),
+    "110108": _("海淀区"),
+    "110109": _("门头沟区"),
+    "110111": _("房山区"),
+    "110112": _("通州区"),
+    "110113": _("顺义区"),
+    "110114": _("昌平区"),
+    "110115": _("大兴区"),
+    "110116": _("怀柔区"),
+    "110117": _("平谷区"),
+    "110118": _("密云区"),
+    "110119": _("延庆区"),
 }
 
 

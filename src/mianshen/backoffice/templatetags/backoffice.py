@@ -7,9 +7,25 @@ from typing import Any
 
 from django import template
 
+from mianshen.cases.models import RAISED_BY, RECOMMENDATIONS, STATE_LABELS, ObjectionOutcome
+from mianshen.core.models import JobStatus
 from mianshen.core.money import format_yuan
+from mianshen.payments.models import (
+    ACTION_LABELS,
+    BANK_FILE_STATUS_LABELS,
+    BUCKET_LABELS,
+    DECIDED_LABELS,
+    INSTRUCTION_STATUS_LABELS,
+    ApprovalKind,
+    BookingKind,
+    CorrectionKind,
+    HoldKind,
+    InboundStatus,
+)
+from mianshen.screening.models import DECISION_LABELS, Checkpoint, RoundStatus
 
-from .. import labels
+from .. import display
+from ..roles import Role
 
 register = template.Library()
 
@@ -29,106 +45,102 @@ def fen_yuan(value: Any) -> str:
     return format_yuan(fen)
 
 
-def _lookup(table: dict[str, Any], value: Any) -> str:
-    key = "" if value is None else str(value)
-    return str(table.get(key, key))
-
-
 @register.filter
 def state_label(value: Any) -> str:
-    return _lookup(labels.STATES, value)
+    return display.label(STATE_LABELS, value)
 
 
 @register.filter
 def decision_label(value: Any) -> str:
-    return _lookup(labels.DECISIONS, value)
+    return display.label(DECISION_LABELS, value)
 
 
 @register.filter
 def checkpoint_label(value: Any) -> str:
-    return _lookup(labels.CHECKPOINTS, value)
+    return display.label(dict(Checkpoint.choices), value)
 
 
 @register.filter
 def round_status_label(value: Any) -> str:
-    return _lookup(labels.ROUND_STATUSES, value)
+    return display.label(dict(RoundStatus.choices), value)
 
 
 @register.filter
 def job_status_label(value: Any) -> str:
-    return _lookup(labels.JOB_STATUSES, value)
+    return display.label(dict(JobStatus.choices), value)
 
 
 @register.filter
 def outcome_label(value: Any) -> str:
-    return _lookup(labels.OUTCOMES, value)
+    """An objection's outcome or a review's recommendation."""
+    return display.label({**dict(ObjectionOutcome.choices), **dict(RECOMMENDATIONS)}, value)
 
 
 @register.filter
 def raised_by_label(value: Any) -> str:
-    return _lookup(labels.RAISED_BY, value)
+    return display.label(dict(RAISED_BY), value)
 
 
 @register.filter
 def role_label(value: Any) -> str:
-    return _lookup(labels.ROLES, value)
+    return display.label(dict(Role.choices), value)
 
 
 @register.filter
 def instruction_status_label(value: Any) -> str:
-    return _lookup(labels.INSTRUCTION_STATUSES, value)
+    return display.label(INSTRUCTION_STATUS_LABELS, value)
 
 
 @register.filter
 def bucket_label(value: Any) -> str:
-    return _lookup(labels.BUCKETS, value)
+    return display.label(BUCKET_LABELS, value)
 
 
 @register.filter
 def bank_file_status_label(value: Any) -> str:
-    return _lookup(labels.BANK_FILE_STATUSES, value)
+    return display.label(BANK_FILE_STATUS_LABELS, value)
 
 
 @register.filter
 def inbound_status_label(value: Any) -> str:
-    return _lookup(labels.INBOUND_STATUSES, value)
+    return display.label(dict(InboundStatus.choices), value)
 
 
 @register.filter
 def hold_kind_label(value: Any) -> str:
-    return _lookup(labels.HOLD_KINDS, value)
+    return display.label(dict(HoldKind.choices), value)
 
 
 @register.filter
 def failure_action_label(value: Any) -> str:
-    return _lookup(labels.FAILURE_ACTIONS, value)
+    return display.label(ACTION_LABELS, value)
 
 
 @register.filter
 def correction_kind_label(value: Any) -> str:
-    return _lookup(labels.CORRECTION_KINDS, value)
+    return display.label(dict(CorrectionKind.choices), value)
 
 
 @register.filter
 def approval_kind_label(value: Any) -> str:
-    return _lookup(labels.APPROVAL_KINDS, value)
+    return display.label(dict(ApprovalKind.choices), value)
 
 
 @register.filter
 def decided_label(value: Any) -> str:
-    return _lookup(labels.DECIDED, value)
+    return display.label(DECIDED_LABELS, value)
 
 
 @register.filter
 def booking_kind_label(value: Any) -> str:
-    return _lookup(labels.BOOKING_KINDS, value)
+    return display.label(dict(BookingKind.choices), value)
 
 
 @register.filter
 def move_label(value: Any) -> str:
     """An instruction's status move as ingest counts it: ``uploaded->rejected`` → ``已交付银行，未答复 → 银行拒绝``."""
     before, _sep, after = str(value or "").partition("->")
-    return f"{_lookup(labels.INSTRUCTION_STATUSES, before)} → {_lookup(labels.INSTRUCTION_STATUSES, after)}"
+    return f"{instruction_status_label(before)} → {instruction_status_label(after)}"
 
 
 @register.filter
@@ -136,7 +148,7 @@ def failure_codes(instruction: Any) -> list[str]:
     """The reason codes of a failed instruction (its return reason, or its reject codes)."""
     if instruction is None:
         return []
-    return labels.failure_codes(
+    return display.failure_codes(
         reject_codes=instruction.reject_codes,
         return_reason=instruction.return_reason,
         returned=instruction.returned_on is not None,
@@ -145,22 +157,22 @@ def failure_codes(instruction: Any) -> list[str]:
 
 @register.filter
 def reason_meaning(value: Any) -> str:
-    return labels.reason_meaning(str(value or ""))
+    return display.reason_meaning(str(value or ""))
 
 
 @register.filter
 def bank_status_meaning(value: Any) -> str:
-    return labels.bank_status_meaning(str(value or ""))
+    return display.bank_status_meaning(str(value or ""))
 
 
 @register.filter
 def next_step(value: Any) -> str:
-    return labels.next_step(str(value or ""))
+    return display.next_step(str(value or ""))
 
 
 @register.filter
 def mask_account(value: Any) -> str:
-    return labels.mask_account(None if value is None else str(value))
+    return display.mask_account(None if value is None else str(value))
 
 
 @register.filter
@@ -179,12 +191,12 @@ def may(user: Any, perm: str) -> bool:
 
 @register.filter
 def district_name(value: Any) -> str:
-    return labels.district_name(value)
+    return display.district_name(value)
 
 
 @register.filter
 def code_title(value: Any) -> str:
-    return labels.code_title(str(value))
+    return display.code_title(str(value))
 
 
 @register.filter

@@ -28,6 +28,7 @@ from mianshen.cases.states import PAYMENT_STATES, State
 from mianshen.cases.transitions import TransitionRefused
 
 from .. import payment_selectors, selectors
+from ..display import lang_code
 from ..forms import (
     ConfirmationForm,
     CorrectionPrepareForm,
@@ -37,7 +38,6 @@ from ..forms import (
     ReviewDecideForm,
     ReviewPrepareForm,
 )
-from ..labels import lang_code
 from ..roles import Perm, allowed_perms, can
 from ..services import case_bank_view, case_contact_view, case_payment_accounts_view
 from ._base import actor, case_or_404, is_htmx, refusal_text, require_perm, staff_view

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
@@ -39,15 +40,14 @@ def approval_request(
     kind = ApprovalKind(kind)
     if not reason.strip():
         raise PaymentError(
-            "say why (the reason is shown to the deciding officer and kept in the audit trail)",
-            "请说明理由（理由将提供给审核人并记入审计日志）",
+            _("请说明理由（理由将提供给审核人并记入审计日志）"),
         )
     with transaction.atomic():
         target: dict[str, Any]
         described: dict[str, Any]
         if kind == ApprovalKind.CANCEL_PAYMENT:
             if case_id is None:
-                raise PaymentError("a cancellation names the case", "撤销拨付须指明案件")
+                raise PaymentError(_("撤销拨付须指明案件"))
             _check_cancellable(case_id)
             target = {"case_id": case_id}
             described = {"case": case_id}
@@ -60,8 +60,9 @@ def approval_request(
                 approval = Approval.objects.create(kind=kind, reason=reason, requested_by=actor, **target)
         except IntegrityError:
             raise PaymentError(
-                f"a {kind.value} request for {described} already waits for a decision",
-                f"{kind.label.split(' / ')[0]}申请已提交、正在等待审核",
+                _("%(kind)s申请已提交、正在等待审核（%(target)s）"),
+                kind=kind.label,
+                target=", ".join(f"{k} {v}" for k, v in described.items()),
             ) from None
         audit_many(actor=actor, events=[event(Action.PAYMENT_APPROVAL_REQUESTED, "approval", approval.pk,
                                               after={"kind": kind.value, **described}, reason=reason)])  # fmt: skip
@@ -72,17 +73,13 @@ APPROVAL_FOUR_EYES = FourEyes(
     model=Approval,
     maker="requested_by",
     obj_type="approval",
-    missing=lambda approval_id: PaymentError(
-        f"no approval request {approval_id}", f"没有编号为 {approval_id} 的申请"
-    ),
+    missing=lambda approval_id: PaymentError(_("没有编号为 %(approval_id)s 的申请"), approval_id=approval_id),
     decided=lambda approval: PaymentError(
-        f"request {approval.pk} was already decided by {approval.decided_by}",
-        f"申请 {approval.pk} 已由 {approval.decided_by} 审核",
+        _("申请 %(approval_id)s 已由 %(decided_by)s 审核"),
+        approval_id=approval.pk,
+        decided_by=approval.decided_by,
     ),
-    own=lambda approval: PaymentError(
-        "four eyes: the officer who asked cannot decide the request",
-        "双人复核：提出申请的经办人不能审核自己的申请",
-    ),
+    own=lambda approval: PaymentError(_("双人复核：提出申请的经办人不能审核自己的申请")),
 )
 
 
@@ -119,13 +116,11 @@ def _check_cancellable(case_id: int) -> None:
         raise not_handed_over(case_id)
     if Correction.objects.filter(payment=payment, decided_by="").exists():
         raise PaymentError(
-            f"case {case_id} has a correction waiting for a decision: decide it first",
-            f"案件 {case_id} 有待审核的账户更正：请先审核该更正",
+            _("案件 %(case_id)s 有待审核的账户更正：请先审核该更正"),
+            case_id=case_id,
         )
     if payment.cancelled_at is not None:
-        raise PaymentError(
-            f"the payment of case {case_id} is already cancelled", f"案件 {case_id} 的拨付已撤销"
-        )
+        raise PaymentError(_("案件 %(case_id)s 的拨付已撤销"), case_id=case_id)
     current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
     if current is not None and IS(current.status) not in CANCELLABLE:
         raise not_cancellable(case_id, current)

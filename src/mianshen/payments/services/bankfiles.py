@@ -24,6 +24,7 @@ from multiprocessing import get_all_start_methods, get_context
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.core.bulkdb import allocate_ids
@@ -261,7 +262,7 @@ def _upload_claim(*, msg_id: str, actor: str, retry: bool, me: Owner) -> tuple[B
         if bf is None:
             other = BankFile.objects.filter(msg_id=msg_id).first()
             if other is None:
-                raise PaymentError(f"no bank file {msg_id}", f"没有报文标识为 {msg_id} 的银行文件")
+                raise PaymentError(_("没有报文标识为 %(msg_id)s 的银行文件"), msg_id=msg_id)
             return Handover(other, sent=False, skipped="another process is claiming it right now")
         pending = bf.status in (BankFileStatus.FROZEN, BankFileStatus.UPLOADING)
         again = retry and bf.status in (BankFileStatus.UPLOADED, BankFileStatus.NO_ANSWER)

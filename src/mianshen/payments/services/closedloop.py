@@ -27,7 +27,10 @@ from typing import Protocol
 
 from django.db.models import Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from mianshen.core.errors import Listing
 from mianshen.registry.models import BankAccount, Snapshot
 from mianshen.registry.selectors import unit_account_on_file
 
@@ -37,16 +40,12 @@ from .common import PaymentError
 
 FIELDS = ("bank_code", "branch_code", "account_no", "account_name")
 FIELD_NAMES = {
-    "bank_code": ("bank code", "开户银行"),
-    "branch_code": ("branch code", "开户行行号"),
-    "account_no": ("account number", "账号"),
-    "account_name": ("account name", "户名"),
+    "bank_code": pgettext_lazy("account field", "开户银行"),
+    "branch_code": pgettext_lazy("account field", "开户行行号"),
+    "account_no": pgettext_lazy("account field", "账号"),
+    "account_name": pgettext_lazy("account field", "户名"),
 }
-ASK_UNIT_EN = (
-    "ask the unit to update its account at the social-insurance office, and correct the payment once the next "
-    "data drop carrying it is imported"
-)
-ASK_UNIT_ZH = "请告知单位到社保经办机构更新在用账户，待载有新账户的下一批数据导入后再更正"
+ASK_UNIT = _("请告知单位到社保经办机构更新在用账户，待载有新账户的下一批数据导入后再更正")
 
 
 class AccountLike(Protocol):
@@ -117,23 +116,29 @@ def correction_account_on_file(
     when = timezone.localtime(since).strftime("%Y-%m-%d %H:%M")
     if found is None or found[0].imported_at <= since:
         raise AccountNotOnFile(
-            f"case {case_id}: no data drop imported since the payment failed ({when}) carries an account for "
-            f"unit {unit}; a corrected account must be the unit's social-insurance account on file: {ASK_UNIT_EN}",
-            f"案件 {case_id}：拨付失败（{when}）后尚未导入载有单位 {unit} 账户的数据；更正账户须为单位的社保在用账户：{ASK_UNIT_ZH}",
+            _(
+                "案件 %(case_id)s：拨付失败（%(when)s）后尚未导入载有单位 %(unit)s 账户的数据；更正账户须为单位的社保在用账户：%(ask)s"
+            ),
+            case_id=case_id,
+            when=when,
+            unit=unit,
+            ask=ASK_UNIT,
         )
     snapshot, row = found
     if row is None:
         raise _no_account(case_id, unit, snapshot)
     differs = differing_fields(entered, row)
     if differs:
-        en = ", ".join(FIELD_NAMES[f][0] for f in differs)
-        zh = "、".join(FIELD_NAMES[f][1] for f in differs)
         raise AccountNotOnFile(
-            f"case {case_id}: the account entered is not unit {unit}'s account on file in snapshot {snapshot.pk} "
-            f"(imported {_imported(snapshot)}): the {en} {'differs' if len(differs) == 1 else 'differ'}; enter the "
-            f"account as on file, or {ASK_UNIT_EN}",
-            f"案件 {case_id}：所录账户与单位 {unit} 在数据快照 {snapshot.pk}（{_imported(snapshot)} 导入）中的社保在用账户"
-            f"不一致（{zh}不同）：请按在用账户录入，或{ASK_UNIT_ZH}",
+            _(
+                "案件 %(case_id)s：所录账户与单位 %(unit)s 在数据快照 %(snapshot)s（%(imported)s 导入）中的社保在用账户不一致（%(fields)s不同）：请按在用账户录入，或%(ask)s"
+            ),
+            case_id=case_id,
+            unit=unit,
+            snapshot=snapshot.pk,
+            imported=_imported(snapshot),
+            fields=Listing(FIELD_NAMES[f] for f in differs),
+            ask=ASK_UNIT,
         )
     if (
         failed is not None
@@ -141,10 +146,14 @@ def correction_account_on_file(
         and not differing_fields(_account_of(failed), row)
     ):
         raise AccountNotOnFile(
-            f"case {case_id}: unit {unit}'s account on file in snapshot {snapshot.pk} is still the account that "
-            f"failed ({failed.reject_codes or failed.return_reason}): {ASK_UNIT_EN}",
-            f"案件 {case_id}：单位 {unit} 在数据快照 {snapshot.pk} 中的在用账户仍是拨付失败的账户"
-            f"（{failed.reject_codes or failed.return_reason}）：{ASK_UNIT_ZH}",
+            _(
+                "案件 %(case_id)s：单位 %(unit)s 在数据快照 %(snapshot)s 中的在用账户仍是拨付失败的账户（%(codes)s）：%(ask)s"
+            ),
+            case_id=case_id,
+            unit=unit,
+            snapshot=snapshot.pk,
+            codes=failed.reject_codes or failed.return_reason,
+            ask=ASK_UNIT,
         )
     return _on_file(snapshot, row)
 
@@ -155,19 +164,23 @@ def resend_account_on_file(*, payment: Payment, failed: Instruction) -> OnFile:
     found = unit_account_on_file(unit_id=unit)
     if found is None:
         raise AccountNotOnFile(
-            f"case {case_id}: no data drop lists unit {unit}, so its account in use is unknown: {ASK_UNIT_EN}",
-            f"案件 {case_id}：没有任何数据载有单位 {unit}，无法确认其社保在用账户：{ASK_UNIT_ZH}",
+            _("案件 %(case_id)s：没有任何数据载有单位 %(unit)s，无法确认其社保在用账户：%(ask)s"),
+            case_id=case_id,
+            unit=unit,
+            ask=ASK_UNIT,
         )
     snapshot, row = found
     if row is None:
         raise _no_account(case_id, unit, snapshot)
     if differing_fields(_account_of(failed), row):
         raise AccountNotOnFile(
-            f"case {case_id}: unit {unit}'s account on file changed in snapshot {snapshot.pk} (imported "
-            f"{_imported(snapshot)}); a re-send would pay an account no longer in use: enter a correction with "
-            "the account on file",
-            f"案件 {case_id}：单位 {unit} 的社保在用账户已在数据快照 {snapshot.pk}（{_imported(snapshot)} 导入）中变更，"
-            "原账户重发将拨付至非在用账户：请按在用账户登记更正",
+            _(
+                "案件 %(case_id)s：单位 %(unit)s 的社保在用账户已在数据快照 %(snapshot)s（%(imported)s 导入）中变更，原账户重发将拨付至非在用账户：请按在用账户登记更正"
+            ),
+            case_id=case_id,
+            unit=unit,
+            snapshot=snapshot.pk,
+            imported=_imported(snapshot),
         )
     return _on_file(snapshot, row)
 
@@ -198,7 +211,12 @@ def _imported(snapshot: Snapshot) -> str:
 
 def _no_account(case_id: int, unit: str, snapshot: Snapshot) -> AccountNotOnFile:
     return AccountNotOnFile(
-        f"case {case_id}: the newest data drop (snapshot {snapshot.pk}, imported {_imported(snapshot)}) lists unit "
-        f"{unit} without an account: {ASK_UNIT_EN}",
-        f"案件 {case_id}：最新数据（快照 {snapshot.pk}，{_imported(snapshot)} 导入）中单位 {unit} 没有在用账户：{ASK_UNIT_ZH}",
+        _(
+            "案件 %(case_id)s：最新数据（快照 %(snapshot)s，%(imported)s 导入）中单位 %(unit)s 没有在用账户：%(ask)s"
+        ),
+        case_id=case_id,
+        snapshot=snapshot.pk,
+        imported=_imported(snapshot),
+        unit=unit,
+        ask=ASK_UNIT,
     )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.core.bulkdb import one_parameter
@@ -49,15 +50,16 @@ def holds_raise(*, actor: str, items: Sequence[HoldItem]) -> list[HoldItem]:
 def hold_resolve(*, hold_id: int, actor: str, resolution: str) -> HoldItem:
     """Close a hold item with what was done about it."""
     if not resolution.strip():
-        raise PaymentError("say what was done to resolve the hold", "请填写处理情况")
+        raise PaymentError(_("请填写处理情况"))
     with transaction.atomic():
         hold = HoldItem.objects.select_for_update().filter(pk=hold_id).first()
         if hold is None:
-            raise PaymentError(f"no hold item {hold_id}", f"没有编号为 {hold_id} 的挂起事项")
+            raise PaymentError(_("没有编号为 %(hold_id)s 的挂起事项"), hold_id=hold_id)
         if hold.resolved_at is not None:
             raise PaymentError(
-                f"hold item {hold_id} was already resolved by {hold.resolved_by}",
-                f"挂起事项 {hold_id} 已由 {hold.resolved_by} 处理",
+                _("挂起事项 %(hold_id)s 已由 %(resolved_by)s 处理"),
+                hold_id=hold_id,
+                resolved_by=hold.resolved_by,
             )
         hold.resolved_at = timezone.now()
         hold.resolved_by = actor

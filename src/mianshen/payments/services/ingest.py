@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 
@@ -187,17 +188,21 @@ def inbound_file_reprocess(*, inbound_id: int, actor: str) -> IngestResult:
     with transaction.atomic():
         inbound = InboundFile.objects.select_for_update().filter(pk=inbound_id).first()
         if inbound is None:
-            raise PaymentError(f"no inbound file {inbound_id}", f"没有编号为 {inbound_id} 的银行回执文件")
+            raise PaymentError(_("没有编号为 %(inbound_id)s 的银行回执文件"), inbound_id=inbound_id)
         if inbound.status != InboundStatus.QUARANTINED:
             raise PaymentError(
-                f"inbound file {inbound_id} ({inbound.name}) is {inbound.status}: nothing to redo",
-                f"银行回执文件 {inbound_id}（{inbound.name}）已应用，无需重新处理",
+                _("银行回执文件 %(inbound_id)s（%(name)s）已应用，无需重新处理"),
+                inbound_id=inbound_id,
+                name=inbound.name,
+                status=inbound.status,
             )
         if inbound.truncated:
             raise PaymentError(
-                f"inbound file {inbound_id} was too large ({inbound.size} bytes), only its head was kept: ask "
-                "the bank to send it again within the size limit",
-                f"银行回执文件 {inbound_id} 过大（{inbound.size} 字节），仅保存了开头部分：请银行在大小限制内重新发送",
+                _(
+                    "银行回执文件 %(inbound_id)s 过大（%(size)s 字节），仅保存了开头部分：请银行在大小限制内重新发送"
+                ),
+                inbound_id=inbound_id,
+                size=inbound.size,
             )
         before = {"status": inbound.status, "reason_code": inbound.reason_code, "reason": inbound.reason}
         try:
@@ -238,7 +243,7 @@ def inbound_file_ingest_path(*, path: Path, actor: str, bank_code: str = "") -> 
     try:
         fh = open_regular(path)
     except OSError as exc:
-        raise PaymentError(f"cannot read {path}: {exc}", f"无法读取 {path}") from exc
+        raise PaymentError(_("无法读取 %(path)s"), path=path, exc=exc) from exc
     with fh:
         data, sha, size = _read_once(fh)
     return inbound_file_ingest(

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.cases.models import case_number
+from mianshen.core.errors import CHINESE, ENGLISH, in_language
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from ..crashpoints import maybe_crash
@@ -77,32 +79,37 @@ SETTLED_BY_REISSUE = (HoldKind.REVIEW, HoldKind.TREASURY, HoldKind.TRIAGE, HoldK
 ENTERED = ("bank", "branch", "account_no", "name")  # a refused account, as entered, in the audit event
 
 
+# the notice to a unit whose payment failed, stored in both languages
+_NOTICE_RETURNED = _("稳岗返还款已退回：%(meaning)s（%(code)s）。%(next_step)s")
+_NOTICE_FAILED = _("稳岗返还款未能入账：%(meaning)s（%(code)s）。%(next_step)s")
+
+
 def _codes(inst: Inst) -> list[str]:
     s = inst.summary
     return [s.return_reason] if s.returned_on is not None else sorted(s.reject_codes)
 
 
 def not_handed_over(case_id: int) -> PaymentError:
-    return PaymentError(
-        f"case {case_id} has not been handed over to payments", f"案件 {case_id} 尚未交付拨付"
-    )
+    return PaymentError(_("案件 %(case_id)s 尚未交付拨付"), case_id=case_id)
 
 
 def not_cancellable(case_id: int, current: Instruction) -> PaymentError:
     return PaymentError(
-        f"case {case_id}: payment {current.end_to_end_id} is {current.status}; not cancellable",
-        f"案件 {case_id}：拨付 {current.end_to_end_id} 状态为 {current.status}（在途或已入账），不能撤销",
+        _("案件 %(case_id)s：拨付 %(end_to_end_id)s 状态为 %(status)s（在途或已入账），不能撤销"),
+        case_id=case_id,
+        end_to_end_id=current.end_to_end_id,
+        status=current.status,
     )
 
 
 def no_bank_file(msg_id: str) -> PaymentError:
-    return PaymentError(f"no bank file {msg_id}", f"没有报文标识为 {msg_id} 的银行文件")
+    return PaymentError(_("没有报文标识为 %(msg_id)s 的银行文件"), msg_id=msg_id)
 
 
 def nothing_to_reissue(msg_id: str) -> PaymentError:
     return PaymentError(
-        f"{msg_id}: no payment rejected for a defect of our file waits for a re-issue",
-        f"{msg_id}：没有因我方文件缺陷被拒、等待重发的拨付",
+        _("%(msg_id)s：没有因我方文件缺陷被拒、等待重发的拨付"),
+        msg_id=msg_id,
     )
 
 
@@ -119,8 +126,8 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
         info = reason_info(primary or None)
         returned = inst.summary.returned_on is not None
         if action in NOTIFY:
-            what_zh = "已退回" if returned else "未能入账"
-            what_en = "was returned" if returned else "could not be credited"
+            text = _NOTICE_RETURNED if returned else _NOTICE_FAILED
+            params = {"meaning": info.meaning_message, "code": primary, "next_step": info.next_step_message}
             notices.append(
                 UnitNotice(
                     key=f"{inst.e2e}:failed",
@@ -128,9 +135,8 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
                     instruction_id=inst.pk,
                     kind=action.value,
                     reason_code=primary,
-                    text_zh=f"稳岗返还款{what_zh}：{info.meaning_zh}（{primary}）。{info.next_step_zh}",
-                    text_en=f"Your job-stabilisation refund {what_en}: {info.meaning_en} ({primary}). "
-                    f"{info.next_step_en}",
+                    text_zh=in_language(CHINESE, text, params),
+                    text_en=in_language(ENGLISH, text, params),
                 )
             )
         if action == Do.OUR_DEFECT_RESEND and plan.bank_file is not None:
@@ -206,8 +212,8 @@ def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | Non
         if account is None:
             if failed is None:
                 raise PaymentError(
-                    f"case {case_id}: nothing to re-send (no failed payment); enter an account",
-                    f"案件 {case_id} 没有失败的拨付可以重发：请录入账户",
+                    _("案件 %(case_id)s 没有失败的拨付可以重发：请录入账户"),
+                    case_id=case_id,
                 )
             account = AccountInput(failed.bank_id, failed.creditor_branch_code, failed.creditor_account,
                                    failed.creditor_name)  # fmt: skip
@@ -218,8 +224,8 @@ def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | Non
         on_file = _closed_loop(payment, failed, account, kind)
         if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
             raise PaymentError(
-                f"case {case_id}: a cancellation waits for a decision; decide it before correcting the account",
-                f"案件 {case_id} 有待审核的撤销拨付申请：请先审核该申请，再更正账户",
+                _("案件 %(case_id)s 有待审核的撤销拨付申请：请先审核该申请，再更正账户"),
+                case_id=case_id,
             )
         try:
             with transaction.atomic():
@@ -231,8 +237,8 @@ def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | Non
                 )  # fmt: skip
         except IntegrityError:
             raise PaymentError(
-                f"case {case_id} already has a correction waiting for a decision",
-                f"案件 {case_id} 已有一项待审核的账户更正",
+                _("案件 %(case_id)s 已有一项待审核的账户更正"),
+                case_id=case_id,
             ) from None
         audit_many(
             actor=actor,
@@ -247,14 +253,14 @@ def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | Non
 
 def _failed_current(payment: Payment) -> Instruction | None:
     if payment.cancelled_at is not None:
-        raise PaymentError(
-            f"the payment of case {payment.case_id} was cancelled", f"案件 {payment.case_id} 的拨付已撤销"
-        )
+        raise PaymentError(_("案件 %(case_id)s 的拨付已撤销"), case_id=payment.case_id)
     current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
     if current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
         raise PaymentError(
-            f"case {payment.case_id}: payment {current.end_to_end_id} is {current.status}, nothing to correct",
-            f"案件 {payment.case_id}：拨付 {current.end_to_end_id} 状态为 {current.status}，无需更正",
+            _("案件 %(case_id)s：拨付 %(end_to_end_id)s 状态为 %(status)s，无需更正"),
+            case_id=payment.case_id,
+            end_to_end_id=current.end_to_end_id,
+            status=current.status,
         )
     return current
 
@@ -265,15 +271,16 @@ def _check_account(payment: Payment, failed: Instruction | None, account: Accoun
                                       account.account_name, "correction"), banks)  # fmt: skip
     if problem:
         raise PaymentError(
-            f"case {payment.case_id}: {problem}", f"案件 {payment.case_id}：账户不可用（{problem}）"
+            _("案件 %(case_id)s：账户不可用（%(problem)s）"), case_id=payment.case_id, problem=problem
         )
     closed = Instruction.objects.filter(
         payment=payment, action=Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value
     )
     if closed.filter(creditor_account=account.account_no, creditor_branch_code=account.branch_code).exists():
         raise PaymentError(
-            f"case {payment.case_id}: account {account.account_no} is closed; it is never paid again",
-            f"案件 {payment.case_id}：账户 {account.account_no} 已销户，不再向该账户拨付",
+            _("案件 %(case_id)s：账户 %(account_no)s 已销户，不再向该账户拨付"),
+            case_id=payment.case_id,
+            account_no=account.account_no,
         )
     if (
         failed is not None
@@ -281,8 +288,9 @@ def _check_account(payment: Payment, failed: Instruction | None, account: Accoun
         and failed.action in (Do.NEEDS_CORRECTION.value, Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value)
     ):
         raise PaymentError(
-            f"case {payment.case_id}: {failed.end_to_end_id} failed on the account; enter a new one",
-            f"案件 {payment.case_id}：{failed.end_to_end_id} 因账户问题失败，请录入新账户",
+            _("案件 %(case_id)s：%(end_to_end_id)s 因账户问题失败，请录入新账户"),
+            case_id=payment.case_id,
+            end_to_end_id=failed.end_to_end_id,
         )
 
 
@@ -299,8 +307,10 @@ def _closed_loop(payment: Payment, failed: Instruction | None, account: AccountI
                                       on_file.account_name, "snapshot"), banks)  # fmt: skip
     if problem:
         raise PaymentError(
-            f"case {payment.case_id}: the account on file in snapshot {on_file.snapshot_id} cannot be paid: {problem}",
-            f"案件 {payment.case_id}：数据快照 {on_file.snapshot_id} 中的在用账户不可用（{problem}）",
+            _("案件 %(case_id)s：数据快照 %(snapshot_id)s 中的在用账户不可用（%(problem)s）"),
+            case_id=payment.case_id,
+            snapshot_id=on_file.snapshot_id,
+            problem=problem,
         )
     return on_file
 
@@ -334,16 +344,14 @@ CORRECTION_FOUR_EYES = FourEyes(
     maker="prepared_by",
     obj_type="correction",
     missing=lambda correction_id: PaymentError(
-        f"no correction {correction_id}", f"没有编号为 {correction_id} 的账户更正"
+        _("没有编号为 %(correction_id)s 的账户更正"), correction_id=correction_id
     ),
     decided=lambda correction: PaymentError(
-        f"correction {correction.pk} was already decided by {correction.decided_by}",
-        f"账户更正 {correction.pk} 已由 {correction.decided_by} 审核",
+        _("账户更正 %(correction_id)s 已由 %(decided_by)s 审核"),
+        correction_id=correction.pk,
+        decided_by=correction.decided_by,
     ),
-    own=lambda correction: PaymentError(
-        "four eyes: the officer who entered a correction cannot decide it",
-        "双人复核：录入更正的经办人不能审核自己的更正",
-    ),
+    own=lambda correction: PaymentError(_("双人复核：录入更正的经办人不能审核自己的更正")),
 )
 
 
@@ -365,16 +373,14 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
     failed = _failed_current(payment)
     if failed is not None and failed.pk != correction.failed_id:
         raise PaymentError(
-            f"case {payment.case_id}: the payment changed since the correction was entered",
-            f"案件 {payment.case_id}：录入更正后拨付状态已变化，请重新核实",
+            _("案件 %(case_id)s：录入更正后拨付状态已变化，请重新核实"),
+            case_id=payment.case_id,
         )
     # by payment (index instruction_attempt_unique): SQLite cannot use the partial index
     # one_live_instruction_per_case for a bound IN list, and a scan of every instruction per re-issue made the
     # demo's 14,448 corrections at Beijing's size take most of an hour
     if Instruction.objects.filter(payment_id=payment.pk, status__in=[s.value for s in LIVE]).exists():
-        raise PaymentError(
-            f"case {payment.case_id} already has a live payment", f"案件 {payment.case_id} 已有一笔在途拨付"
-        )
+        raise PaymentError(_("案件 %(case_id)s 已有一笔在途拨付"), case_id=payment.case_id)
     entered = AccountInput(
         correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
     )
@@ -382,8 +388,10 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:
         raise PaymentError(
-            f"case {payment.case_id} has an open {blocking.kind} hold: resolve it first",
-            f"案件 {payment.case_id} 有未处理的挂起事项（{blocking.get_kind_display()}），请先处理",
+            _("案件 %(case_id)s 有未处理的挂起事项（%(kind)s），请先处理"),
+            case_id=payment.case_id,
+            kind=HoldKind(blocking.kind).label,
+            code=blocking.kind,
         )
     account = Account(on_file.bank_code, on_file.branch_code, on_file.account_no, on_file.account_name,
                       f"correction:{correction.pk}")  # fmt: skip
@@ -449,7 +457,7 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
     """Cancel a payment that is not live (failed, never instructed, or still only ``created``). Only through
     an approved request (``approvals.approval_decide``: four eyes); the case becomes ``payment_cancelled``."""
     if not reason.strip():
-        raise PaymentError("a cancellation needs a reason", "撤销拨付须说明理由")
+        raise PaymentError(_("撤销拨付须说明理由"))
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
         if payment is None:

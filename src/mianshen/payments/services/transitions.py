@@ -37,11 +37,13 @@ from typing import Any, NamedTuple
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.core.bulkdb import COPY_FROM, bulk_update_batch
+from mianshen.core.errors import Listing
 
 from ..lifecycle import InstructionStatus
-from ..models import BankFile, Instruction
+from ..models import BANK_FILE_STATUS_LABELS, INSTRUCTION_STATUS_LABELS, BankFile, Instruction
 from ..states import BankFileStatus, bank_file_can_move, instruction_can_move
 from .common import PaymentError, audit_many
 
@@ -121,8 +123,12 @@ def instruction_transition_in_file(
     returns how many moved."""
     if frm == to or not instruction_can_move(frm, to):
         raise PaymentTransitionRefused(
-            f"instructions of bank file {bank_file_id}: {frm.value} → {to.value} is not an allowed move",
-            f"银行文件 {bank_file_id} 的拨付指令：不允许从 {frm.value} 变为 {to.value}",
+            _("银行文件 %(bank_file_id)s 的拨付指令：不允许从“%(frm_label)s”变为“%(to_label)s”"),
+            bank_file_id=bank_file_id,
+            frm=frm.value,
+            to=to.value,
+            frm_label=INSTRUCTION_STATUS_LABELS[frm],
+            to_label=INSTRUCTION_STATUS_LABELS[to],
         )
     with transaction.atomic():
         moved = Instruction.objects.filter(bank_file_id=bank_file_id, status=frm.value).update(
@@ -152,8 +158,12 @@ def _check_table(ids: list[int], by_pk: dict[int, InstructionMove]) -> None:
     first = next(pk for pk in ids if (by_pk[pk].frm, by_pk[pk].to) in refused)
     m = by_pk[first]
     raise PaymentTransitionRefused(
-        f"instruction {first}: {m.frm.value} → {m.to.value} is not an allowed move",
-        f"拨付指令 {first}：不允许从 {m.frm.value} 变为 {m.to.value}",
+        _("拨付指令 %(instruction)s：不允许从“%(frm_label)s”变为“%(to_label)s”"),
+        instruction=first,
+        frm=m.frm.value,
+        to=m.to.value,
+        frm_label=INSTRUCTION_STATUS_LABELS[m.frm],
+        to_label=INSTRUCTION_STATUS_LABELS[m.to],
     )
 
 
@@ -162,12 +172,16 @@ def _check_current(ids: list[int], by_pk: dict[int, InstructionMove], current: d
     for pk in ids:
         status = current.get(pk)
         if status is None:
-            raise PaymentTransitionRefused(f"no such instruction: {pk}", f"没有编号为 {pk} 的拨付指令")
+            raise PaymentTransitionRefused(_("没有编号为 %(pk)s 的拨付指令"), pk=pk)
         frm = by_pk[pk].frm
         if status != frm.value:
             raise PaymentTransitionRefused(
-                f"instruction {pk} is {status}, expected {frm.value}",
-                f"拨付指令 {pk} 的状态为 {status}，应为 {frm.value}",
+                _("拨付指令 %(pk)s 的状态为“%(status_label)s”，应为“%(expected_label)s”"),
+                pk=pk,
+                status=status,
+                expected=frm.value,
+                status_label=INSTRUCTION_STATUS_LABELS[InstructionStatus(status)],
+                expected_label=INSTRUCTION_STATUS_LABELS[frm],
             )
 
 
@@ -304,9 +318,7 @@ def bank_file_transitions(
         )
         if len(files) != len(by_pk):
             missing = sorted(set(by_pk) - {f.pk for f in files})
-            raise PaymentTransitionRefused(
-                f"no such bank file: {missing[:5]}", f"没有编号为 {missing[:5]} 的银行文件"
-            )
+            raise PaymentTransitionRefused(_("没有编号为 %(ids)s 的银行文件"), ids=missing[:5])
         written: list[BankFile] = []
         fields: dict[str, None] = {"status": None}
         for bf in files:
@@ -333,12 +345,20 @@ def _file_refusal(bf: BankFile, move: FileMove) -> PaymentTransitionRefused | No
     if move.expect is not None and current not in move.expect:
         expected = " / ".join(sorted(s.value for s in move.expect))
         return PaymentTransitionRefused(
-            f"bank file {bf.msg_id} is {current.value}, expected {expected}",
-            f"银行文件 {bf.msg_id} 的状态为 {current.value}，应为 {expected}",
+            _("银行文件 %(msg_id)s 的状态为“%(status_label)s”，应为“%(expected_labels)s”"),
+            msg_id=bf.msg_id,
+            status=current.value,
+            expected=expected,
+            status_label=BANK_FILE_STATUS_LABELS[current],
+            expected_labels=Listing(BANK_FILE_STATUS_LABELS[s] for s in sorted(move.expect)),
         )
     if not bank_file_can_move(current, move.to):
         return PaymentTransitionRefused(
-            f"bank file {bf.msg_id}: {current.value} → {move.to.value} is not an allowed move",
-            f"银行文件 {bf.msg_id}：不允许从 {current.value} 变为 {move.to.value}",
+            _("银行文件 %(msg_id)s：不允许从“%(frm_label)s”变为“%(to_label)s”"),
+            msg_id=bf.msg_id,
+            frm=current.value,
+            to=move.to.value,
+            frm_label=BANK_FILE_STATUS_LABELS[current],
+            to_label=BANK_FILE_STATUS_LABELS[move.to],
         )
     return None

@@ -22,6 +22,7 @@ class Command(MianshenCommand):
         "source, the amount, and the parameter versions used. Exit 2 for an unknown unit."
     )
     user_errors = (DropUnusable, ParameterError)
+    lang_option_is_messages = False  # --lang is the explanation's language (a contract), default zh
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_policy_arguments(parser)

@@ -113,7 +113,7 @@ class Command(MianshenCommand):
         try:
             getattr(self, "_" + options["action"].replace("-", "_"))(options)
         except PaymentError as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc.text()) from exc
 
     def _channel(self, options: dict[str, Any]) -> Any:
         from mianshen.payments.services.channel import FolderChannel

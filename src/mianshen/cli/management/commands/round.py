@@ -65,7 +65,7 @@ class Command(MianshenCommand):
                 checkpoint=options["checkpoint"],
             )
         except RoundRefused as exc:
-            raise UserError(str(exc)) from exc
+            raise UserError(exc.text()) from exc
         self.stdout.write(
             f"round {rnd.number} (id {rnd.pk}) of {rnd.policy_id} queued over snapshot {snap.pk}"
         )
