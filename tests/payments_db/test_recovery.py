@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, transaction
 
+from mianshen.notify.models import Message
 from mianshen.payments.lifecycle import LIVE
-from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment, UnitNotice
+from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment
 from mianshen.payments.reasons import REASONS, Action
 from mianshen.payments.services.bankfiles import bank_files_build
 from mianshen.payments.services.common import PaymentError
@@ -52,13 +53,17 @@ def test_every_reason_code_does_what_the_table_says(tmp_path: Path, code: str) -
     other.refresh_from_db()
     action = REASONS[code].action if code in REASONS else Action.MANUAL_TRIAGE
     assert one.status == "rejected" and one.action == action.value and other.status == "accepted"
-    notice = UnitNotice.objects.filter(instruction=one).first()
+    notice = Message.objects.filter(event=f"{one.end_to_end_id}:failed", channel="inbox").first()
     assert (notice is not None) == (action in NOTIFIED)
+    assert not Message.objects.filter(event=f"{other.end_to_end_id}:failed").exists()
     if notice is not None:
         assert (
-            f"（{code}）" in notice.text_zh
-            and f"({code})" in notice.text_en
+            notice.kind == "payment_failed"
+            and f"（{code}）" in notice.body_zh
+            and f"({code})" in notice.body_en
+            and "/lookup/" in notice.body_zh
             and notice.case_id == one.case_id
+            and notice.payment_id == one.payment_id
         )
     holds = list(HoldItem.objects.values_list("kind", flat=True))
     assert holds == ([HOLD[action]] if action in HOLD else [])
@@ -158,7 +163,7 @@ def test_no_account_on_file_waits_then_correction_gives_the_first_instruction() 
     assert (result.instructed, result.awaiting_account) == (0, 1)
     payment = Payment.objects.get(case=case)
     assert payment.current is None and "no bank account" in payment.note
-    assert UnitNotice.objects.filter(case=case, kind="no_account").exists()
+    assert Message.objects.filter(case=case, kind="no_account", channel="inbox", to=case.unit_id).exists()
     with pytest.raises(PaymentError, match="no data drop imported since the payment failed"):
         correction_prepare(case_id=case.pk, actor="li", account=new_account(name=case.unit_name))
     later_drop({case.unit_id: new_account(name=case.unit_name)})  # registered at the social-insurance office

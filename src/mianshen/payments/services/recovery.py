@@ -42,11 +42,11 @@ from ..models import (
     InboundFile,
     Instruction,
     Payment,
-    UnitNotice,
 )
 from ..reasons import Action as Do
 from ..reasons import reason_info
 from ..selectors import reissue_waiting
+from ..signals import UnitNotice, unit_notices
 from .casesync import case_states_sync
 from .closedloop import (
     AccountNotOnFile,
@@ -118,18 +118,19 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
         info = reason_info(primary or None)
         returned = inst.summary.returned_on is not None
         if action in NOTIFY:
-            what_zh = "已退回" if returned else "未能入账"
-            what_en = "was returned" if returned else "could not be credited"
             notices.append(
                 UnitNotice(
-                    key=f"{inst.e2e}:failed",
+                    event=f"{inst.e2e}:failed",
+                    kind="payment_failed",
                     case_id=inst.case_id,
-                    instruction_id=inst.pk,
-                    kind=action.value,
+                    payment_id=inst.payment_id,
+                    amount_fen=inst.amount_fen,
                     reason_code=primary,
-                    text_zh=f"稳岗返还款{what_zh}：{info.meaning_zh}（{primary}）。{info.next_step_zh}",
-                    text_en=f"Your job-stabilisation refund {what_en}: {info.meaning_en} ({primary}). "
-                    f"{info.next_step_en}",
+                    returned=returned,
+                    why_zh=f"{info.meaning_zh}（{primary}）",
+                    why_en=f"{info.meaning_en} ({primary})",
+                    next_step_zh=info.next_step_zh,
+                    next_step_en=info.next_step_en,
                 )
             )
         if action == Do.OUR_DEFECT_RESEND and plan.bank_file is not None:
@@ -157,15 +158,8 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
                     f"{info.meaning_en}",
                 )
             )
-    UnitNotice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=500)  # bounded statements
-    audit_many(
-        actor=actor,
-        events=[
-            event(Action.NOTIFICATION_QUEUED, "unit_notice", n.key, after={"case": n.case_id, "kind": n.kind,
-                                                                            "reason_code": n.reason_code})
-            for n in notices
-        ],
-    )  # fmt: skip
+    if notices:
+        unit_notices.send(sender=Payment, notices=notices, actor=actor)
     return holds
 
 

@@ -1,0 +1,64 @@
+"""The outbox: one row per message, written in the transaction of the event that causes it (contracts §4).
+
+A message exists once per (recipient, event, channel): ``event`` names the cause (``notice12:case345``,
+``case345:approved:v7``, ``E2E…:failed``, an otp request), so a cause replayed or re-run queues nothing twice.
+Its state moves only through ``services.message_transition`` (``states.TRANSITIONS``; every move audited).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from mianshen.cases.models import Case
+
+from .kinds import Channel, Kind
+from .states import MessageState
+
+
+class Message(models.Model):
+    kind = models.CharField(max_length=24, choices=[(k.value, k.value) for k in Kind])
+    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    to = models.CharField(max_length=254, help_text="phone, e-mail address, or unit id (inbox)")
+    event = models.CharField(max_length=120, help_text="the cause: with to and channel, the message's key")
+    unit_id = models.CharField(max_length=64, null=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
+    payment_id = models.BigIntegerField(
+        null=True, help_text="payments.Payment (no constraint: notify reads it)"
+    )
+    round_id = models.BigIntegerField(null=True, help_text="screening.ScreeningRound")
+    language = models.CharField(max_length=8, default="zh-hans", help_text="the language sent")
+    params = models.JSONField(default=dict, help_text="the template's parameters (SMS template params)")
+    body_zh = models.TextField()
+    body_en = models.TextField()
+    state = models.CharField(
+        max_length=10, choices=[(s.value, s.value) for s in MessageState], default=MessageState.QUEUED.value
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(help_text="when it is due (quiet hours, backoff)")
+    last_error = models.CharField(max_length=300, blank=True)
+    provider_id = models.CharField(max_length=80, blank=True, help_text="the provider's message id")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(
+        null=True, help_text="final: delivered, failed, suppressed, or no receipt"
+    )
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(fields=["to", "event", "channel"], name="message_once"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="message_due"),
+            models.Index(fields=["kind", "to"], name="message_kind_to"),
+            models.Index(fields=["unit_id"], name="message_unit"),
+            models.Index(fields=["provider_id"], name="message_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} {self.kind}/{self.channel} ({self.state})"
+
+    @property
+    def body(self) -> str:
+        """The text in the message's language."""
+        return self.body_en if self.language == "en" else self.body_zh
