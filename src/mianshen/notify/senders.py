@@ -11,7 +11,7 @@
   ``SignName``, ``TemplateCode``, ``TemplateParam`` as JSON, our ``OutId``; the answer's ``BizId`` is the
   provider's id). Their side is not idempotent, so after an attempt that may have reached them (a timeout, a
   crash) the sender asks ``QuerySendDetails`` by ``OutId`` before sending again. Receipts are pulled
-  (``/receipts``), each acknowledged after it was applied... (applied idempotently, so at least once is enough).
+  (``/sms/receipts``) and acknowledged once applied (applied idempotently: at least once is enough).
 """
 
 from __future__ import annotations
@@ -202,9 +202,10 @@ class SmsGatewaySender(Sender):
         out = []
         for item in data.get("Receipts") or []:
             ok = bool(item.get("Success"))
-            out.append(
-                Receipt(str(item.get("BizId", "")), ok, "" if ok else str(item.get("ErrCode", ""))[:100])
-            )
+            out_id = str(item.get("OutId", ""))
+            ours = int(out_id[1:]) if out_id[:1] == "m" and out_id[1:].isdigit() else None
+            error = "" if ok else str(item.get("ErrCode", ""))[:100]
+            out.append(Receipt(str(item.get("BizId", "")), ok, error, ours))
         if out:
             self._call("/sms/receipts/ack", {"BizIds": [r.provider_id for r in out]})
         return out

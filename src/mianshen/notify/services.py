@@ -356,6 +356,7 @@ class Receipt:
     provider_id: str
     delivered: bool
     error: str = ""
+    message_id: int | None = None  # ours (the out-id), for a receipt that comes before we recorded their id
 
 
 class Sender:
@@ -434,7 +435,7 @@ def deliver_due(
         seen.add(id(sender))
         for receipt in sender.receipts():
             if receipt_apply(provider_id=receipt.provider_id, delivered=receipt.delivered, error=receipt.error,
-                             actor=actor) == "applied":  # fmt: skip
+                             message_id=receipt.message_id, actor=actor) == "applied":  # fmt: skip
                 result.receipts += 1
     result.closed = messages_close_stale(now=now, actor=actor)
     return result
@@ -516,25 +517,33 @@ def _retry_or_fail(msg: Message, error: str, actor: str, result: Delivered) -> N
         result.retried += 1
 
 
-def receipt_apply(*, provider_id: str, delivered: bool, error: str = "", actor: str = ACTOR) -> str:
+def receipt_apply(
+    *, provider_id: str, delivered: bool, error: str = "", message_id: int | None = None, actor: str = ACTOR
+) -> str:
     """Apply a provider's delivery receipt: ``applied``, ``ignored`` (the message is final already: a receipt
     twice, late, after another, or after the 72-hour close — the first final word stands) or ``unknown`` (no
-    message has that provider id)."""
+    message has that provider id, nor ``message_id`` — our out-id, for a receipt that overtook our record of the
+    send, which then records the provider's id too)."""
     with transaction.atomic():
-        msg = Message.objects.select_for_update().filter(provider_id=provider_id).first()
-        if msg is None and provider_id.startswith(
-            "out:"
-        ):  # a receipt by our out-id, before we recorded theirs
-            pk = provider_id[4:]
-            msg = Message.objects.select_for_update().filter(pk=int(pk)).first() if pk.isdigit() else None
+        msg = (
+            Message.objects.select_for_update().filter(provider_id=provider_id).first()
+            if provider_id
+            else None
+        )
+        changes: dict[str, Any] = {}
+        if msg is None and message_id is not None:
+            msg = Message.objects.select_for_update().filter(pk=message_id).first()
+            if msg is not None and not msg.provider_id:
+                changes["provider_id"] = provider_id[:80]
         if msg is None:
             return "unknown"
         target = M.DELIVERED if delivered else M.FAILED
         if not can_move(MessageState(msg.state), target, closed=msg.closed_at is not None):
             return "ignored"
+        if error:
+            changes["last_error"] = error[:300]
         message_transition(message_id=msg.pk, to=target, actor=actor,
-                           reason="receipt: " + ("delivered" if delivered else f"failed {error}"),
-                           changes={"last_error": error[:300]} if error else {})  # fmt: skip
+                           reason="receipt: " + ("delivered" if delivered else f"failed {error}"), changes=changes)  # fmt: skip
     return "applied"
 
 
