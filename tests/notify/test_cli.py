@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.notify.models import Message
 from mianshen.notify.services import message_queue
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,6 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.dispatch import receiver
 
 from mianshen.cases.models import Case, Notice
@@ -68,15 +67,12 @@ def contacts(rows: Iterable[tuple[str, int | None]]) -> dict[str, str]:
 def _both(
     kind: Kind, event: str, unit_id: str, phone: str | None, params: dict[str, Any], **refs: Any
 ) -> list[NewMessage]:
-    """The message on each of the unit's channels: SMS when it has a phone, always its portal inbox."""
+    """The message on each of the unit's channels: SMS when it has a phone, always its portal inbox (the same
+    ``params`` object: ``messages_queue_many`` renders it once)."""
     out = [NewMessage(kind, Channel.INBOX, unit_id, event, params, unit_id=unit_id, **refs)]
-    if phone and Channel.SMS in settings_channels():
+    if phone:
         out.append(NewMessage(kind, Channel.SMS, phone, event, params, unit_id=unit_id, **refs))
     return out
-
-
-def settings_channels() -> tuple[str, ...]:
-    return tuple(getattr(settings, "NOTIFY_UNIT_CHANNELS", ("sms", "inbox")))
 
 
 @receiver(notice_opened, dispatch_uid="notify.listed")

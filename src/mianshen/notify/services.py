@@ -257,23 +257,31 @@ def messages_queue_many(*, messages: Iterable[NewMessage], actor: str, reason: s
     pg = connection.vendor == "postgresql"
     rows: list[tuple[Any, ...]] = []
     counts: Counter[str] = Counter()
+    created = _db_datetime(now, pg)
+    last: tuple[Any, Kind, str, str, str] | None = (
+        None  # (params, kind, zh, en, json) of the previous message
+    )
     for m in messages:
         if m.kind == Kind.OTP:
             raise NotifyError(
                 "one-time codes are queued one at a time (message_queue), under the phone's limits"
             )
-        zh_en = texts.get(m.kind)
-        if zh_en is None:
-            zh_en = texts[m.kind] = templates(m.kind)
-        plain = all(not isinstance(v, dict) for v in m.params.values())
-        zh = zh_en[0].format_map(m.params if plain else resolve(m.params, "zh-hans"))
-        en = zh_en[1].format_map(m.params if plain else resolve(m.params, "en"))
+        if last is not None and last[0] is m.params and last[1] == m.kind:  # the same text on another channel
+            _p, _k, zh, en, params = last
+        else:
+            zh_en = texts.get(m.kind)
+            if zh_en is None:
+                zh_en = texts[m.kind] = templates(m.kind)
+            plain = all(not isinstance(v, dict) for v in m.params.values())
+            zh = zh_en[0].format_map(m.params if plain else resolve(m.params, "zh-hans"))
+            en = zh_en[1].format_map(m.params if plain else resolve(m.params, "en"))
+            params = json.dumps(m.params, ensure_ascii=False)
+            last = (m.params, m.kind, zh, en, params)
         at = due.get((m.kind, m.channel))
         if at is None:
             at = due[(m.kind, m.channel)] = _db_datetime(not_before(m.kind, m.channel, now), pg)
         rows.append((m.kind.value, m.channel.value, m.to, m.event, m.unit_id, m.case_id, m.payment_id,
-                     m.round_id, "zh-hans", json.dumps(m.params, ensure_ascii=False), zh, en, "queued", 0, at,
-                     "", "", _db_datetime(now, pg)))  # fmt: skip
+                     m.round_id, "zh-hans", params, zh, en, "queued", 0, at, "", "", created))  # fmt: skip
         counts[f"{m.kind.value}/{m.channel.value}"] += 1
     if not rows:
         return 0
@@ -409,21 +417,22 @@ def deliver_due(
     limit: int = 500,
     actor: str = ACTOR,
     progress: Callable[[int, int], None] | None = None,
+    kinds: Iterable[str] | None = None,
 ) -> Delivered:
     """One pass of delivery: up to ``limit`` due messages sent (each claimed under lock, its attempt
     committed before anything is sent), the providers' receipts applied, ``sent`` messages past the receipt
-    wait closed. What the worker runs when idle and ``mianshen notify send`` runs once."""
+    wait closed. What the worker runs when idle and ``mianshen notify send`` runs once. ``kinds``: only messages
+    of these kinds are sent in this pass (the demo tells the failed payments first)."""
     if senders is None:
         from .senders import senders_from_settings
 
         senders = senders_from_settings()
     now = now or timezone.now()
     result = Delivered()
-    due = list(
-        Message.objects.filter(state=M.QUEUED, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
+    due_rows = Message.objects.filter(state=M.QUEUED, next_attempt_at__lte=now)
+    if kinds is not None:
+        due_rows = due_rows.filter(kind__in=list(kinds))
+    due = list(due_rows.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
     for i, pk in enumerate(due, 1):
         _deliver_one(pk, senders, now, actor, result)
         if progress is not None:

@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('payments', '0009_upload_lease_and_quarantine_holds'),
         ('notify', '0002_from_unitnotice'),
+
     ]
 
     operations = [
