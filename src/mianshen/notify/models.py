@@ -21,7 +21,10 @@ class Message(models.Model):
     to = models.CharField(max_length=254, help_text="phone, e-mail address, or unit id (inbox)")
     event = models.CharField(max_length=120, help_text="the cause: with to and channel, the message's key")
     unit_id = models.CharField(max_length=64, null=True)
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
+    # no database constraint (like payment_id and round_id): a notice's 900,000 rows are not checked one by one
+    case = models.ForeignKey(
+        Case, on_delete=models.DO_NOTHING, null=True, related_name="+", db_index=False, db_constraint=False
+    )
     payment_id = models.BigIntegerField(
         null=True, help_text="payments.Payment (no constraint: notify reads it)"
     )

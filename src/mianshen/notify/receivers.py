@@ -96,7 +96,9 @@ def listed(
             params = {"unit_name": name, "amount": yuan(amount), "start": start, "end": end}
             messages += _both(Kind.LISTED, f"notice{notice.pk}:case{pk}", unit_id, phones.get(unit_id), params,
                               case_id=pk, round_id=round_id)  # fmt: skip
-        queued += messages_queue_many(messages=messages, actor=actor, reason=f"notice {notice.pk} opened")
+        queued += messages_queue_many(
+            messages=messages, actor=actor, reason=f"notice {notice.pk} opened", fresh=True
+        )  # the notice was created in this transaction
     return queued
 
 

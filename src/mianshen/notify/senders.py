@@ -206,9 +206,10 @@ class SmsGatewaySender(Sender):
             ours = int(out_id[1:]) if out_id[:1] == "m" and out_id[1:].isdigit() else None
             error = "" if ok else str(item.get("ErrCode", ""))[:100]
             out.append(Receipt(str(item.get("BizId", "")), ok, error, ours))
-        if out:
-            self._call("/sms/receipts/ack", {"BizIds": [r.provider_id for r in out]})
         return out
+
+    def ack(self, receipts: list[Receipt]) -> None:
+        self._call("/sms/receipts/ack", {"BizIds": [r.provider_id for r in receipts]})
 
 
 def senders_from_settings() -> dict[str, Sender]:

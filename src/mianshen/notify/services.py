@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -245,22 +245,58 @@ _COLUMNS = ("kind", "channel", "to", "event", "unit_id", "case_id", "payment_id"
             "created_at")  # fmt: skip
 
 
-def messages_queue_many(*, messages: Iterable[NewMessage], actor: str, reason: str) -> int:
+def messages_queue_many(
+    *, messages: Iterable[NewMessage], actor: str, reason: str, fresh: bool = False
+) -> int:
     """Queue many messages in the caller's transaction (a notice of 441,300 units): rendered per kind from one
-    template lookup, inserted as plain rows (``COPY`` into a temporary table and one ``INSERT … ON CONFLICT DO
-    NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite) — a message that exists already (same to, event and
-    channel) is skipped. One audit event for the batch (counts by kind and channel). Returns how many were new.
-    Quiet hours are applied here (``next_attempt_at``); bulk kinds are never one-time codes."""
+    template lookup (once for the same parameters on two channels), inserted as plain rows (``COPY`` into a
+    temporary table and one ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite) — a
+    message that exists already (same to, event and channel) is skipped. The rows are streamed: PostgreSQL writes
+    while Python renders. One audit event for the batch (counts by kind and channel). Returns how many were new.
+    Quiet hours are applied here (``next_attempt_at``); bulk kinds are never one-time codes. ``fresh``: the caller
+    knows none of these can exist yet (their event names a row created in this transaction, a new notice): on
+    PostgreSQL they are copied straight into the table (the unique key still refuses a duplicate, failing all)."""
     now = timezone.now()
+    pg = connection.vendor == "postgresql"
+    counts: Counter[str] = Counter()
+    events: list[str] = []
+    with transaction.atomic():
+        new = _insert_ignoring(_rows(messages, now, pg, counts, events), fresh=fresh)
+        if not events:
+            return 0
+        audit_record_many(
+            actor=actor,
+            events=[
+                {
+                    "action": Action.NOTIFICATION_QUEUED,
+                    "obj_type": "messages",
+                    "obj_id": f"{events[0]}..{events[-1]}"[:100],
+                    "after": {
+                        "queued": new,
+                        "given": sum(counts.values()),
+                        "by_kind": dict(sorted(counts.items())),
+                    },
+                    "reason": reason[:500],
+                }
+            ],
+        )
+        if new:
+            job_enqueue(kind="notify.deliver", key=f"notify.deliver:{events[0]}:{now.isoformat()}", params={},
+                        actor=actor)  # fmt: skip
+    return new
+
+
+def _rows(
+    messages: Iterable[NewMessage], now: datetime, pg: bool, counts: Counter[str], events: list[str]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``messages`` (``_COLUMNS``); fills ``counts`` (by kind/channel) and ``events`` (first, last)."""
     texts: dict[Kind, tuple[str, str]] = {}
     due: dict[tuple[Kind, Channel], Any] = {}
-    pg = connection.vendor == "postgresql"
-    rows: list[tuple[Any, ...]] = []
-    counts: Counter[str] = Counter()
     created = _db_datetime(now, pg)
     last: tuple[Any, Kind, str, str, str] | None = (
         None  # (params, kind, zh, en, json) of the previous message
     )
+    m = None
     for m in messages:
         if m.kind == Kind.OTP:
             raise NotifyError(
@@ -277,32 +313,17 @@ def messages_queue_many(*, messages: Iterable[NewMessage], actor: str, reason: s
             en = zh_en[1].format_map(m.params if plain else resolve(m.params, "en"))
             params = json.dumps(m.params, ensure_ascii=False)
             last = (m.params, m.kind, zh, en, params)
-        at = due.get((m.kind, m.channel))
+        key = (m.kind, m.channel)
+        at = due.get(key)
         if at is None:
-            at = due[(m.kind, m.channel)] = _db_datetime(not_before(m.kind, m.channel, now), pg)
-        rows.append((m.kind.value, m.channel.value, m.to, m.event, m.unit_id, m.case_id, m.payment_id,
-                     m.round_id, "zh-hans", params, zh, en, "queued", 0, at, "", "", created))  # fmt: skip
+            at = due[key] = _db_datetime(not_before(m.kind, m.channel, now), pg)
+        if not events:
+            events.append(m.event)
         counts[f"{m.kind.value}/{m.channel.value}"] += 1
-    if not rows:
-        return 0
-    with transaction.atomic():
-        new = _insert_ignoring(rows)
-        audit_record_many(
-            actor=actor,
-            events=[
-                {
-                    "action": Action.NOTIFICATION_QUEUED,
-                    "obj_type": "messages",
-                    "obj_id": f"{rows[0][3]}..{rows[-1][3]}"[:100],
-                    "after": {"queued": new, "given": len(rows), "by_kind": dict(sorted(counts.items()))},
-                    "reason": reason[:500],
-                }
-            ],
-        )
-        if new:
-            job_enqueue(kind="notify.deliver", key=f"notify.deliver:{rows[0][3]}:{now.isoformat()}", params={},
-                        actor=actor)  # fmt: skip
-    return new
+        yield (m.kind.value, m.channel.value, m.to, m.event, m.unit_id, m.case_id, m.payment_id, m.round_id,
+               "zh-hans", params, zh, en, "queued", 0, at, "", "", created)  # fmt: skip
+    if m is not None:
+        events.append(m.event)
 
 
 def _db_datetime(value: datetime, pg: bool) -> Any:
@@ -311,11 +332,18 @@ def _db_datetime(value: datetime, pg: bool) -> Any:
     return Message._meta.get_field("created_at").get_db_prep_save(value, connection)
 
 
-def _insert_ignoring(rows: Sequence[tuple[Any, ...]]) -> int:
+def _insert_ignoring(rows: Iterable[tuple[Any, ...]], *, fresh: bool = False) -> int:
     qn = connection.ops.quote_name
     table = qn(Message._meta.db_table)
     cols = ", ".join(qn(c) for c in _COLUMNS)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and fresh:
+            n = 0
+            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    n += 1
+            return n
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"CREATE TEMPORARY TABLE _notify_new ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"
@@ -324,7 +352,7 @@ def _insert_ignoring(rows: Sequence[tuple[Any, ...]]) -> int:
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _notify_new ORDER BY event "
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _notify_new "
                 f"ON CONFLICT ({qn('to')}, {qn('event')}, {qn('channel')}) DO NOTHING"
             )
             new = cursor.rowcount
@@ -332,9 +360,9 @@ def _insert_ignoring(rows: Sequence[tuple[Any, ...]]) -> int:
             return int(new)
         before = Message.objects.count()
         marks = ", ".join(["%s"] * len(_COLUMNS))
-        cursor.executemany(
-            f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", [list(r) for r in rows]
-        )
+        batch = [list(r) for r in rows]
+        if batch:
+            cursor.executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", batch)
         return Message.objects.count() - before
 
 
@@ -381,7 +409,11 @@ class Sender:
         return None
 
     def receipts(self) -> list[Receipt]:
+        """Delivery receipts waiting at the provider (they stay there until ``ack``)."""
         return []
+
+    def ack(self, receipts: list[Receipt]) -> None:
+        """Tell the provider these receipts were applied (a receipt not acknowledged comes again: harmless)."""
 
 
 # A test hook: called with the name of each point of a delivery (``claimed``, ``accepted``, ``recorded``).
@@ -442,10 +474,20 @@ def deliver_due(
         if id(sender) in seen:
             continue
         seen.add(id(sender))
-        for receipt in sender.receipts():
+        try:
+            receipts = sender.receipts()
+        except (SendFailed, SendRefused) as exc:  # the provider is unreachable now: the receipts wait there
+            log.warning("receipts from %s: %s", sender.name, exc)
+            continue
+        for receipt in receipts:
             if receipt_apply(provider_id=receipt.provider_id, delivered=receipt.delivered, error=receipt.error,
                              message_id=receipt.message_id, actor=actor) == "applied":  # fmt: skip
                 result.receipts += 1
+        if receipts:
+            try:
+                sender.ack(receipts)
+            except (SendFailed, SendRefused) as exc:
+                log.warning("acknowledging receipts to %s: %s (they will come again)", sender.name, exc)
     result.closed = messages_close_stale(now=now, actor=actor)
     return result
 

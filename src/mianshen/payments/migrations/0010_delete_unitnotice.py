@@ -9,6 +9,7 @@ class Migration(migrations.Migration):
         ('payments', '0009_upload_lease_and_quarantine_holds'),
         ('notify', '0002_from_unitnotice'),
 
+
     ]
 
     operations = [
