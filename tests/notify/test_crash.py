@@ -68,7 +68,7 @@ def one_run(seed: int, url: str, state: GatewayState, tmp_path: Path) -> None:
             to=f"1390{seed:03d}{i:04d}",
             key=f"crash:{seed}:{i}",
             context={"code": f"{seed % 1000:03d}{i:03d}"},
-        )  # fmt: skip
+        )
         for i in range(rng.randint(1, 4))
     ]
     point, nth = rng.choice(POINTS), rng.randint(1, len(msgs))

@@ -254,10 +254,10 @@ def _tell(*, root: Path, note: Callable[[str, str], None]) -> None:
     from mianshen.notify.kinds import Channel, Kind
     from mianshen.notify.models import Message
     from mianshen.notify.senders import FileSender, InboxSender
-    from mianshen.notify.services import deliver_due, not_before
+    from mianshen.notify.services import Sender, deliver_due, not_before
 
     files = FileSender(root / "outbox")
-    senders = {Channel.SMS: files, Channel.EMAIL: files, Channel.INBOX: InboxSender()}
+    senders: dict[str, Sender] = {Channel.SMS: files, Channel.EMAIL: files, Channel.INBOX: InboxSender()}
     when = not_before(Kind.LISTED, Channel.SMS, timezone.now())
     failed_kinds = [Kind.PAYMENT_FAILED, Kind.NO_ACCOUNT]
     while deliver_due(senders=senders, now=when, kinds=failed_kinds, limit=5000).delivered:
