@@ -127,6 +127,11 @@ class Action(IntEnum):
         "notification.transition",
         "an outbox message changed state, or an attempt to deliver it was recorded (before/after: the states)",
     )
+    ENQUIRY_RECORDED = (
+        803,
+        "enquiry.recorded",
+        "an enquiry was recorded: a phone consultation, a portal lookup sign-in (once a unit and day), a call-back",
+    )
     NOTIFICATION_UNMASKED = (
         802,
         "notification.unmasked",

@@ -68,3 +68,38 @@ class Message(models.Model):
     def body(self) -> str:
         """The text in the message's language."""
         return self.body_en if self.language == "en" else self.body_zh
+
+
+class EnquiryChannel(models.TextChoices):
+    PHONE = "phone", "电话咨询 / phone consultation"
+    LOOKUP = "lookup", "网上查询 / portal lookup sign-in"
+    CALLBACK = "callback", "呼我必回 / call-back request"
+
+
+class EnquiryOutcome(models.TextChoices):
+    ANSWERED = "answered", "已答复 / answered"
+    FORWARDED = "forwarded", "已转办 / forwarded"
+    SIGNED_IN = "signed_in", "已登录查询 / signed in"
+
+
+class Enquiry(models.Model):
+    """One enquiry from a unit or the public, by channel (issue 12 item 5), for the outcome statistics: a phone
+    consultation staff recorded, a successful lookup sign-in in the portal (one per unit and day), a call-back.
+    ``key`` makes a sign-in count once a day (``lookup:<unit>:<date>``); a phone consultation's key is unique."""
+
+    channel = models.CharField(max_length=10, choices=EnquiryChannel.choices)
+    key = models.CharField(max_length=120, unique=True)
+    topic = models.CharField(max_length=200, blank=True)
+    unit_id = models.CharField(max_length=64, null=True)
+    district = models.CharField(max_length=6, blank=True)
+    outcome = models.CharField(max_length=10, choices=EnquiryOutcome.choices)
+    recorded_by = models.CharField(max_length=150)
+    day = models.DateField(help_text="the Beijing date it came in")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [models.Index(fields=["day", "channel"], name="enquiry_day_channel")]
+
+    def __str__(self) -> str:
+        return f"enquiry {self.pk} ({self.channel})"

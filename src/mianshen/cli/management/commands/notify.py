@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from mianshen.core.command import MianshenCommand, UserError
+from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
 from mianshen.staff.actors import actor_option
 
@@ -30,13 +30,28 @@ class Command(MianshenCommand):
         send = sub.add_parser("send", help="deliver what is due now (the worker does this continuously)")
         send.add_argument("--limit", type=int, default=10_000, help="at most this many messages in this pass")
         send.add_argument("--actor", help="who runs it (default cli:<OS user>)")
+        phone = sub.add_parser("enquiry", help="record a phone consultation (staff)")
+        phone.add_argument("--topic", required=True, help="what it was about")
+        phone.add_argument("--outcome", required=True, choices=["answered", "forwarded"])
+        phone.add_argument("--unit", help="the unit id, if known")
+        phone.add_argument("--district", default="", help="the district code, if known")
+        phone.add_argument("--actor", required=True, help="the staff member who took the call")
+        counts = sub.add_parser("enquiries", help="enquiries by channel (phone, lookup, callback)")
+        counts.add_argument("--from", dest="first", type=iso_date, help="first Beijing day (YYYY-MM-DD)")
+        counts.add_argument("--to", dest="last", type=iso_date, help="last Beijing day (YYYY-MM-DD)")
+        counts.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         require_migrated_database()
-        if options["action"] == "outbox":
+        action = options["action"]
+        if action == "outbox":
             self._outbox(options)
-        else:
+        elif action == "send":
             self._send(options)
+        elif action == "enquiry":
+            self._enquiry(options)
+        else:
+            self._enquiries(options)
 
     def _outbox(self, options: dict[str, Any]) -> None:
         from mianshen.notify.kinds import Kind
@@ -81,3 +96,28 @@ class Command(MianshenCommand):
             f"found at the provider {done.found}, deferred {done.deferred}, receipts {done.receipts}, "
             f"closed without receipt {done.closed}"
         )
+
+    def _enquiry(self, options: dict[str, Any]) -> None:
+        from mianshen.notify.enquiries import enquiry_phone_record
+        from mianshen.notify.services import NotifyError
+
+        actor = actor_option(options["actor"], required=True)
+        try:
+            enquiry = enquiry_phone_record(topic=options["topic"], outcome=options["outcome"], actor=actor,
+                                           unit_id=options["unit"], district=options["district"])  # fmt: skip
+        except NotifyError as exc:
+            raise UserError(str(exc)) from exc
+        self.stdout.write(f"enquiry {enquiry.pk} recorded: phone, {enquiry.outcome}, {enquiry.day}")
+
+    def _enquiries(self, options: dict[str, Any]) -> None:
+        from mianshen.notify.enquiries import enquiries_by_channel
+
+        if options["first"] and options["last"] and options["first"] > options["last"]:
+            raise UserError("--from is after --to")
+        counts = enquiries_by_channel(first=options["first"], last=options["last"])
+        if options["json"]:
+            self.stdout.write(json.dumps(counts, ensure_ascii=False))
+            return
+        for channel, row in counts.items():
+            rest = ", ".join(f"{k} {v}" for k, v in sorted(row.items()) if k != "total")
+            self.stdout.write(f"{channel:<9} {row['total']:>7}" + (f"  ({rest})" if rest else ""))
