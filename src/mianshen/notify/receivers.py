@@ -6,7 +6,7 @@ cause                                kind                event (with to and chan
 ===================================  ==================  =========================================
 ``notice_opened`` (cases)            ``listed``          ``notice<N>:case<C>``
 case → approved                      ``approved``        ``case<C>:approved:v<version>``
-case released → paid                 ``paid``            ``case<C>:paid:v<version>``
+case released → paid                 ``paid``            ``<EndToEndId>:paid``
 case publicised/approved → excluded  ``dropped``         ``case<C>:dropped:v<version>``
 case objected → publicised/excluded  ``objection_outcome``  ``case<C>:objection:v<version>``
 case → awaiting_application          ``must_apply``      ``case<C>:must_apply:v<version>``
@@ -140,29 +140,31 @@ def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: 
             details = paid.get(case.pk)
             if details is None:
                 continue
-            payment_id, amount, booked, last4 = details
+            payment_id, amount, booked, last4, e2e = details
             params.update(amount=yuan(amount), date=booked, last4=last4)
             refs["payment_id"] = payment_id
+            name = f"{e2e}:paid"  # once per settled instruction, however the case moved
         elif kind == Kind.DROPPED:
             params["why"] = case.reason or "-"
         elif kind == Kind.OBJECTION_OUTCOME:
             params["outcome"] = word("objection_upheld" if case.state == S.EXCLUDED else "objection_rejected")
-        messages += _both(kind, f"case{case.pk}:{name}:v{case.version}", case.unit_id, phones.get(case.unit_id),
+        event = name if kind == Kind.PAID else f"case{case.pk}:{name}:v{case.version}"
+        messages += _both(kind, event, case.unit_id, phones.get(case.unit_id),
                           params, **refs)  # fmt: skip
     return messages_queue_many(messages=messages, actor=actor, reason="cases moved")
 
 
-def _paid_details(case_ids: list[int]) -> dict[int, tuple[int, int, str, str]]:
-    """For each paid case: (payment id, amount booked, booking date, last 4 digits of the account)."""
+def _paid_details(case_ids: list[int]) -> dict[int, tuple[int, int, str, str, str]]:
+    """For each paid case: (payment id, amount booked, booking date, last 4 digits of the account, EndToEndId)."""
     if not case_ids:
         return {}
-    out: dict[int, tuple[int, int, str, str]] = {}
+    out: dict[int, tuple[int, int, str, str, str]] = {}
     current = dict(
         Payment.objects.filter(case_id__in=one_parameter(case_ids)).values_list("current_id", "case_id")
     )
     instructions = Instruction.objects.filter(pk__in=one_parameter([i for i in current if i is not None]))
-    for iid, payment_id, case_id, amount, account, booked in instructions.values_list(
-        "pk", "payment_id", "case_id", "amount_fen", "creditor_account", "booked_on"
+    for iid, payment_id, case_id, amount, account, booked, e2e in instructions.values_list(
+        "pk", "payment_id", "case_id", "amount_fen", "creditor_account", "booked_on", "end_to_end_id"
     ):
         if booked is None:
             booked = (
@@ -170,7 +172,7 @@ def _paid_details(case_ids: list[int]) -> dict[int, tuple[int, int, str, str]]:
                 .values_list("booking_date", flat=True)
                 .first()
             )
-        out[case_id] = (payment_id, amount, booked.isoformat() if booked else "-", account[-4:])
+        out[case_id] = (payment_id, amount, booked.isoformat() if booked else "-", account[-4:], e2e)
     return out
 
 
