@@ -82,3 +82,11 @@ def test_send_delivers_to_files(settings: Any) -> None:
     assert (Path(settings.NOTIFY_OUTBOX_DIR) / "sms" / f"{code.pk}.txt").exists()
     out, _ = run("notify", "outbox", "--json")
     assert {i["state"] for i in json.loads(out)} == {"delivered"}
+
+
+def test_masking_by_channel() -> None:
+    from mianshen.notify.services import mask
+
+    assert mask("13812345678", "sms") == "138****5678"
+    assert mask("11069355579", "inbox") == "11069355579"  # a unit id (digits): the inbox address, not a phone
+    assert mask("someone@example.com", "email") == "s***@example.com"

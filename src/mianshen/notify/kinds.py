@@ -73,10 +73,7 @@ CATALOGUE: dict[Kind, KindInfo] = {
         _("{unit_name}：稳岗返还 {amount} 元已于 {date} 拨付至尾号 {last4} 的账户。"), "SMS_MS_PAID"
     ),
     Kind.PAYMENT_FAILED: KindInfo(
-        _(
-            "{unit_name}：稳岗返还款 {amount} 元{what}：{why}。{next_step} 请在 /lookup/ 查询进度，"
-            "无需重新申请。"
-        ),
+        _("{unit_name}：稳岗返还款 {amount} 元{what}：{why}。{next_step} 进度可在 /lookup/ 查询。"),
         "SMS_MS_PAY_FAILED",
     ),
     Kind.NO_ACCOUNT: KindInfo(

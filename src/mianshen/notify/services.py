@@ -617,7 +617,7 @@ def messages_close_stale(*, now: datetime | None = None, actor: str = ACTOR) -> 
 
 def mask(to: str, channel: Channel | str) -> str:
     """An address as shown: a phone ``138****5678``, an e-mail ``a***@example.com``; a unit id (inbox) as is."""
-    if channel == Channel.SMS or (to.isdigit() and len(to) >= 7):
+    if channel == Channel.SMS:
         return f"{to[:3]}****{to[-4:]}" if len(to) >= 7 else "****"
     if channel == Channel.EMAIL and "@" in to:
         local, _, domain = to.partition("@")
