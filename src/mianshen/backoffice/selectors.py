@@ -239,18 +239,13 @@ def round_changes(
     district for district staff (the counts then are the district's too)."""
     diff = round_diff(before=before, after=after)
     changed = diff.changed
-    changed_ids = changed["unit_id"].to_list()
-    districts = (
-        dict(
-            Unit.objects.filter(
-                snapshot_id__in={before.snapshot_id, after.snapshot_id},
-                unit_id__in=one_parameter(changed_ids),  # however many units changed
-            )
-            .order_by("snapshot_id")
-            .values_list("unit_id", "district")
+    districts = dict(
+        Unit.objects.filter(
+            snapshot_id__in={before.snapshot_id, after.snapshot_id},
+            unit_id__in=one_parameter(changed["unit_id"].to_list()),  # however many units changed
         )
-        if changed_ids  # none: an empty list has no type on PostgreSQL (it would be compared as bigint[])
-        else {}
+        .order_by("snapshot_id")
+        .values_list("unit_id", "district")
     )
     staff = staff_of(user)
     if staff is None:
