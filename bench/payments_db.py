@@ -247,8 +247,8 @@ def back_office_pages() -> bool:
     from django.test import Client
     from django.urls import reverse
 
-    from mianshen.backoffice.services import staff_add
     from mianshen.payments.models import BankFile
+    from mianshen.staff.services import staff_add
 
     staff_add(username="bench-admin", role="city_admin", district=None)
     client = Client(HTTP_HOST="localhost")

@@ -78,7 +78,9 @@ def small_parameter_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
             raise OperationalError(f"too many SQL variables: {n} (limit {PARAMETER_LIMIT}) in {sql[:120]}")
         return execute(sql, params, many, context)
 
-    # Django batches its own bulk inserts and updates by the limit on SQLite; the same here
+    # Django batches its own bulk inserts and updates by the limit on SQLite; the same here, and the project's own
+    # batch sizes (core.bulkdb.bulk_update_batch) read the limit where Django keeps it
+    monkeypatch.setattr(connection.features, "max_query_params", PARAMETER_LIMIT)
     monkeypatch.setattr(
         connection.ops, "bulk_batch_size", lambda fields, objs: max(PARAMETER_LIMIT // max(len(fields), 1), 1)
     )

@@ -46,12 +46,25 @@ def test_timestamps_round_trip_and_compare_like_the_orms() -> None:
 @pytest.mark.django_db
 def test_bulk_update_batches_stay_within_a_small_parameter_limit(small_parameter_limit: int) -> None:
     """Django sizes bulk_update batches for ``fields + 2`` parameters an object; they cost ``2 * fields + 1``."""
-    from django.db import connection
-
     from mianshen.core.bulkdb import bulk_update_batch
 
-    if connection.vendor != "sqlite":
-        pytest.skip("the statement's parameter count is what SQLite limits")
     for fields in (1, 2, 3, 5):
         size = bulk_update_batch(fields)
         assert size is not None and size * (2 * fields + 1) <= small_parameter_limit
+
+
+@pytest.mark.parametrize("values", [[], [1, 2], ["U1", "U2"]], ids=["none", "ints", "strings"])
+def test_one_parameter_filters_text_and_number_columns_even_with_no_values(values: list[object]) -> None:
+    """Regression: with no values PostgreSQL refused ``unit_id IN (SELECT unnest('{}'::bigint[]))`` (varchar =
+    bigint); the back office's round page crashed on a round that changed no unit."""
+    from mianshen.core.bulkdb import one_parameter
+    from mianshen.registry.models import Unit
+
+    assert (
+        list(Unit.objects.filter(unit_id__in=one_parameter([v for v in values if isinstance(v, str)]))) == []
+    )
+    assert (
+        list(ReconcileRun.objects.filter(pk__in=one_parameter([v for v in values if isinstance(v, int)])))
+        == []
+    )
+    assert ReconcileRun.objects.exclude(pk__in=one_parameter([])).count() == ReconcileRun.objects.count()

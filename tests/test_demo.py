@@ -9,7 +9,7 @@ from django.db.utils import OperationalError
 
 from mianshen.cases.models import Case, Notice
 from mianshen.cases.states import State
-from mianshen.cli.demo import run_demo, yuan
+from mianshen.cli.demo import run_demo
 from mianshen.notify.models import Message
 from mianshen.payments.models import Correction, Instruction
 from mianshen.payments.services.recovery import NOTIFY
@@ -57,13 +57,6 @@ def test_demo_pays_every_approved_refund_and_reconciles(
 
 def text_of(said: list[tuple[str, str]], step: str) -> str:
     return next(t for s, t in said if s == step)
-
-
-def test_yuan_is_integer_arithmetic() -> None:
-    assert yuan(0) == "¥0.00"
-    assert yuan(5) == "¥0.05"
-    assert yuan(123456789) == "¥1,234,567.89"
-    assert yuan(-101) == "-¥1.01"
 
 
 def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:

@@ -146,7 +146,7 @@ def _positive(name: str, default: int) -> int:
     return int(text)
 
 
-# Sign-in protections (backoffice.signin): failed sign-ins are counted in the database per account and per
+# Sign-in protections (staff.signin): failed sign-ins are counted in the database per account and per
 # client address, in windows of SIGNIN_WINDOW_SECONDS. An account with SIGNIN_ACCOUNT_MAX_FAILURES failures in
 # a window is locked until an administrator lifts it (`mianshen staff unlock NAME`, or the back office's staff
 # page); an address with SIGNIN_ADDRESS_MAX_FAILURES is answered 429 until its window ends. Behind a reverse
@@ -172,8 +172,15 @@ if SECOND_FACTOR_REQUIRED_ROLES - set(STAFF_ROLES):
     )
 OTP_TOTP_ISSUER = "mianshen"
 
-# Sessions of hours, not Django's 14 days; ended when the browser closes.
-SESSION_COOKIE_AGE = _positive("MIANSHEN_SESSION_HOURS", 8) * 3600
+# Sessions of hours, not Django's 14 days; ended when the browser closes. In production at most a working day
+# and a half (MAX_SESSION_HOURS): a longer staff session is a stolen laptop's open door.
+MAX_SESSION_HOURS = 12
+SESSION_HOURS = _positive("MIANSHEN_SESSION_HOURS", 8)
+if PRODUCTION and SESSION_HOURS > MAX_SESSION_HOURS:
+    raise ImproperlyConfigured(
+        f"MIANSHEN_SESSION_HOURS={SESSION_HOURS}: at most {MAX_SESSION_HOURS} in production (staff sign in again)"
+    )
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True  # the pages send the token from the template (hx-headers), never from the cookie
 

@@ -22,10 +22,10 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from mianshen.audit.models import AuditEvent
-from mianshen.backoffice.models import SignInCounter
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.cases.transitions import case_transition
+from mianshen.staff.models import SignInCounter
 
 from .payworld import NEW_ACCOUNT, OTHER_FUND, PayWorld
 from .world import AS_OF, POLICY

@@ -78,6 +78,11 @@ def fresh(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Complet
             "not '*' or nothing",
         ),
         ({"MIANSHEN_SECOND_FACTOR_ROLES": "janitor"}, "unknown role(s) janitor"),
+        (  # red team: a deployer could keep staff signed in for a year
+            {"MIANSHEN_ENV": "production", "MIANSHEN_SECRET_KEY": SECRET, "MIANSHEN_SESSION_HOURS": "10000"},
+            "MIANSHEN_SESSION_HOURS=10000: at most 12 in production",
+        ),
+        ({"MIANSHEN_SESSION_HOURS": "0"}, "MIANSHEN_SESSION_HOURS='0': a whole number of at least 1"),
     ],
 )
 def test_a_refused_configuration_is_one_line_and_exit_2(

@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
-from mianshen.backoffice.second_factor import second_factor_enrol, totp_confirm
+from mianshen.staff.second_factor import second_factor_enrol, totp_confirm
 
 from .world import World
 
@@ -201,7 +201,7 @@ def test_the_demo_users_sign_in_with_the_secrets_in_their_file(tmp_path: Path) -
 def test_a_throttled_address_cannot_try_codes_either() -> None:
     from django.utils import timezone
 
-    from mianshen.backoffice.models import SignInCounter
+    from mianshen.staff.models import SignInCounter
 
     user = with_password("city")
     enrolment = second_factor_enrol(user=user, actor="test")

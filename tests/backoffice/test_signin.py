@@ -41,7 +41,7 @@ def attempt(name: str, password: str, address: str = "10.0.0.1", client: Client 
 
 
 def counters() -> Any:
-    from mianshen.backoffice.models import SignInCounter
+    from mianshen.staff.models import SignInCounter
 
     return SignInCounter.objects
 
@@ -177,7 +177,7 @@ def test_signing_out_is_recorded(own: Any) -> None:
 
 
 def test_sign_in_names_are_normalised_and_storable() -> None:
-    from mianshen.backoffice.signin import sign_in_name
+    from mianshen.staff.signin import sign_in_name
 
     assert sign_in_name("  ｏｗｎ ") == "own"  # NFKC, as Django's log-in form
     assert sign_in_name("a\x00b\ud800") == "a\ufffdb\ufffd"  # no NUL or lone surrogate reaches the trail

@@ -11,8 +11,8 @@ from django.conf import settings
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
-from mianshen.backoffice.models import SignInCounter
-from mianshen.backoffice.signin import Failure, FailureOutcome, sign_in_failure_record
+from mianshen.staff.models import SignInCounter
+from mianshen.staff.signin import Failure, FailureOutcome, sign_in_failure_record
 
 from ..blocking import insert_into, race, row_lock
 

@@ -9,7 +9,7 @@ import pytest
 def test_granting_a_role_is_an_audit_event() -> None:
     from mianshen.audit.catalogue import Action
     from mianshen.audit.models import AuditEvent
-    from mianshen.backoffice.services import staff_add
+    from mianshen.staff.services import staff_add
 
     staff_add(username="granted-officer", role="district_officer", district="110105", granted_by="admin")
     event = AuditEvent.objects.filter(action=Action.STAFF_ROLE_GRANTED).get()
@@ -23,7 +23,7 @@ def test_a_case_twin_of_a_staff_name_is_refused() -> None:
     (red team, issue 9)."""
     from django.contrib.auth import get_user_model
 
-    from mianshen.backoffice.services import StaffError, staff_add
+    from mianshen.staff.services import StaffError, staff_add
 
     staff_add(username="rtadmin", role="city_admin", granted_by="admin")
     with pytest.raises(StaffError, match="only by case"):

@@ -20,7 +20,6 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from mianshen.backoffice.services import staff_add
 from mianshen.cases.models import Case, Objection, Review
 from mianshen.cases.services import notice_open, objection_record, review_prepare
 from mianshen.cases.states import State
@@ -32,6 +31,7 @@ from mianshen.registry.models import Snapshot
 from mianshen.registry.services import snapshot_import
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 from mianshen.screening.services import round_start
+from mianshen.staff.services import staff_add
 
 POLICY = "beijing-2021"
 AS_OF = date(2021, 7, 1)

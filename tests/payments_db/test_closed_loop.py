@@ -169,3 +169,47 @@ def test_a_refusal_is_a_payment_error_in_both_languages(tmp_path: Path) -> None:
     assert info.value.zh.startswith(f"案件 {failed.case_id}：") and info.value.en.startswith(
         f"case {failed.case_id}:"
     )
+
+
+# Tables that grow with the city (hundreds of thousands of rows at Beijing's size): no statement of a one-case
+# service may read them whole.
+BIG = ("payments_instruction", "payments_payment", "cases_case", "registry_unit", "registry_bankaccount",
+       "payments_statusline", "payments_booking", "audit_auditevent", "cases_casehistory")  # fmt: skip
+
+
+def test_a_correction_reads_no_big_table_whole(tmp_path: Path) -> None:
+    """Regression: the re-issue checked for a live instruction with ``case_id = ? AND status IN (?, …)``, which
+    SQLite cannot answer from the partial index one_live_instruction_per_case (bound parameters), so each of the
+    demo's 14,448 corrections at Beijing's size scanned every instruction. Every SELECT of prepare and decide is
+    explained; none may scan a table that grows with the city."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip(
+            "the plans checked are SQLite's (PostgreSQL plans a bound IN list against a partial index)"
+        )
+    failed = failed_one(tmp_path)
+    on_file = AccountInput("105", "105100000001", "6210500000000001", NAME)
+    later_drop({failed.case.unit_id: on_file})
+    statements: list[tuple[str, tuple[object, ...]]] = []
+
+    def keep(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if not many and sql.lstrip().upper().startswith("SELECT"):
+            statements.append((sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        c = correction_prepare(case_id=failed.case_id, actor="li", account=on_file)
+        assert correction_decide(correction_id=c.pk, actor="wang", approve=True).reissue is not None
+    assert statements
+    scans = []
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            for *_, detail in cursor.fetchall():
+                newest = " INDEX " in detail and sql.rstrip().endswith(
+                    "LIMIT 1"
+                )  # one row from an index's end
+                if detail.startswith("SCAN ") and any(detail[5:].startswith(t) for t in BIG) and not newest:
+                    scans.append(f"{detail}: {sql[:160]}")
+    assert scans == []

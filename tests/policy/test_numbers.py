@@ -48,16 +48,9 @@ def test_format_e4(value: int, text: str) -> None:
     assert N.format_e4(value) == text
 
 
-def test_percentages_and_yuan() -> None:
+def test_percentages() -> None:
     assert [N.percent_bp(b) for b in (600, 550, 2000, 10000, 5)] == ["6%", "5.5%", "20%", "100%", "0.05%"]
     assert [N.percent_e4(v) for v in (711, 0, 10000, 5)] == ["7.11%", "0.00%", "100.00%", "0.05%"]
-    assert [N.format_yuan(f) for f in (0, 5, 123456, 98200000000, -150)] == [
-        "0.00",
-        "0.05",
-        "1,234.56",
-        "982,000,000.00",
-        "-1.50",
-    ]
 
 
 @pytest.mark.parametrize(

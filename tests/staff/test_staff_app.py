@@ -44,6 +44,40 @@ def test_a_database_of_the_old_schema_migrates_without_losing_staff() -> None:
     assert not ContentType.objects.filter(app_label="backoffice", model="staff").exists()
 
 
+# The schema before the sign-in counters moved: the back office owned SignInCounter.
+BEFORE_COUNTERS = [("backoffice", "0004_staff_moves_to_staff_app"), ("staff", "0002_staff_phone_email")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_account_stays_locked_when_the_counters_move_to_the_staff_app() -> None:
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
+    from mianshen.staff.models import SignInCounter
+    from mianshen.staff.signin import account_locked, locked_accounts
+
+    executor = _migrate(BEFORE_COUNTERS)
+    old = executor.loader.project_state(BEFORE_COUNTERS).apps
+    assert old.get_model("backoffice", "SignInCounter")._meta.db_table == "backoffice_signincounter"
+    now = timezone.now()
+    old.get_model("backoffice", "SignInCounter").objects.create(
+        scope="account", key="wang.fang", failures=5, window_start=now, last_failure_at=now, locked_at=now
+    )
+    old.get_model("contenttypes", "ContentType").objects.get_or_create(
+        app_label="backoffice", model="signincounter"
+    )
+
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    assert (
+        SignInCounter._meta.app_label == "staff"
+        and SignInCounter._meta.db_table == "backoffice_signincounter"
+    )
+    assert account_locked("wang.fang") and [r.key for r in locked_accounts()] == ["wang.fang"]
+    assert ContentType.objects.filter(app_label="staff", model="signincounter").count() == 1
+    assert not ContentType.objects.filter(app_label="backoffice", model="signincounter").exists()
+
+
 @pytest.mark.django_db
 def test_an_officer_has_an_optional_phone_and_email() -> None:
     from django.contrib.auth import get_user_model

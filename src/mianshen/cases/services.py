@@ -20,6 +20,7 @@ from mianshen.core.bulkdb import insert_rows, update_rows
 from mianshen.core.errors import Refusal
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
+from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from .models import (
     Application,
@@ -468,34 +469,30 @@ def review_prepare(
     return review
 
 
+REVIEW_FOUR_EYES = FourEyes(
+    model=Review,
+    maker="prepared_by",
+    obj_type="review",
+    decided=lambda review: CaseError(
+        f"review {review.pk} was already decided by another officer",
+        f"审核 {review.pk} 已由其他复核人审核",
+    ),
+    own=lambda review: CaseError(
+        "four eyes: the officer who prepared a review cannot decide it",
+        "双人复核：提出审核意见的经办人不能审核自己的意见",
+    ),
+)
+
+
 def review_decide(*, review_id: int, approve: bool, actor: str, reason: str = "") -> Review:
-    """The second officer's decision. The database refuses the preparer as decider (four eyes)."""
+    """The second officer's decision (``staff.foureyes``). The database refuses the preparer as decider too."""
     with transaction.atomic():
         case_id = Review.objects.values_list("case_id", flat=True).get(pk=review_id)
-        Case.objects.select_for_update().get(pk=case_id)
-        review = Review.objects.select_for_update().get(pk=review_id)
-        if review.decided_by:
-            raise CaseError(
-                f"review {review.pk} was already decided by another officer",
-                f"审核 {review.pk} 已由其他复核人审核",
-            )
-        if review.prepared_by == actor:
-            raise CaseError(
-                "four eyes: the officer who prepared a review cannot decide it",
-                "双人复核：提出审核意见的经办人不能审核自己的意见",
-            )
-        review.decided_by = actor
-        review.decided_at = timezone.now()
-        review.outcome = "approve" if approve else "reject"
-        review.save()
-        audit_record(
-            actor=actor,
-            action=Action.CASE_REVIEWED,
-            obj_type="review",
-            obj_id=str(review.pk),
-            after={"case": review.case_id, "outcome": review.outcome},
-            reason=reason,
-        )
+        Case.objects.select_for_update().get(pk=case_id)  # the case first: every case writer locks it first
+        review = four_eyes_open(REVIEW_FOUR_EYES, review_id, actor=actor)
+        outcome = "approve" if approve else "reject"
+        four_eyes_close(REVIEW_FOUR_EYES, review, actor=actor, outcome=outcome, action=Action.CASE_REVIEWED,
+                        after={"case": review.case_id, "outcome": outcome}, reason=reason)  # fmt: skip
         if approve:
             case_transition(
                 case_id=review.case_id,

@@ -18,6 +18,8 @@ import polars as pl
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from mianshen.core.money import format_yuan
+
 if TYPE_CHECKING:
     from mianshen.payments.models import Payment
     from mianshen.registry.models import Snapshot
@@ -38,13 +40,6 @@ class DemoReport:
 
     def add(self, step: str, text: str) -> None:
         self.lines.append((step, text))
-
-
-def yuan(fen: int) -> str:
-    """Integer fen as yuan text with two decimals and thousands separators (no float)."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
 
 
 def freshen_drop(src: Path, dst: Path, decisions: pl.DataFrame) -> dict[str, int]:
@@ -230,7 +225,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     total = approved.aggregate(total=Sum("amount_fen"))["total"] or 0
     note(
         f"round {rnd3.number}",
-        f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {yuan(total)}",
+        f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {format_yuan(total, unit='symbol')}",
     )
 
     _pay(root=root, seed=seed, note=note, drop=drop_b)
@@ -331,12 +326,12 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
         note("payment", f"{batch}: {BankFile.objects.count():,} pain.001 files so far, business day {day}")
     settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
     total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
-    note("payment", f"{settled.count():,} refunds settled, {yuan(total)}; {corrected} failed accounts corrected "
+    note("payment", f"{settled.count():,} refunds settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts corrected "
          "(maker + checker) and re-issued")  # fmt: skip
     rec, _run = reconcile_record(actor="system:demo")
-    note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {yuan(rec.difference_fen)}") +
-         f": approved {yuan(rec.approved_fen)} = " + " + ".join(
-             f"{k} {yuan(v)}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip
+    note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {format_yuan(rec.difference_fen, unit='symbol')}") +
+         f": approved {format_yuan(rec.approved_fen, unit='symbol')} = " + " + ".join(
+             f"{k} {format_yuan(v, unit='symbol')}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip
 
 
 def _accounts_fixed(

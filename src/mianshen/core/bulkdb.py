@@ -38,12 +38,16 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def one_parameter(values: Collection[int] | Collection[str]) -> RawSQL:
+def one_parameter(values: Collection[int] | Collection[str]) -> RawSQL | list[Any]:
     """``values`` (all ints or all strings) as a subquery bound to one parameter, for ``field__in=``:
     ``SELECT unnest(%s::bigint[])`` (or ``text[]``) on PostgreSQL, ``SELECT value FROM json_each(%s)`` on SQLite.
     ``Case.objects.filter(pk__in=one_parameter(ids))`` is one statement with one parameter for any number of ids
-    (SQLite reads 450,000 ids this way in about a second)."""
+    (SQLite reads 450,000 ids this way in about a second). No values: an empty list, which Django answers without
+    a query (an empty array has no element type to tell ``bigint`` from ``text``: PostgreSQL refused
+    ``unit_id IN (SELECT unnest('{}'::bigint[]))``)."""
     items = list(values)
+    if not items:
+        return []
     numeric = all(isinstance(v, int) for v in items)
     if not numeric and not all(isinstance(v, str) for v in items):
         raise TypeError("one_parameter takes ints or strings, not a mix")

@@ -33,10 +33,22 @@ MONTH_RE = r"^[0-9]{4}-(?:0[1-9]|1[0-2])$"
 PHONE_RE = r"^1[0-9]{10}$"
 INDUSTRY_RE = r"^[0-9]{2,4}$"
 # C0 and C1 control characters, DEL among them (NUL: PostgreSQL text cannot hold it; the others - tab and line
-# breaks included - have no place in a name, an ID or an account and would break the files made from them).
-CONTROL_RE = r"[\x00-\x1F\x7F-\x9F]"
-CONTROL_CHARS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
-CONTROL_SHOWN = [{"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(c, f"\\x{ord(c):02x}") for c in CONTROL_CHARS]
+# breaks included - have no place in a name, an ID or an account and would break the files made from them), the
+# Unicode line and paragraph separators (U+2028, U+2029: line breaks to many readers) and the bidirectional
+# controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which make a name read differently from what
+# it holds ("Trojan Source").
+_CONTROL_CODES = (
+    *range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+)  # fmt: skip
+CONTROL_RE = r"[\x00-\x1F\x7F-\x9F\x{061C}\x{200E}\x{200F}\x{2028}-\x{202E}\x{2066}-\x{2069}]"
+CONTROL_CHARS = [chr(c) for c in _CONTROL_CODES]
+CONTROL_SHOWN = [
+    {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(
+        c, f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    )
+    for c in CONTROL_CHARS
+]
 
 
 @dataclass(frozen=True)

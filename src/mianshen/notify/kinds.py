@@ -3,7 +3,7 @@
 Each text is a Chinese msgid (the source text) translated to English in ``locale/en`` through gettext, the
 project's one path for user-facing text; placeholders are ``str.format`` fields filled from the message's
 parameters. A parameter that itself depends on the language (a reason in words) is given as
-``{"zh": …, "en": …}``. Money is integer fen, formatted here (``policy.numbers.format_yuan``).
+``{"zh": …, "en": …}``. Money is integer fen, formatted here (``core.money.format_yuan``, the one formatter).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_noop as _
 
-from mianshen.policy.numbers import format_yuan
+from mianshen.core.money import format_yuan
 
 
 class Channel(StrEnum):

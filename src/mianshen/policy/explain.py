@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from mianshen.core.money import format_yuan
+
 from . import codes as C
 from .conditions import CONDITIONS, ROUTES
-from .numbers import format_yuan, percent_bp, percent_e4
+from .numbers import percent_bp, percent_e4
 from .parameters import ResolvedParams
 from .sizeclass import ROWS
 

@@ -2,7 +2,8 @@
 
 A ratio is an ``int`` number of basis points (1 bp = 0.0001): ``0.06`` is 600, ``0.055`` is 550. Text such as
 ``"0.055"`` is parsed exactly (no binary fraction is ever involved) and refused when it does not fall on a whole
-basis point. Money is an ``int`` number of fen. The only rounding is half-up, written out in integers.
+basis point. Money is an ``int`` number of fen. The only rounding is half-up, written out in integers. Money as
+text for people is ``mianshen.core.money.format_yuan`` (the one formatter).
 """
 
 from __future__ import annotations
@@ -67,10 +68,3 @@ def percent_e4(value_e4: int) -> str:
     """A rate held in units of 0.0001 as a percentage with two decimals: 711 -> ``7.11%``."""
     whole, frac = divmod(value_e4, 100)
     return f"{whole}.{frac:02d}%"
-
-
-def format_yuan(fen: int) -> str:
-    """Fen as yuan with two decimals and thousands separators, from integers: 123456 -> ``1,234.56``."""
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(fen), 100)
-    return f"{sign}{yuan:,}.{cents:02d}"

@@ -14,10 +14,11 @@ from datetime import date
 
 import polars as pl
 
+from mianshen.core.money import format_yuan
+
 from . import codes as C
 from .engine import check_as_of, decisions, judge
 from .facts import Frame, derive_facts
-from .numbers import format_yuan
 from .parameters import ResolvedParams
 
 # parameters the per-unit facts depend on; when none of them changes, the facts are derived once

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from mianshen.core.money import format_yuan
+
 from .. import labels
 
 register = template.Library()
@@ -15,8 +17,8 @@ register = template.Library()
 @register.filter
 def fen_yuan(value: Any) -> str:
     """Integer fen as yuan with thousands separators and two decimals, by integer arithmetic only:
-    ``123456`` → ``1,234.56``, ``-5`` → ``-0.05``, None → ``—``. A float or Decimal is refused (TypeError):
-    money is never a binary fraction here."""
+    ``123456`` → ``1,234.56``, ``-5`` → ``-0.05``, None → ``—`` (``core.money.format_yuan``, the one
+    formatter). A float or Decimal is refused (TypeError): money is never a binary fraction here."""
     if value is None or value == "":
         return "—"
     fen = value
@@ -24,9 +26,7 @@ def fen_yuan(value: Any) -> str:
         fen = int(value)
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise TypeError(f"fen_yuan takes integer fen, not {type(value).__name__}")
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(fen), 100)
-    return f"{sign}{yuan:,}.{cents:02d}"
+    return format_yuan(fen)
 
 
 def _lookup(table: dict[str, Any], value: Any) -> str:

@@ -25,9 +25,9 @@ from django.views.decorators.http import require_http_methods
 
 from mianshen.cases.models import Case
 from mianshen.core.errors import Refusal
+from mianshen.staff.second_factor import Step, second_factor_step
 
 from ..roles import Perm, Staff, can, can_act, staff_of, visible_cases
-from ..second_factor import Step, second_factor_step
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PAGE_SIZE = 25

@@ -2,14 +2,16 @@
 ``enrol`` for a user who must have one and has none), the password page, and signing out.
 
 Before a password or a code is checked, the client address's throttling (429) and the account's lock are looked
-at; every failure is counted and recorded (``signin``). After the password the session is signed in but not
+at; every failure is counted and recorded (``staff.signin``). After the password the session is signed in but not
 verified: ``staff_view`` sends it here until a code is typed (``django_otp.login`` marks it verified).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -25,8 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
-from ..forms import SecondFactorForm
-from ..second_factor import (
+from mianshen.staff.second_factor import (
     Step,
     device_kind,
     second_factor_step,
@@ -35,17 +36,18 @@ from ..second_factor import (
     totp_pending,
     totp_secret,
 )
-from ..services import staff_password_set
-from ..signin import (
+from mianshen.staff.services import staff_password_set
+from mianshen.staff.signin import (
     Failure,
     Refused,
-    client_address,
     sign_in_failure_record,
     sign_in_name,
     sign_in_refusal,
     sign_in_success_record,
     sign_out_record,
 )
+
+from ..forms import SecondFactorForm
 from ._base import staff_view, step_url
 
 
@@ -55,6 +57,17 @@ def _locked_message() -> str:
 
 def _throttled_message() -> str:
     return _("此地址登录失败次数过多，请稍后再试。")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header named by
+    ``SIGNIN_CLIENT_ADDRESS_HEADER`` (its last entry: the one our proxy added); ``unknown`` if not an IP."""
+    header = settings.SIGNIN_CLIENT_ADDRESS_HEADER
+    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
+    try:
+        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
+    except ValueError:
+        return "unknown"
 
 
 def safe_next(request: HttpRequest) -> str:

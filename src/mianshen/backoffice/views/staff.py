@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from mianshen.staff.signin import locked_accounts, sign_in_unlock
+
 from ..forms import UnlockForm
 from ..roles import Perm, Staff
-from ..signin import locked_accounts, sign_in_unlock
 from ._base import actor, staff_view
 
 

@@ -2,6 +2,9 @@
 
 No float is ever involved: ``123.45`` is read by splitting the string, and written from ``fen // 100`` and
 ``fen % 100``. Used for ``Amt/InstdAmt``, ``CtrlSum`` (pain.001), ``Ntry/Amt`` and ``TxDtls/Amt`` (camt.054).
+
+This is the ISO 20022 wire format (``xs:decimal``: no thousands separators, no sign, no currency symbol), not
+text for people: that is ``mianshen.core.money.format_yuan`` (``1,234.56``), deliberately a different function.
 """
 
 from __future__ import annotations

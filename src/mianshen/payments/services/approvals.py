@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
+from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from ..lifecycle import CANCELLABLE, InstructionStatus
 from ..models import Approval, ApprovalKind, BankFile, Correction, Instruction, Payment
@@ -68,30 +68,35 @@ def approval_request(
     return approval
 
 
+APPROVAL_FOUR_EYES = FourEyes(
+    model=Approval,
+    maker="requested_by",
+    obj_type="approval",
+    missing=lambda approval_id: PaymentError(
+        f"no approval request {approval_id}", f"没有编号为 {approval_id} 的申请"
+    ),
+    decided=lambda approval: PaymentError(
+        f"request {approval.pk} was already decided by {approval.decided_by}",
+        f"申请 {approval.pk} 已由 {approval.decided_by} 审核",
+    ),
+    own=lambda approval: PaymentError(
+        "four eyes: the officer who asked cannot decide the request",
+        "双人复核：提出申请的经办人不能审核自己的申请",
+    ),
+)
+
+
 def approval_decide(*, approval_id: int, actor: str, approve: bool, note: str = "") -> Approval:
-    """Approve (the action runs now, as ``actor``) or refuse. Not by the officer who asked (four eyes)."""
+    """Approve (the action runs now, as ``actor``) or refuse. Not by the officer who asked (four eyes,
+    ``staff.foureyes``)."""
     with transaction.atomic():
-        approval = Approval.objects.select_for_update().filter(pk=approval_id).first()
-        if approval is None:
-            raise PaymentError(f"no approval request {approval_id}", f"没有编号为 {approval_id} 的申请")
-        if approval.decided_by:
-            raise PaymentError(
-                f"request {approval_id} was already decided by {approval.decided_by}",
-                f"申请 {approval_id} 已由 {approval.decided_by} 审核",
-            )
-        if actor == approval.requested_by:
-            raise PaymentError(
-                "four eyes: the officer who asked cannot decide the request",
-                "双人复核：提出申请的经办人不能审核自己的申请",
-            )
-        if approve:
-            approval.result = _carry_out(approval, actor)
-        approval.decided_by, approval.decided_at = actor, timezone.now()
-        approval.outcome, approval.decision_note = ("approved" if approve else "refused"), note
-        approval.save(update_fields=["decided_by", "decided_at", "outcome", "decision_note", "result"])
-        audit_many(actor=actor, events=[event(Action.PAYMENT_APPROVAL_DECIDED, "approval", approval.pk,
-                                              after={"kind": approval.kind, "outcome": approval.outcome,
-                                                     **approval.result}, reason=note)])  # fmt: skip
+        approval = four_eyes_open(APPROVAL_FOUR_EYES, approval_id, actor=actor)
+        result = _carry_out(approval, actor) if approve else approval.result
+        outcome = "approved" if approve else "refused"
+        four_eyes_close(APPROVAL_FOUR_EYES, approval, actor=actor, outcome=outcome,
+                        action=Action.PAYMENT_APPROVAL_DECIDED,
+                        after={"kind": approval.kind, "outcome": outcome, **result}, reason=note,
+                        fields={"decision_note": note, "result": result})  # fmt: skip
     return approval
 
 

@@ -181,9 +181,9 @@ def _demo_staff(root: Path) -> tuple[Path, str]:
 
     from django.db.models import Count
 
-    from mianshen.backoffice.second_factor import second_factor_enrol
-    from mianshen.backoffice.services import staff_add
     from mianshen.cases.models import Case
+    from mianshen.staff.second_factor import second_factor_enrol
+    from mianshen.staff.services import staff_add
 
     password = secrets.token_urlsafe(12)
     busiest = Case.objects.values("district").annotate(n=Count("id")).order_by("-n", "district").first()

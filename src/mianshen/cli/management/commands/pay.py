@@ -10,6 +10,7 @@ from django.core.management.base import CommandParser
 
 from mianshen.core.command import MianshenCommand, UserError, iso_date
 from mianshen.core.db import require_migrated_database
+from mianshen.core.money import format_yuan
 from mianshen.staff.actors import actor_option
 
 EXIT_QUARANTINED = 3  # as `mianshen import` exits when it rejected rows
@@ -25,11 +26,6 @@ DECISIONS = {
     "reprocess": "reprocess_inbound",
     "resolve": "resolve_hold",
 }
-
-
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"¥{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 
 
 class Command(MianshenCommand):
@@ -128,7 +124,7 @@ class Command(MianshenCommand):
         from mianshen.payments.services.instructions import payments_release
 
         r = payments_release(actor=options["actor"], policy_id=options["policy"])
-        self.stdout.write(f"released {r.released} cases ({_yuan(r.amount_fen)}): {r.instructed} instructed, "
+        self.stdout.write(f"released {r.released} cases ({format_yuan(r.amount_fen, unit='symbol')}): {r.instructed} instructed, "
                           f"{r.awaiting_account} awaiting an account")  # fmt: skip
 
     def _build(self, options: dict[str, Any]) -> None:
@@ -138,7 +134,7 @@ class Command(MianshenCommand):
                                  execution_date=options["execution_date"], banks=options["bank"],
                                  later_batch=options["later_batch"])  # fmt: skip
         for f in files:
-            self.stdout.write(f"{f.msg_id} bank {f.bank_id} {f.nb_of_txs} payments {_yuan(f.ctrl_sum_fen)} "
+            self.stdout.write(f"{f.msg_id} bank {f.bank_id} {f.nb_of_txs} payments {format_yuan(f.ctrl_sum_fen, unit='symbol')} "
                               f"sha256 {f.sha256}")  # fmt: skip
         self.stdout.write(f"{len(files)} file(s) frozen")
 
@@ -311,7 +307,7 @@ class Command(MianshenCommand):
 
         for p in payment_positions():
             if p.bucket == Bucket.AWAITING_CORRECTION:
-                self.stdout.write(f"case {p.case_id} {_yuan(p.amount_fen)} {p.end_to_end_id or '-'} {p.status or '-'} "
+                self.stdout.write(f"case {p.case_id} {format_yuan(p.amount_fen, unit='symbol')} {p.end_to_end_id or '-'} {p.status or '-'} "
                                   f"{p.action or p.note}")  # fmt: skip
 
     def _status(self, options: dict[str, Any]) -> None:

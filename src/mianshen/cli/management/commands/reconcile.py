@@ -10,12 +10,8 @@ from django.core.management.base import CommandParser
 
 from mianshen.core.command import MianshenCommand
 from mianshen.core.db import require_migrated_database
+from mianshen.core.money import format_yuan
 from mianshen.staff.actors import actor_option
-
-
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"¥{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 
 
 class Command(MianshenCommand):
@@ -34,14 +30,21 @@ class Command(MianshenCommand):
         r, _run = reconcile_record(actor=actor_option(options["actor"]))
         limit = options["limit"]
         parts = " + ".join(
-            f"{name} {_yuan(r.buckets_fen[name])} ({r.buckets_count[name]})" for name in r.buckets_fen
+            f"{name} {format_yuan(r.buckets_fen[name], unit='symbol')} ({r.buckets_count[name]})"
+            for name in r.buckets_fen
         )
-        self.stdout.write(f"approved {_yuan(r.approved_fen)} ({r.cases} cases) = {parts}")
-        self.stdout.write(f"difference {_yuan(r.difference_fen)}")
+        self.stdout.write(
+            f"approved {format_yuan(r.approved_fen, unit='symbol')} ({r.cases} cases) = {parts}"
+        )
+        self.stdout.write(f"difference {format_yuan(r.difference_fen, unit='symbol')}")
         for d in r.day_differences[:limit]:
+            settled, debits, returns, difference = (
+                format_yuan(fen, unit="symbol")
+                for fen in (d.settled_fen, d.debit_fen, d.returned_fen, d.difference_fen)
+            )
             self.stdout.write(
-                f"bank {d.bank} {d.day or 'no date'}: settled {_yuan(d.settled_fen)} != debits "
-                f"{_yuan(d.debit_fen)} - returns {_yuan(d.returned_fen)} (difference {_yuan(d.difference_fen)})"
+                f"bank {d.bank} {d.day or 'no date'}: settled {settled} != debits {debits} - returns {returns} "
+                f"(difference {difference})"
             )
         for problem in (r.case_problems + r.ledger_problems)[:limit]:
             self.stdout.write(problem)

@@ -57,8 +57,8 @@ class Command(MianshenCommand):
         getattr(self, "_" + options["action"].replace("-", "_"))(options)
 
     def _add(self, options: dict[str, Any]) -> None:
-        from mianshen.backoffice.second_factor import second_factor_required
-        from mianshen.backoffice.services import StaffError, staff_add
+        from mianshen.staff.second_factor import second_factor_required
+        from mianshen.staff.services import StaffError, staff_add
 
         password = None
         if options["password_stdin"]:
@@ -94,7 +94,7 @@ class Command(MianshenCommand):
         self._enrol(staff.user)
 
     def _enrol(self, user: Any) -> None:
-        from mianshen.backoffice.second_factor import second_factor_enrol
+        from mianshen.staff.second_factor import second_factor_enrol
 
         e = second_factor_enrol(user=user, actor=system_actor())
         self.stdout.write(
@@ -105,7 +105,7 @@ class Command(MianshenCommand):
         self.stdout.write("  recovery codes (each works once): " + " ".join(e.recovery_codes))
 
     def _unlock(self, options: dict[str, Any]) -> None:
-        from mianshen.backoffice.signin import sign_in_name, sign_in_unlock
+        from mianshen.staff.signin import sign_in_name, sign_in_unlock
 
         name = sign_in_name(options["username"])
         if not sign_in_unlock(name=name, actor=system_actor()):
@@ -115,8 +115,8 @@ class Command(MianshenCommand):
     def _list(self, options: dict[str, Any]) -> None:
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        from mianshen.backoffice.signin import locked_accounts
         from mianshen.staff.roles import Staff
+        from mianshen.staff.signin import locked_accounts
 
         enrolled = set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
         locked = set(locked_accounts().values_list("key", flat=True))

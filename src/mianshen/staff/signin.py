@@ -15,11 +15,13 @@ Both are fixed windows of ``settings.SIGNIN_WINDOW_SECONDS`` that begin at the f
 
 A successful sign-in clears the account's failures (not a lock: a locked account cannot sign in), never the
 address's: one valid account does not buy an address more guesses at others.
+
+This is the staff identity's lockout state, below the apps; the web side (which address a request comes from,
+``backoffice.views.signin.client_address``; the pages) is the back office's.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +31,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
@@ -66,17 +67,6 @@ def sign_in_name(text: str) -> str:
     name = unicodedata.normalize("NFKC", text).strip()
     shown = "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cs") else c for c in name)
     return shown[:NAME_LIMIT]
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header named by
-    ``SIGNIN_CLIENT_ADDRESS_HEADER`` (its last entry: the one our proxy added); ``unknown`` if not an IP."""
-    header = settings.SIGNIN_CLIENT_ADDRESS_HEADER
-    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
-    try:
-        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
-    except ValueError:
-        return "unknown"
 
 
 def _window() -> timedelta:
