@@ -10,7 +10,9 @@ from django.db.utils import OperationalError
 from mianshen.cases.models import Case, Notice
 from mianshen.cases.states import State
 from mianshen.cli.demo import run_demo
+from mianshen.notify.models import Message
 from mianshen.payments.models import Correction, Instruction
+from mianshen.payments.services.recovery import NOTIFY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,6 +48,21 @@ def test_demo_pays_every_approved_refund_and_reconciles(
 
     assert Job.objects.filter(kind="payments.upload").exists()
     assert not Job.objects.exclude(status="done").exists()
+    # the units whose payment failed (for a reason of theirs) were told, in words a person can read in a file
+    failed = set(
+        Instruction.objects.filter(action__in=[a.value for a in NOTIFY]).values_list("case_id", flat=True)
+    )
+    told = Message.objects.filter(kind="payment_failed")
+    assert failed and failed == set(told.values_list("case_id", flat=True))
+    for msg in told.filter(channel="sms"):
+        text = (tmp_path / "outbox" / "sms" / f"{msg.pk}.txt").read_text(encoding="utf-8")
+        assert msg.state == "delivered" and "/lookup/" in text and msg.body_en in text
+    assert Message.objects.filter(kind="listed").exists() and Message.objects.filter(kind="paid").exists()
+    assert "notify" in steps and str(tmp_path / "outbox") in text_of(said, "notify")
+
+
+def text_of(said: list[tuple[str, str]], step: str) -> str:
+    return next(t for s, t in said if s == step)
 
 
 def test_demo_staff_can_log_in_to_the_back_office(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "mianshen.cases",
     "mianshen.payments",
     "mianshen.reports",
+    "mianshen.notify",
     "mianshen.backoffice",
     "mianshen.portal",
     "mianshen.cli",
@@ -237,3 +238,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("MIANSHEN_LOG_LEVEL", "WARNING")},
 }
+
+# Notifications (docs/notify.md): messages go to files under var/outbox/ unless a real sender is configured.
+NOTIFY_OUTBOX_DIR = Path(os.environ.get("MIANSHEN_NOTIFY_OUTBOX_DIR", VAR_DIR / "outbox"))
+NOTIFY_SMS_GATEWAY_URL = os.environ.get("MIANSHEN_NOTIFY_SMS_URL", "")
+NOTIFY_SMS_ACCESS_KEY = os.environ.get("MIANSHEN_NOTIFY_SMS_ACCESS_KEY", "")
+NOTIFY_SMS_SECRET = os.environ.get("MIANSHEN_NOTIFY_SMS_SECRET", "")
+NOTIFY_SMS_SIGN_NAME = os.environ.get("MIANSHEN_NOTIFY_SMS_SIGN_NAME", "稳岗返还")
+NOTIFY_SMTP_HOST = os.environ.get("MIANSHEN_NOTIFY_SMTP_HOST", "")
+NOTIFY_SMTP_PORT = int(os.environ.get("MIANSHEN_NOTIFY_SMTP_PORT", "25"))
+NOTIFY_SMTP_FROM = os.environ.get("MIANSHEN_NOTIFY_SMTP_FROM", "noreply@mianshen.invalid")
+NOTIFY_SMTP_STARTTLS = os.environ.get("MIANSHEN_NOTIFY_SMTP_STARTTLS", "") == "1"
+NOTIFY_SMTP_USER = os.environ.get("MIANSHEN_NOTIFY_SMTP_USER", "")
+NOTIFY_SMTP_PASSWORD = os.environ.get("MIANSHEN_NOTIFY_SMTP_PASSWORD", "")

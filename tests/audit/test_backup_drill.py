@@ -19,6 +19,8 @@ from django.db import connection
 from mianshen.audit.selectors import audit_head
 from mianshen.audit.services import audit_checkpoint
 from mianshen.core.models import Job, JobStatus
+from mianshen.notify.senders import FileSender, InboxSender
+from mianshen.notify.services import deliver_due
 from mianshen.payments.services.bankfiles import bank_file_upload, bank_files_build
 from mianshen.payments.services.ingest import inbound_files_collect
 from mianshen.payments.services.instructions import payments_release
@@ -77,6 +79,10 @@ def _settled_and_queued(bank: Path) -> None:
     bank_files_build(actor=ACTOR, today=MON, later_batch=True)
     report = reconcile_run()
     assert report.ok and report.buckets_fen["settled"] > 0, report
+    # notify's delivery jobs (the units told of each step) ran as the worker would: only the upload job waits
+    files = FileSender(bank.parent / "outbox")
+    deliver_due(senders={"sms": files, "email": files, "inbox": InboxSender()}, limit=1000)
+    Job.objects.filter(status=JobStatus.QUEUED, kind="notify.deliver").update(status=JobStatus.DONE)
 
 
 def test_backup_restore_drill(tmp_path: Path, checkpoint_path: Path) -> None:

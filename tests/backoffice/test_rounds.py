@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from mianshen.core.models import Job
 from mianshen.screening.models import RoundStatus, ScreeningRound
 
 from .world import AS_OF, POLICY, World, drain_jobs
@@ -35,7 +36,12 @@ def test_start_round_then_worker_then_counts(world: World, login: Login) -> None
     poll = client.get(reverse("backoffice:round_progress", args=[rnd.pk]), HTTP_HX_REQUEST="true")
     assert poll.status_code == 200 and "HX-Refresh" not in poll
 
-    assert drain_jobs() == 1  # the worker
+    before = Job.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    pending = list(Job.objects.filter(status="queued").values_list("kind", flat=True))
+    assert pending.count("screening.round") == 1 and set(pending) <= {"screening.round", "notify.deliver"}
+    ran = drain_jobs()  # the worker: the round, and (notify) delivering the messages that case moves queued
+    new = list(Job.objects.filter(pk__gt=before).values_list("kind", flat=True))
+    assert ran == len(pending) + len(new) and set(new) <= {"notify.deliver"}
     rnd.refresh_from_db()
     assert rnd.status == RoundStatus.COMPLETED
 

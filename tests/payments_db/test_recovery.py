@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, transaction
 
+from mianshen.notify.models import Message
 from mianshen.payments.lifecycle import LIVE
-from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment, UnitNotice
-from mianshen.payments.reasons import REASONS, Action, reason_info
+from mianshen.payments.models import BankFile, Correction, HoldItem, Instruction, Payment
+from mianshen.payments.reasons import REASONS, Action
 from mianshen.payments.services.bankfiles import bank_files_build
 from mianshen.payments.services.common import PaymentError
 from mianshen.payments.services.instructions import payments_release
@@ -52,27 +53,18 @@ def test_every_reason_code_does_what_the_table_says(tmp_path: Path, code: str) -
     other.refresh_from_db()
     action = REASONS[code].action if code in REASONS else Action.MANUAL_TRIAGE
     assert one.status == "rejected" and one.action == action.value and other.status == "accepted"
-    notice = UnitNotice.objects.filter(instruction=one).first()
+    notice = Message.objects.filter(event=f"{one.end_to_end_id}:failed", channel="inbox").first()
     assert (notice is not None) == (action in NOTIFIED)
+    assert not Message.objects.filter(event=f"{other.end_to_end_id}:failed").exists()
     if notice is not None:
         assert (
-            f"（{code}）" in notice.text_zh
-            and f"({code})" in notice.text_en
+            notice.kind == "payment_failed"
+            and f"（{code}）" in notice.body_zh
+            and f"({code})" in notice.body_en
+            and "/lookup/" in notice.body_zh
             and notice.case_id == one.case_id
+            and notice.payment_id == one.payment_id
         )
-        info = reason_info(code)  # one message, stored in both languages
-        assert notice.text_zh == f"稳岗返还款未能入账：{info.meaning_zh}（{code}）。{info.next_step_zh}"
-        assert notice.text_en == (
-            f"Your job-stabilisation refund could not be credited: {info.meaning_en} ({code}). {info.next_step_en}"
-        )
-        if code == "AC01":
-            assert notice.text_en.startswith(
-                "Your job-stabilisation refund could not be credited: Account number is incorrect (AC01). Check "
-                "and correct the bank account registered for your unit;"
-            )
-            assert notice.text_zh.startswith(
-                "稳岗返还款未能入账：账号错误（AC01）。请核对并更正单位登记的银行账户信息"
-            )
     holds = list(HoldItem.objects.values_list("kind", flat=True))
     assert holds == ([HOLD[action]] if action in HOLD else [])
     assert not Instruction.objects.filter(status="created").exists()  # nothing is re-sent by itself
@@ -171,7 +163,7 @@ def test_no_account_on_file_waits_then_correction_gives_the_first_instruction() 
     assert (result.instructed, result.awaiting_account) == (0, 1)
     payment = Payment.objects.get(case=case)
     assert payment.current is None and "no bank account" in payment.note
-    assert UnitNotice.objects.filter(case=case, kind="no_account").exists()
+    assert Message.objects.filter(case=case, kind="no_account", channel="inbox", to=case.unit_id).exists()
     with pytest.raises(PaymentError, match="no data drop imported since the payment failed"):
         correction_prepare(case_id=case.pk, actor="li", account=new_account(name=case.unit_name))
     later_drop({case.unit_id: new_account(name=case.unit_name)})  # registered at the social-insurance office

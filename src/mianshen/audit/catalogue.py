@@ -122,6 +122,21 @@ class Action(IntEnum):
 
     # 8xx notifications and call-backs
     NOTIFICATION_QUEUED = 800, "notification.queued", "a notification was queued in the outbox"
+    NOTIFICATION_TRANSITION = (
+        801,
+        "notification.transition",
+        "an outbox message changed state, or an attempt to deliver it was recorded (before/after: the states)",
+    )
+    ENQUIRY_RECORDED = (
+        803,
+        "enquiry.recorded",
+        "an enquiry was recorded: a phone consultation, a portal lookup sign-in (once a unit and day), a call-back",
+    )
+    NOTIFICATION_UNMASKED = (
+        802,
+        "notification.unmasked",
+        "an operator listed outbox messages unmasked (full addresses and one-time codes)",
+    )
     CALLBACK_REQUESTED = 810, "callback.requested", "a call-back was requested (呼我必回)"
     CALLBACK_CLOSED = 811, "callback.closed", "a call-back was answered and closed"
 

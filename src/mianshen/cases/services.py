@@ -34,6 +34,7 @@ from .models import (
     ObjectionOutcome,
     Review,
 )
+from .signals import notice_opened
 from .states import DECISION_STATE, ROUND_FROZEN, State
 from .transitions import (
     Move,
@@ -318,6 +319,7 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
                        for pk in ids[begin : begin + MOVE_BATCH]],
                 actor=actor,
             )  # fmt: skip
+        notice_opened.send(sender=Notice, notice=notice, case_ids=ids, actor=actor)
         audit_record(
             actor=actor,
             action=Action.NOTICE_OPENED,

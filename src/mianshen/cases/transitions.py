@@ -42,6 +42,7 @@ from mianshen.core.errors import Listing, Refusal
 from mianshen.screening.models import ScreeningRound
 
 from .models import STATE_LABELS, Case, CaseHistory
+from .signals import cases_moved
 from .states import State, can_amend, can_move
 
 BULK_FROM = 10
@@ -107,9 +108,11 @@ def case_transition_many(
     by_id = {m.case_id: m for m in moves}
     with transaction.atomic():
         if len(by_id) > BULK_FROM:
-            moved = _move_rows(by_id, actor, round, strict)
+            moved, froms = _move_rows(by_id, actor, round, strict)
         else:
-            moved = _move_objects(by_id, actor, round, strict)
+            moved, froms = _move_objects(by_id, actor, round, strict)
+        if moved and cases_moved.has_listeners(Case):
+            cases_moved.send(sender=Case, moved=[(c, froms[c.pk]) for c in moved], actor=actor)
         if on_commit is not None:
             transaction.on_commit(on_commit)
     return moved
@@ -189,13 +192,13 @@ def case_open_many(*, cases: Sequence[NewCase], actor: str, round: ScreeningRoun
 
 def _move_objects(
     by_id: dict[int, Move], actor: str, round: ScreeningRound | None, strict: bool
-) -> list[Case]:
+) -> tuple[list[Case], dict[int, str]]:
     """The small path: Case objects, ``bulk_update`` and ``bulk_create``."""
     cases = list(Case.objects.select_for_update().filter(pk__in=by_id).order_by("pk"))
     _check_found(by_id, [c.pk for c in cases])
     moved = _allowed(((c.pk, c.state, c) for c in cases), by_id, strict)
     if not moved:
-        return []
+        return [], {}
     now = timezone.now()
     history, events = _apply(moved, by_id, round, now)
     changed = _changed(by_id)
@@ -209,10 +212,12 @@ def _move_objects(
         batch_size=2000,
     )
     audit_record_many(actor=actor, events=events)
-    return moved
+    return moved, {pk: frm for pk, frm, _to, _why in history}
 
 
-def _move_rows(by_id: dict[int, Move], actor: str, round: ScreeningRound | None, strict: bool) -> list[Case]:
+def _move_rows(
+    by_id: dict[int, Move], actor: str, round: ScreeningRound | None, strict: bool
+) -> tuple[list[Case], dict[int, str]]:
     """The bulk path (see the module docstring). Locks: the case rows (pk order), then the audit chain."""
     connection = connections[DEFAULT_DB_ALIAS]
     names, rows = _locked_rows(sorted(by_id))
@@ -220,7 +225,7 @@ def _move_rows(by_id: dict[int, Move], actor: str, round: ScreeningRound | None,
     _check_found(by_id, [row[i_id] for row in rows])
     moving = _allowed(((row[i_id], row[i_state], row) for row in rows), by_id, strict)
     if not moving:
-        return []
+        return [], {}
     now = timezone.now()
     changed = _changed(by_id)
     pipelined = connection.vendor == "postgresql" and not changed
@@ -244,7 +249,7 @@ def _move_rows(by_id: dict[int, Move], actor: str, round: ScreeningRound | None,
             _HISTORY_COLUMNS,
             [(pk, frm, to, actor, why, round_id, at) for pk, frm, to, why in history],
         )
-    return moved
+    return moved, {pk: frm for pk, frm, _to, _why in history}
 
 
 def _check_found(by_id: dict[int, Move], found: list[int]) -> None:

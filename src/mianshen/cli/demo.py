@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from mianshen.core.money import format_yuan
@@ -231,6 +231,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     )
 
     _pay(root=root, seed=seed, note=note, drop=drop_b)
+    _tell(root=root, note=note)
 
     from mianshen.audit.services import audit_checkpoint
 
@@ -238,6 +239,36 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     result = audit_verify()
     note("audit", result.summary())
     return report
+
+
+DEMO_MESSAGES = 300  # messages of the other kinds the demo delivers itself; the worker sends the rest
+
+
+def _tell(*, root: Path, note: Callable[[str, str], None]) -> None:
+    """Deliver the units' messages through the file sender under ``root/outbox``: every message about a failed
+    payment or a missing account, and the first ``DEMO_MESSAGES`` others (``mianshen worker`` or ``mianshen notify
+    send`` delivers the rest). SMS waits for the end of quiet hours: the demo's clock jumps there if need be."""
+    from mianshen.notify.kinds import Channel, Kind
+    from mianshen.notify.models import Message
+    from mianshen.notify.senders import FileSender, InboxSender
+    from mianshen.notify.services import Sender, deliver_due, not_before
+
+    files = FileSender(root / "outbox")
+    senders: dict[str, Sender] = {Channel.SMS: files, Channel.EMAIL: files, Channel.INBOX: InboxSender()}
+    when = not_before(Kind.LISTED, Channel.SMS, timezone.now())
+    failed_kinds = [Kind.PAYMENT_FAILED, Kind.NO_ACCOUNT]
+    while deliver_due(senders=senders, now=when, kinds=failed_kinds, limit=5000).delivered:
+        pass
+    deliver_due(senders=senders, now=when, limit=DEMO_MESSAGES)
+    told = Message.objects.filter(kind__in=failed_kinds, channel=Channel.SMS, state="delivered")
+    units = told.values("unit_id").distinct().count()
+    queued = Message.objects.filter(state="queued").count()
+    by_kind = ", ".join(
+        f"{k} {n:,}" for k, n in Message.objects.values_list("kind").annotate(n=Count("id")).order_by("kind")
+    )
+    note("notify", f"{Message.objects.count():,} messages ({by_kind}); {units} unit(s) told of a failed payment by "
+         f"SMS; readable files under {root / 'outbox'}/sms/ (`mianshen notify outbox --kind payment_failed`); "
+         f"{queued:,} queued for `mianshen worker`")  # fmt: skip
 
 
 def _corrected_account(bank: str, serial: int) -> str:

@@ -358,26 +358,6 @@ class HoldItem(models.Model):
         return f"hold {self.key} ({'resolved' if self.resolved_at else 'open'})"
 
 
-class UnitNotice(models.Model):
-    """Placeholder outbox for messages to units (zh and en); the notify outbox will send them."""
-
-    key = models.CharField(max_length=120, unique=True, help_text="business key: queued once")
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payment_notices")
-    instruction = models.ForeignKey(Instruction, on_delete=models.PROTECT, null=True, related_name="notices")
-    kind = models.CharField(max_length=40)
-    reason_code = models.CharField(max_length=40, blank=True)
-    text_zh = models.TextField()
-    text_en = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True)
-
-    class Meta:
-        ordering = ("id",)
-
-    def __str__(self) -> str:
-        return f"notice {self.key} to case {self.case_id}"
-
-
 class CorrectionKind(models.TextChoices):
     ACCOUNT = "account", _("更正账户")
     RESEND = "resend", _("原账户重发")

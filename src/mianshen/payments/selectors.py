@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 
 from .case_states import CASE_STATE
 from .lifecycle import FAILED, Bucket, InstructionStatus, bucket
-from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment, UnitNotice
+from .models import Approval, BankFile, HoldItem, InboundFile, InboundStatus, Instruction, Payment
 from .reasons import Action
 
 
@@ -75,10 +75,6 @@ def holds_open() -> QuerySet[HoldItem]:
 
 def inbound_quarantined() -> QuerySet[InboundFile]:
     return InboundFile.objects.filter(status=InboundStatus.QUARANTINED).order_by("id")
-
-
-def notices_unsent() -> QuerySet[UnitNotice]:
-    return UnitNotice.objects.filter(sent_at=None).order_by("id")
 
 
 def reissue_waiting(bank_file: BankFile) -> QuerySet[Instruction]:

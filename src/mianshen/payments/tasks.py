@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
 from mianshen.core.jobs import handler
 from mianshen.core.models import Job
 
-from .models import UnitNotice
 from .services.bankfiles import bank_file_upload
 from .services.channel import FolderChannel
 from .services.cycle import disbursement_cycle
@@ -40,11 +36,3 @@ def cycle(job: Job) -> dict[str, Any]:
     """One pass of the disbursement worker (release, build, upload, ingest, silence)."""
     result = disbursement_cycle(actor=ACTOR, channel=FolderChannel(), policy_id=job.params.get("policy_id"))
     return dict(result.__dict__)
-
-
-@handler("payments.notices")
-def notices(job: Job) -> dict[str, Any]:
-    """Placeholder sender: marks unit notices as handed to the (future) notify outbox, once each."""
-    with transaction.atomic():
-        sent = UnitNotice.objects.filter(sent_at=None).update(sent_at=timezone.now())
-    return {"sent": sent}

@@ -32,7 +32,8 @@ from ..formats.types import (
     remittance_text,
 )
 from ..lifecycle import InstructionStatus
-from ..models import Bank, Instruction, Payment, UnitNotice
+from ..models import Bank, Instruction, Payment
+from ..signals import UnitNotice, unit_notices
 from .common import audit_many, chunks, end_to_end_id, event, is_postgres
 
 CHUNK = 10_000
@@ -242,11 +243,15 @@ def _release_chunk(
     insert_rows(Instruction, ("id", *INSERT_FIELDS, "created_at", "bank_status", "rejected", "reject_codes",
                               "return_reason", "action"), rows)  # fmt: skip
     update_rows(Payment, ["current_id"], [(payment_ids[pk], iid) for pk, iid in instruction_ids.items()])
-    UnitNotice.objects.bulk_create(
-        [UnitNotice(key=f"case{pk}:no_account", case_id=pk, kind="no_account", text_zh=NO_ACCOUNT_ZH,
-                    text_en=NO_ACCOUNT_EN) for pk in notes],
-        ignore_conflicts=True, batch_size=500,  # bounded statements, however many units lack an account
-    )  # fmt: skip
+    if notes:
+        amounts = {c["pk"]: c["amount_fen"] for c in cases}
+        unit_notices.send(
+            sender=Payment,
+            notices=[UnitNotice(event=f"case{pk}:no_account", kind="no_account", case_id=pk,
+                                payment_id=payment_ids[pk], amount_fen=amounts[pk], why_zh=NO_ACCOUNT_ZH,
+                                why_en=NO_ACCOUNT_EN) for pk in notes],
+            actor=actor,
+        )  # fmt: skip
     events = [
         event(Action.PAYMENT_HELD, "payment", payment_ids[pk], after={"case": pk}, reason=why)
         for pk, why in notes.items()

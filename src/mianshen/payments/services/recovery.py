@@ -27,7 +27,6 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.cases.models import case_number
-from mianshen.core.errors import CHINESE, ENGLISH, in_language
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from ..crashpoints import maybe_crash
@@ -45,11 +44,11 @@ from ..models import (
     InboundFile,
     Instruction,
     Payment,
-    UnitNotice,
 )
 from ..reasons import Action as Do
 from ..reasons import reason_info
 from ..selectors import reissue_waiting
+from ..signals import UnitNotice, unit_notices
 from .casesync import case_states_sync
 from .closedloop import (
     AccountNotOnFile,
@@ -77,11 +76,6 @@ BLOCKING = (HoldKind.DUPLICATE, HoldKind.CONTRADICTION, HoldKind.LATE, HoldKind.
 # and these are settled by an approved correction or re-send
 SETTLED_BY_REISSUE = (HoldKind.REVIEW, HoldKind.TREASURY, HoldKind.TRIAGE, HoldKind.OUR_DEFECT)
 ENTERED = ("bank", "branch", "account_no", "name")  # a refused account, as entered, in the audit event
-
-
-# the notice to a unit whose payment failed, stored in both languages
-_NOTICE_RETURNED = _("稳岗返还款已退回：%(meaning)s（%(code)s）。%(next_step)s")
-_NOTICE_FAILED = _("稳岗返还款未能入账：%(meaning)s（%(code)s）。%(next_step)s")
 
 
 def _codes(inst: Inst) -> list[str]:
@@ -126,17 +120,19 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
         info = reason_info(primary or None)
         returned = inst.summary.returned_on is not None
         if action in NOTIFY:
-            text = _NOTICE_RETURNED if returned else _NOTICE_FAILED
-            params = {"meaning": info.meaning_message, "code": primary, "next_step": info.next_step_message}
             notices.append(
                 UnitNotice(
-                    key=f"{inst.e2e}:failed",
+                    event=f"{inst.e2e}:failed",
+                    kind="payment_failed",
                     case_id=inst.case_id,
-                    instruction_id=inst.pk,
-                    kind=action.value,
+                    payment_id=inst.payment_id,
+                    amount_fen=inst.amount_fen,
                     reason_code=primary,
-                    text_zh=in_language(CHINESE, text, params),
-                    text_en=in_language(ENGLISH, text, params),
+                    returned=returned,
+                    why_zh=f"{info.meaning_zh}（{primary}）",
+                    why_en=f"{info.meaning_en} ({primary})",
+                    next_step_zh=info.next_step_zh,
+                    next_step_en=info.next_step_en,
                 )
             )
         if action == Do.OUR_DEFECT_RESEND and plan.bank_file is not None:
@@ -164,15 +160,8 @@ def failure_effects(*, insts: Sequence[Inst], plan: Plan, inbound: InboundFile, 
                     f"{info.meaning_en}",
                 )
             )
-    UnitNotice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=500)  # bounded statements
-    audit_many(
-        actor=actor,
-        events=[
-            event(Action.NOTIFICATION_QUEUED, "unit_notice", n.key, after={"case": n.case_id, "kind": n.kind,
-                                                                            "reason_code": n.reason_code})
-            for n in notices
-        ],
-    )  # fmt: skip
+    if notices:
+        unit_notices.send(sender=Payment, notices=notices, actor=actor)
     return holds
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import CommandParser
 from mianshen.core.command import MianshenCommand
 from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import job_run_next
+from mianshen.notify.services import deliver_due
 
 
 class Command(MianshenCommand):
@@ -27,6 +28,11 @@ class Command(MianshenCommand):
                 self.stderr.write(
                     f"job {job.pk} {job.kind}: {job.status}" + (f" — {job.error}" if job.error else "")
                 )
+                continue
+            done = deliver_due()  # retries, receipts, the 72-hour close (notify)
+            if done.sent + done.delivered + done.failed + done.retried + done.receipts:
+                self.stderr.write(f"notify: {done.sent + done.delivered} sent, {done.failed} failed, "
+                                  f"{done.retried} to retry, {done.receipts} receipts")  # fmt: skip
                 continue
             if options["burst"]:
                 return

@@ -1,0 +1,204 @@
+"""Messages at every step (contracts §4): what the apps below say happened becomes outbox rows, written by their
+signals INSIDE the transaction of the change (connected in ``NotifyConfig.ready()``).
+
+===================================  ==================  =========================================
+cause                                kind                event (with to and channel: the key)
+===================================  ==================  =========================================
+``notice_opened`` (cases)            ``listed``          ``notice<N>:case<C>``
+case → approved                      ``approved``        ``case<C>:approved:v<version>``
+case released → paid                 ``paid``            ``<EndToEndId>:paid``
+case publicised/approved → excluded  ``dropped``         ``case<C>:dropped:v<version>``
+case objected → publicised/excluded  ``objection_outcome``  ``case<C>:objection:v<version>``
+case → awaiting_application          ``must_apply``      ``case<C>:must_apply:v<version>``
+case → awaiting_confirmation         ``confirm_dispatch``  ``case<C>:confirm_dispatch:v<version>``
+``unit_notices`` (payments)          ``payment_failed``, ``no_account``   the payment side's key
+===================================  ==================  =========================================
+
+Each goes to the unit's registered phone (``registry.Unit.phone`` in the snapshot of the round that last decided
+the case) by SMS when there is one, and always to the unit's portal inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.dispatch import receiver
+
+from mianshen.cases.models import Case, Notice
+from mianshen.cases.signals import cases_moved, notice_opened
+from mianshen.cases.states import State
+from mianshen.core.bulkdb import one_parameter
+from mianshen.payments.models import Booking, Instruction, Payment
+from mianshen.payments.signals import UnitNotice, unit_notices
+from mianshen.registry.models import Unit
+from mianshen.screening.models import ScreeningRound
+
+from .kinds import Channel, Kind, word, yuan
+from .services import PHONE, NewMessage, messages_queue_many
+
+S = State
+BEIJING = ZoneInfo("Asia/Shanghai")
+_CHUNK = 50_000
+
+
+def contacts(rows: Iterable[tuple[str, int | None]]) -> dict[str, str]:
+    """The registered phone of each unit (``(unit_id, round_id)`` pairs): from the snapshot of that round; a
+    unit without a usable mobile number is left out (it is told in its portal inbox only)."""
+    by_round: dict[int, set[str]] = {}
+    for unit_id, round_id in rows:
+        if round_id is not None:
+            by_round.setdefault(round_id, set()).add(unit_id)
+    snapshots = dict(ScreeningRound.objects.filter(pk__in=list(by_round)).values_list("pk", "snapshot_id"))
+    phones: dict[str, str] = {}
+    for round_id, units in by_round.items():
+        ids = sorted(units)
+        for begin in range(0, len(ids), _CHUNK):
+            for unit_id, phone in Unit.objects.filter(
+                snapshot_id=snapshots[round_id], unit_id__in=one_parameter(ids[begin : begin + _CHUNK])
+            ).values_list("unit_id", "phone"):
+                if phone and PHONE.match(phone.strip()):
+                    phones[unit_id] = phone.strip()
+    return phones
+
+
+def _both(
+    kind: Kind, event: str, unit_id: str, phone: str | None, params: dict[str, Any], **refs: Any
+) -> list[NewMessage]:
+    """The message on each of the unit's channels: SMS when it has a phone, always its portal inbox (the same
+    ``params`` object: ``messages_queue_many`` renders it once)."""
+    out = [NewMessage(kind, Channel.INBOX, unit_id, event, params, unit_id=unit_id, **refs)]
+    if phone:
+        out.append(NewMessage(kind, Channel.SMS, phone, event, params, unit_id=unit_id, **refs))
+    return out
+
+
+@receiver(notice_opened, dispatch_uid="notify.listed")
+def listed(
+    sender: type[Notice], *, notice: Notice, case_ids: Sequence[int], actor: str, **kwargs: Any
+) -> int:
+    """Every unit of a new public notice: on the list, the amount, the period, how to object."""
+    start = f"{notice.starts_at.astimezone(BEIJING):%Y-%m-%d}"
+    end = f"{(notice.ends_at.astimezone(BEIJING) - timedelta(seconds=1)):%Y-%m-%d}"
+    queued = 0
+    ids = list(case_ids)
+    for begin in range(0, len(ids), _CHUNK):
+        rows = list(
+            Case.objects.filter(pk__in=one_parameter(ids[begin : begin + _CHUNK]))
+            .order_by("pk")
+            .values_list("pk", "unit_id", "unit_name", "amount_fen", "last_round_id")
+        )
+        phones = contacts((u, r) for _, u, _, _, r in rows)
+        messages: list[NewMessage] = []
+        for pk, unit_id, name, amount, round_id in rows:
+            params = {"unit_name": name, "amount": yuan(amount), "start": start, "end": end}
+            messages += _both(Kind.LISTED, f"notice{notice.pk}:case{pk}", unit_id, phones.get(unit_id), params,
+                              case_id=pk, round_id=round_id)  # fmt: skip
+        queued += messages_queue_many(
+            messages=messages, actor=actor, reason=f"notice {notice.pk} opened", fresh=True
+        )  # the notice was created in this transaction
+    return queued
+
+
+# (from states or None for any, to state) → kind and its event name
+_MOVES: list[tuple[frozenset[State] | None, State, Kind, str]] = [
+    (None, S.APPROVED, Kind.APPROVED, "approved"),
+    (frozenset({S.RELEASED}), S.PAID, Kind.PAID, "paid"),
+    (frozenset({S.PUBLICISED, S.APPROVED}), S.EXCLUDED, Kind.DROPPED, "dropped"),
+    (frozenset({S.OBJECTED}), S.PUBLICISED, Kind.OBJECTION_OUTCOME, "objection"),
+    (frozenset({S.OBJECTED}), S.EXCLUDED, Kind.OBJECTION_OUTCOME, "objection"),
+    (None, S.AWAITING_APPLICATION, Kind.MUST_APPLY, "must_apply"),
+    (None, S.AWAITING_CONFIRMATION, Kind.CONFIRM_DISPATCH, "confirm_dispatch"),
+]
+
+
+def kind_of_move(frm: str, to: str) -> tuple[Kind, str] | None:
+    """The message a case's move ``frm → to`` causes (None: none; an amendment, ``frm == to``, causes none)."""
+    if frm == to:
+        return None
+    for froms, target, kind, name in _MOVES:
+        if to == target and (froms is None or frm in froms):
+            return kind, name
+    return None
+
+
+@receiver(cases_moved, dispatch_uid="notify.case_moves")
+def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: str, **kwargs: Any) -> int:
+    """Cases moved: the units told of each step (see the module docstring)."""
+    todo = [(case, frm, hit) for case, frm in moved if (hit := kind_of_move(frm, case.state)) is not None]
+    if not todo:
+        return 0
+    phones = contacts((c.unit_id, c.last_round_id) for c, _, _ in todo)
+    paid = _paid_details([c.pk for c, _, (kind, _) in todo if kind == Kind.PAID])
+    messages: list[NewMessage] = []
+    for case, _frm, (kind, name) in todo:
+        params: dict[str, Any] = {"unit_name": case.unit_name, "amount": yuan(case.amount_fen)}
+        refs: dict[str, Any] = {"case_id": case.pk, "round_id": case.last_round_id}
+        if kind == Kind.PAID:
+            details = paid.get(case.pk)
+            if details is None:
+                continue
+            payment_id, amount, booked, last4, e2e = details
+            params.update(amount=yuan(amount), date=booked, last4=last4)
+            refs["payment_id"] = payment_id
+            name = f"{e2e}:paid"  # once per settled instruction, however the case moved
+        elif kind == Kind.DROPPED:
+            params["why"] = case.reason or "-"
+        elif kind == Kind.OBJECTION_OUTCOME:
+            params["outcome"] = word("objection_upheld" if case.state == S.EXCLUDED else "objection_rejected")
+        event = name if kind == Kind.PAID else f"case{case.pk}:{name}:v{case.version}"
+        messages += _both(kind, event, case.unit_id, phones.get(case.unit_id),
+                          params, **refs)  # fmt: skip
+    return messages_queue_many(messages=messages, actor=actor, reason="cases moved")
+
+
+def _paid_details(case_ids: list[int]) -> dict[int, tuple[int, int, str, str, str]]:
+    """For each paid case: (payment id, amount booked, booking date, last 4 digits of the account, EndToEndId)."""
+    if not case_ids:
+        return {}
+    out: dict[int, tuple[int, int, str, str, str]] = {}
+    current = dict(
+        Payment.objects.filter(case_id__in=one_parameter(case_ids)).values_list("current_id", "case_id")
+    )
+    instructions = Instruction.objects.filter(pk__in=one_parameter([i for i in current if i is not None]))
+    for iid, payment_id, case_id, amount, account, booked, e2e in instructions.values_list(
+        "pk", "payment_id", "case_id", "amount_fen", "creditor_account", "booked_on", "end_to_end_id"
+    ):
+        if booked is None:
+            booked = (
+                Booking.objects.filter(instruction_id=iid, kind="debit")
+                .values_list("booking_date", flat=True)
+                .first()
+            )
+        out[case_id] = (payment_id, amount, booked.isoformat() if booked else "-", account[-4:], e2e)
+    return out
+
+
+@receiver(unit_notices, dispatch_uid="notify.payment_notices")
+def payment_notices(
+    sender: type[Payment], *, notices: Sequence[UnitNotice], actor: str, **kwargs: Any
+) -> int:
+    """A payment that failed, or waits for an account: the unit is told why, in words, and what to do."""
+    cases = {
+        pk: (unit_id, name, round_id)
+        for pk, unit_id, name, round_id in Case.objects.filter(
+            pk__in=one_parameter(sorted({n.case_id for n in notices}))
+        ).values_list("pk", "unit_id", "unit_name", "last_round_id")
+    }
+    phones = contacts((u, r) for u, _, r in cases.values())
+    messages: list[NewMessage] = []
+    for n in notices:
+        unit_id, name, round_id = cases[n.case_id]
+        params: dict[str, Any] = {"unit_name": name, "amount": yuan(n.amount_fen)}
+        if n.kind == Kind.PAYMENT_FAILED:
+            params.update(
+                what=word("returned" if n.returned else "not_credited"),
+                why={"zh": n.why_zh, "en": n.why_en},
+                next_step={"zh": n.next_step_zh, "en": n.next_step_en},
+                reason_code=n.reason_code,
+            )
+        messages += _both(Kind(n.kind), n.event, unit_id, phones.get(unit_id), params, case_id=n.case_id,
+                          payment_id=n.payment_id, round_id=round_id)  # fmt: skip
+    return messages_queue_many(messages=messages, actor=actor, reason="payment notices")
