@@ -8,7 +8,6 @@ Codes follow contracts §4: 6 digits, 10 minutes, used once, 5 tries; to one pho
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import Objection
 from mianshen.cases.services import CaseError, mask_credit_code, objection_record
+from mianshen.core import http
 
 from .codes import code_hash, code_sender, new_code, new_reference, normalise_reference
 from .models import AddressCounter, ObjectionReceipt, StatusCode
@@ -47,14 +47,8 @@ class PortalError(CaseError):
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header named by
-    ``PORTAL_CLIENT_ADDRESS_HEADER`` (its last entry: the one our proxy added); ``unknown`` if not an IP."""
-    header = settings.PORTAL_CLIENT_ADDRESS_HEADER
-    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
-    try:
-        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
-    except ValueError:
-        return "unknown"
+    """The client's address (``core.http.client_address``) behind the header named by ``PORTAL_CLIENT_ADDRESS_HEADER``."""
+    return http.client_address(request, settings.PORTAL_CLIENT_ADDRESS_HEADER)
 
 
 def clean_phone(text: str) -> str:

@@ -8,7 +8,6 @@ verified: ``staff_view`` sends it here until a code is typed (``django_otp.login
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
+from mianshen.core import http
 from mianshen.staff.second_factor import (
     Step,
     device_kind,
@@ -60,14 +60,8 @@ def _throttled_message() -> str:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address: ``REMOTE_ADDR``, or behind a proxy the header named by
-    ``SIGNIN_CLIENT_ADDRESS_HEADER`` (its last entry: the one our proxy added); ``unknown`` if not an IP."""
-    header = settings.SIGNIN_CLIENT_ADDRESS_HEADER
-    raw = str((request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or "")
-    try:
-        return str(ipaddress.ip_address(raw.split(",")[-1].strip()))
-    except ValueError:
-        return "unknown"
+    """The client's address (``core.http.client_address``) behind the header named by ``SIGNIN_CLIENT_ADDRESS_HEADER``."""
+    return http.client_address(request, settings.SIGNIN_CLIENT_ADDRESS_HEADER)
 
 
 def safe_next(request: HttpRequest) -> str:
