@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from mianshen.cases.models import (
     Application,
@@ -27,6 +28,7 @@ from mianshen.cases.models import (
     Review,
 )
 from mianshen.cli.demo import POLICY, run_demo
+from mianshen.notify.models import Enquiry
 from mianshen.payments.models import Correction, Instruction, Payment
 from mianshen.registry.models import Unit
 from mianshen.reports.selectors import DAY_FIGURES, RATIOS, SIZE_CLASSES, outcomes
@@ -160,6 +162,19 @@ def independent(policy: str) -> dict[tuple[str, str, str], Any]:
             out[(f"{name}_median", b, k)] = _rank(values, 0.5)
             out[(f"{name}_p90", b, k)] = _rank(values, 0.9)
             out[(f"{name}_max", b, k)] = max(values) if values else None
+    # enquiries: lookups ÷ all, by the district an enquiry names (else its unit's case's) and its unit's size
+    case_of = {c.unit_id: c for c in Case.objects.filter(policy_id=policy)}
+    asked: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for e in Enquiry.objects.all():
+        case = case_of.get(e.unit_id or "")
+        district = e.district or (case.district if case else "")
+        size = size_of(case.last_round_id, case.unit_id) if case else "unknown"
+        for group in (("total", ""), ("size_class", size), ("district", district)):
+            asked[group][0] += e.channel == "lookup"
+            asked[group][1] += 1
+    for (b, k), (lookups, n) in asked.items():
+        if (b, k) != ("district", ""):  # an enquiry with no district counts in the total only
+            out[("self_service_share", b, k)] = _ratio(lookups, n)
     return dict(out)
 
 
@@ -167,6 +182,14 @@ def independent(policy: str) -> dict[tuple[str, str, str], Any]:
 def paid_city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
     run_demo(root=tmp_path / "demo", units=400, seed=7, say=lambda step, text: None)
+    # enquiries by channel (notify): two lookup sign-ins of paid units, a call-back naming a district, an
+    # anonymous phone consultation
+    paid = list(Case.objects.filter(policy_id=POLICY, state="paid").order_by("pk")[:2])
+    at = timezone.now()
+    asked = [("lookup", paid[0].unit_id, ""), ("lookup", paid[1].unit_id, ""), ("callback", None, "110105")]
+    for n, (channel, unit, district) in enumerate([*asked, ("phone", None, "")]):
+        Enquiry.objects.create(channel=channel, key=f"test:{n}", unit_id=unit, district=district, outcome="answered",
+                               recorded_by="test", day=at.date(), at=at)  # fmt: skip
     return tmp_path
 
 
@@ -179,6 +202,7 @@ def test_every_figure_matches_an_independent_computation_and_every_format_parses
     # the city is real enough that the figures are not trivially zero
     assert got.value("units_paid") > 100 and got.value("recovered") > 0
     assert got.value("objections") == 2 and got.value("objections_upheld") == 1
+    assert got.value("self_service_share") == Decimal("0.5000")  # 2 lookups of 4 enquiries
     assert 0 < got.value("sme_coverage") < 1  # type: ignore[operator]
     assert got.value("days_identified_to_money_max") is not None
     cells = {(c.figure, c.breakdown, c.key): c.value for c in got.cells}

@@ -150,8 +150,8 @@ def tables(outcomes: Outcomes, *, public: bool) -> Iterable[Any]:
         yield t
     if by[("self_service_share", "total", "")] is None:
         yield (
-            "自助办理占比：暂无咨询记录来源（门户查询、呼我必回、电话咨询尚未接入），不予计算 / "
-            "self_service_share: not available — no enquiries are recorded yet"
+            "自助办理占比：尚无咨询记录（门户查询登录、呼我必回、电话咨询），不予计算 / "
+            "self_service_share: not available — no enquiries recorded yet (portal sign-ins, call-backs, phone)"
         )
 
 

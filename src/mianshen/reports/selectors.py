@@ -39,6 +39,7 @@ from mianshen.cases.models import (
     Review,
 )
 from mianshen.core.errors import Listing, Refusal
+from mianshen.notify.models import Enquiry, EnquiryChannel
 from mianshen.payments.models import Correction, Instruction, Payment
 from mianshen.policy.codes import ELIGIBLE, PAYABLE_DECISIONS
 from mianshen.policy.parameters import policies
@@ -244,7 +245,7 @@ def _facts_sql(facts: str) -> str:
         SELECT DISTINCT j.payment_id FROM {ins} j WHERE j.status IN ('rejected', 'returned')"""
     return f"""
         CREATE TEMPORARY TABLE {facts} AS
-        SELECT CAST('' AS varchar(1)) AS everything, c.id AS case_id, c.district AS district,
+        SELECT CAST('' AS varchar(1)) AS everything, c.id AS case_id, c.unit_id AS unit_id, c.district AS district,
                {_size_class(sc)} AS size_class,
                CASE WHEN u.unit_type = 'enterprise' AND {sc} IN {_in(SME)} THEN 1 ELSE 0 END AS sme_ent,
                CASE WHEN c.decision = '{ELIGIBLE}' THEN 1 ELSE 0 END AS eligible,
@@ -372,12 +373,13 @@ def _breakdown(cur: object, breakdown: str, facts: str, insured: str) -> list[Ce
                       FROM {facts} WHERE paid = 1 AND {column} IS NOT NULL) ranked
                 GROUP BY g""",
         )
+    asked = _enquiries(cur, breakdown, facts)
     if breakdown == "total":
         keys = [""]
     elif breakdown == "size_class":
         keys = list(SIZE_CLASSES)
     else:
-        keys = sorted(set(ins) | set(fx))
+        keys = sorted(set(ins) | set(fx) | (set(asked) - {""}))
     cells: list[Cell] = []
     for key in keys:
         insured_n, insured_sme = (int(v or 0) for v in ins.get(key, (0, 0)))
@@ -404,7 +406,23 @@ def _breakdown(cur: object, breakdown: str, facts: str, insured: str) -> list[Ce
         add("applications", applications, app_units)
         add("applications_granted", granted, granted_units)
         add("untouched_share", ratio(untouched, paid), paid)
-        # no enquiry is recorded anywhere yet (portal lookups, call-backs and phone consultations arrive with the
-        # portal and notify apps): not available, never a made-up number
-        add("self_service_share", None, None)
+        # lookups ÷ all enquiries (notify.Enquiry: portal sign-ins once per unit-day, call-backs, phone
+        # consultations); no enquiry in a group: not available, never a made-up number
+        lookups, enquiries = (int(v or 0) for v in asked.get(key, (0, 0)))
+        add("self_service_share", ratio(lookups, enquiries) if enquiries else None, enquiries or None)
     return cells
+
+
+def _enquiries(cur: object, breakdown: str, facts: str) -> dict[str, tuple[int | None, ...]]:
+    """(lookups, enquiries) per breakdown key: an enquiry's district is the one it names, else its unit's case's;
+    its size class is its unit's case's (``unknown`` without one)."""
+    group = {
+        "total": "''",
+        "district": "COALESCE(NULLIF(e.district, ''), f.district, '')",
+        "size_class": "COALESCE(f.size_class, 'unknown')",
+    }[breakdown]
+    return _fetch(
+        cur,
+        f"""SELECT {group}, SUM(CASE WHEN e.channel = '{EnquiryChannel.LOOKUP.value}' THEN 1 ELSE 0 END), COUNT(*)
+            FROM {Enquiry._meta.db_table} e LEFT JOIN {facts} f ON f.unit_id = e.unit_id GROUP BY 1""",
+    )
