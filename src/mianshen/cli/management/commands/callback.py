@@ -28,20 +28,25 @@ class Command(MianshenCommand):
 
         now = timezone.now()
         calendar = working_calendar()
-        rows = []
-        for cb in callbacks_all(overdue=options["overdue"], now=now):
-            left = countdown(cb, now=now, calendar=calendar)
-            rows.append({
-                "reference": cb.reference, "state": cb.state, "district": cb.district or None,
-                "topic": cb.topic, "phone": mask(cb.phone, "sms"), "created_at": cb.created_at.isoformat(),
-                "due_at": cb.due_at.isoformat(), "working_minutes_left": None if left is None else int(left.total_seconds() // 60),
-                "overdue": left is not None and left.total_seconds() < 0, "escalated": cb.escalated_at is not None,
-                "outcome": cb.outcome or None, "rating": cb.rating,
-            })  # fmt: skip
+        pairs = [
+            (cb, countdown(cb, now=now, calendar=calendar))
+            for cb in callbacks_all(overdue=options["overdue"], now=now)
+        ]
         if options["json"]:
+            rows = [
+                {
+                    "reference": cb.reference, "state": cb.state, "district": cb.district or None,
+                    "topic": cb.topic, "phone": mask(cb.phone, "sms"), "created_at": cb.created_at.isoformat(),
+                    "due_at": cb.due_at.isoformat(),
+                    "working_minutes_left": None if left is None else int(left.total_seconds() // 60),
+                    "overdue": left is not None and left.total_seconds() < 0,
+                    "escalated": cb.escalated_at is not None, "outcome": cb.outcome or None, "rating": cb.rating,
+                }
+                for cb, left in pairs
+            ]  # fmt: skip
             self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1))
             return
-        if not rows:
+        if not pairs:
             self.stdout.write(
                 "no call-back requests" + (" past their deadline" if options["overdue"] else "")
             )
@@ -49,12 +54,12 @@ class Command(MianshenCommand):
         self.stdout.write(
             f"{'reference':<13}{'state':<12}{'district':<9}{'due (Beijing)':<18}{'left':>8}  topic"
         )
-        for r, cb in zip(rows, callbacks_all(overdue=options["overdue"], now=now), strict=True):
-            minutes = r["working_minutes_left"]
-            left = (
+        for cb, left in pairs:
+            minutes = None if left is None else int(left.total_seconds() // 60)
+            shown = (
                 ""
                 if minutes is None
                 else (f"{minutes // 60}h{minutes % 60:02d}" if minutes >= 0 else "OVERDUE")
             )
-            self.stdout.write(f"{r['reference']:<13}{r['state']:<12}{r['district'] or 'city':<9}"
-                              f"{due_text(cb.due_at):<18}{left:>8}  {r['topic'][:40]}")  # fmt: skip
+            self.stdout.write(f"{cb.reference:<13}{cb.state:<12}{cb.district or 'city':<9}"
+                              f"{due_text(cb.due_at):<18}{shown:>8}  {cb.topic[:40]}")  # fmt: skip
