@@ -90,6 +90,8 @@ def test_routing_unit_district_then_form_then_city(staff: None) -> None:
         ("question", {"question": "x" * 2001}),
         ("credit_code", {"credit_code": "123"}),
         ("district", {"district": "999999"}),
+        ("question", {"question": "a\x00b"}),
+        ("name", {"name": "\ud800"}),
     ],
 )
 def test_bad_answers_name_their_field(field: str, values: dict[str, str]) -> None:

@@ -160,6 +160,12 @@ def callback_check(
     *, name: str, phone: str, topic: str, question: str, credit_code: str = "", district: str = ""
 ) -> CallbackDraft:
     """Validate the answers; raises ``CallbackError`` naming the first wrong field."""
+    answers = {"name": name, "phone": phone, "topic": topic, "question": question, "credit_code": credit_code,
+               "district": district}  # fmt: skip
+    for field_name, value in answers.items():
+        text = str(value)
+        if "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+            raise CallbackError(_("含有无法保存的字符，请删除后重试"), field_name)
     name, topic, question = " ".join(str(name).split()), " ".join(str(topic).split()), str(question).strip()
     phone = "".join(str(phone).split()).replace("-", "").removeprefix("+86")
     credit_code = "".join(str(credit_code).split()).upper()
