@@ -61,7 +61,7 @@ class RatingIn(Schema):
 
 
 @router.post(
-    "", response={201: CallbackCreated, 422: Error, 429: Error}, summary="Ask for a call-back (呼我必回)"
+    "", response={201: CallbackCreated, 400: Error, 422: Error, 429: Error}, summary="Ask for a call-back (呼我必回)"
 )
 def callback_create(request: HttpRequest, payload: CallbackIn) -> Status[Any]:
     try:
@@ -88,7 +88,7 @@ def callback_code(request: HttpRequest, ref: str) -> Status[Any]:
 
 @router.post(
     "/{ref}/session",
-    response={204: None, 422: Error},
+    response={204: None, 400: Error, 422: Error},
     summary="Open the call-back's progress in this session with the code sent",
 )
 def callback_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status[Any]:
@@ -132,7 +132,7 @@ def callback_get(request: HttpRequest, ref: str) -> object:
 
 @router.post(
     "/{ref}/rating",
-    response={200: CallbackOut, 404: Error, 422: Error},
+    response={200: CallbackOut, 400: Error, 404: Error, 422: Error},
     summary="Rate the call-back 1–5 (好差评); 1–2 asks for a second call",
 )
 def callback_rating(request: HttpRequest, ref: str, payload: RatingIn) -> object:
