@@ -61,7 +61,9 @@ class RatingIn(Schema):
 
 
 @router.post(
-    "", response={201: CallbackCreated, 400: Error, 422: Error, 429: Error}, summary="Ask for a call-back (呼我必回)"
+    "",
+    response={201: CallbackCreated, 400: Error, 422: Error, 429: Error},
+    summary="Ask for a call-back (呼我必回)",
 )
 def callback_create(request: HttpRequest, payload: CallbackIn) -> Status[Any]:
     try:
