@@ -251,3 +251,7 @@ NOTIFY_SMTP_FROM = os.environ.get("MIANSHEN_NOTIFY_SMTP_FROM", "noreply@mianshen
 NOTIFY_SMTP_STARTTLS = os.environ.get("MIANSHEN_NOTIFY_SMTP_STARTTLS", "") == "1"
 NOTIFY_SMTP_USER = os.environ.get("MIANSHEN_NOTIFY_SMTP_USER", "")
 NOTIFY_SMTP_PASSWORD = os.environ.get("MIANSHEN_NOTIFY_SMTP_PASSWORD", "")
+
+# 呼我必回 (notify.callbacks): a call-back is due within this many working days (of 8 working hours, 09:00-17:00
+# Beijing time on the calendar's working days); reminders at 50 % and 80 %, escalation at 100 % and 200 %.
+CALLBACK_WORKING_DAYS = _positive("MIANSHEN_CALLBACK_WORKING_DAYS", 1)

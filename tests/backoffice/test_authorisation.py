@@ -25,6 +25,8 @@ from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Case
 from mianshen.cases.states import State
 from mianshen.cases.transitions import case_transition
+from mianshen.notify.callbacks import callback_check, callback_request
+from mianshen.notify.models import CallbackRequest
 from mianshen.staff.models import SignInCounter
 
 from .payworld import NEW_ACCOUNT, OTHER_FUND, PayWorld
@@ -92,6 +94,19 @@ def _awaiting_confirmation(w: PayWorld) -> None:
     case_transition(case_id=w.to_prepare.pk, to=State.AWAITING_CONFIRMATION, actor="test", reason="test")
 
 
+def _callback(w: PayWorld) -> None:
+    """a call-back routed to the world's district D"""
+    draft = callback_check(
+        name="张三", phone="13800138000", topic="何时到账", question="?", district=w.district
+    )
+    callback_request(draft, now=timezone.now())
+
+
+def _callback_pk(w: PayWorld) -> int:
+    last = CallbackRequest.objects.filter(district=w.district).order_by("-id").first()
+    return last.pk if last is not None else 0  # 0: the URL's name only (test_matrix_covers_every_url)
+
+
 PAGES: dict[str, Page] = {
     "dashboard": Page("get", lambda w: reverse("backoffice:dashboard"), _all(200)),
     "rounds": Page("get", lambda w: reverse("backoffice:rounds"), _all(200)),
@@ -110,6 +125,17 @@ PAGES: dict[str, Page] = {
             "as_of": AS_OF.isoformat(),
             "checkpoint": "ad_hoc",
         },
+    ),
+    "callbacks": Page("get", lambda w: reverse("backoffice:callbacks"), _all(200), prepare=_callback),
+    "callback": Page(
+        "get", lambda w: reverse("backoffice:callback", args=[_callback_pk(w)]), CASE_READ, prepare=_callback
+    ),
+    "callback_outcome": Page(
+        "post",
+        lambda w: reverse("backoffice:callback", args=[_callback_pk(w)]),
+        _only(302, "city", "own", other=404),
+        data=lambda w: {"outcome": "answered", "note": "已电话答复"},
+        prepare=_callback,
     ),
     "queue_review": Page("get", lambda w: reverse("backoffice:queue", args=["review"]), _all(200)),
     "queue_confirmation": Page(

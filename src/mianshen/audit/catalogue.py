@@ -138,7 +138,28 @@ class Action(IntEnum):
         "an operator listed outbox messages unmasked (full addresses and one-time codes)",
     )
     CALLBACK_REQUESTED = 810, "callback.requested", "a call-back was requested (呼我必回)"
-    CALLBACK_CLOSED = 811, "callback.closed", "a call-back was answered and closed"
+    CALLBACK_CLOSED = 811, "callback.closed", "a call-back was closed (rated 3–5 after its outcome)"
+    CALLBACK_TRANSITION = (
+        812,
+        "callback.transition",
+        "a call-back changed state: routed, called, its outcome recorded, reopened by a rating of 1–2",
+    )
+    CALLBACK_REMINDED = (
+        813,
+        "callback.reminded",
+        "the officers were reminded of a call-back (50 % / 80 % of its time)",
+    )
+    CALLBACK_ESCALATED = (
+        814,
+        "callback.escalated",
+        "a call-back passed its deadline (or twice it): escalated to the city",
+    )
+    CALLBACK_RATED = 815, "callback.rated", "the requester rated a call-back (1–5, 好差评)"
+    CALENDAR_WORKDAYS_LOADED = (
+        816,
+        "calendar.workdays_loaded",
+        "make-up working days (调休) were added to the calendar",
+    )
 
     # 9xx the audit trail itself
     AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"
@@ -198,8 +219,6 @@ RESERVED: frozenset[Action] = frozenset(
         Action.NOTICE_CLOSED,
         Action.PAYMENT_RECOVERED,
         Action.STAFF_EXPORTED,
-        Action.CALLBACK_REQUESTED,
-        Action.CALLBACK_CLOSED,
     }
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from django.views.i18n import set_language
 
-from .views import cases, dashboard, notices, payments, queues, recovery, rounds, signin, staff
+from .views import callbacks, cases, dashboard, notices, payments, queues, recovery, rounds, signin, staff
 
 app_name = "backoffice"
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("reviews/<int:pk>/decide/", cases.review_decide_view, name="review_decide"),
     path("objections/<int:pk>/decide/", notices.objection_decide_view, name="objection_decide"),
     path("notices/", notices.notice_list, name="notices"),
+    path("callbacks/", callbacks.callback_queue, name="callbacks"),
+    path("callbacks/<int:pk>/", callbacks.callback_detail, name="callback"),
     path("notices/open/", notices.notice_open_view, name="notice_open"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
     # payments: case level (scoped to the district)

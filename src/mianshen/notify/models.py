@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import Case
 
+from .callback_states import CALLBACK_STATE_LABELS, CallbackState
 from .kinds import CHANNEL_LABELS, KIND_LABELS, Channel, Kind
 from .states import STATE_LABELS, MessageState
 
@@ -106,3 +107,66 @@ class Enquiry(models.Model):
 
     def __str__(self) -> str:
         return f"enquiry {self.pk} ({self.channel})"
+
+
+class MakeUpWorkday(models.Model):
+    """A make-up working day (调休): a Saturday or Sunday worked in exchange for a holiday. With the holidays of
+    ``payments.Holiday`` it is the calendar of working time (``workingtime``, call-back deadlines)."""
+
+    day = models.DateField(primary_key=True)
+    name = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}".strip()
+
+
+class CallbackRequest(models.Model):
+    """A call-back request (呼我必回, contracts §4): who asked, what, where it is routed, the deadline and its
+    steps (reminders at 50 % and 80 %, escalation at 100 % and 200 % of the working time), the outcome and the
+    rating. Its state moves only through ``callbacks.callback_transition`` (``callback_states``)."""
+
+    reference = models.CharField(max_length=12, unique=True, help_text="C- + 10 Crockford base32")
+    name = models.CharField(max_length=100)
+    phone = models.CharField(max_length=20, help_text="the requester's phone (retention: docs/portal.md)")
+    topic = models.CharField(max_length=200)
+    question = models.TextField()
+    credit_code = models.CharField(max_length=18, blank=True)
+    unit_id = models.CharField(max_length=64, null=True)
+    district = models.CharField(max_length=6, blank=True, help_text="routed to; empty: the city level")
+    language = models.CharField(max_length=8, default="zh-hans")
+    state = models.CharField(
+        max_length=12, choices=[(s.value, CALLBACK_STATE_LABELS[s.value]) for s in CallbackState]
+    )
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(help_text="the clock's start: the request, or its reopening")
+    due_at = models.DateTimeField(help_text="the deadline: the working time after started_at")
+    step = models.PositiveSmallIntegerField(
+        default=0, help_text="deadline steps done: 50 %, 80 %, 100 %, 200 %"
+    )
+    step_at = models.DateTimeField(null=True, help_text="when the next step is due (null: none)")
+    escalated_at = models.DateTimeField(null=True, help_text="first escalated to the city level")
+    called_at = models.DateTimeField(null=True)
+    called_by = models.CharField(max_length=150, blank=True)
+    outcome = models.CharField(max_length=12, blank=True, help_text="answered or unreachable (the last call)")
+    outcome_at = models.DateTimeField(null=True)
+    note = models.TextField(blank=True)
+    rating = models.PositiveSmallIntegerField(null=True)
+    rated_at = models.DateTimeField(null=True)
+    reopened = models.PositiveSmallIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [
+            models.Index(fields=["state", "step_at"], name="callback_due"),
+            models.Index(fields=["district", "state"], name="callback_district"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="callback_rating_1_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"call-back {self.reference} ({self.state})"

@@ -214,3 +214,9 @@ def objection_get(request: HttpRequest, ref: str) -> object:
     if status is None:
         raise _fail(404, "ref", "no objection with this reference is open in this session")
     return status.__dict__
+
+
+# 呼我必回 (its own module, so that the API can grow in parallel): /api/callbacks
+from .callback_api import router as _callback_router  # noqa: E402
+
+api.add_router("/callbacks", _callback_router)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from mianshen.cases.models import Objection
 from mianshen.cases.services import CaseError, mask_credit_code, objection_record
 from mianshen.core import http
+from mianshen.notify.models import CallbackRequest
 
 from .codes import code_hash, code_sender, new_code, new_reference, normalise_reference
 from .models import AddressCounter, ObjectionReceipt, StatusCode
@@ -172,16 +173,25 @@ def address_allowed(address: str, purpose: str, now: datetime | None = None) -> 
         return row.count <= int(settings.PORTAL_ADDRESS_MAX_REQUESTS)
 
 
+def _phone_of(ref: str) -> str:
+    """The phone a status code for ``ref`` goes to (locked): the objector's (``O-``) or the call-back
+    requester's (``C-``); "" when the reference is unknown."""
+    if ref.startswith("C-"):
+        callback = CallbackRequest.objects.select_for_update().filter(reference=ref).first()
+        return callback.phone if callback is not None else ""
+    receipt = ObjectionReceipt.objects.select_for_update().filter(reference=ref).first() if ref else None
+    return receipt.phone if receipt is not None else ""
+
+
 def status_code_request(reference: str, now: datetime | None = None) -> None:
-    """Send a status code for ``reference`` to the phone its objector gave. The same writes whatever the
+    """Send a status code for ``reference`` to the phone its objector (or call-back requester) gave. The same writes whatever the
     reference: a code row is kept for an unknown reference too (nothing is sent), and past a phone's limits the
     row is kept and nothing is sent. The caller answers the same in every case."""
     now = now or timezone.now()
     ref = normalise_reference(reference)
     code = new_code()
     with transaction.atomic():
-        receipt = ObjectionReceipt.objects.select_for_update().filter(reference=ref).first() if ref else None
-        phone = receipt.phone if receipt is not None else ""
+        phone = _phone_of(ref)
         within = bool(phone) and all(
             StatusCode.objects.filter(phone=phone, sent=True, created_at__gt=now - span).count() < limit
             for span, limit in PHONE_LIMITS
@@ -195,12 +205,13 @@ def status_code_request(reference: str, now: datetime | None = None) -> None:
             sent=within,
         )
         if within:
+            what, purpose = ("呼我必回", "call-back") if ref.startswith("C-") else ("异议", "objection")
             text = (
-                f"【免申即享稳岗返还】异议 {ref} 的查询验证码：{code}，10 分钟内有效。"
-                f" Code for objection {ref}: {code} (10 minutes)."
+                f"【免申即享稳岗返还】{what} {ref} 的查询验证码：{code}，10 分钟内有效。"
+                f" Code for {purpose} {ref}: {code} (10 minutes)."
             )
             transaction.on_commit(
-                lambda: code_sender().send(phone=phone, text=text, purpose="objection_status")
+                lambda: code_sender().send(phone=phone, text=text, purpose=f"{purpose}_status")
             )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import callback_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -17,4 +17,8 @@ urlpatterns = [
     path("objections/new/check/", views.objection_check_answers, name="objection_check"),
     path("objections/new/done/", views.objection_done, name="objection_done"),
     path("objections/status/", views.objection_status_page, name="objection_status"),
+    path("callback/", callback_views.callback_new, name="callback_new"),
+    path("callback/check/", callback_views.callback_check_answers, name="callback_check"),
+    path("callback/done/", callback_views.callback_done, name="callback_done"),
+    path("callback/status/", callback_views.callback_status_page, name="callback_status"),
 ]

@@ -41,12 +41,15 @@ decide_approval        yes         —                 yes [2]   —
 resolve_hold           yes         —                 yes [1]   —
 reprocess_inbound      yes         —                 —         —
 manage_staff           yes         —                 —         —
+record_callback        yes         own district [3]  —         —
 =====================  ==========  ================  ========  =======
 
 [1] a city-wide reviewer only (city-level permission). [2] a district reviewer decides the cancellation
 requests of its district's cases; a file re-issue request needs a city-wide one. Four eyes: the officer who
 entered a correction or asked for a cancellation / re-issue cannot decide it (the payment services refuse it,
 and the database's check constraints too).
+[3] a call-back routed to the district (one routed to the city level: city administrators only); every staff
+member sees the call-back queue of its scope.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ class Perm(StrEnum):
     REPROCESS_INBOUND = "reprocess_inbound"
     # staff accounts
     MANAGE_STAFF = "manage_staff"  # the staff page: who is locked out, lift a lock (Action.STAFF_UNLOCKED)
+    # 呼我必回
+    RECORD_CALLBACK = "record_callback"  # the officer's call-back outcome (answered / unreachable + note)
 
 
 READS = frozenset({Perm.VIEW_BANK, Perm.VIEW_CONTACT})
@@ -127,6 +132,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.RECORD_CONFIRMATION,
             Perm.PREPARE_CORRECTION,
             Perm.REQUEST_CANCEL,
+            Perm.RECORD_CALLBACK,
         }
     ),
     Role.REVIEWER: READS

@@ -10,6 +10,7 @@ from django.core.management.base import CommandParser
 from mianshen.core.command import MianshenCommand
 from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import job_run_next
+from mianshen.notify.callbacks import callbacks_sweep
 from mianshen.notify.services import deliver_due
 
 
@@ -29,6 +30,9 @@ class Command(MianshenCommand):
                     f"job {job.pk} {job.kind}: {job.status}" + (f" — {job.error}" if job.error else "")
                 )
                 continue
+            swept = callbacks_sweep()  # 呼我必回: reminders and escalations that are due (notify.callbacks)
+            if swept.reminded + swept.escalated:
+                self.stderr.write(f"callbacks: {swept.reminded} reminded, {swept.escalated} escalated")
             done = deliver_due()  # retries, receipts, the 72-hour close (notify)
             if done.sent + done.delivered + done.failed + done.retried + done.receipts:
                 self.stderr.write(f"notify: {done.sent + done.delivered} sent, {done.failed} failed, "
