@@ -59,6 +59,12 @@ def test_demo_pays_every_approved_refund_and_reconciles(
         assert msg.state == "delivered" and "/lookup/" in text and msg.body_en in text
     assert Message.objects.filter(kind="listed").exists() and Message.objects.filter(kind="paid").exists()
     assert "notify" in steps and str(tmp_path / "outbox") in text_of(said, "notify")
+    # the unit the demo names for /lookup/ is a paid one with a phone on file (what ``make demo`` prints)
+    from mianshen.portal.lookup import lookup_example
+
+    example = lookup_example()
+    assert example is not None and example[2] == "已拨付"
+    assert Case.objects.filter(credit_code=example[0], state=State.PAID).exists()
 
 
 def text_of(said: list[tuple[str, str]], step: str) -> str:

@@ -225,7 +225,7 @@ CONTENT_SECURITY_POLICY = {
 # (until the notify outbox exists: a file per message under var/outbox/sms/).
 PORTAL_POLICY = os.environ.get("MIANSHEN_PORTAL_POLICY", "").strip() or "beijing-2021"
 PORTAL_PAGE_SIZE = _positive("MIANSHEN_PORTAL_PAGE_SIZE", 20)
-PORTAL_CODE_SENDER = "mianshen.portal.codes.FileOutboxSender"
+PORTAL_CODE_SENDER = "mianshen.portal.codes.OutboxSender"
 PORTAL_ADDRESS_MAX_REQUESTS = _positive("MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS", 20)
 PORTAL_CLIENT_ADDRESS_HEADER = SIGNIN_CLIENT_ADDRESS_HEADER
 

@@ -70,15 +70,45 @@ def listed(db: None) -> Listed:
 
 @pytest.fixture
 def outbox(settings: Any, tmp_path: Path, transactional_db: None) -> Path:
-    """The file outbox under a temporary var/. Messages are sent after commit, so a test that reads them runs
-    with real commits (a transactional test)."""
+    """A temporary var/ (where notify's file senders write). Codes are made by a job queued in the request's
+    transaction, so a test that reads them runs with real commits (a transactional test)."""
     settings.VAR_DIR = tmp_path
-    return tmp_path / "outbox" / "sms"
+    return tmp_path
 
 
-def sent_codes(outbox: Path) -> list[str]:
-    """The one-time codes in the outbox's messages, oldest first."""
-    import re
+def sent_codes(_outbox: object = None, *, to: str | None = None) -> list[str]:
+    """Run the queued jobs (the portal's code jobs, notify's deliveries), then the one-time codes of the notify
+    outbox's ``otp`` messages that were not suppressed, oldest first (as ``notify outbox --kind otp --unmask``
+    lists them)."""
+    from mianshen.core.jobs import job_drain
+    from mianshen.notify.selectors import outbox as notify_outbox
+    from mianshen.notify.states import MessageState
 
-    files = sorted(outbox.glob("portal-*.txt")) if outbox.exists() else []
-    return [re.search(r"：(\d{6})", f.read_text(encoding="utf-8")).group(1) for f in files]  # type: ignore[union-attr]
+    job_drain()
+    rows = notify_outbox(kind="otp", to=to).exclude(state=MessageState.SUPPRESSED)
+    return [str(m.params["code"]) for m in rows]
+
+
+def paid(case: Case, *, account: str = "6222020200112233445") -> Case:
+    """Put ``case`` where a settled payment leaves it: its history to approved, released and paid, a payment
+    whose current instruction the bank booked (rows as the payments app writes them)."""
+    from datetime import timedelta
+
+    from mianshen.cases.models import CaseHistory
+    from mianshen.payments.models import Bank, Instruction, Payment
+
+    now = timezone.now()
+    for before, after in ((case.state, State.PUBLICISED), (State.PUBLICISED, State.APPROVED),
+                          (State.APPROVED, State.RELEASED), (State.RELEASED, State.PAID)):  # fmt: skip
+        CaseHistory.objects.create(case=case, from_state=before, to_state=after, actor="test", reason="test")
+    Case.objects.filter(pk=case.pk).update(state=State.PAID)
+    payment = Payment.objects.create(case=case, amount_fen=case.amount_fen, released_by="test")
+    instruction = Instruction.objects.create(
+        payment=payment, case=case, attempt=1, end_to_end_id=f"E2E{case.pk:012d}", amount_fen=case.amount_fen,
+        bank=Bank.objects.get_or_create(code="102", defaults={"name": "中国工商银行", "cooperating": True})[0], creditor_branch_code="102100000001", creditor_account=account,
+        creditor_name=case.unit_name[:140], remittance=f"稳岗返还 {case.number}", account_source="snapshot:1",
+        status="settled", booked_on=(now - timedelta(days=1)).date(), created_by="test",
+    )  # fmt: skip
+    Payment.objects.filter(pk=payment.pk).update(current=instruction)
+    case.refresh_from_db()
+    return case

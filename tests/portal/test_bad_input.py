@@ -55,3 +55,20 @@ def test_the_status_form_never_fails(
 @pytest.mark.parametrize("path", ["/api/objections/%00", "/api/objections/O-0000000000", "/api/objections/x"])
 def test_unknown_references_in_the_api_are_404(client: Client, db: None, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+CREDIT = TEXT | st.sampled_from(["91110105MA01ABCD2X", "91110105ma01abcd2x", "9111-0105 MA01ABCD2X"])
+
+
+@FORMS
+@given(credit_code=CREDIT, code=TEXT, action=st.sampled_from(["", "code", "signout", "x"]))
+def test_the_lookup_form_and_api_never_fail(
+    client: Client, db: None, credit_code: str, code: str, action: str
+) -> None:
+    r = client.post("/lookup/", {"credit_code": clean(credit_code), "code": clean(code), "action": action})
+    assert r.status_code in (200, 302, 400, 429)
+    for path, body in (("/api/lookup/code", {"credit_code": credit_code}),
+                       ("/api/lookup/session", {"credit_code": credit_code, "code": code})):  # fmt: skip
+        r = client.post(path, body, content_type="application/json")
+        assert r.status_code in (202, 204, 400, 422, 429), (path, r.status_code)
+    assert client.get("/api/case").status_code == 401

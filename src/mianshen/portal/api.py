@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
 
-from . import selectors, services
+from . import lookup, selectors, services
 from .codes import normalise_reference
 from .districts import district_name
 from .selectors import SearchError
@@ -214,6 +215,104 @@ def objection_get(request: HttpRequest, ref: str) -> object:
     if status is None:
         raise _fail(404, "ref", "no objection with this reference is open in this session")
     return status.__dict__
+
+
+# ---- progress lookup (contracts §4) ---------------------------------------------------------------------------
+
+
+class LookupCodeIn(Schema):
+    credit_code: str
+
+
+class LookupSessionIn(Schema):
+    credit_code: str
+    code: str
+
+
+class StepOut(Schema):
+    key: str
+    label: str
+    done: bool
+    current: bool
+    at: datetime | None
+
+
+class InboxOut(Schema):
+    at: datetime
+    kind: str
+    body: str
+
+
+class CaseOut(Schema):
+    number: str
+    policy_id: str
+    unit_name: str
+    masked_credit_code: str
+    state: str
+    state_label: str
+    decision: str
+    amount_fen: int
+    amount_yuan: str
+    explanation: str
+    steps: list[StepOut]
+    payment_state: str
+    account_last4: str
+    paid_on: str
+    failure: str
+    next_step: str
+    inbox: list[InboxOut]
+
+
+class CasesOut(Schema):
+    cases: list[CaseOut]
+
+
+LOOKUP_ACCEPTED = "if the credit code has a phone on file, a code was sent to it; update a missing or old contact at the social insurance office, or ask for a call-back at /callback/"
+
+
+@api.post(
+    "/lookup/code",
+    response={202: Accepted, 400: Error, 422: Error, 429: Error},
+    summary="Send a lookup code to the phone(s) on file (the same answer for every credit code)",
+)
+def lookup_code(request: HttpRequest, payload: LookupCodeIn) -> Status[Any]:
+    if not lookup.normalise_credit_code(payload.credit_code):
+        raise _fail(422, "credit_code", "a credit code has 18 digits and capital letters")
+    if not services.address_allowed(services.client_address(request), "lookup"):
+        raise _fail(429, "", "too many requests from this address; try again in an hour")
+    lookup.lookup_code_request(payload.credit_code)
+    return Status(202, {"message": LOOKUP_ACCEPTED})
+
+
+@api.post(
+    "/lookup/session",
+    response={204: None, 400: Error, 422: Error},
+    summary="Sign in with the code sent: the session sees the units whose phone received it (30 minutes)",
+)
+def lookup_session(request: HttpRequest, payload: LookupSessionIn) -> Status[Any]:
+    signin = lookup.lookup_code_check(payload.credit_code, payload.code)
+    if signin.result != CodeCheck.OK:
+        raise _fail(
+            422,
+            "code",
+            {"wrong": "wrong code", "expired": "code expired or used", "too_many": "too many tries"}[
+                signin.result
+            ],
+        )
+    lookup.session_open(request.session, signin.unit_ids)
+    return Status(204, None)
+
+
+@api.get(
+    "/case",
+    response={200: CasesOut, 401: Error},
+    summary="The signed-in unit's own case(s), and nothing else",
+)
+def case_own(request: HttpRequest) -> object:
+    units = lookup.session_units(request.session)
+    if not units:
+        raise _fail(401, "", "sign in through /api/lookup/session first (the session lasts 30 minutes)")
+    return {"cases": [c.__dict__ for c in lookup.lookup_cases(units, get_language() or "zh-hans")]}
 
 
 # 呼我必回 (its own module, so that the API can grow in parallel): /api/callbacks

@@ -1,38 +1,47 @@
 """One-time codes: how they are made, kept (a hash only) and sent.
 
-Sending goes through a small interface (``CodeSender``) named by ``settings.PORTAL_CODE_SENDER``. Until the
-notify outbox (contracts §4: a row per message, delivered by the worker) is on main, the default sender writes
-one file per message under ``var/outbox/sms/`` as the demo's senders do; wiring the outbox later is one class."""
+Sending goes through a small interface (``CodeSender``) named by ``settings.PORTAL_CODE_SENDER``. The default,
+``OutboxSender``, queues an ``otp`` SMS in the notify outbox (contracts §4: a row per message, delivered by the
+worker). The per-phone limits (1 a minute, 5 an hour, 10 a day) live in one place, notify's ``message_queue``:
+beyond them the message is written ``suppressed`` and nothing goes out; the sender says whether it will."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from mianshen.notify.kinds import Channel, Kind
+from mianshen.notify.services import message_queue
+from mianshen.notify.states import MessageState
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class CodeSender(Protocol):
-    def send(self, *, phone: str, text: str, purpose: str) -> None: ...
+    def send(self, *, phone: str, code: str, key: str, purpose: str, unit_id: str | None = None) -> bool:
+        """Send ``code`` to ``phone`` once per ``key``; True if it goes out, False if a limit held it back."""
+        ...
 
 
-class FileOutboxSender:
-    """One file per message: ``var/outbox/sms/portal-<time>-<random>.txt`` with ``to:``, ``purpose:`` and the text."""
+class OutboxSender:
+    """An ``otp`` SMS in the notify outbox, in the caller's transaction (the worker delivers it after commit)."""
 
-    def send(self, *, phone: str, text: str, purpose: str) -> None:
-        folder = Path(settings.VAR_DIR) / "outbox" / "sms"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"portal-{timezone.now():%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.txt"
-        path = folder / name
-        path.write_text(f"to: {phone}\npurpose: {purpose}\n\n{text}\n", encoding="utf-8")
-        path.chmod(0o600)
+    def send(self, *, phone: str, code: str, key: str, purpose: str, unit_id: str | None = None) -> bool:
+        msg = message_queue(
+            kind=Kind.OTP,
+            channel=Channel.SMS,
+            to=phone,
+            key=f"portal:{purpose}:{key}",
+            context={"code": code},
+            unit_id=unit_id,
+            actor="portal",
+        )
+        return msg.state != MessageState.SUPPRESSED
 
 
 def code_sender() -> CodeSender:

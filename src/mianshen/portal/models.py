@@ -55,3 +55,35 @@ class AddressCounter(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["purpose", "address"], name="portal_counter_purpose_address")
         ]
+
+
+class LookupRequest(models.Model):
+    """A request for a lookup code (/lookup/): one row for every request, whether or not the credit code exists
+    or has a phone on file (the same writes either way). The codes themselves are made by the job this request
+    queues (``LookupCode``); the tries (5) and the lifetime (10 minutes) are counted here, per request, so that
+    the answers to a typed code do not tell a known credit code from an unknown one."""
+
+    credit_code = models.CharField(max_length=18)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["credit_code", "-id"], name="portal_lookupreq_code")]
+
+
+class LookupCode(models.Model):
+    """The code sent to one distinct phone on file for a request (only its hash), and the units whose phone it is:
+    a session opened with this code sees these units only."""
+
+    request = models.ForeignKey(LookupRequest, on_delete=models.CASCADE, related_name="codes")
+    phone = models.CharField(max_length=20)
+    unit_ids = models.JSONField(default=list)
+    code_hash = models.CharField(max_length=64)
+    sent = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "phone"], name="portal_lookupcode_request_phone")
+        ]

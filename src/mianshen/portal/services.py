@@ -2,8 +2,9 @@
 service the back office uses) with its public reference; the one-time code that opens its status page; the
 per-address limit on code requests.
 
-Codes follow contracts §4: 6 digits, 10 minutes, used once, 5 tries; to one phone at most 1 a minute, 5 an hour,
-10 a day (beyond that nothing is sent and the answer is unchanged); one client address at most
+Codes follow contracts §4: 6 digits, 10 minutes, used once, 5 tries; they are sent through the notify outbox,
+whose per-phone limits (1 a minute, 5 an hour, 10 a day) are the only ones (beyond them nothing is sent and the
+answer is unchanged); one client address at most
 ``PORTAL_ADDRESS_MAX_REQUESTS`` code requests an hour (only this limit answers 429)."""
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ from django.utils.translation import gettext_lazy as _
 from mianshen.cases.models import Objection
 from mianshen.cases.services import CaseError, mask_credit_code, objection_record
 from mianshen.core import http
+from mianshen.core.jobs import job_enqueue
 from mianshen.notify.models import CallbackRequest
 
 from .codes import code_hash, code_sender, new_code, new_reference, normalise_reference
-from .models import AddressCounter, ObjectionReceipt, StatusCode
+from .models import AddressCounter, LookupRequest, ObjectionReceipt, StatusCode
 from .selectors import open_entry
 
 ACTOR = "公众 portal"
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_TRIES = 5
-PHONE_LIMITS = ((timedelta(minutes=1), 1), (timedelta(hours=1), 5), (timedelta(days=1), 10))
 ADDRESS_WINDOW = timedelta(hours=1)
 
 
@@ -184,35 +185,36 @@ def _phone_of(ref: str) -> str:
 
 
 def status_code_request(reference: str, now: datetime | None = None) -> None:
-    """Send a status code for ``reference`` to the phone its objector (or call-back requester) gave. The same writes whatever the
-    reference: a code row is kept for an unknown reference too (nothing is sent), and past a phone's limits the
-    row is kept and nothing is sent. The caller answers the same in every case."""
+    """Ask for a status code for ``reference`` (an objection ``O-`` or a call-back ``C-``). The same writes
+    whatever the reference: a code row and a job (``portal.codes``) that, after commit, finds the phone the
+    objector or requester gave and queues the code in the notify outbox (past the phone's limits notify
+    suppresses it: nothing is sent). The caller answers the same always."""
     now = now or timezone.now()
     ref = normalise_reference(reference)
-    code = new_code()
     with transaction.atomic():
-        phone = _phone_of(ref)
-        within = bool(phone) and all(
-            StatusCode.objects.filter(phone=phone, sent=True, created_at__gt=now - span).count() < limit
-            for span, limit in PHONE_LIMITS
+        row = StatusCode.objects.create(
+            reference=ref or "-", phone="", code_hash="", created_at=now, expires_at=now + CODE_LIFETIME
         )
-        StatusCode.objects.create(
-            reference=ref or "-",
-            phone=phone,
-            code_hash=code_hash(ref, code),
-            created_at=now,
-            expires_at=now + CODE_LIFETIME,
-            sent=within,
-        )
-        if within:
-            what, purpose = ("呼我必回", "call-back") if ref.startswith("C-") else ("异议", "objection")
-            text = (
-                f"【免申即享稳岗返还】{what} {ref} 的查询验证码：{code}，10 分钟内有效。"
-                f" Code for {purpose} {ref}: {code} (10 minutes)."
-            )
-            transaction.on_commit(
-                lambda: code_sender().send(phone=phone, text=text, purpose=f"{purpose}_status")
-            )
+        job_enqueue(kind="portal.codes", key=f"portal.codes:status:{row.pk}", params={"status": row.pk},
+                    actor=ACTOR)  # fmt: skip
+
+
+def status_code_send(row_id: int) -> bool:
+    """The job's half of a status code request: a code to the objector's or call-back requester's phone
+    (idempotent: once per row)."""
+    with transaction.atomic():
+        row = StatusCode.objects.select_for_update().filter(pk=row_id).first()
+        if row is None or row.code_hash:
+            return False
+        phone = _phone_of(row.reference)
+        if not phone:
+            return False
+        code = new_code()
+        row.phone, row.code_hash = phone, code_hash(row.reference, code)
+        purpose = "callback_status" if row.reference.startswith("C-") else "objection_status"
+        row.sent = code_sender().send(phone=phone, code=code, key=str(row.pk), purpose=purpose)
+        row.save(update_fields=["phone", "code_hash", "sent"])
+        return row.sent
 
 
 def status_code_check(reference: str, code: str, now: datetime | None = None) -> CodeCheck:
@@ -246,7 +248,7 @@ PHONE_RETENTION = timedelta(days=365)
 
 @dataclass(frozen=True)
 class Swept:
-    codes: int  # one-time code rows deleted (older than 30 days)
+    codes: int  # one-time code rows deleted (older than 30 days): status codes and lookup requests
     counters: int  # per-address counters whose window ended
     phones: int  # objectors' phones blanked (a year after the objection was decided)
 
@@ -258,6 +260,8 @@ def portal_sweep(now: datetime | None = None) -> Swept:
     now = now or timezone.now()
     with transaction.atomic():
         codes, _ = StatusCode.objects.filter(created_at__lt=now - CODE_RETENTION).delete()
+        _all, lookups = LookupRequest.objects.filter(created_at__lt=now - CODE_RETENTION).delete()
+        codes += lookups.get("portal.LookupRequest", 0)  # with their LookupCode rows (hashes and phones)
         counters, _ = AddressCounter.objects.filter(window_start__lt=now - ADDRESS_WINDOW).delete()
         phones = (
             ObjectionReceipt.objects.exclude(phone="")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import callback_views, views
+from . import callback_views, lookup_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -21,4 +21,5 @@ urlpatterns = [
     path("callback/check/", callback_views.callback_check_answers, name="callback_check"),
     path("callback/done/", callback_views.callback_done, name="callback_done"),
     path("callback/status/", callback_views.callback_status_page, name="callback_status"),
+    path("lookup/", lookup_views.lookup_page, name="lookup"),
 ]

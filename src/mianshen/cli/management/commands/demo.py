@@ -111,6 +111,15 @@ class Command(MianshenCommand):
             "The public portal (guide, Q&A, publicity list, objections; Chinese, English with ?lang=en): "
             "[bold]http://127.0.0.1:8000/[/], its JSON API: [bold]http://127.0.0.1:8000/api/docs[/]"
         )
+        from mianshen.portal.lookup import lookup_example
+
+        example = lookup_example()
+        if example is not None:
+            console.print(
+                f"Progress lookup: [bold]http://127.0.0.1:8000/lookup/[/] with the credit code [bold]{example[0]}[/] "
+                f"({example[1]}, {example[2]}); start [bold].venv/bin/mianshen worker[/] to make the code, then read "
+                "it with [bold].venv/bin/mianshen notify outbox --kind otp --unmask[/]"
+            )
 
 
 def _fast_commits() -> None:

@@ -1,0 +1,364 @@
+"""Progress lookup (contracts §4, /lookup/): a credit code → a 6-digit code to each distinct phone on file → a
+session that sees the units whose phone received the code used, and nothing else.
+
+- ``lookup_code_request``: the request's half, the same for every credit code (known, unknown, no phone): one
+  ``LookupRequest`` row and one ``portal.codes`` job, nothing else.
+- ``lookup_codes_send``: the job's half: the units of the newest snapshot with that credit code, one code per
+  distinct phone (``LookupCode``), queued as ``otp`` SMS in the notify outbox (its per-phone limits apply).
+- ``lookup_code_check``: a typed code, 10 minutes, once, 5 tries (counted on the request, so the answers do not
+  tell a known credit code from an unknown one); a success records the sign-in as an enquiry (once per unit and
+  Beijing day, ``notify.enquiries``).
+- ``lookup_cases``: what a signed-in session may see — the cases of its units only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from mianshen.cases.models import STATE_LABELS, Case, NoticeEntry
+from mianshen.cases.services import mask_credit_code
+from mianshen.cases.states import State
+from mianshen.core.jobs import job_enqueue
+from mianshen.core.money import format_yuan
+from mianshen.notify.enquiries import enquiry_lookup_record
+from mianshen.notify.selectors import inbox
+from mianshen.notify.services import NotifyError
+from mianshen.payments.lifecycle import InstructionStatus
+from mianshen.payments.models import Instruction, Payment
+from mianshen.payments.reasons import reason_info
+from mianshen.policy.explain import TEXT, render
+from mianshen.policy.parameters import ParameterError, resolve
+from mianshen.registry.models import Snapshot, Unit
+from mianshen.screening.models import RoundDecision
+
+from .codes import code_hash, code_sender, new_code
+from .models import LookupCode, LookupRequest
+from .services import CODE_LIFETIME, CODE_TRIES, CodeCheck
+
+ACTOR = "公众 portal"
+SESSION_KEY = "portal_lookup"
+SESSION_LIFETIME = timedelta(minutes=30)
+DECISION_FIELDS = ("unit_id", "credit_code", "decision", "failed", "unknown", "routes", "amount_fen")
+
+
+def normalise_credit_code(text: object) -> str:
+    """A credit code as typed (any case, spaces, hyphens) in its stored form; "" if it cannot be one."""
+    raw = "".join(str(text or "").split()).replace("-", "").upper()
+    return raw if len(raw) == 18 and raw.isalnum() else ""
+
+
+def lookup_code_request(credit_code: str, now: datetime | None = None) -> None:
+    """The same writes for every credit code: a request row and a job that sends the codes after commit."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = LookupRequest.objects.create(
+            credit_code=normalise_credit_code(credit_code) or "-",
+            created_at=now,
+            expires_at=now + CODE_LIFETIME,
+        )
+        job_enqueue(kind="portal.codes", key=f"portal.codes:lookup:{row.pk}", params={"lookup": row.pk},
+                    actor=ACTOR)  # fmt: skip
+
+
+def lookup_codes_send(request_id: int) -> int:
+    """One code to each distinct phone on file for the request's credit code (the newest snapshot's units);
+    idempotent (a request's codes are made once). Returns how many went out."""
+    with transaction.atomic():
+        req = LookupRequest.objects.select_for_update().filter(pk=request_id).first()
+        if req is None or req.credit_code == "-" or req.codes.exists():
+            return 0
+        phones: dict[str, list[str]] = {}
+        for unit_id, phone in units_on_file(req.credit_code):
+            phones.setdefault(phone, []).append(unit_id)
+        sent = 0
+        for phone, unit_ids in sorted(phones.items()):
+            code = new_code()
+            try:
+                went = code_sender().send(
+                    phone=phone, code=code, key=f"{req.pk}:{phone}", purpose="lookup", unit_id=unit_ids[0]
+                )
+            except NotifyError:  # a phone on file that is not a mobile number: no code to it
+                went = False
+            LookupCode.objects.create(
+                request=req,
+                phone=phone,
+                unit_ids=unit_ids,
+                code_hash=code_hash(f"L{req.pk}", code),
+                sent=went,
+            )
+            sent += went
+        return sent
+
+
+def units_on_file(credit_code: str) -> list[tuple[str, str]]:
+    """(unit id, phone) of the units with ``credit_code`` in the newest snapshot that lists any (a drop is a full
+    extract; a later partial import — accounts only — does not hide the units), those with a phone only. Snapshots
+    are few; each is looked up through its (snapshot, credit code) index."""
+    for snapshot_id in Snapshot.objects.order_by("-pk").values_list("pk", flat=True):
+        rows = list(
+            Unit.objects.filter(snapshot_id=snapshot_id, credit_code=credit_code)
+            .order_by("unit_id")
+            .values_list("unit_id", "phone")
+        )
+        if rows:
+            return [(u, "".join(str(p).split())) for u, p in rows if p and str(p).strip()]
+    return []
+
+
+@dataclass(frozen=True)
+class SignIn:
+    result: CodeCheck
+    unit_ids: tuple[str, ...] = ()
+
+
+def lookup_code_check(credit_code: str, code: str, now: datetime | None = None) -> SignIn:
+    """Check a typed code against the newest request for ``credit_code``: 10 minutes, used once, 5 tries. On
+    success the units whose phone received that code, each sign-in recorded as an enquiry."""
+    now = now or timezone.now()
+    cc = normalise_credit_code(credit_code) or "-"
+    code = "".join(str(code or "").split())
+    with transaction.atomic():
+        asked = LookupRequest.objects.select_for_update().filter(credit_code=cc).order_by("-id")
+        # the newest request whose code went out (a request within a phone's limit sends nothing: the code of
+        # the one before still works), else the newest; the same two queries for every credit code
+        req = asked.filter(codes__sent=True).first() or asked.first()
+        if req is None or req.used_at is not None:
+            return SignIn(CodeCheck.EXPIRED)
+        if req.tries >= CODE_TRIES:
+            return SignIn(CodeCheck.TOO_MANY)
+        if req.expires_at <= now:
+            return SignIn(CodeCheck.EXPIRED)
+        LookupRequest.objects.filter(pk=req.pk).update(tries=F("tries") + 1)
+        typed = code_hash(f"L{req.pk}", code) if len(code) == 6 and code.isdigit() else ""
+        match = next((c for c in req.codes.filter(sent=True) if typed and c.code_hash == typed), None)
+        if match is None:
+            return SignIn(CodeCheck.TOO_MANY if req.tries + 1 >= CODE_TRIES else CodeCheck.WRONG)
+        LookupRequest.objects.filter(pk=req.pk).update(used_at=now)
+        for unit_id in match.unit_ids:
+            enquiry_lookup_record(unit_id=unit_id, actor=ACTOR, now=now)
+        return SignIn(CodeCheck.OK, tuple(match.unit_ids))
+
+
+def session_open(session: Any, unit_ids: tuple[str, ...], now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    session.cycle_key()  # a new session id at sign-in
+    session[SESSION_KEY] = {"units": list(unit_ids), "until": (now + SESSION_LIFETIME).isoformat()}
+
+
+def session_units(session: Any, now: datetime | None = None) -> tuple[str, ...]:
+    """The units a session may see (empty: not signed in, or past its 30 minutes)."""
+    data = session.get(SESSION_KEY)
+    if not isinstance(data, dict):
+        return ()
+    try:
+        until = datetime.fromisoformat(str(data.get("until", "")))
+    except ValueError:
+        return ()
+    if until <= (now or timezone.now()):
+        session.pop(SESSION_KEY, None)
+        return ()
+    return tuple(str(u) for u in data.get("units", []))
+
+
+def session_close(session: Any) -> None:
+    session.pop(SESSION_KEY, None)
+
+
+# ---- the unit's own case -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    done: bool
+    current: bool
+    at: datetime | None = None
+
+
+@dataclass
+class CaseView:
+    case_id: int
+    number: str
+    policy_id: str
+    unit_id: str
+    unit_name: str
+    masked_credit_code: str
+    state: str
+    state_label: str
+    decision: str
+    amount_fen: int
+    amount_yuan: str
+    explanation: str
+    steps: list[Step]
+    payment_state: str
+    payment_label: str
+    account_last4: str
+    paid_on: str
+    failure: str
+    next_step: str
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+NEXT_STEPS = {
+    State.IDENTIFIED: _("无需申请：系统正在比对数据，结果出来后会短信通知您。"),
+    State.AWAITING_CONFIRMATION: _("等待用工单位确认派遣人员，确认后继续办理。"),
+    State.AWAITING_APPLICATION: _("您的单位需要提交申请后才能继续办理，请登录后在“申请”中提交。"),
+    State.UNDER_REVIEW: _("工作人员正在人工审核，无需您操作。"),
+    State.RECHECKED: _("已复核，等待列入公示名单。"),
+    State.PUBLICISED: _("正在公示，公示期结束后无异议即核准拨付。"),
+    State.OBJECTED: _("公示期间收到异议，正在核查，结果会通知您。"),
+    State.APPROVED: _("已核准，等待拨付到单位社保在用账户。"),
+    State.EXCLUDED: _("本次不予返还，理由见下方说明；如有疑问可申请呼我必回。"),
+    State.RELEASED: _("已交银行拨付，通常几个工作日内到账。"),
+    State.PAID: _("已拨付到账，无需再做任何事。"),
+    State.AWAITING_CORRECTION: _("拨付未成功：请到社保经办机构更新单位银行账户，更新后将重新拨付。"),
+    State.PAYMENT_CANCELLED: _("拨付已撤销，如有疑问可申请呼我必回。"),
+}
+PAYMENT_LABELS = {
+    "waiting": _("等待拨付"),
+    "in_progress": _("拨付中"),
+    "paid": _("已到账"),
+    "failed": _("拨付未成功"),
+    "cancelled": _("已撤销"),
+}
+LIVE = {InstructionStatus.CREATED, InstructionStatus.FROZEN, InstructionStatus.UPLOADED,
+        InstructionStatus.NO_ANSWER, InstructionStatus.ACCEPTED, InstructionStatus.DISPUTED}  # fmt: skip
+
+
+def _explanation(case: Case, lang: str) -> str:
+    """The decision explained from the evidence stored with its round (as ``explain`` writes it), without the
+    staff's parameter listing; the credit code masked."""
+    rnd = case.last_round
+    if rnd is None:
+        return ""
+    decision = RoundDecision.objects.filter(round=rnd, unit_id=case.unit_id).first()
+    if decision is None:
+        return ""
+    evidence: Any = decision.evidence
+    if isinstance(evidence, str | bytes):
+        import json
+
+        evidence = json.loads(evidence)
+    if not isinstance(evidence, dict):
+        return ""
+    row = {**evidence, **{name: getattr(decision, name) for name in DECISION_FIELDS}}
+    try:
+        text = render(row, resolve(rnd.policy_id, rnd.as_of), lang)
+    except (ParameterError, KeyError, ValueError):
+        return ""
+    staff_part = text.find(TEXT[lang]["params"])
+    if staff_part > 0:
+        text = text[:staff_part]
+    return text.replace(decision.credit_code, mask_credit_code(decision.credit_code)).rstrip() + "\n"
+
+
+def _steps(case: Case) -> list[Step]:
+    history = list(case.history.order_by("pk").values_list("to_state", "at"))
+    reached: dict[str, datetime] = {}
+    for to_state, at in history:
+        reached.setdefault(to_state, at)
+    listed = NoticeEntry.objects.filter(case=case).select_related("notice").order_by("pk").first()
+    failed = case.state in (State.EXCLUDED, State.AWAITING_CORRECTION, State.PAYMENT_CANCELLED)
+    plan: list[tuple[str, str, datetime | None, bool]] = [
+        ("identified", str(_("已识别")), reached.get(State.IDENTIFIED) or case.opened_at, True),
+        ("compared", str(_("数据比对")), None, case.last_round_id is not None),
+        ("listed", str(_("列入公示")), listed.notice.starts_at if listed else reached.get(State.PUBLICISED),
+         listed is not None or State.PUBLICISED in reached),
+        ("approved", str(_("已核准")), reached.get(State.APPROVED), State.APPROVED in reached),
+        ("paid", str(_("已拨付")), reached.get(State.PAID), case.state == State.PAID),
+    ]  # fmt: skip
+    done = [p[3] for p in plan]
+    for i in range(len(done) - 2, -1, -1):  # a step reached means every step before it was passed
+        done[i] = done[i] or done[i + 1]
+    steps: list[Step] = []
+    current_given = False
+    for (key, label, when, _reached), passed in zip(plan, done, strict=True):
+        current = not passed and not current_given
+        current_given = current_given or current
+        steps.append(Step(key, label, passed, current and not failed, when))
+    if failed:
+        steps.append(
+            Step("failed", str(STATE_LABELS[State(case.state)]), True, True, reached.get(case.state))
+        )
+    return steps
+
+
+def _payment(case: Case, lang: str) -> tuple[str, str, str, str]:
+    """(state, last 4 digits of the account, paid on, what failed and what to do)."""
+    payment = Payment.objects.filter(case=case).select_related("current").first()
+    if payment is None:
+        return "", "", "", ""
+    current: Instruction | None = payment.current or (
+        Instruction.objects.filter(payment=payment).order_by("-attempt").first()
+    )
+    last4 = current.creditor_account[-4:] if current is not None else ""
+    if payment.cancelled_at is not None:
+        return "cancelled", last4, "", ""
+    if current is None:
+        return "waiting", "", "", ""
+    if current.status == InstructionStatus.SETTLED:
+        return "paid", last4, current.booked_on.isoformat() if current.booked_on else "", ""
+    if current.status in LIVE:
+        return "in_progress", last4, "", ""
+    code = current.return_reason or (current.reject_codes.split() or [""])[0]
+    info = reason_info(code or None)
+    zh = lang.startswith("zh")
+    why = f"{info.meaning_zh if zh else info.meaning_en} {info.next_step_zh if zh else info.next_step_en}"
+    return "failed", last4, "", why.strip()
+
+
+def lookup_cases(unit_ids: tuple[str, ...], lang: str) -> list[CaseView]:
+    """The cases of the session's units (and only those), newest policy year first."""
+    if not unit_ids:
+        return []
+    lang_short = "en" if lang.startswith("en") else "zh"
+    views: list[CaseView] = []
+    for case in Case.objects.filter(unit_id__in=unit_ids).select_related("last_round").order_by("-pk"):
+        state, last4, paid_on, failure = _payment(case, lang)
+        messages = [
+            {"at": m.created_at, "kind": m.kind, "body": m.body_en if lang_short == "en" else m.body_zh}
+            for m in inbox(unit_id=case.unit_id)[:20]
+        ]
+        views.append(
+            CaseView(
+                case_id=case.pk,
+                number=case.number,
+                policy_id=case.policy_id,
+                unit_id=case.unit_id,
+                unit_name=case.unit_name,
+                masked_credit_code=mask_credit_code(case.credit_code),
+                state=case.state,
+                state_label=str(STATE_LABELS[State(case.state)]),
+                decision=case.decision,
+                amount_fen=case.amount_fen,
+                amount_yuan=format_yuan(case.amount_fen),
+                explanation=_explanation(case, lang_short),
+                steps=_steps(case),
+                payment_state=state,
+                payment_label=str(PAYMENT_LABELS.get(state, "")),
+                account_last4=last4,
+                paid_on=paid_on,
+                failure=failure,
+                next_step=str(NEXT_STEPS[State(case.state)]),
+                inbox=messages,
+            )
+        )
+    return views
+
+
+def lookup_example() -> tuple[str, str, str] | None:
+    """A unit the demo can show on /lookup/: (credit code, name, state label) of a paid case (else any case) whose
+    unit has a phone on file; None when there is none."""
+    for states in ([State.PAID], [s.value for s in State]):
+        for case in Case.objects.filter(state__in=states).order_by("pk")[:200]:
+            if any(unit_id == case.unit_id for unit_id, _phone in units_on_file(case.credit_code)):
+                return case.credit_code, case.unit_name, str(STATE_LABELS[State(case.state)])
+    return None
