@@ -171,7 +171,9 @@ def test_the_api_rating_needs_the_csrf_token_of_the_session(outbox: Path) -> Non
     reference = client.post("/api/callbacks", ANSWERS, content_type="application/json").json()["reference"]
     assert client.post(f"/api/callbacks/{reference}/code").status_code == 202
     opened = client.post(
-        f"/api/callbacks/{reference}/session", {"code": sent_codes(outbox)[-1]}, content_type="application/json"
+        f"/api/callbacks/{reference}/session",
+        {"code": sent_codes(outbox)[-1]},
+        content_type="application/json",
     )
     assert opened.status_code == 204 and "csrftoken" in opened.cookies
     cb = CallbackRequest.objects.get(reference=reference)
