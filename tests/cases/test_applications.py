@@ -31,8 +31,12 @@ def _no_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_EVERY", "0")
 
 
-def _round(number: int, checkpoint: str, routes: str = "COMMITMENT_BREACH", decision: str = "manual_review") -> ScreeningRound:
-    snap = Snapshot.objects.create(content_hash=f"{number:02d}" * 32, source="test", extracted_on=date(2021, 6, 30))
+def _round(
+    number: int, checkpoint: str, routes: str = "COMMITMENT_BREACH", decision: str = "manual_review"
+) -> ScreeningRound:
+    snap = Snapshot.objects.create(
+        content_hash=f"{number:02d}" * 32, source="test", extracted_on=date(2021, 6, 30)
+    )
     Unit.objects.create(snapshot=snap, line=2, unit_id="U1", credit_code="91110105MA01234567", name="北京承诺有限公司",
                         unit_type="enterprise", industry="65", district="110105", dispatch=False)  # fmt: skip
     rnd = ScreeningRound.objects.create(
@@ -47,8 +51,12 @@ def _round(number: int, checkpoint: str, routes: str = "COMMITMENT_BREACH", deci
 def _apply_and_decide(case: Case, *, grant: bool, kind: str = "key_supervision") -> Application:
     app = application_submit(case_id=case.pk, kind=kind, statement="已整改，补足岗位。", evidence={}, actor="单位 U1 portal",
                              reference="A-0123456789")  # fmt: skip
-    review = review_prepare(case_id=case.pk, recommendation="approve" if grant else "reject", notes="核实", actor="officer-a")
-    review_decide(review_id=review.pk, approve=grant, actor="reviewer-b", reason="同意" if grant else "未整改")
+    review = review_prepare(
+        case_id=case.pk, recommendation="approve" if grant else "reject", notes="核实", actor="officer-a"
+    )
+    review_decide(
+        review_id=review.pk, approve=grant, actor="reviewer-b", reason="同意" if grant else "未整改"
+    )
     app.refresh_from_db()
     return app
 
@@ -74,7 +82,9 @@ def test_a_review_without_a_granted_application_does_not_skip_applying() -> None
     assert case.state == State.UNDER_REVIEW
     review = review_prepare(case_id=case.pk, recommendation="approve", notes="正常经营", actor="officer-a")
     review_decide(review_id=review.pk, approve=True, actor="reviewer-b")
-    case_apply_round(round=_round(2, Checkpoint.AD_HOC, routes="ABNORMAL_OPERATION|COMMITMENT_BREACH"), actor="r2")
+    case_apply_round(
+        round=_round(2, Checkpoint.AD_HOC, routes="ABNORMAL_OPERATION|COMMITMENT_BREACH"), actor="r2"
+    )
     case.refresh_from_db()
     assert (case.state, case.key_supervision) == (State.AWAITING_APPLICATION, True)
 
@@ -100,9 +110,13 @@ def test_offers_and_refusals_by_state() -> None:
     assert not offered["wrong_bank_details"].available and offered["wrong_bank_details"].why_not
     with pytest.raises(CaseError, match="wrong bank"):
         application_submit(case_id=case.pk, kind="wrong_bank_details", statement="", evidence={}, actor="u")
-    application_submit(case_id=case.pk, kind="key_supervision", statement="说明说明说明说明", evidence={}, actor="u")
+    application_submit(
+        case_id=case.pk, kind="key_supervision", statement="说明说明说明说明", evidence={}, actor="u"
+    )
     with pytest.raises(CaseError, match="already has an application"):
-        application_submit(case_id=case.pk, kind="commitment_fulfilled", statement="x", evidence={}, actor="u")
+        application_submit(
+            case_id=case.pk, kind="commitment_fulfilled", statement="x", evidence={}, actor="u"
+        )
 
 
 @pytest.mark.django_db

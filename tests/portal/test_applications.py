@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from mianshen.audit.catalogue import Action
@@ -51,7 +52,11 @@ def two(db: None, settings: Any, tmp_path: Path) -> tuple[Case, Case]:
     return a, b
 
 
-KEY = {"statement": "已按要求整改，补足了约定岗位并配合核查。", "contact_name": "张三", "contact_phone": "13800001111"}
+KEY = {
+    "statement": "已按要求整改，补足了约定岗位并配合核查。",
+    "contact_name": "张三",
+    "contact_phone": "13800001111",
+}
 
 
 def test_signed_out_is_sent_to_the_lookup(client: Client, two: tuple[Case, Case]) -> None:
@@ -132,7 +137,9 @@ def test_related_transfers_fields(client: Client, two: tuple[Case, Case], posted
                                   zh: str) -> None:  # fmt: skip
     _, b = two
     sign_in(client, b.unit_id)
-    response = client.post(f"/apply/new/{b.pk}/related_transfers/", {**posted, "statement": "人员转至关联公司。" * 2})
+    response = client.post(
+        f"/apply/new/{b.pk}/related_transfers/", {**posted, "statement": "人员转至关联公司。" * 2}
+    )
     assert response.status_code == 400
     page = response.content.decode()
     assert f'id="{field}-error"' in page and zh in page
@@ -148,16 +155,25 @@ def test_uploads_checked_by_content_and_size_and_served_only_to_the_unit(
     sign_in(client, b.unit_id)
     posted = {"unit_type": "foundation", "statement": "本单位为基金会，属于返还范围。"}
     fake = SimpleUploadedFile("证书.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
-    page = client.post(f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": fake}).content.decode()
+    page = client.post(
+        f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": fake}
+    ).content.decode()
     assert "不是 PDF、JPEG 或 PNG" in page
     settings.APPLICATION_UPLOAD_MAX_BYTES = 64
     big = SimpleUploadedFile("big.png", PNG + b"\x00" * 100, content_type="image/png")
-    page = client.post(f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": big}).content.decode()
+    page = client.post(
+        f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": big}
+    ).content.decode()
     assert "超过" in page
     assert not list((tmp_path / "uploads").glob("*")) if (tmp_path / "uploads").exists() else True
     settings.APPLICATION_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
-    good = SimpleUploadedFile("证书.png", PDF, content_type="image/png")  # the name lies; the content is a PDF
-    assert client.post(f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": good}).status_code == 302
+    good = SimpleUploadedFile(
+        "证书.png", PDF, content_type="image/png"
+    )  # the name lies; the content is a PDF
+    assert (
+        client.post(f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": good}).status_code
+        == 302
+    )
     assert client.post("/apply/check/").status_code == 302
     doc = ApplicationDocument.objects.get()
     assert doc.content_type == "application/pdf" and doc.name == "证书.png"
@@ -205,7 +221,9 @@ def test_api_needs_the_session_and_csrf(two: tuple[Case, Case]) -> None:
     assert response.status_code == 403 and not Application.objects.exists()
     client.get("/api/applications")
     token = client.cookies["csrftoken"].value
-    response = client.post("/api/applications", payload, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    response = client.post(
+        "/api/applications", payload, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
     assert response.status_code == 201, response.content
     ref = response.json()["reference"]
     listed = client.get("/api/applications").json()
@@ -246,6 +264,8 @@ def test_no_post_to_any_form_answers_500(two: tuple[Case, Case], kind: str, data
     client = Client()
     sign_in(client, a.unit_id, b.unit_id)
     for case in (a, b):
-        response = client.post(f"/apply/new/{case.pk}/{kind}/", {k: v.replace("\x00", "") for k, v in data.items()})
+        response = client.post(
+            f"/apply/new/{case.pk}/{kind}/", {k: v.replace("\x00", "") for k, v in data.items()}
+        )
         assert response.status_code in {302, 400, 404, 409}
     assert client.post("/apply/check/").status_code in {200, 302, 400}

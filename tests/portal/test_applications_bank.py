@@ -37,7 +37,9 @@ def failed(db: None, settings: Any, tmp_path: Path) -> Case:
                         unit_type="enterprise", industry="65", district=case.district, dispatch=False)  # fmt: skip
     BankAccount.objects.create(snapshot=old, line=2, unit_id=case.unit_id, bank_code="102",
                                branch_code="102100000001", account_no="6222000000000001", account_name=case.unit_name)  # fmt: skip
-    CaseHistory.objects.create(case=case, from_state=State.RELEASED, to_state=State.AWAITING_CORRECTION, actor="t", reason="t")
+    CaseHistory.objects.create(
+        case=case, from_state=State.RELEASED, to_state=State.AWAITING_CORRECTION, actor="t", reason="t"
+    )
     Case.objects.filter(pk=case.pk).update(state=State.AWAITING_CORRECTION)
     payment = Payment.objects.create(case=case, amount_fen=case.amount_fen, released_by="test")
     bank = Bank.objects.get_or_create(code="102", defaults={"name": "中国工商银行", "cooperating": True})[0]
@@ -54,7 +56,9 @@ def failed(db: None, settings: Any, tmp_path: Path) -> Case:
 
 
 def _new_drop(case: Case, **account: str) -> Snapshot:
-    snap = Snapshot.objects.create(content_hash=f"{Snapshot.objects.count() + 71}" * 32, source="new", extracted_on=date(2021, 7, 5))
+    snap = Snapshot.objects.create(
+        content_hash=f"{Snapshot.objects.count() + 71}" * 32, source="new", extracted_on=date(2021, 7, 5)
+    )
     BankAccount.objects.create(snapshot=snap, line=2, unit_id=case.unit_id, **account)
     return snap
 
@@ -63,7 +67,9 @@ def test_the_account_given_is_confirmed_against_the_next_drop_only(client: Clien
     sign_in(client, failed.unit_id)
     page = client.get("/apply/").content.decode()
     assert f"/apply/new/{failed.pk}/wrong_bank_details/" in page
-    bad = client.post(f"/apply/new/{failed.pk}/wrong_bank_details/", {**ACCOUNT, "branch_code": "103100000009"})
+    bad = client.post(
+        f"/apply/new/{failed.pk}/wrong_bank_details/", {**ACCOUNT, "branch_code": "103100000009"}
+    )
     assert bad.status_code == 400 and "前 3 位须与开户银行代码一致" in bad.content.decode()
     assert client.post(f"/apply/new/{failed.pk}/wrong_bank_details/", ACCOUNT).status_code == 302
     client.post("/apply/check/")

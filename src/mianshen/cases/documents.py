@@ -90,7 +90,9 @@ def document_store(name: str, data: bytes) -> StoredDocument:
     with open(path, "xb") as out:  # never overwrite
         out.write(data)
     path.chmod(0o600)
-    return StoredDocument(clean_name(name), content_type, len(data), hashlib.sha256(data).hexdigest(), stored_as)
+    return StoredDocument(
+        clean_name(name), content_type, len(data), hashlib.sha256(data).hexdigest(), stored_as
+    )
 
 
 def document_bytes(stored_as: str, sha256: str) -> bytes:

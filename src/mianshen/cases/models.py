@@ -218,9 +218,13 @@ class ApplicationDocument(models.Model):
     serve them with a check is kept here. The content type is the one its first bytes show (PDF, JPEG, PNG)."""
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="documents")
-    name = models.CharField(max_length=120, help_text="the file name as given, cleaned (shown, never used as a path)")
+    name = models.CharField(
+        max_length=120, help_text="the file name as given, cleaned (shown, never used as a path)"
+    )
     content_type = models.CharField(max_length=40)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
-    stored_as = models.CharField(max_length=80, unique=True, help_text="the random file name under the upload dir")
+    stored_as = models.CharField(
+        max_length=80, unique=True, help_text="the random file name under the upload dir"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)

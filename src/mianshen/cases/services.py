@@ -636,7 +636,12 @@ def application_submit(
                 why=WHY_NOT.get(ApplicationKind(kind), WHY_NOT_EXCLUDED),
             )
         app = Application.objects.create(
-            case=case, kind=kind, statement=statement, evidence=evidence, submitted_by=actor, reference=reference
+            case=case,
+            kind=kind,
+            statement=statement,
+            evidence=evidence,
+            submitted_by=actor,
+            reference=reference,
         )
         audit_record(
             actor=actor,
@@ -665,7 +670,9 @@ def application_submit(
     return app
 
 
-def _application_decide(app: Application, *, granted: bool, actor: str, reason: str, review: Review | None) -> None:
+def _application_decide(
+    app: Application, *, granted: bool, actor: str, reason: str, review: Review | None
+) -> None:
     """Close an open application (in the caller's transaction, the case locked): outcome, audit, signal."""
     app.outcome = ApplicationOutcome.GRANTED if granted else ApplicationOutcome.REFUSED
     app.decided_by, app.decided_at, app.decision_reason, app.review = actor, timezone.now(), reason, review
@@ -691,11 +698,15 @@ def applications_settle_reissued(*, case_ids: list[int], actor: str) -> int:
         ).order_by("pk")
     )
     for app in apps:
-        _application_decide(app, granted=True, actor=actor, reason="re-issued to the account on file", review=None)
+        _application_decide(
+            app, granted=True, actor=actor, reason="re-issued to the account on file", review=None
+        )
     return len(apps)
 
 
-def application_document_open(*, document_id: int, actor: str, unit_ids: tuple[str, ...] | None = None) -> tuple[ApplicationDocument, bytes]:
+def application_document_open(
+    *, document_id: int, actor: str, unit_ids: tuple[str, ...] | None = None
+) -> tuple[ApplicationDocument, bytes]:
     """A stored document's bytes, audited. ``unit_ids``: the units a portal session may see (None: staff, whose
     permission the caller checked); a document of another unit is refused as if it did not exist."""
     doc = ApplicationDocument.objects.select_related("application__case").filter(pk=document_id).first()

@@ -206,7 +206,9 @@ def payment_notices(
     return messages_queue_many(messages=messages, actor=actor, reason="payment notices")
 
 
-def _application_messages(app: Application, kind: Kind, event: str, params: dict[str, Any], actor: str) -> int:
+def _application_messages(
+    app: Application, kind: Kind, event: str, params: dict[str, Any], actor: str
+) -> int:
     case = app.case
     phone = contacts([(case.unit_id, case.last_round_id)]).get(case.unit_id)
     messages = _both(kind, event, case.unit_id, phone, params, case_id=case.pk, round_id=case.last_round_id)
@@ -214,7 +216,9 @@ def _application_messages(app: Application, kind: Kind, event: str, params: dict
 
 
 @receiver(application_submitted, dispatch_uid="notify.application_received")
-def application_received(sender: type[Application], *, application: Application, actor: str, **kwargs: Any) -> int:
+def application_received(
+    sender: type[Application], *, application: Application, actor: str, **kwargs: Any
+) -> int:
     """The unit is told its application arrived, with its reference."""
     ref = application.reference or f"#{application.pk}"
     return _application_messages(

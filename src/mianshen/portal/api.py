@@ -418,7 +418,9 @@ def applications_create(request: HttpRequest, payload: ApplicationIn) -> Status[
         raise _fail(401, "", SIGN_IN_FIRST)
     if check_csrf(request, applications_create) is not None:
         raise _fail(403, "", "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header")
-    case = next((c for c in applications.session_applications(units) if c.number == payload.case_number), None)
+    case = next(
+        (c for c in applications.session_applications(units) if c.number == payload.case_number), None
+    )
     if case is None:
         raise _fail(422, "case_number", "no case with this number is open in this session")
     files: list[tuple[str, bytes]] = []

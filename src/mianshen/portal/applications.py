@@ -21,7 +21,13 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from mianshen.cases.documents import DocumentRefused, StoredDocument, document_check, document_store, max_bytes
+from mianshen.cases.documents import (
+    DocumentRefused,
+    StoredDocument,
+    document_check,
+    document_store,
+    max_bytes,
+)
 from mianshen.cases.models import STATE_LABELS, Application, ApplicationKind, Case
 from mianshen.cases.services import CaseError, Offer, application_offers, application_submit, mask_credit_code
 from mianshen.cases.states import State
@@ -37,6 +43,8 @@ MAX_FILES = 3
 def document_limit() -> int:
     """The largest document taken, in bytes (``settings.APPLICATION_UPLOAD_MAX_BYTES``)."""
     return max_bytes()
+
+
 USCC = re.compile(f"^[{USCC_ALPHABET}]{{2}}[0-9]{{6}}[{USCC_ALPHABET}]{{10}}$")
 
 
@@ -57,15 +65,27 @@ STATEMENT = Question(
 )
 QUESTIONS: dict[str, tuple[Question, ...]] = {
     ApplicationKind.KEY_SUPERVISION: (
-        Question("statement", _("对未履行承诺或不配合核查情况的说明及整改情况"), "textarea",
-                 hint=_("至少 10 个字，最多 2000 字。"), max_length=2000),
+        Question(
+            "statement",
+            _("对未履行承诺或不配合核查情况的说明及整改情况"),
+            "textarea",
+            hint=_("至少 10 个字，最多 2000 字。"),
+            max_length=2000,
+        ),
         Question("contact_name", _("联系人姓名"), "text", max_length=50),
-        Question("contact_phone", _("联系人手机号码"), "text", hint=_("审核人员可能致电核实。"), max_length=20),
+        Question(
+            "contact_phone", _("联系人手机号码"), "text", hint=_("审核人员可能致电核实。"), max_length=20
+        ),
     ),
     ApplicationKind.COMMITMENT_FULFILLED: (
         Question("fulfilled_on", _("履行承诺的日期"), "date", hint=_("格式 YYYY-MM-DD，例如 2021-06-30。")),
-        Question("fulfilled_what", _("履行了什么承诺"), "textarea",
-                 hint=_("例如：已补足约定的岗位数，已配合核查。至少 5 个字。"), max_length=500),
+        Question(
+            "fulfilled_what",
+            _("履行了什么承诺"),
+            "textarea",
+            hint=_("例如：已补足约定的岗位数，已配合核查。至少 5 个字。"),
+            max_length=500,
+        ),
         STATEMENT,
     ),
     ApplicationKind.TYPE_OUTSIDE_SCOPE: (
@@ -73,8 +93,13 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
         STATEMENT,
     ),
     ApplicationKind.RELATED_TRANSFERS: (
-        Question("related_codes", _("关联单位的统一社会信用代码"), "codes",
-                 hint=_("每行一个，最多 20 个。"), max_length=2000),
+        Question(
+            "related_codes",
+            _("关联单位的统一社会信用代码"),
+            "codes",
+            hint=_("每行一个，最多 20 个。"),
+            max_length=2000,
+        ),
         Question("persons_transferred", _("转移到关联单位的人数"), "int", hint=_("只填数字。")),
         STATEMENT,
     ),
@@ -85,9 +110,19 @@ QUESTIONS: dict[str, tuple[Question, ...]] = {
     ),
     ApplicationKind.BELIEVE_QUALIFY: (STATEMENT,),
     ApplicationKind.WRONG_BANK_DETAILS: (
-        Question("bank_code", _("开户银行代码"), "digits", hint=_("3 位数字，例如工商银行 102。"), max_length=3),
-        Question("branch_code", _("开户行行号"), "digits", hint=_("12 位数字，前 3 位为开户银行代码。"), max_length=12),
-        Question("account_no", _("账号"), "text", hint=_("单位在社保经办机构登记在用的对公账户。"), max_length=40),
+        Question(
+            "bank_code", _("开户银行代码"), "digits", hint=_("3 位数字，例如工商银行 102。"), max_length=3
+        ),
+        Question(
+            "branch_code",
+            _("开户行行号"),
+            "digits",
+            hint=_("12 位数字，前 3 位为开户银行代码。"),
+            max_length=12,
+        ),
+        Question(
+            "account_no", _("账号"), "text", hint=_("单位在社保经办机构登记在用的对公账户。"), max_length=40
+        ),
         Question("account_name", _("户名"), "text", max_length=140),
         Question("statement", _("补充说明（选填）"), "textarea", required=False, max_length=2000),
     ),
@@ -116,7 +151,9 @@ NEXT_STEPS: dict[str, Promise] = {
         "只会重新拨付到社保在用账户，不会直接拨付到您填写的账户。"
     ),
 }
-NEXT_STEP = _("两名工作人员会审核您的申请（双人复核）。审核结果会通过短信和站内消息通知您；准予后，案件会在下一轮比对中继续办理。")
+NEXT_STEP = _(
+    "两名工作人员会审核您的申请（双人复核）。审核结果会通过短信和站内消息通知您；准予后，案件会在下一轮比对中继续办理。"
+)
 
 
 class ApplicationInvalid(Exception):
@@ -173,8 +210,10 @@ def answers_check(kind: str, raw: Mapping[str, object]) -> dict[str, str]:
     for q in QUESTIONS[kind]:
         text = str(raw.get(q.name, "") or "")
         text = text.strip() if q.kind == "textarea" else " ".join(text.split())
-        if any(ord(c) < 32 and c not in "\n\r\t" for c in text) or "\x00" in text or any(
-            0xD800 <= ord(c) <= 0xDFFF for c in text
+        if (
+            any(ord(c) < 32 and c not in "\n\r\t" for c in text)
+            or "\x00" in text
+            or any(0xD800 <= ord(c) <= 0xDFFF for c in text)
         ):
             errors[q.name] = _("含有无法保存的字符")
             continue
@@ -198,7 +237,9 @@ def answers_check(kind: str, raw: Mapping[str, object]) -> dict[str, str]:
 
 
 def _codes(text: str) -> list[str]:
-    return [c for c in (unicodedata.normalize("NFKC", line).strip().upper() for line in text.splitlines()) if c]
+    return [
+        c for c in (unicodedata.normalize("NFKC", line).strip().upper() for line in text.splitlines()) if c
+    ]
 
 
 def _problem(q: Question, text: str, values: dict[str, str]) -> Promise | str | None:

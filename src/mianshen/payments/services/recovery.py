@@ -495,7 +495,9 @@ def application_account_check(*, application_id: int, actor: str) -> AccountChec
     if payment is None:
         raise not_handed_over(app.case_id)
     evidence = app.evidence if isinstance(app.evidence, dict) else {}
-    entered = AccountInput(*(str(evidence.get(f, "")) for f in ("bank_code", "branch_code", "account_no", "account_name")))
+    entered = AccountInput(
+        *(str(evidence.get(f, "")) for f in ("bank_code", "branch_code", "account_no", "account_name"))
+    )
     failed = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
     try:
         on_file = correction_account_on_file(payment=payment, failed=failed, entered=entered)
