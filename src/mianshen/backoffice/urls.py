@@ -33,7 +33,7 @@ urlpatterns = [
         "applications/<int:pk>/account-check/",
         cases.application_account_check_view,
         name="application_account_check",
-    ),  # fmt: skip
+    ),
     path("cases/<int:pk>/contact/", cases.case_contact, name="case_contact"),
     path("cases/<int:pk>/reviews/", cases.review_prepare_view, name="review_prepare"),
     path("cases/<int:pk>/confirmations/", cases.confirmation_record_view, name="confirmation_record"),

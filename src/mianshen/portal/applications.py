@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.documents import (
@@ -55,7 +56,7 @@ class Question:
     kind: str  # text, textarea, date, int, choice, codes, digits
     required: bool = True
     hint: Promise | str = ""
-    choices: tuple[tuple[str, Promise], ...] = ()
+    choices: tuple[tuple[str, str], ...] = ()  # (value, Chinese msgid: translated when shown)
     max_length: int = 200
 
 
@@ -418,7 +419,7 @@ def answer_rows(kind: str, values: Mapping[str, Any]) -> list[tuple[str, str]]:
     for q in QUESTIONS.get(kind, ()):
         value = str(values.get(q.name, "") or "")
         if q.kind == "choice":
-            value = str(dict(q.choices).get(value, value))
+            value = gettext(dict(q.choices).get(value, value))
         if value:
             rows.append((str(q.label), value))
     return rows
