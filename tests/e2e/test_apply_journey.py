@@ -70,7 +70,9 @@ def test_a_commitment_breach_unit_applies_and_sees_it_granted(
     assert reference == Application.objects.get(case=breach_unit).reference and reference.startswith("A-")
     no_horizontal_scroll(page)
     shots(page, f"{tag}-apply-done")
-    review = review_prepare(case_id=breach_unit.pk, recommendation="approve", notes="整改属实", actor="officer-a")
+    review = review_prepare(
+        case_id=breach_unit.pk, recommendation="approve", notes="整改属实", actor="officer-a"
+    )
     review_decide(review_id=review.pk, approve=True, actor="reviewer-b", reason="同意")
     page.goto(live_server.url + "/apply/")
     assert page.locator(".outcome").first.inner_text().startswith("准予")
