@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from django.middleware.csrf import get_token
+from django.middleware.csrf import get_token, rotate_token
 from django.utils.translation import get_language
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
@@ -73,6 +73,25 @@ def _fail(status: int, field: str, message: str) -> HttpError:
     error = HttpError(status, message)
     error.field = field  # type: ignore[attr-defined]
     return error
+
+
+CSRF_HELP = (
+    "CSRF token missing or incorrect: send the value of the csrftoken cookie (set when the session was opened) "
+    "in the X-CSRFToken header"
+)
+
+
+def session_csrf(request: HttpRequest) -> None:
+    """Refuse (403) an unsafe call that acts through the session (a rating, an application) without Django's
+    CSRF token (contracts §4: "with CSRF on unsafe methods"); the session endpoints hand the token out as the
+    ``csrftoken`` cookie."""
+    if check_csrf(request) is not None:
+        raise _fail(403, "csrf", CSRF_HELP)
+
+
+def session_opened(request: HttpRequest) -> None:
+    """A session was just opened with a code: a fresh CSRF token for it (the ``csrftoken`` cookie)."""
+    rotate_token(request)
 
 
 @api.exception_handler(HttpError)
@@ -205,6 +224,7 @@ def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status
         )
     verified = request.session.get(VERIFIED, [])
     request.session[VERIFIED] = [*verified[-9:], normalise_reference(ref)]
+    session_opened(request)
     return Status(204, None)
 
 
@@ -304,6 +324,7 @@ def lookup_session(request: HttpRequest, payload: LookupSessionIn) -> Status[Any
             ],
         )
     lookup.session_open(request.session, signin.unit_ids)
+    session_opened(request)
     return Status(204, None)
 
 
@@ -416,8 +437,7 @@ def applications_create(request: HttpRequest, payload: ApplicationIn) -> Status[
     units = lookup.session_units(request.session)
     if not units:
         raise _fail(401, "", SIGN_IN_FIRST)
-    if check_csrf(request, applications_create) is not None:
-        raise _fail(403, "", "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header")
+    session_csrf(request)
     case = next(
         (c for c in applications.session_applications(units) if c.number == payload.case_number), None
     )
