@@ -269,3 +269,35 @@ def test_no_post_to_any_form_answers_500(two: tuple[Case, Case], kind: str, data
         )
         assert response.status_code in {302, 400, 404, 409}
     assert client.post("/apply/check/").status_code in {200, 302, 400}
+
+
+def test_the_sweep_deletes_uploads_no_application_names(
+    client: Client, two: tuple[Case, Case], tmp_path: Path
+) -> None:
+    import os
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from mianshen.portal.services import portal_sweep
+
+    a, b = two
+    sign_in(client, a.unit_id, b.unit_id)
+    posted = {"unit_type": "foundation", "statement": "本单位为基金会，属于返还范围。"}
+    kept = SimpleUploadedFile("kept.pdf", PDF, content_type="application/pdf")
+    assert (
+        client.post(f"/apply/new/{b.pk}/type_outside_scope/", {**posted, "documents": kept}).status_code
+        == 302
+    )
+    client.post("/apply/check/")
+    abandoned = SimpleUploadedFile("abandoned.pdf", PDF, content_type="application/pdf")
+    response = client.post(f"/apply/new/{a.pk}/key_supervision/", {**KEY, "documents": abandoned})
+    assert response.status_code == 302  # then never submitted
+    files = sorted((tmp_path / "uploads").glob("*.bin"))
+    assert len(files) == 2
+    assert portal_sweep().documents == 0  # not a day old yet
+    day_ago = (timezone.now() - timedelta(days=2)).timestamp()
+    for path in files:
+        os.utime(path, (day_ago, day_ago))
+    assert portal_sweep().documents == 1
+    (left,) = (tmp_path / "uploads").glob("*.bin")
+    assert left.name == ApplicationDocument.objects.get().stored_as

@@ -8,9 +8,11 @@ import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.core.errors import Refusal
@@ -107,3 +109,27 @@ def document_bytes(stored_as: str, sha256: str) -> bytes:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise DocumentRefused(_("文件已被改动，不能提供"))
     return data
+
+
+DRAFT_LIFETIME = timedelta(days=1)
+
+
+def documents_sweep(now: datetime | None = None) -> int:
+    """Delete the stored files no application names (uploaded on a question page whose application was never
+    submitted) once they are a day old; returns how many. Files an ``ApplicationDocument`` names are kept."""
+    from .models import ApplicationDocument
+
+    folder = upload_dir()
+    if not folder.is_dir():
+        return 0
+    cutoff = (now or timezone.now()) - DRAFT_LIFETIME
+    deleted = 0
+    for path in folder.glob("*.bin"):
+        try:
+            old = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < cutoff
+        except OSError:
+            continue
+        if old and not ApplicationDocument.objects.filter(stored_as=path.name).exists():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
