@@ -301,3 +301,33 @@ def test_the_sweep_deletes_uploads_no_application_names(
     assert portal_sweep().documents == 1
     (left,) = (tmp_path / "uploads").glob("*.bin")
     assert left.name == ApplicationDocument.objects.get().stored_as
+
+
+def test_nothing_is_stored_while_an_answer_is_wrong(
+    client: Client, two: tuple[Case, Case], tmp_path: Path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _, b = two
+    sign_in(client, b.unit_id)
+    doc = SimpleUploadedFile("证书.pdf", PDF, content_type="application/pdf")
+    response = client.post(
+        f"/apply/new/{b.pk}/type_outside_scope/", {"unit_type": "nonsense", "documents": doc}
+    )
+    assert response.status_code == 400 and 'id="unit_type-error"' in response.content.decode()
+    assert not list((tmp_path / "uploads").glob("*.bin")) if (tmp_path / "uploads").exists() else True
+
+
+def test_the_check_page_shows_a_choice_by_its_name_in_the_page_language(
+    client: Client, two: tuple[Case, Case]
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _, b = two
+    sign_in(client, b.unit_id)
+    doc = SimpleUploadedFile("证书.pdf", PDF, content_type="application/pdf")
+    posted = {"unit_type": "foundation", "statement": "本单位为基金会，属于返还范围。", "documents": doc}
+    assert client.post(f"/apply/new/{b.pk}/type_outside_scope/", posted).status_code == 302
+    assert '<dd class="pre">基金会</dd>' in client.get("/apply/check/").content.decode()
+    english = client.get("/apply/check/?lang=en").content.decode()
+    assert '<dd class="pre">Foundations</dd>' in english

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext as marked  # a message marked N_() where it is defined
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.documents import (
@@ -295,9 +295,12 @@ def _problem(q: Question, text: str, values: dict[str, str]) -> Promise | str | 
     return None
 
 
-def documents_check(kind: str, files: list[tuple[str, bytes]], kept: int = 0) -> tuple[StoredDocument, ...]:
-    """Store the files given (type by content, size); :class:`ApplicationInvalid` on the ``documents`` field when
-    one is refused, too many are given, or a needed one is missing (``kept``: already stored in the draft)."""
+def documents_check(
+    kind: str, files: list[tuple[str, bytes]], kept: int = 0, *, store: bool = True
+) -> tuple[StoredDocument, ...]:
+    """Check the files given (type by content, size) and, with ``store``, store them; :class:`ApplicationInvalid`
+    on the ``documents`` field when one is refused, too many are given, or a needed one is missing (``kept``:
+    already stored in the draft)."""
     need = DOCUMENTS.get(kind, "none")
     files = [(n, d) for n, d in files if d or n]
     if need == "none" and files:
@@ -309,7 +312,7 @@ def documents_check(kind: str, files: list[tuple[str, bytes]], kept: int = 0) ->
     try:
         for name, data in files:
             document_check(name, data)  # every file checked before any is written
-        return tuple(document_store(name, data) for name, data in files)
+        return tuple(document_store(name, data) for name, data in files) if store else ()
     except DocumentRefused as exc:
         raise ApplicationInvalid({"documents": exc.text()}) from None
 
@@ -334,8 +337,8 @@ def draft_make(
     except ApplicationInvalid as exc:
         errors.update(exc.errors)
     kept = list(kept or [])
-    try:
-        stored = documents_check(kind, files, kept=len(kept))
+    try:  # stored only when every answer is right (else nothing is written: the files are chosen again)
+        stored = documents_check(kind, files, kept=len(kept), store=not errors)
     except ApplicationInvalid as exc:
         errors.update(exc.errors)
         stored = ()
@@ -419,7 +422,7 @@ def answer_rows(kind: str, values: Mapping[str, Any]) -> list[tuple[str, str]]:
     for q in QUESTIONS.get(kind, ()):
         value = str(values.get(q.name, "") or "")
         if q.kind == "choice":
-            value = gettext(dict(q.choices).get(value, value))
+            value = marked(dict(q.choices).get(value, value))
         if value:
             rows.append((str(q.label), value))
     return rows
