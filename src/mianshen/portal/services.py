@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from mianshen.cases.documents import documents_sweep
 from mianshen.cases.models import Objection
 from mianshen.cases.services import CaseError, mask_credit_code, objection_record
 from mianshen.core import http
@@ -253,6 +254,7 @@ class Swept:
     counters: int  # per-address counters whose window ended
     phones: int  # objectors' phones blanked (a year after the objection was decided)
     callbacks: int = 0  # call-back requesters' names and phones blanked (a year after the request was closed)
+    documents: int = 0  # uploaded files no application names (a question page never submitted), a day old
 
 
 def portal_sweep(now: datetime | None = None) -> Swept:
@@ -272,4 +274,5 @@ def portal_sweep(now: datetime | None = None) -> Swept:
             .update(phone="")
         )
         callbacks = callbacks_forget(now=now)
-    return Swept(codes, counters, phones, callbacks)
+    documents = documents_sweep(now)  # files only: after the rows above are committed or not, either way safe
+    return Swept(codes, counters, phones, callbacks, documents)
