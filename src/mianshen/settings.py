@@ -229,6 +229,10 @@ PORTAL_CODE_SENDER = "mianshen.portal.codes.OutboxSender"
 PORTAL_ADDRESS_MAX_REQUESTS = _positive("MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS", 20)
 PORTAL_CLIENT_ADDRESS_HEADER = SIGNIN_CLIENT_ADDRESS_HEADER
 
+# Exports of the back office's lists (backoffice/exports.py): an XLSX worksheet holds 1,048,576 rows, the header
+# included; a longer list is offered as CSV only. Lowered in tests.
+EXPORT_XLSX_MAX_ROWS = _positive("MIANSHEN_EXPORT_XLSX_MAX_ROWS", 1_048_575)
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 

@@ -69,7 +69,16 @@ def _only(ok: int, *roles: str, other: int = 403) -> dict[str | None, int]:
 CASE_READ = {"city": 200, "own": 200, "other": 404, "rev": 200, "aud": 200, "nobody": 403, None: 302}
 CITY_READ = _only(200, "city", "rev", "aud")  # the payment files: city-level staff only
 # reads that are audited: exactly one event each
-AUDITED_READS = frozenset({"bank_panel", "contact_panel", "payment_accounts", "bank_file_download"})
+AUDITED_READS = frozenset(
+    {
+        "bank_panel",
+        "contact_panel",
+        "payment_accounts",
+        "bank_file_download",
+        "queue_export_csv",
+        "queue_export_xlsx",
+    }
+)
 
 
 def _make_rechecked(w: PayWorld) -> None:
