@@ -297,3 +297,22 @@ def test_notice_entries_of_a_district_officer(pay: PayWorld, login: Login) -> No
     expected = NoticeEntry.objects.filter(notice_id=pay.notice_id, district=pay.district).count()
     assert len(rows) == expected > 0
     assert all("*" in r["credit_code_masked"] for r in rows)
+
+
+def test_the_worker_computes_stale_figures_again(pay: PayWorld) -> None:
+    from mianshen.reports.dashboard import dashboard_refresh
+
+    DashboardFigures.objects.all().delete()
+    dashboard(district=pay.district)
+    assert dashboard_refresh() == []  # nothing stale
+    objection_record(
+        case_id=pay.paid.pk, raised_by="public", contact="13800000002", grounds="复查", actor="own"
+    )
+    assert DashboardFigures.objects.get().fingerprint != fingerprint()
+    assert dashboard_refresh() == [("beijing-2021", pay.district)]
+    kept = DashboardFigures.objects.get()
+    assert kept.fingerprint == fingerprint()
+    assert (
+        _table(kept.payload, "objections_applications")["rows"][0][1]
+        == Objection.objects.filter(case__district=pay.district).count()
+    )

@@ -9,7 +9,9 @@ policy and scope (the city, or one district), valid while the audit trail's last
 they were computed after (:func:`fingerprint`): every change to a case, round, notice, payment, correction or
 enquiry writes an audit event in its own transaction, and the chain's ``seq`` is gapless and written under one
 lock, so a new business event means new figures. Events that change no figure (sign-ins, views of bank data,
-exports, notifications) do not invalidate them.
+exports, notifications) do not invalidate them. A request that finds its figures stale computes them (never shows
+stale ones); the worker, when it has no job, computes stale kept figures again (:func:`dashboard_refresh`), so
+that the next request usually finds them ready.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .selectors import (
     SIZE_CLASSES,
     STATS,
     Outcomes,
+    ReportRefused,
     _breakdown,
     _enquiry_district,
     _in,
@@ -329,3 +332,18 @@ def dashboard(policy_id: str | None = None, *, district: str | None = None) -> d
     except IntegrityError:  # another request kept the same figures first
         pass
     return {**payload, "computed_at": now.isoformat(), "seconds": seconds}
+
+
+def dashboard_refresh(limit: int = 1) -> list[tuple[str, str]]:
+    """Compute again up to ``limit`` kept figures that a business event has made stale, the oldest first, so that
+    the next request finds them ready (the worker calls this when it has no job: ``mianshen worker``). Returns the
+    (policy, district) scopes refreshed; a scope whose policy no longer has cases is dropped."""
+    mark = fingerprint()
+    done: list[tuple[str, str]] = []
+    for kept in DashboardFigures.objects.exclude(fingerprint=mark).order_by("computed_at")[:limit]:
+        try:
+            dashboard(kept.policy_id, district=kept.district or None)
+        except ReportRefused:
+            DashboardFigures.objects.filter(pk=kept.pk).delete()
+        done.append((kept.policy_id, kept.district))
+    return done

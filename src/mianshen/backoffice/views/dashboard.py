@@ -54,7 +54,7 @@ COLUMNS: dict[str, Promise] = {
     "days_approval_to_money": _("核准至到账（天）"),
     "figure": _("指标"),
     "median": _("中位数"),
-    "p90": _("p90"),
+    "p90": _("第 90 百分位"),
     "max": _("最大"),
     "first_try_success": _("首次拨付成功率"),
     "recovered": _("失败后补发成功"),
