@@ -316,3 +316,18 @@ def test_the_worker_computes_stale_figures_again(pay: PayWorld) -> None:
         _table(kept.payload, "objections_applications")["rows"][0][1]
         == Objection.objects.filter(case__district=pay.district).count()
     )
+
+
+@pytest.mark.parametrize("user", ["city", "own", "other"])
+def test_cases_by_state_from_the_kept_figures_match_the_selectors(pay: PayWorld, login: Login, user: str) -> None:
+    from mianshen.backoffice import selectors
+    from mianshen.backoffice.views.dashboard import _case_counts
+
+    person = get_user_model().objects.get(username=user)
+    staff = person.staff  # type: ignore[attr-defined]
+    figures = compute(district=None if staff.district is None else staff.district)
+    counts, districts = _case_counts(figures["case_states"], city=staff.district is None)
+    assert counts == selectors.state_counts(person)
+    assert districts == selectors.district_counts(person)
+    page = login(user).get(reverse("backoffice:dashboard")).content.decode()
+    assert 'id="state-counts"' in page

@@ -103,7 +103,7 @@ def export_response(
             },
         )
     filename = f"{name}-{timezone.localdate():%Y%m%d}.{fmt}"
-    response: HttpResponse | StreamingHttpResponse
+    response: Any  # a StreamingHttpResponse or FileResponse: served like an HttpResponse by the views
     if fmt == "csv":
         response = StreamingHttpResponse(_csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
     else:

@@ -21,11 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.cases.models import Case
 from mianshen.notify.models import Enquiry, EnquiryChannel
 from mianshen.policy.codes import PAYABLE_DECISIONS
 from mianshen.registry.models import Unit
@@ -88,7 +89,17 @@ def compute(policy_id: str | None = None, *, district: str | None = None) -> dic
         days = _days_distribution(cur, facts)
         channels = _channels(cur, facts, district)
     rounds = _rounds(out.policy_id, district)
-    return _assemble(out, district, days, channels, rounds)
+    payload = _assemble(out, district, days, channels, rounds)
+    payload["case_states"] = case_states(district)
+    return payload
+
+
+def case_states(district: str | None = None) -> list[list[Any]]:
+    """Cases of every policy per district and state, with their money: ``[district, state, cases, fen]`` rows
+    (the dashboard's "cases by state" and "cases by district"; ``district``: that district's only)."""
+    qs = Case.objects.all() if district is None else Case.objects.filter(district=district)
+    rows = qs.values_list("district", "state").annotate(n=Count("id"), fen=Sum("amount_fen")).order_by()
+    return [[d, st, int(n), int(fen or 0)] for d, st, n, fen in rows]
 
 
 def _days_distribution(cur: Any, facts: str) -> list[list[int]]:

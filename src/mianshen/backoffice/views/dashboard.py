@@ -154,7 +154,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     fmt = wanted(request)
     if fmt is not None:
         return _table_export(request, fmt, figures)
-    counts = selectors.state_counts(request.user)
+    if figures is not None:  # the kept figures hold the cases by district and state too (same scope)
+        counts, districts = _case_counts(figures["case_states"], city=me.city_level)
+    else:
+        counts, districts = selectors.state_counts(request.user), selectors.district_counts(request.user)
     tables, charts = _views(figures["tables"]) if figures else ([], [])
     totals = (
         [(str(COLUMNS[f]), _cell_text(_total_kind(f), v)) for f, v in figures["totals"]] if figures else []
@@ -166,7 +169,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "counts": counts,
             "total_cases": sum(c.cases for c in counts),
             "states": [s.value for s in State],
-            "districts": selectors.district_counts(request.user),
+            "districts": districts,
             "rounds": selectors.latest_rounds(),
             "jobs_active": Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count(),
             "me": me,
@@ -177,6 +180,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "charts": {"charts": charts},
         },
     )
+
+
+def _case_counts(
+    rows: list[list[Any]], *, city: bool
+) -> tuple[list[selectors.StateCount], list[tuple[str, list[int]]]]:
+    """Cases and money per state, and per district the cases in each state (city-level staff only), from the
+    ``[district, state, cases, fen]`` rows of the kept figures (as ``selectors.state_counts`` and
+    ``district_counts`` would count them)."""
+    n: dict[str, int] = {}
+    fen: dict[str, int] = {}
+    table: dict[str, dict[str, int]] = {}
+    for district, state, cases, money in rows:
+        n[state] = n.get(state, 0) + cases
+        fen[state] = fen.get(state, 0) + money
+        table.setdefault(district, {})[state] = cases
+    counts = [selectors.StateCount(s.value, n.get(s.value, 0), fen.get(s.value, 0)) for s in State]
+    districts = [(d, [table[d].get(s.value, 0) for s in State]) for d in sorted(table)] if city else []
+    return counts, districts
 
 
 def _total_kind(figure: str) -> str:

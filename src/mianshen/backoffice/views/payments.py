@@ -163,7 +163,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
     report = reconcile_run()
     fmt = wanted(request)
     if fmt is not None:  # the identity's table: the bucket, its cases and fen (and the approved total first)
-        rows = [["approved", report.cases, report.approved_fen], *(list(b) for b in _buckets(report)),
+        rows: list[list[Any]] = [["approved", report.cases, report.approved_fen], *(list(b) for b in _buckets(report)),
                 ["difference", None, report.difference_fen]]  # fmt: skip
         return export_response(request, fmt=fmt, name="reconciliation", columns=("bucket", "cases", "fen"),
                                rows=iter(rows), count=len(rows))  # fmt: skip
