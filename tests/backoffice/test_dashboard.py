@@ -319,7 +319,9 @@ def test_the_worker_computes_stale_figures_again(pay: PayWorld) -> None:
 
 
 @pytest.mark.parametrize("user", ["city", "own", "other"])
-def test_cases_by_state_from_the_kept_figures_match_the_selectors(pay: PayWorld, login: Login, user: str) -> None:
+def test_cases_by_state_from_the_kept_figures_match_the_selectors(
+    pay: PayWorld, login: Login, user: str
+) -> None:
     from mianshen.backoffice import selectors
     from mianshen.backoffice.views.dashboard import _case_counts
 
