@@ -162,6 +162,10 @@ def test_every_dashboard_table_downloads_in_the_users_scope(
 
     ws = load_workbook(io.BytesIO(_download(xlsx))).active
     assert ws is not None and ws.max_row == len(expected["rows"]) + 1
+    for i, kind in enumerate(expected["kinds"]):  # numbers stay numbers (ratios too), codes stay text
+        for (cell,) in ws.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
+            if kind in ("int", "fen", "ratio", "days") and cell.value is not None:
+                assert isinstance(cell.value, int | float), (table_id, kind, cell.value)
     assert client.get(reverse("backoffice:dashboard"), {"export": "csv", "table": "nope"}).status_code == 404
     assert (
         client.get(reverse("backoffice:dashboard"), {"export": "pdf", "table": table_id}).status_code == 404

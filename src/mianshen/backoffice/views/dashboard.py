@@ -208,6 +208,14 @@ def _total_kind(figure: str) -> str:
     return "int"
 
 
+def _raw_rows(table: dict[str, Any]) -> list[list[Any]]:
+    """A table's rows for a download: ratios (kept as exact text) as decimals, so that a spreadsheet gets
+    numbers; everything else as kept (codes, counts, fen)."""
+    kinds = table["kinds"]
+    return [[Decimal(v) if k == "ratio" and v is not None else v for k, v in zip(kinds, row, strict=True)]
+            for row in table["rows"]]  # fmt: skip
+
+
 def _table_export(request: HttpRequest, fmt: str, figures: dict[str, Any] | None) -> HttpResponse:
     """One dashboard table (``?table=<id>&export=csv|xlsx``) with its codes and raw values: counts, fen, ratios
     as decimals (the user's scope: a district officer's district)."""
@@ -220,6 +228,6 @@ def _table_export(request: HttpRequest, fmt: str, figures: dict[str, Any] | None
         fmt=fmt,
         name=f"dashboard-{table['id']}",
         columns=table["columns"],
-        rows=iter(table["rows"]),
+        rows=iter(_raw_rows(table)),
         count=len(table["rows"]),
     )
