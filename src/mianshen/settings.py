@@ -234,6 +234,10 @@ APPLICATION_UPLOAD_DIR = os.environ.get("MIANSHEN_UPLOAD_DIR", "").strip()
 APPLICATION_UPLOAD_MAX_BYTES = _positive("MIANSHEN_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 APPLICATION_UPLOAD_MAX_FILES = 3
 
+# Exports of the back office's lists (backoffice/exports.py): an XLSX worksheet holds 1,048,576 rows, the header
+# included; a longer list is offered as CSV only. Lowered in tests.
+EXPORT_XLSX_MAX_ROWS = _positive("MIANSHEN_EXPORT_XLSX_MAX_ROWS", 1_048_575)
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 

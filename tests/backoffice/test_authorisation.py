@@ -71,7 +71,15 @@ CASE_READ = {"city": 200, "own": 200, "other": 404, "rev": 200, "aud": 200, "nob
 CITY_READ = _only(200, "city", "rev", "aud")  # the payment files: city-level staff only
 # reads that are audited: exactly one event each
 AUDITED_READS = frozenset(
-    {"bank_panel", "contact_panel", "payment_accounts", "bank_file_download", "application_document"}
+    {
+        "bank_panel",
+        "contact_panel",
+        "payment_accounts",
+        "bank_file_download",
+        "queue_export_csv",
+        "queue_export_xlsx",
+        "application_document",
+    }
 )
 
 

@@ -46,7 +46,7 @@ def test_the_list_shows_only_units_under_key_supervision_in_the_users_scope(
     assert Case.objects.filter(key_supervision=False).first().number not in body  # type: ignore[union-attr]
     own = login("own").get(reverse("backoffice:queue", args=["supervision"])).content.decode()
     assert all((c.number in own) == (c.district == world.district) for c in cases)
-    assert "export.csv" in own and "export.xlsx" in own
+    assert "export=csv" in own and "export=xlsx" in own
 
 
 def test_csv_export_is_the_whole_list_masked_and_escaped(world: World, login: Login) -> None:
@@ -73,7 +73,7 @@ def test_xlsx_export_parses_back(world: World, login: Login) -> None:
     cases = _supervise(world)
     response = login("city").get(reverse("backoffice:queue_export", args=["supervision", "xlsx"]))
     assert response.status_code == 200
-    ws = load_workbook(io.BytesIO(b"".join(response.streaming_content)))["supervision"]  # type: ignore[attr-defined]
+    ws = load_workbook(io.BytesIO(b"".join(response.streaming_content)))["queue-supervision"]  # type: ignore[attr-defined]
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][:3] == ("case", "unit_id", "unit_name")
     assert sorted(r[0] for r in rows[1:]) == sorted(c.number for c in cases)
@@ -87,6 +87,6 @@ def test_export_follows_the_filter_and_refuses_other_lists(world: World, login: 
     url = reverse("backoffice:queue_export", args=["supervision", "csv"])
     filtered = _csv(b"".join(client.get(url, {"district": world.district}).streaming_content))
     assert filtered and {r["district"] for r in filtered} == {world.district}
-    assert client.get(reverse("backoffice:queue_export", args=["objections", "csv"])).status_code == 404
+    assert client.get(reverse("backoffice:queue_export", args=["nothing", "csv"])).status_code == 404
     assert client.get(reverse("backoffice:queue_export", args=["supervision", "pdf"])).status_code == 404
     assert login(None).get(url).status_code == 302  # signed-in staff only

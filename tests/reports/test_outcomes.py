@@ -31,7 +31,7 @@ from mianshen.cli.demo import POLICY, run_demo
 from mianshen.notify.models import Enquiry
 from mianshen.payments.models import Correction, Instruction, Payment
 from mianshen.registry.models import Unit
-from mianshen.reports.selectors import DAY_FIGURES, RATIOS, SIZE_CLASSES, outcomes
+from mianshen.reports.selectors import DAY_FIGURES, FIGURES, RATIOS, SIZE_CLASSES, ReportRefused, outcomes
 from mianshen.screening.models import RoundDecision, ScreeningRound
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -296,3 +296,21 @@ def test_a_settled_then_returned_payment_is_not_paid(paid_city: Path) -> None:
     for c in after.cells:
         empty = None if c.figure.startswith("days") or c.figure in RATIOS else 0
         assert c.value == expected.get((c.figure, c.breakdown, c.key), empty), c
+
+
+def test_a_districts_figures_are_the_citys_figures_for_that_district(paid_city: Path) -> None:
+    """``outcomes(district=d)`` (a district officer's dashboard) is, figure by figure, the city's breakdown for d
+    — medians, enquiries and ratios included — and names no other district."""
+    city = outcomes(POLICY)
+    districts = city.keys("district")
+    assert len(districts) > 3
+    for d in districts:
+        scoped = outcomes(POLICY, district=d)
+        assert scoped.keys("district") == [d]
+        for figure in FIGURES:
+            assert scoped.value(figure) == city.value(figure, "district", d), (d, figure)
+            assert scoped.value(figure, "district", d) == city.value(figure, "district", d), (d, figure)
+        for figure in ("units_insured", "units_paid", "paid_fen", "objections"):
+            assert sum(scoped.value(figure, "size_class", k) for k in SIZE_CLASSES) == scoped.value(figure)  # type: ignore[misc]
+    with pytest.raises(ReportRefused):
+        outcomes(POLICY, district="1101'; DROP TABLE x; --")

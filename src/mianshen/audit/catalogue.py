@@ -160,6 +160,11 @@ class Action(IntEnum):
         "calendar.workdays_loaded",
         "make-up working days (调休) were added to the calendar",
     )
+    LIST_EXPORTED = (
+        840,
+        "list.exported",
+        "a staff member downloaded a list or a dashboard table (CSV/XLSX): which list, format, filters, rows",
+    )
 
     APPLICATION_DECIDED = (
         820,

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -207,7 +208,8 @@ def _size_class(column: str) -> str:
     return f"CASE WHEN {column} IN {_in(SIZE_CLASSES[:-1])} THEN {column} ELSE 'unknown' END"
 
 
-def _facts_sql(facts: str) -> str:
+def _facts_sql(facts: str, *, district: bool = False) -> str:
+    """The per-case facts; ``district``: only the cases of one district (one more parameter, the last)."""
     policy_param = "%s"  # the one parameter, repeated where the policy is named
     rd, rnd, case, unit = _t(RoundDecision), _t(ScreeningRound), _t(Case), _t(Unit)
     pay, ins = _t(Payment), _t(Instruction)
@@ -272,10 +274,10 @@ def _facts_sql(facts: str) -> str:
         LEFT JOIN ({applications}) ap ON ap.case_id = c.id
         LEFT JOIN ({acted}) ac2 ON ac2.case_id = c.id
         LEFT JOIN ({failed}) fb ON fb.payment_id = p.id
-        WHERE c.policy_id = {policy_param}"""
+        WHERE c.policy_id = {policy_param}{" AND c.district = %s" if district else ""}"""
 
 
-def _insured_sql(insured: str) -> str:
+def _insured_sql(insured: str, *, district: bool = False) -> str:
     unit, rd = _t(Unit), _t(RoundDecision)
     sc = _json_text("d.evidence", "size_class")
     return f"""
@@ -283,7 +285,7 @@ def _insured_sql(insured: str) -> str:
         SELECT CAST('' AS varchar(1)) AS everything, u.district AS district, {_size_class(sc)} AS size_class,
                CASE WHEN u.unit_type = 'enterprise' AND {sc} IN {_in(SME)} THEN 1 ELSE 0 END AS sme_ent
         FROM {unit} u LEFT JOIN {rd} d ON d.round_id = %s AND d.unit_id = u.unit_id
-        WHERE u.snapshot_id = %s"""
+        WHERE u.snapshot_id = %s{" AND u.district = %s" if district else ""}"""
 
 
 @contextmanager
@@ -299,9 +301,25 @@ def _key(breakdown: str) -> str:
     return {"total": "everything", "size_class": "size_class", "district": "district"}[breakdown]
 
 
-def outcomes(policy_id: str | None = None) -> Outcomes:
+def outcomes(policy_id: str | None = None, *, district: str | None = None) -> Outcomes:
     """Every figure of contracts §5 for ``policy_id`` (default: the latest policy with cases): total, by size
-    class and by district. Raises :class:`ReportRefused` for an unknown policy or one without cases."""
+    class and by district. ``district``: the figures of that district's cases, insured units and enquiries only
+    (a district officer's view; the total is the district's). Raises :class:`ReportRefused` for an unknown
+    policy or one without cases."""
+    with facts_tables(policy_id, district=district) as (cur, out, facts, insured):
+        for breakdown in BREAKDOWNS:
+            out.cells.extend(_breakdown(cur, breakdown, facts, insured, district))
+    return out
+
+
+@contextmanager
+def facts_tables(
+    policy_id: str | None, *, district: str | None = None
+) -> Iterator[tuple[Any, Outcomes, str, str]]:
+    """Inside one transaction: the temporary tables of per-case facts and insured units of ``policy_id``
+    (optionally of one ``district``), as ``(cursor, empty Outcomes, facts table, insured table)``; dropped after.
+    Other figures built on the same facts (the back-office dashboard: ``reports.dashboard``) query them here."""
+    _enquiry_district(district)  # refuses a malformed district code before anything runs
     if policy_id is None:
         policy_id = default_policy()
         if policy_id is None:
@@ -322,22 +340,24 @@ def outcomes(policy_id: str | None = None) -> Outcomes:
     out = Outcomes(policy_id, latest.pk if latest else None, latest.number if latest else None)
     tag = uuid.uuid4().hex[:12]
     facts, insured = f"reports_facts_{tag}", f"reports_insured_{tag}"
+    scoped = district is not None
     with transaction.atomic(), connection.cursor() as cur, _temporary(cur, [facts, insured]):
         if connection.vendor == "postgresql":
             # one-off statements over every case: compiling them (JIT) cost more than it saved (bench/outcomes.py)
             cur.execute("SET LOCAL jit = off")
-        sql = _facts_sql(facts)
-        cur.execute(sql, [policy_id] * sql.count("%s"))
+        sql = _facts_sql(facts, district=scoped)
+        cur.execute(sql, [policy_id] * (sql.count("%s") - scoped) + ([district] if scoped else []))
         if latest is not None:
-            cur.execute(_insured_sql(insured), [latest.pk, latest.snapshot_id])
+            cur.execute(
+                _insured_sql(insured, district=scoped),
+                [latest.pk, latest.snapshot_id] + ([district] if scoped else []),
+            )
         else:
             cur.execute(
                 f"CREATE TEMPORARY TABLE {insured} (everything varchar(1), district varchar(6), "
                 "size_class varchar(8), sme_ent int)"
             )
-        for breakdown in BREAKDOWNS:
-            out.cells.extend(_breakdown(cur, breakdown, facts, insured))
-    return out
+        yield cur, out, facts, insured
 
 
 def _fetch(cur: object, sql: str) -> dict[str, tuple[int | None, ...]]:
@@ -345,7 +365,7 @@ def _fetch(cur: object, sql: str) -> dict[str, tuple[int | None, ...]]:
     return {str(row[0]): tuple(row[1:]) for row in cur.fetchall()}  # type: ignore[attr-defined]
 
 
-def _breakdown(cur: object, breakdown: str, facts: str, insured: str) -> list[Cell]:
+def _breakdown(cur: object, breakdown: str, facts: str, insured: str, district: str | None) -> list[Cell]:
     k = _key(breakdown)
     ins = _fetch(cur, f"SELECT {k}, COUNT(*), SUM(sme_ent) FROM {insured} GROUP BY {k}")
     fx = _fetch(
@@ -373,7 +393,7 @@ def _breakdown(cur: object, breakdown: str, facts: str, insured: str) -> list[Ce
                       FROM {facts} WHERE paid = 1 AND {column} IS NOT NULL) ranked
                 GROUP BY g""",
         )
-    asked = _enquiries(cur, breakdown, facts)
+    asked = _enquiries(cur, breakdown, facts, district)
     if breakdown == "total":
         keys = [""]
     elif breakdown == "size_class":
@@ -413,9 +433,12 @@ def _breakdown(cur: object, breakdown: str, facts: str, insured: str) -> list[Ce
     return cells
 
 
-def _enquiries(cur: object, breakdown: str, facts: str) -> dict[str, tuple[int | None, ...]]:
+def _enquiries(
+    cur: object, breakdown: str, facts: str, district: str | None = None
+) -> dict[str, tuple[int | None, ...]]:
     """(lookups, enquiries) per breakdown key: an enquiry's district is the one it names, else its unit's case's;
-    its size class is its unit's case's (``unknown`` without one)."""
+    its size class is its unit's case's (``unknown`` without one). ``district``: that district's enquiries only
+    (``facts`` then holds that district's cases only)."""
     group = {
         "total": "''",
         "district": "COALESCE(NULLIF(e.district, ''), f.district, '')",
@@ -424,5 +447,16 @@ def _enquiries(cur: object, breakdown: str, facts: str) -> dict[str, tuple[int |
     return _fetch(
         cur,
         f"""SELECT {group}, SUM(CASE WHEN e.channel = '{EnquiryChannel.LOOKUP.value}' THEN 1 ELSE 0 END), COUNT(*)
-            FROM {Enquiry._meta.db_table} e LEFT JOIN {facts} f ON f.unit_id = e.unit_id GROUP BY 1""",
+            FROM {Enquiry._meta.db_table} e LEFT JOIN {facts} f ON f.unit_id = e.unit_id
+            {_enquiry_district(district)} GROUP BY 1""",
     )
+
+
+def _enquiry_district(district: str | None) -> str:
+    """A WHERE clause keeping one district's enquiries (a district code is six digits: checked, then inlined so
+    that the statement needs no parameter), or nothing."""
+    if district is None:
+        return ""
+    if not (len(district) == 6 and district.isdigit()):
+        raise ReportRefused(_("区划代码 %(district)s 无效"), district=repr(district))
+    return f"WHERE COALESCE(NULLIF(e.district, ''), f.district, '') = '{district}'"

@@ -4,6 +4,8 @@ and per district the response rate, resolution rate, satisfaction and on-time sh
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +23,7 @@ from mianshen.notify.callbacks import (
 )
 from mianshen.notify.models import CallbackRequest
 
+from ..exports import export_response, queryset_rows, wanted
 from ..roles import Perm, can_act, scope
 from ._base import actor, paginate, staff_view
 
@@ -33,12 +36,37 @@ def _left(minutes: float | None) -> str:
     return _("剩 %(h)d 小时 %(m)02d 分") % {"h": minutes // 60, "m": minutes % 60}
 
 
+CALLBACK_COLUMNS = (
+    "reference",
+    "district",
+    "topic",
+    "state",
+    "escalated",
+    "reopened",
+    "created_at",
+    "due_at",
+)
+
+
+def _callback_row(cb: CallbackRequest) -> list[Any]:
+    def when(at: Any) -> str:
+        return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+    return [cb.reference, cb.district, cb.topic, cb.state, cb.escalated_at is not None, cb.reopened,
+            when(cb.created_at), when(cb.due_at)]  # fmt: skip
+
+
 @staff_view()
 def callback_queue(request: HttpRequest) -> HttpResponse:
     mine = scope(CallbackRequest.objects.all(), request.user)
     show = request.GET.get("show", "open")
     rows = mine.filter(state__in=[s.value for s in OPEN]) if show == "open" else mine
-    page = paginate(request, rows.order_by("due_at", "id") if show == "open" else rows.order_by("-id"))
+    rows = rows.order_by("due_at", "id") if show == "open" else rows.order_by("-id")
+    fmt = wanted(request)
+    if fmt is not None:  # the user's call-backs (district officers: their district's), as on the page
+        return export_response(request, fmt=fmt, name=f"callbacks-{show}", columns=CALLBACK_COLUMNS,
+                               rows=queryset_rows(rows, _callback_row), count=rows.count)  # fmt: skip
+    page = paginate(request, rows)
     now, calendar = timezone.now(), working_calendar()
     items = []
     for cb in page.object_list:

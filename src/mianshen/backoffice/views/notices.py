@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mianshen.cases.models import Notice, NoticeEntry, Objection
 from mianshen.cases.services import CaseError, notice_open, objection_decide, objection_record
 
+from ..exports import export_response, queryset_rows, wanted
 from ..forms import ObjectionDecideForm, ObjectionForm, OpenNoticeForm
 from ..roles import Perm, can, scope
 from ._base import actor, case_or_404, paginate, refusal_text, require_perm, staff_view
 from .cases import REFUSED, render_case
 
+NOTICE_COLUMNS = ("notice", "policy", "title", "starts_at", "ends_at", "opened_by")
+ENTRY_COLUMNS = ("case", "unit_name", "credit_code_masked", "district", "amount_fen", "state")
+
+
+def _when(at: Any) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
 
 @staff_view()
 def notice_list(request: HttpRequest) -> HttpResponse:
-    page = paginate(request, Notice.objects.order_by("-id"))
+    notices = Notice.objects.order_by("-id")
+    fmt = wanted(request)
+    if fmt is not None:
+        return export_response(
+            request, fmt=fmt, name="notices", columns=NOTICE_COLUMNS, count=notices.count,
+            rows=queryset_rows(notices, lambda n: [n.pk, n.policy_id, n.title, _when(n.starts_at), _when(n.ends_at),
+                                                   n.opened_by]),
+        )  # fmt: skip
+    page = paginate(request, notices)
     return render(
         request, "backoffice/notices.html", {"page": page, "may_open": can(request.user, Perm.OPEN_NOTICE)}
     )
@@ -52,6 +71,13 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entries = (
         scope(NoticeEntry.objects.filter(notice=notice), request.user).select_related("case").order_by("pk")
     )
+    fmt = wanted(request)
+    if fmt is not None:  # the entries the user may see (district staff: their district's)
+        return export_response(
+            request, fmt=fmt, name=f"notice-{notice.pk}-entries", columns=ENTRY_COLUMNS, count=entries.count,
+            rows=queryset_rows(entries, lambda e: [e.case.number, e.unit_name, e.masked_credit_code, e.district,
+                                                   e.amount_fen, e.case.state]),
+        )  # fmt: skip
     objections = scope(Objection.objects.filter(notice=notice), request.user, district_field="case__district")
     return render(
         request,

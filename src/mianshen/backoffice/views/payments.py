@@ -28,6 +28,7 @@ from mianshen.payments.services.ingest import inbound_file_reprocess
 from mianshen.payments.services.reconcile import ReconcileReport, reconcile_run
 
 from .. import payment_selectors as ps
+from ..exports import export_response, wanted
 from ..forms import BankFileFilterForm, PaymentRequestForm
 from ..roles import Perm, can
 from ..services import bank_file_download
@@ -48,6 +49,11 @@ def _buckets(report: ReconcileReport) -> list[tuple[str, int, int]]:
 @staff_view()
 def payments_overview(request: HttpRequest) -> HttpResponse:
     city = can(request.user, Perm.VIEW_PAYMENT_FILES)
+    fmt = wanted(request)
+    if fmt is not None:  # the payment states of the user's districts
+        totals = [[t.state, t.cases, t.amount_fen] for t in ps.payment_state_totals(request.user)]
+        return export_response(request, fmt=fmt, name="payments", columns=("state", "cases", "amount_fen"),
+                               rows=iter(totals), count=len(totals))  # fmt: skip
     context: dict[str, Any] = {
         "me": staff(request),
         "city": city,
@@ -155,6 +161,12 @@ def bank_file_reissue_request_view(request: HttpRequest, msg_id: str) -> HttpRes
 def reconciliation(request: HttpRequest) -> HttpResponse:
     """The money identity, computed now (a read: ``reconcile_run`` writes nothing)."""
     report = reconcile_run()
+    fmt = wanted(request)
+    if fmt is not None:  # the identity's table: the bucket, its cases and fen (and the approved total first)
+        rows: list[list[Any]] = [["approved", report.cases, report.approved_fen], *(list(b) for b in _buckets(report)),
+                ["difference", None, report.difference_fen]]  # fmt: skip
+        return export_response(request, fmt=fmt, name="reconciliation", columns=("bucket", "cases", "fen"),
+                               rows=iter(rows), count=len(rows))  # fmt: skip
     return render(
         request,
         "backoffice/reconciliation.html",

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import itertools
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.services import mask_credit_code
-from mianshen.reports.exports import escape_cell
 
 from .. import selectors
+from ..exports import FORMATS, export_response, queryset_rows, wanted
 from ..forms import QueueFilterForm
 from ..roles import DISTRICTS
 from ._base import paginate, staff, staff_view
@@ -45,11 +42,38 @@ QUEUES: dict[str, Queue] = {
     "supervision": Queue(_("重点监管单位"), selectors.supervision_list, "backoffice/_rows_cases.html"),
     "cases": Queue(_("全部案件"), selectors.case_search, "backoffice/_rows_cases.html"),
 }
-# the queues of cases that can be downloaded whole (CSV streamed, XLSX written row by row: constant memory)
-EXPORTABLE = frozenset({"supervision", "review", "confirmation", "cases"})
-EXPORT_COLUMNS = ("case", "unit_id", "unit_name", "credit_code_masked", "district", "state", "reason",
-                  "amount_fen", "key_supervision")  # fmt: skip
-XLSX_MAX_ROWS = 1_048_575  # a worksheet's rows, less the header: past that, CSV only
+# every queue can be downloaded whole (backoffice/exports.py: CSV streamed, XLSX written row by row)
+CASE_COLUMNS = ("case", "unit_id", "unit_name", "credit_code_masked", "district", "state", "reason",
+                "amount_fen", "key_supervision")  # fmt: skip
+OBJECTION_COLUMNS = ("objection", "case", "unit_id", "unit_name", "district", "state", "raised_by", "grounds",
+                     "recorded_by", "recorded_at")  # fmt: skip
+APPLICATION_COLUMNS = ("application", "case", "unit_id", "unit_name", "district", "state", "kind",
+                       "submitted_by", "submitted_at")  # fmt: skip
+
+
+def _case_row(case: Any) -> list[Any]:
+    return [case.number, case.unit_id, case.unit_name, mask_credit_code(case.credit_code), case.district,
+            case.state, case.reason, case.amount_fen, case.key_supervision]  # fmt: skip
+
+
+def _objection_row(o: Any) -> list[Any]:
+    c = o.case
+    return [o.pk, c.number, c.unit_id, c.unit_name, c.district, c.state, o.raised_by, o.grounds, o.recorded_by,
+            timezone.localtime(o.recorded_at).strftime("%Y-%m-%d %H:%M")]  # fmt: skip
+
+
+def _application_row(a: Any) -> list[Any]:
+    c = a.case
+    return [a.pk, c.number, c.unit_id, c.unit_name, c.district, c.state, a.kind, a.submitted_by,
+            timezone.localtime(a.submitted_at).strftime("%Y-%m-%d %H:%M")]  # fmt: skip
+
+
+def _export_spec(name: str) -> tuple[tuple[str, ...], Callable[[Any], list[Any]]]:
+    if name == "objections":
+        return OBJECTION_COLUMNS, _objection_row
+    if name == "applications":
+        return APPLICATION_COLUMNS, _application_row
+    return CASE_COLUMNS, _case_row
 
 
 def _rows(request: HttpRequest, name: str) -> tuple[Queue, QueueFilterForm, Any]:
@@ -65,66 +89,38 @@ def _rows(request: HttpRequest, name: str) -> tuple[Queue, QueueFilterForm, Any]
 @staff_view()
 def queue(request: HttpRequest, name: str) -> HttpResponse:
     spec, form, rows = _rows(request, name)
+    fmt = wanted(request)
+    if fmt is not None:
+        return _export(request, name, fmt, rows)
     page = paginate(request, rows)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "backoffice/queue.html",
-        {"name": name, "title": spec.title, "form": form, "page": page, "rows_template": spec.template,
-         "exportable": name in EXPORTABLE, "query": query.urlencode()},
-    )  # fmt: skip
+        {
+            "name": name,
+            "title": spec.title,
+            "form": form,
+            "page": page,
+            "rows_template": spec.template,
+            "query": query.urlencode(),
+        },
+    )
 
 
-def _export_row(case: Any) -> list[Any]:
-    return [case.number, case.unit_id, case.unit_name, mask_credit_code(case.credit_code), case.district,
-            case.state, case.reason, case.amount_fen, case.key_supervision]  # fmt: skip
-
-
-def _text_cells(values: list[Any]) -> list[Any]:
-    """Text escaped against formula injection; numbers and booleans as they are."""
-    return [escape_cell(v) if isinstance(v, str) else v for v in values]
+def _export(request: HttpRequest, name: str, fmt: str, rows: Any) -> HttpResponse:
+    """The whole filtered list (not one page) in the district scope of the user; the credit code masked as on
+    the pages."""
+    columns, row = _export_spec(name)
+    return export_response(request, fmt=fmt, name=f"queue-{name}", columns=columns,
+                           rows=queryset_rows(rows, row), count=rows.count)  # fmt: skip
 
 
 @staff_view()
 def queue_export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
-    """The whole filtered list (not one page) as CSV or XLSX, in the district scope of the user; the credit code
-    masked as on the pages. CSV is streamed row by row; XLSX is written in write-only mode to a temporary file."""
-    if name not in EXPORTABLE or fmt not in ("csv", "xlsx"):
-        raise Http404(name)
+    """The same as ``?export=<fmt>`` on the queue's page (an address kept for bookmarks and scripts)."""
+    if fmt not in FORMATS:
+        raise Http404(fmt)
     _spec, _form, rows = _rows(request, name)
-    filename = f"{name}-{timezone.localdate():%Y%m%d}.{fmt}"
-    cases = rows.iterator(chunk_size=2000)
-    if fmt == "csv":
-
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Echo(), lineterminator="\n")
-        lines = itertools.chain(
-            ["\ufeff"],  # a BOM: spreadsheet programs then read the UTF-8 Chinese text correctly
-            [writer.writerow(EXPORT_COLUMNS)],
-            (writer.writerow(_text_cells(_export_row(c))) for c in cases),
-        )
-        response: Any = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    else:
-        if rows.count() > XLSX_MAX_ROWS:
-            return HttpResponse(
-                _("超过 XLSX 行数上限，请下载 CSV"), status=413, content_type="text/plain; charset=utf-8"
-            )
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(name)
-        ws.append(list(EXPORT_COLUMNS))
-        for c in cases:
-            ws.append(_text_cells(_export_row(c)))
-        tmp = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the FileResponse when sent)
-        wb.save(tmp)
-        tmp.seek(0)
-        response = FileResponse(
-            tmp, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return _export(request, name, fmt, rows)

@@ -8,6 +8,8 @@ services refuse the maker as checker (four eyes): the page is shown again with t
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -24,6 +26,7 @@ from mianshen.payments.services.holds import hold_resolve
 from mianshen.payments.services.recovery import correction_decide, correction_prepare
 
 from .. import payment_selectors as ps
+from ..exports import export_response, queryset_rows, wanted
 from ..forms import (
     CorrectionPrepareForm,
     FailureFilterForm,
@@ -71,7 +74,31 @@ def render_failures(
 
 @staff_view()
 def payment_failures(request: HttpRequest) -> HttpResponse:
+    fmt = wanted(request)
+    if fmt is not None:
+        return _failures_export(request, fmt)
     return render_failures(request)
+
+
+FAILURE_COLUMNS = ("case", "unit_id", "unit_name", "district", "amount_fen", "end_to_end_id", "status",
+                   "reject_codes", "action", "open_correction", "open_cancel")  # fmt: skip
+
+
+def _failure_row(p: Any) -> list[Any]:
+    i = p.current
+    return [p.case.number, p.case.unit_id, p.case.unit_name, p.case.district, p.amount_fen,
+            i.end_to_end_id if i else "", i.status if i else "", i.reject_codes if i else "",
+            i.action if i else "", p.open_correction, p.open_cancel]  # fmt: skip
+
+
+def _failures_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The whole filtered failures list (``payment_selectors.failures``, the page's own query) as a download."""
+    me = staff(request)
+    districts = sorted(DISTRICTS) if me.city_level else [me.district or ""]
+    form = FailureFilterForm(request.GET or None, districts=districts)
+    rows = ps.failures(request.user, form.filter())
+    return export_response(request, fmt=fmt, name="payment-failures", columns=FAILURE_COLUMNS,
+                           rows=queryset_rows(rows, _failure_row), count=rows.count)  # fmt: skip
 
 
 @staff_view(methods=("POST",), perm=Perm.RESOLVE_HOLD)

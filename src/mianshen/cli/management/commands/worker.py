@@ -1,4 +1,5 @@
-"""`mianshen worker`: run background jobs (screening rounds, bank files, notifications) until stopped."""
+"""`mianshen worker`: run background jobs (screening rounds, bank files, notifications) until stopped; when idle,
+the call-back sweep, notification retries and the dashboard's stale figures."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mianshen.core.db import require_migrated_database
 from mianshen.core.jobs import job_run_next
 from mianshen.notify.callbacks import callbacks_sweep
 from mianshen.notify.services import deliver_due
+from mianshen.reports.dashboard import dashboard_refresh
 
 
 class Command(MianshenCommand):
@@ -37,6 +39,12 @@ class Command(MianshenCommand):
             if done.sent + done.delivered + done.failed + done.retried + done.receipts:
                 self.stderr.write(f"notify: {done.sent + done.delivered} sent, {done.failed} failed, "
                                   f"{done.retried} to retry, {done.receipts} receipts")  # fmt: skip
+                continue
+            refreshed = (
+                dashboard_refresh()
+            )  # the dashboard's kept figures a business event made stale (reports)
+            if refreshed:
+                self.stderr.write(f"dashboard: figures of {refreshed[0][1] or 'the city'} computed again")
                 continue
             if options["burst"]:
                 return
