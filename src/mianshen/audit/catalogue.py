@@ -160,6 +160,21 @@ class Action(IntEnum):
         "calendar.workdays_loaded",
         "make-up working days (调休) were added to the calendar",
     )
+    DOCUMENT_KEPT = (
+        850,
+        "document.kept",
+        "a PDF document (a letter to a unit, a district's publicity list) was rendered and kept with its SHA-256",
+    )
+    DOCUMENT_DOWNLOADED = (
+        851,
+        "document.downloaded",
+        "a staff member downloaded a kept document (a letter to a unit, a publicity list)",
+    )
+    DOCUMENT_UNIT_DOWNLOADED = (
+        852,
+        "document.unit_downloaded",
+        "a unit signed in through the portal's lookup downloaded its own letter",
+    )
 
     # 9xx the audit trail itself
     AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"

@@ -131,7 +131,9 @@ def _plan(sources: tuple[tuple[str, int], ...], folder: Path) -> tuple[Shard, ..
             cps = _cmap(path, index)
             core = [cp for cp in cps if _common(cp)] if not shards else []
             rest = [cp for cp in cps if not (core and _common(cp))]
-            groups = ([core] if core else []) + [rest[i : i + SHARD_SIZE] for i in range(0, len(rest), SHARD_SIZE)]
+            groups = ([core] if core else []) + [
+                rest[i : i + SHARD_SIZE] for i in range(0, len(rest), SHARD_SIZE)
+            ]
             _write_atomic(manifest, json.dumps(groups).encode())
         suffix = ".otf" if path.lower().endswith((".otf", ".ttc")) else ".ttf"
         for number, group in enumerate(groups):
@@ -171,6 +173,12 @@ def _build(shard: Shard) -> Path:
     font.save(out)
     _write_atomic(shard.file, out.getvalue())
     return shard.file
+
+
+def core_has(text: str) -> bool:
+    """Whether the core shard (the main font of every document) draws every character of ``text``."""
+    core = shards()[0]
+    return all(ord(c) in core for c in text)
 
 
 class GlyphMissing(Exception):

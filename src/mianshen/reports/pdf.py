@@ -16,6 +16,7 @@ from .selectors import FIGURES, LABELS, Outcomes
 
 __all__ = ["FontMissing", "cjk_font", "write_pdf"]
 
+
 def write_pdf(outcomes: Outcomes, path: Path, *, public: bool) -> None:
     from fpdf import FPDF
 
