@@ -15,9 +15,10 @@ from fontTools.ttLib import TTFont
 
 
 def pdf_text(data: bytes, tmp: Path, *, layout: bool = False) -> str:
+    """The text as pdftotext reads it: in the order it was drawn (``-raw``), or as laid out (``-layout``)."""
     path = tmp / "read.pdf"
     path.write_bytes(data)
-    args = ["pdftotext", "-enc", "UTF-8"] + (["-layout"] if layout else []) + [str(path), "-"]
+    args = ["pdftotext", "-enc", "UTF-8", "-layout" if layout else "-raw", str(path), "-"]
     return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
 
@@ -37,10 +38,10 @@ def pdf_fonts(data: bytes, tmp: Path) -> list[list[str]]:
 def _objects(data: bytes) -> dict[int, tuple[bytes, bytes]]:
     """Object number → (dictionary, decoded stream or b"")."""
     out: dict[int, tuple[bytes, bytes]] = {}
-    for m in re.finditer(rb"(?m)^(\d+) 0 obj\s*<<(.*?)>>\s*(stream\r?\n)?", data, re.S):
+    for m in re.finditer(rb"(?m)^(\d+) 0 obj(.*?)(stream\r?\n|endobj)", data, re.S):
         number, head = int(m.group(1)), m.group(2)
         body = b""
-        if m.group(3):
+        if m.group(3).startswith(b"stream"):
             length = int(re.search(rb"/Length (\d+)", head).group(1))  # type: ignore[union-attr]
             body = data[m.end() : m.end() + length]
             if b"/FlateDecode" in head:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import callback_views, lookup_views, views
+from . import callback_views, letter_views, lookup_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -22,4 +22,5 @@ urlpatterns = [
     path("callback/done/", callback_views.callback_done, name="callback_done"),
     path("callback/status/", callback_views.callback_status_page, name="callback_status"),
     path("lookup/", lookup_views.lookup_page, name="lookup"),
+    path("lookup/letters/<int:case_id>/<slug:kind>.pdf", letter_views.letter_download, name="letter"),
 ]

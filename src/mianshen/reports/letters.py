@@ -95,7 +95,9 @@ def letter_facts(case: Case, kind: str, lang: str = "zh") -> Letter:
     try:
         kind = LetterKind(kind)
     except ValueError:
-        raise LetterUnavailable(gettext_lazy("没有 %(kind)s 这种告知书：listed、paid 或 failed"), kind=kind) from None
+        raise LetterUnavailable(
+            gettext_lazy("没有 %(kind)s 这种告知书：listed、paid 或 failed"), kind=kind
+        ) from None
     with translation.override(LANGS[lang]):
         return _facts(case, kind, lang)
 
@@ -120,12 +122,17 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
         paragraphs = [
             _("经数据比对，贵单位符合失业保险稳岗返还条件，已列入公示名单，拟返还 %(amount)s 元，无需申请。")
             % {"amount": format_yuan(entry.amount_fen)},
-            _("公示期 %(start)s 至 %(end)s（北京时间）。公示期满无异议的，经核准后拨付至贵单位在用的社保缴费"
-              "银行账户。") % {"start": start, "end": end},  # fmt: skip
-            _("如何提出异议：任何单位和个人对名单有异议的，可在公示期内通过门户网站“异议”栏目（/objections/new/）"
-              "在线提出，写明理由并留下联系电话；也可向所在区社会保险经办机构书面提出。异议受理后会告知编号，"
-              "核查结果可凭编号在 /objections/status/ 查询。"),
-        ]  # fmt: skip
+            _(
+                "公示期 %(start)s 至 %(end)s（北京时间）。公示期满无异议的，经核准后拨付至贵单位在用的社保缴费"
+                "银行账户。"
+            )
+            % {"start": start, "end": end},
+            _(
+                "如何提出异议：任何单位和个人对名单有异议的，可在公示期内通过门户网站“异议”栏目（/objections/new/）"
+                "在线提出，写明理由并留下联系电话；也可向所在区社会保险经办机构书面提出。异议受理后会告知编号，"
+                "核查结果可凭编号在 /objections/status/ 查询。"
+            ),
+        ]
         facts += [(_("拟返还金额（元）"), format_yuan(entry.amount_fen)), (_("公示期"), f"{start} — {end}"),
                   (_("公示名称"), notice.title)]  # fmt: skip
         title = _("失业保险稳岗返还告知书（列入公示名单）")
@@ -151,8 +158,11 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
         if kind == LetterKind.PAID:
             paid_on = _day(current.booked_on) if current.booked_on else ""
             paragraphs = [
-                _("贵单位的失业保险稳岗返还 %(amount)s 元已于 %(date)s 拨付至尾号 %(last4)s 的账户，无需再办理"
-                  "任何手续。") % {"amount": amount, "date": paid_on, "last4": last4},  # fmt: skip
+                _(
+                    "贵单位的失业保险稳岗返还 %(amount)s 元已于 %(date)s 拨付至尾号 %(last4)s 的账户，无需再办理"
+                    "任何手续。"
+                )
+                % {"amount": amount, "date": paid_on, "last4": last4},
             ]
             facts += [(_("返还金额（元）"), amount), (_("到账日期"), paid_on), (_("收款账户尾号"), last4)]
             title = _("失业保险稳岗返还告知书（已拨付）")
@@ -165,8 +175,11 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
                 _("贵单位的失业保险稳岗返还 %(amount)s 元拨付至尾号 %(last4)s 的账户未成功。")
                 % {"amount": amount, "last4": last4},
                 _("原因：%(why)s") % {"why": why},
-                _("请您：%(todo)s 更正后将重新拨付，无需重新申请；进度可在 /lookup/ 查询，也可在 /callback/ "
-                  "申请回电。") % {"todo": todo},  # fmt: skip
+                _(
+                    "请您：%(todo)s 更正后将重新拨付，无需重新申请；进度可在 /lookup/ 查询，也可在 /callback/ "
+                    "申请回电。"
+                )
+                % {"todo": todo},
             ]
             facts += [(_("返还金额（元）"), amount), (_("收款账户尾号"), last4),
                       (_("银行原因代码"), code or "—")]  # fmt: skip
@@ -233,7 +246,9 @@ def letter_pdf(letter: Letter) -> bytes:
         return bytes(pdf.output())
 
 
-def letter_document(*, case: Case, kind: str, lang: str = "zh", actor: str, actor_id: int | None = None) -> Document:
+def letter_document(
+    *, case: Case, kind: str, lang: str = "zh", actor: str, actor_id: int | None = None
+) -> Document:
     """The kept letter of ``kind`` for ``case`` (rendered and kept on the first request); ``LetterUnavailable``
     when the case has no such fact."""
     letter = letter_facts(case, kind, lang)

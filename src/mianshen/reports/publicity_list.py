@@ -174,7 +174,7 @@ def _wrap(text: str, measure: Callable[[str], float], width: float) -> list[str]
             line, used = "", 0.0
         line += ch
         used += w
-    return lines + [line] if line else lines
+    return [*lines, line] if line else lines
 
 
 def publicity_list_document(
