@@ -190,7 +190,7 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
         key=key,
         case=case,
         title=title,
-        greeting=_("%(unit)s：") % {"unit": case.unit_name},
+        greeting=_("尊敬的 %(unit)s：") % {"unit": case.unit_name},
         paragraphs=paragraphs,
         facts=facts,
         explanation=public_explanation(case, lang),
@@ -227,22 +227,22 @@ def letter_pdf(letter: Letter) -> bytes:
         pdf.multi_cell(0, 9, letter.title, align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         pdf.set_font(family, size=11)
-        pdf.multi_cell(0, 7, letter.greeting, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, letter.greeting, align="L", new_x="LMARGIN", new_y="NEXT")
         for paragraph in letter.paragraphs:
-            pdf.multi_cell(0, 7, paragraph, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 7, paragraph, align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1)
         pdf.ln(3)
         pdf.set_font(family, size=10)
         for label, value in letter.facts:
             pdf.cell(45, 7, label, border="B")
-            pdf.multi_cell(0, 7, value, border="B", new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 7, value, border="B", align="L", new_x="LMARGIN", new_y="NEXT")
         if letter.explanation:
             pdf.ln(5)
             pdf.set_font(family, size=12)
-            pdf.cell(0, 8, _("决定及计算说明"), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 8, _("决定及计算说明"), align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.set_font(family, size=9)
             for line in letter.explanation.splitlines():
-                pdf.multi_cell(0, 5, line or " ", new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 5, line or " ", align="L", new_x="LMARGIN", new_y="NEXT")
         return bytes(pdf.output())
 
 

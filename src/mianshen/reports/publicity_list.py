@@ -91,7 +91,7 @@ def _draw(notice: Notice, district: str, rows: list[tuple[str, str, int]]) -> by
             pdf.multi_cell(0, 9, title, align="C", new_x="LMARGIN", new_y="NEXT")
             pdf.set_font(family, size=10)
             for line in intro:
-                pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 6, line, align="L", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
         pdf.set_font(family, size=9)
         pdf.set_fill_color(230, 234, 240)
