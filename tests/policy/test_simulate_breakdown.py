@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from mianshen.datadrop.validate import validate_drop
 from mianshen.datadrop.generate import generate
+from mianshen.datadrop.validate import validate_drop
 from mianshen.policy.codes import PAYABLE_DECISIONS
 from mianshen.policy.engine import INPUT_TABLES, screen
 from mianshen.policy.parameters import resolve, with_overrides

@@ -26,7 +26,10 @@ from .pdfcheck import pdf_text
 pytestmark = pytest.mark.django_db
 
 
-def test_staff_download_a_letter_from_the_case_page(pay: PayWorld, login: Callable[[str | None], Client]) -> None:  # noqa: F811
+def test_staff_download_a_letter_from_the_case_page(
+    pay: PayWorld,  # noqa: F811
+    login: Callable[[str | None], Client],  # noqa: F811
+) -> None:
     case = Case.objects.get(pk=pay.paid.pk)
     own = login("own" if case.district == pay.district else "city")
     page = own.get(f"/office/cases/{case.pk}/").content.decode()
@@ -103,3 +106,14 @@ def test_a_signed_in_unit_downloads_its_own_letters_only(pay: PayWorld, tmp_path
             assert client.get(f"/lookup/letters/{other.pk}/{kind}.pdf").status_code == 404
     assert client.get(f"/lookup/letters/{mine.pk}/failed.pdf").status_code == 404
     assert Client().get(own_link).status_code == 404  # not signed in
+
+
+def test_a_letter_no_font_can_draw_is_a_one_line_refusal(
+    pay: PayWorld,  # noqa: F811
+    login: Callable[[str | None], Client],  # noqa: F811
+) -> None:
+    case = Case.objects.get(pk=pay.publicised.pk)
+    Case.objects.filter(pk=case.pk).update(unit_name="北京\U000f0000科技有限公司")
+    response = login("city").get(f"/office/cases/{case.pk}/letters/listed.pdf")
+    assert response.status_code == 422 and "U+F0000" in response.content.decode()
+    assert not Document.objects.filter(case=case).exists()

@@ -22,7 +22,13 @@ from mianshen.cases.services import mask_credit_code
 from mianshen.core.money import format_yuan
 from mianshen.payments.models import Payment
 from mianshen.payments.reasons import reason_info
-from mianshen.reports.letters import LetterUnavailable, letter_document, letter_facts, letter_pdf, letters_available
+from mianshen.reports.letters import (
+    LetterUnavailable,
+    letter_document,
+    letter_facts,
+    letter_pdf,
+    letters_available,
+)
 from mianshen.reports.models import Document
 from mianshen.reports.unit_facts import current_instruction, failure_code, public_explanation
 
@@ -68,7 +74,9 @@ def test_paid_letter_says_amount_date_and_last_four_digits(pay: PayWorld, tmp_pa
     assert instruction is not None and instruction.booked_on is not None
     text = flat(read(letter_document(case=case, kind="paid", actor="officer"), tmp_path))
     last4 = instruction.creditor_account[-4:]
-    expected = f"{format_yuan(instruction.amount_fen)} 元已于 {instruction.booked_on.isoformat()} 拨付至尾号 {last4}"
+    expected = (
+        f"{format_yuan(instruction.amount_fen)} 元已于 {instruction.booked_on.isoformat()} 拨付至尾号 {last4}"
+    )
     assert flat(expected) in text
     assert instruction.creditor_account not in text  # only the last four digits
     assert flat(public_explanation(case, "zh")) in text
@@ -81,7 +89,10 @@ def test_failed_letter_says_why_and_what_to_do(pay: PayWorld, tmp_path: Path) ->
     info = reason_info(failure_code(instruction) or None)
     text = flat(read(letter_document(case=case, kind="failed", actor="officer"), tmp_path))
     assert flat(info.meaning_zh) in text and flat(info.next_step_zh) in text
-    assert flat(f"{format_yuan(instruction.amount_fen)} 元拨付至尾号 {instruction.creditor_account[-4:]}") in text
+    assert (
+        flat(f"{format_yuan(instruction.amount_fen)} 元拨付至尾号 {instruction.creditor_account[-4:]}")
+        in text
+    )
     english = letter_document(case=case, kind="failed", lang="en", actor="officer")
     english_text = flat(read(english, tmp_path))
     assert flat(info.meaning_en) in english_text and flat(info.next_step_en) in english_text
@@ -93,7 +104,9 @@ def test_a_letter_is_kept_once_and_served_unchanged(pay: PayWorld) -> None:  # n
     first = letter_document(case=case, kind="paid", actor="a")
     again = letter_document(case=case, kind="paid", actor="b")
     assert again.pk == first.pk and bytes(again.content) == bytes(first.content)
-    assert hashlib.sha256(bytes(first.content)).hexdigest() == first.sha256 and first.size == len(first.content)
+    assert hashlib.sha256(bytes(first.content)).hexdigest() == first.sha256 and first.size == len(
+        first.content
+    )
     kept = AuditEvent.objects.filter(action=Action.DOCUMENT_KEPT, object_id=str(first.pk))
     assert kept.count() == 1 and kept.get().after["sha256"] == first.sha256
     assert Document.objects.filter(case=case, kind="letter_paid").count() == 1
@@ -177,3 +190,22 @@ def test_command_refuses_bad_input_in_one_line(
     with pytest.raises(CommandError, match=says) as caught:
         call_command("notice-letter", *args, "--lang", "zh")
     assert "\n" not in str(caught.value)
+
+
+def test_a_character_no_font_has_is_refused_in_one_line(pay: PayWorld, tmp_path: Path) -> None:  # noqa: F811
+    """A name with a character no installed font draws (a private-use code point): no letter with an empty box,
+    nothing kept; the command says which character in one line, exit 2."""
+    from mianshen.reports.fonts import GlyphMissing
+
+    case = Case.objects.get(pk=pay.publicised.pk)
+    Case.objects.filter(pk=case.pk).update(unit_name="北京\U000f0000科技有限公司")
+    case.refresh_from_db()
+    with pytest.raises(GlyphMissing, match="U\\+F0000"):
+        letter_document(case=case, kind="listed", actor="x")
+    assert not Document.objects.filter(case=case).exists()
+    with pytest.raises(CommandError, match="U\\+F0000") as caught:
+        call_command(
+            "notice-letter", "--unit", case.unit_id, "--kind", "listed", "--out", str(tmp_path / "x.pdf")
+        )
+    assert "\n" not in str(caught.value) and caught.value.returncode == 2
+    assert not (tmp_path / "x.pdf").exists()

@@ -9,6 +9,7 @@ from django.utils.translation import get_language
 
 from mianshen.cases.models import Case
 from mianshen.reports.documents import document_download
+from mianshen.reports.fonts import GlyphMissing
 from mianshen.reports.letters import LetterKind, LetterUnavailable, letter_document, letters_available
 
 from . import lookup
@@ -32,6 +33,8 @@ def letter_download(request: HttpRequest, case_id: int, kind: str) -> HttpRespon
                               actor=lookup.ACTOR)  # fmt: skip
     except LetterUnavailable:
         raise Http404("no such letter for this case") from None
+    except GlyphMissing as exc:
+        return HttpResponse(exc.text(), status=422, content_type="text/plain; charset=utf-8")
     data = document_download(doc=doc, actor=lookup.ACTOR, unit_id=case.unit_id, reason="portal: own letter")
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{doc.filename}"'

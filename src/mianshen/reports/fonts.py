@@ -25,6 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
+from mianshen.core.errors import Refusal
+
 FONT_CANDIDATES: tuple[tuple[str, int], ...] = (
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),  # Debian fonts-noto-cjk: index 2 = SC
     ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),  # fonts-wqy-microhei
@@ -181,16 +185,16 @@ def core_has(text: str) -> bool:
     return all(ord(c) in core for c in text)
 
 
-class GlyphMissing(Exception):
-    """A character no installed font can draw."""
+class GlyphMissing(Refusal):
+    """A character no installed font can draw: the document is refused rather than drawn with an empty box."""
 
 
 def fonts_for(text: str) -> list[Path]:
     """The shard files that draw ``text``: the core shard first (the document's main font), then each shard
     holding a character of ``text`` that the ones before lack. Raises ``GlyphMissing`` naming any character no
-    font has (a control character or a space-like one is not drawn and not asked for)."""
+    font has (white space is not drawn and not asked for)."""
     plan = shards()
-    chars = sorted({ord(c) for c in text if c.isprintable() and not c.isspace()})
+    chars = sorted({ord(c) for c in text if not c.isspace()})
     needed: list[Shard] = [plan[0]]
     missing: list[int] = []
     for cp in chars:
@@ -202,8 +206,8 @@ def fonts_for(text: str) -> list[Path]:
         else:
             needed.append(owner)
     if missing:
-        listed = " ".join(f"U+{cp:04X} {chr(cp)}" for cp in missing[:10])
-        raise GlyphMissing(f"no installed font has a glyph for {listed}")
+        listed = " ".join(f"U+{cp:04X}" for cp in missing[:10])
+        raise GlyphMissing(_("没有已安装的字体能显示字符 %(chars)s"), chars=listed)
     return [_build(s) for s in needed]
 
 

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from mianshen.cases.models import Notice, NoticeEntry
 from mianshen.reports.documents import document_download
+from mianshen.reports.fonts import GlyphMissing
 from mianshen.reports.letters import LetterUnavailable, letter_document
 from mianshen.reports.models import Document
 from mianshen.reports.publicity_list import ListUnavailable, publicity_list_document
@@ -38,6 +39,8 @@ def case_letter(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
                               actor_id=request.user.pk)  # fmt: skip
     except LetterUnavailable as exc:
         raise Http404(str(exc)) from None
+    except GlyphMissing as exc:
+        return HttpResponse(exc.text(), status=422, content_type="text/plain; charset=utf-8")
     return _pdf(request, doc, f"back office: letter {kind} of case {case.number}")
 
 
@@ -52,4 +55,6 @@ def notice_list_pdf(request: HttpRequest, pk: int, district: str) -> HttpRespons
                                       actor=actor(request), actor_id=request.user.pk)  # fmt: skip
     except ListUnavailable as exc:
         raise Http404(str(exc)) from None
+    except GlyphMissing as exc:
+        return HttpResponse(exc.text(), status=422, content_type="text/plain; charset=utf-8")
     return _pdf(request, doc, f"back office: publicity list of notice {notice.pk}, district {district}")

@@ -11,7 +11,7 @@ from django.core.management.base import CommandParser
 from mianshen.cases.models import Case
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.core.db import require_migrated_database
-from mianshen.reports.fonts import FontMissing, GlyphMissing
+from mianshen.reports.fonts import FontMissing
 from mianshen.staff.actors import system_actor
 
 from .report import _writable
@@ -20,7 +20,7 @@ from .report import _writable
 class Command(MianshenCommand):
     help = "The letter to a unit (告知书) as PDF: listed, paid or failed, with its amount and explanation."
 
-    user_errors = (FontMissing, GlyphMissing)
+    user_errors = (FontMissing,)
     lang_option_is_messages = False  # --lang is the letter's language
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -10,7 +10,7 @@ from django.core.management.base import CommandParser
 from mianshen.cases.models import Notice
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.core.db import require_migrated_database
-from mianshen.reports.fonts import FontMissing, GlyphMissing
+from mianshen.reports.fonts import FontMissing
 from mianshen.staff.actors import system_actor
 
 from .report import _writable
@@ -19,7 +19,7 @@ from .report import _writable
 class Command(MianshenCommand):
     help = "A notice's publicity list of one district as PDF (name, masked credit code, amount; for posting)."
 
-    user_errors = (FontMissing, GlyphMissing)
+    user_errors = (FontMissing,)
     lang_option_is_messages = False  # --lang is the list's language
 
     def add_arguments(self, parser: CommandParser) -> None:
