@@ -69,7 +69,16 @@ def _only(ok: int, *roles: str, other: int = 403) -> dict[str | None, int]:
 CASE_READ = {"city": 200, "own": 200, "other": 404, "rev": 200, "aud": 200, "nobody": 403, None: 302}
 CITY_READ = _only(200, "city", "rev", "aud")  # the payment files: city-level staff only
 # reads that are audited: exactly one event each
-AUDITED_READS = frozenset({"bank_panel", "contact_panel", "payment_accounts", "bank_file_download"})
+AUDITED_READS = frozenset(
+    {
+        "bank_panel",
+        "contact_panel",
+        "payment_accounts",
+        "bank_file_download",
+        "case_letter",
+        "notice_list_pdf",
+    }
+)
 
 
 def _make_rechecked(w: PayWorld) -> None:
@@ -77,6 +86,20 @@ def _make_rechecked(w: PayWorld) -> None:
     case = Case.objects.filter(state=State.EXCLUDED).order_by("pk").first()
     assert case is not None
     case_transition(case_id=case.pk, to=State.RECHECKED, actor="test", reason="test: rechecked")
+
+
+def _letter_kept(w: PayWorld) -> None:
+    """the paid case's letter made and kept already: the request is then the download alone (one event)"""
+    from mianshen.reports.letters import letter_document
+
+    letter_document(case=w.paid, kind="paid", actor="test")
+
+
+def _list_kept(w: PayWorld) -> None:
+    from mianshen.cases.models import Notice
+    from mianshen.reports.publicity_list import publicity_list_document
+
+    publicity_list_document(notice=Notice.objects.get(pk=w.notice_id), district=w.district, actor="test")
 
 
 def _locked_account(w: PayWorld) -> None:
@@ -163,6 +186,18 @@ PAGES: dict[str, Page] = {
         "get", lambda w: reverse("backoffice:case_contact", args=[w.publicised.pk]), CASE_READ
     ),
     "notices": Page("get", lambda w: reverse("backoffice:notices"), _all(200)),
+    "case_letter": Page(
+        "get",
+        lambda w: reverse("backoffice:case_letter", args=[w.paid.pk, "paid"]),
+        CASE_READ,
+        prepare=_letter_kept,
+    ),
+    "notice_list_pdf": Page(
+        "get",
+        lambda w: reverse("backoffice:notice_list_pdf", args=[w.notice_id, w.district]),
+        CASE_READ,
+        prepare=_list_kept,
+    ),
     "notice_detail": Page(
         "get", lambda w: reverse("backoffice:notice_detail", args=[w.notice_id]), _all(200)
     ),
