@@ -56,10 +56,25 @@ def sql_steps(drop: Path, out: Path) -> list[tuple[str, str]]:
     fill = {"{drop}": _sql_path(drop), "{out}": _sql_path(out)}
     filled = []
     for step, body in steps:
+        body = _part_folders(body, drop)
         for key, value in fill.items():
             body = body.replace(key, value)
         filled.append((step, body))
     return filled
+
+
+def _part_folders(body: str, drop: Path) -> str:
+    """A table that is a folder of Parquet parts (contracts §1) is read from its parts, its rows numbered across
+    them in part-name order (the order mianshen reads them in, so "the first row of a repeated key" agrees)."""
+    for folder in sorted(p for p in drop.iterdir() if p.is_dir()) if drop.is_dir() else []:
+        single = f"read_parquet('{{drop}}/{folder.name}.parquet', file_row_number = true)"
+        parts = (
+            f"(SELECT * EXCLUDE (file_row_number, filename), "
+            f"row_number() OVER (ORDER BY filename, file_row_number) - 1 AS file_row_number "
+            f"FROM read_parquet('{{drop}}/{folder.name}/[!._]*.parquet', file_row_number = true, filename = true))"
+        )
+        body = body.replace(single, parts)
+    return body
 
 
 def _sql_path(path: Path) -> str:

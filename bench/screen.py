@@ -3,6 +3,13 @@
     .venv/bin/python bench/screen.py                        # 100k and 1M (3 runs each), 5M (1 run)
     .venv/bin/python bench/screen.py --sizes 1000000 --runs 5 --record
     .venv/bin/python bench/screen.py --profile 1000000      # where mianshen's time goes, phase by phase
+    .venv/bin/python bench/screen.py --sizes 1000000 --layouts generator,shuffled,parts --record
+
+Layouts (``--layouts``, default ``generator``): ``generator`` is the drop as ``mianshen generate`` writes it
+(units in ascending order, one row group per batch); ``shuffled`` is that drop rewritten by DuckDB with every
+table's rows in random order and 64k-row groups; ``parts`` is the shuffled drop rewritten by DuckDB as a folder
+of Parquet parts per table (``FILE_SIZE_BYTES 32MB``, 122,880-row groups; contracts §1). Both derived drops are
+written by another tool than ours, as a real extract would be.
 
 For each size, a Parquet drop (seed 1) is generated once into bench/out/ and reused. Each run is one
 subprocess per implementation, interleaved (mianshen, duckdb, then duckdb, mianshen, ...) so that both see the
@@ -50,6 +57,49 @@ SCREEN_TABLES = (
 )
 IMPLS = ("mianshen", "duckdb")
 DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
+LAYOUTS = ("generator", "shuffled", "parts")
+ALL_TABLES = (*SCREEN_TABLES, "bank_accounts")
+
+
+def layout_drop(units: int, layout: str) -> Path:
+    """The drop of ``units`` units in ``layout`` (see the module's docstring), derived once and reused."""
+    source = bl.ensure_drop(units, "parquet")
+    if layout == "generator":
+        return source
+    import duckdb
+
+    path = bl.OUT_DIR / f"drop-{layout}-{units}"
+    marker = path.with_suffix(".json")
+    if marker.exists() and path.is_dir():
+        return path
+    print(
+        f"writing the {layout} layout of {units:,} units into {path} (DuckDB) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    for table in ALL_TABLES:
+        src = (source / f"{table}.parquet").as_posix().replace("'", "''")
+        con.execute("SELECT setseed(0.2026)")
+        rows = f"SELECT * FROM read_parquet('{src}') ORDER BY random()"  # every row on its own
+        if layout == "shuffled":
+            target = (path / f"{table}.parquet").as_posix().replace("'", "''")
+            con.execute(f"COPY ({rows}) TO '{target}' (FORMAT parquet, ROW_GROUP_SIZE 65536)")
+        else:
+            target = (path / table).as_posix().replace("'", "''")
+            con.execute(
+                f"COPY ({rows}) TO '{target}' (FORMAT parquet, FILE_SIZE_BYTES '32MB', ROW_GROUP_SIZE 122880)"
+            )
+    con.close()
+    marker.write_text(json.dumps({"units": units, "layout": layout}))
+    return path
+
+
 SCREEN_OUT = bl.OUT_DIR / "screen-out"
 
 
@@ -142,9 +192,9 @@ def measure(impl: str, drop: Path, out: Path, cap: int) -> bl.Measured:
     return bl.run_measured(argv, rss_cap_bytes=cap)
 
 
-def compare_size(units: int, runs: int, cap: int) -> dict[str, Any]:
-    drop = bl.ensure_drop(units, "parquet")
-    outs = {impl: SCREEN_OUT / f"{impl}-{units}" for impl in IMPLS}
+def compare_size(units: int, runs: int, cap: int, layout: str = "generator") -> dict[str, Any]:
+    drop = layout_drop(units, layout)
+    outs = {impl: SCREEN_OUT / f"{impl}-{layout}-{units}" for impl in IMPLS}
     measured: dict[str, list[bl.Measured]] = {impl: [] for impl in IMPLS}
     for run in range(runs):
         order = IMPLS if run % 2 == 0 else tuple(reversed(IMPLS))
@@ -155,7 +205,7 @@ def compare_size(units: int, runs: int, cap: int) -> dict[str, Any]:
                 "ok" if m.ok else ("killed (memory cap)" if m.killed_for_memory else f"exit {m.returncode}")
             )
             print(
-                f"  {units:>9,} {impl:<9} run {run + 1}/{runs}: work {m.result.get('work_s', float('nan')):7.2f} s"
+                f"  {units:>9,} {layout:<9} {impl:<9} run {run + 1}/{runs}: work {m.result.get('work_s', float('nan')):7.2f} s"
                 f"  process {m.wall_s:7.2f} s  peak RSS {m.max_rss_gib:5.2f} GiB"
                 f"  load {m.load_before[0]:.2f}  {status}",
                 file=sys.stderr,
@@ -167,7 +217,8 @@ def compare_size(units: int, runs: int, cap: int) -> dict[str, Any]:
     csvs = [outs[impl] / "decisions.csv" for impl in IMPLS]
     if all(all(m.ok for m in measured[impl]) for impl in IMPLS) and all(p.exists() for p in csvs):
         identical = filecmp.cmp(csvs[0], csvs[1], shallow=False)
-    return {"units": units, "runs": runs, "drop": str(drop), "measured": measured, "identical": identical}
+    return {"units": units, "layout": layout, "runs": runs, "drop": str(drop), "measured": measured,
+            "identical": identical}  # fmt: skip
 
 
 def summarise(size: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +244,7 @@ def summarise(size: dict[str, Any]) -> dict[str, Any]:
     ratio = m.get("work_s", float("nan")) / d["work_s"] if d.get("work_s") else float("nan")
     return {
         "units": size["units"],
+        "layout": size.get("layout", "generator"),
         "runs": size["runs"],
         "rows": rows,
         "ratio": ratio,
@@ -208,9 +260,9 @@ def markdown(summaries: list[dict[str, Any]], info: dict[str, Any], command: str
         f"- command: `{command}`",
         f"- memory cap per run: {cap / bl.GiB:.1f} GiB (watchdog)",
         "",
-        "| units | impl | runs | work (median) | all runs | process (median) | CPU user+sys | peak RSS | "
+        "| units | layout | impl | runs | work (median) | all runs | process (median) | CPU user+sys | peak RSS | "
         "load at start (1 min) | mianshen/duckdb | CSV identical |",
-        "|---:|---|---:|---:|---|---:|---:|---:|---|---:|---|",
+        "|---:|---|---|---:|---:|---|---:|---:|---:|---|---:|---|",
     ]
     for s in summaries:
         for impl in IMPLS:
@@ -218,7 +270,7 @@ def markdown(summaries: list[dict[str, Any]], info: dict[str, Any], command: str
             fails = f" ({'; '.join(r['failed'])})" if r["failed"] else ""
             path = f" ({r['path']})" if r["path"] else ""
             lines.append(
-                f"| {s['units']:,} | {impl}{path} | {r['ok']}/{s['runs']}{fails} | {r['work_s']:.2f} s | "
+                f"| {s['units']:,} | {s['layout']} | {impl}{path} | {r['ok']}/{s['runs']}{fails} | {r['work_s']:.2f} s | "
                 f"{', '.join(f'{x:.2f}' for x in r['work_all'])} | {r['process_s']:.2f} s | {r['cpu_s']:.2f} s | "
                 f"{r['peak_rss_gib']:.2f} GiB | {', '.join(f'{x:.2f}' for x in r['load'])} | "
                 + (f"{s['ratio']:.2f}" if impl == "mianshen" else "")
@@ -229,14 +281,17 @@ def markdown(summaries: list[dict[str, Any]], info: dict[str, Any], command: str
     return "\n".join(lines)
 
 
-def run_comparison(sizes: list[int], runs: int | None, record: bool) -> int:
+def run_comparison(
+    sizes: list[int], runs: int | None, record: bool, layouts: tuple[str, ...] = ("generator",)
+) -> int:
     info = bl.machine()
     cap = bl.rss_cap()
     print(bl.machine_line(info), file=sys.stderr)
     sizes_done = []
     for units in sizes:
         n = runs if runs is not None else (1 if units >= 5_000_000 else 3)
-        sizes_done.append(compare_size(units, n, cap))
+        for layout in layouts:
+            sizes_done.append(compare_size(units, n, cap, layout))
     summaries = [summarise(s) for s in sizes_done]
     text = markdown(summaries, info, bl.command_line(), cap)
     print(text)
@@ -246,7 +301,11 @@ def run_comparison(sizes: list[int], runs: int | None, record: bool) -> int:
         "cap_bytes": cap,
         "summaries": summaries,
         "runs": [
-            {"units": s["units"], "measured": {k: [m.as_json() for m in v] for k, v in s["measured"].items()}}
+            {
+                "units": s["units"],
+                "layout": s["layout"],
+                "measured": {k: [m.as_json() for m in v] for k, v in s["measured"].items()},
+            }
             for s in sizes_done
         ],
     }
@@ -389,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per size (default 3; 1 from 5M units)")
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     parser.add_argument(
+        "--layouts",
+        default="generator",
+        help=f"comma separated, of {', '.join(LAYOUTS)} (default generator; see the docstring)",
+    )
+    parser.add_argument(
         "--profile", type=bl.parse_units, metavar="UNITS", help="profile mianshen on this size instead"
     )
     parser.add_argument("--cprofile", action="store_true", help="with --profile: also cProfile (stderr)")
@@ -402,7 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.profile:
         return profile(args.profile, cprofile=args.cprofile, record=args.record)
-    return run_comparison(args.sizes, args.runs, args.record)
+    layouts = tuple(x.strip() for x in args.layouts.split(",") if x.strip())
+    if not layouts or any(x not in LAYOUTS for x in layouts):
+        parser.error(f"--layouts: choose from {', '.join(LAYOUTS)}")
+    return run_comparison(args.sizes, args.runs, args.record, layouts)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,14 @@ def test_demo_pays_every_approved_refund_and_reconciles(
         assert msg.state == "delivered" and "/lookup/" in text and msg.body_en in text
     assert Message.objects.filter(kind="listed").exists() and Message.objects.filter(kind="paid").exists()
     assert "notify" in steps and str(tmp_path / "outbox") in text_of(said, "notify")
+    # a commitment-breach unit applied through the portal's service, two officers granted it, the next rounds paid it
+    breach = [t for s, t in said if s == "key supervision"]
+    assert len(breach) == 2 and breach[-1].endswith("now paid (paid)"), breach
+    from mianshen.cases.models import Application
+
+    granted = Application.objects.get(kind="key_supervision")
+    assert granted.outcome == "granted" and granted.reference.startswith("A-")
+    assert Case.objects.get(pk=granted.case_id).state == State.PAID and granted.case.key_supervision
     # the unit the demo names for /lookup/ is a paid one with a phone on file (what ``make demo`` prints)
     from mianshen.portal.lookup import lookup_example
 

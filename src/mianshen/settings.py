@@ -228,6 +228,11 @@ PORTAL_PAGE_SIZE = _positive("MIANSHEN_PORTAL_PAGE_SIZE", 20)
 PORTAL_CODE_SENDER = "mianshen.portal.codes.OutboxSender"
 PORTAL_ADDRESS_MAX_REQUESTS = _positive("MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS", 20)
 PORTAL_CLIENT_ADDRESS_HEADER = SIGNIN_CLIENT_ADDRESS_HEADER
+# Documents uploaded with an application (/apply/): stored outside the web root, served only with a check
+# (docs/portal.md "Applications"). Empty: ``VAR_DIR / "uploads"`` at the time of use.
+APPLICATION_UPLOAD_DIR = os.environ.get("MIANSHEN_UPLOAD_DIR", "").strip()
+APPLICATION_UPLOAD_MAX_BYTES = _positive("MIANSHEN_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+APPLICATION_UPLOAD_MAX_FILES = 3
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

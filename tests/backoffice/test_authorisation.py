@@ -22,7 +22,8 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from mianshen.audit.models import AuditEvent
-from mianshen.cases.models import Case
+from mianshen.cases.documents import document_store
+from mianshen.cases.models import Application, ApplicationDocument, Case
 from mianshen.cases.states import State
 from mianshen.cases.transitions import case_transition
 from mianshen.notify.callbacks import callback_check, callback_request
@@ -77,6 +78,7 @@ AUDITED_READS = frozenset(
         "bank_file_download",
         "case_letter",
         "notice_list_pdf",
+        "application_document",
     }
 )
 
@@ -130,7 +132,44 @@ def _callback_pk(w: PayWorld) -> int:
     return last.pk if last is not None else 0  # 0: the URL's name only (test_matrix_covers_every_url)
 
 
+def _document_pk(w: PayWorld) -> int:
+    """a document uploaded with an application on the publicised case (district D); 0 before ``_document``"""
+    doc = ApplicationDocument.objects.filter(application__case=w.publicised).first()
+    return doc.pk if doc is not None else 0
+
+
+def _document(w: PayWorld) -> None:
+    app = Application.objects.create(case=w.publicised, kind="believe_qualify", statement="我认为符合条件。",
+                                     submitted_by="单位 portal", reference="A-0000000001")  # fmt: skip
+    stored = document_store("证明.pdf", b"%PDF-1.4 test")
+    ApplicationDocument.objects.create(application=app, name=stored.name, content_type=stored.content_type,
+                                       size=stored.size, sha256=stored.sha256, stored_as=stored.stored_as)  # fmt: skip
+
+
+def _wrong_bank_pk(w: PayWorld) -> int:
+    app = Application.objects.filter(case=w.failed, kind="wrong_bank_details").first()
+    return app.pk if app is not None else 0
+
+
+def _wrong_bank(w: PayWorld) -> None:
+    evidence = dict(zip(("bank_code", "branch_code", "account_no"), NEW_ACCOUNT[:3], strict=True))
+    Application.objects.create(case=w.failed, kind="wrong_bank_details", statement="", submitted_by="单位 portal",
+                               evidence={**evidence, "account_name": w.failed.unit_name})  # fmt: skip
+
+
 PAGES: dict[str, Page] = {
+    "application_document": Page(
+        "get",
+        lambda w: reverse("backoffice:application_document", args=[_document_pk(w)]),
+        {"city": 200, "own": 200, "other": 404, "rev": 200, "aud": 403, "nobody": 403, None: 302},
+        prepare=_document,
+    ),
+    "application_account_check": Page(
+        "post",
+        lambda w: reverse("backoffice:application_account_check", args=[_wrong_bank_pk(w)]),
+        _only(302, "city", "own", other=404),
+        prepare=_wrong_bank,
+    ),
     "dashboard": Page("get", lambda w: reverse("backoffice:dashboard"), _all(200)),
     "rounds": Page("get", lambda w: reverse("backoffice:rounds"), _all(200)),
     "round_detail": Page("get", lambda w: reverse("backoffice:round_detail", args=[w.round2.pk]), _all(200)),

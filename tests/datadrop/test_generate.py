@@ -346,7 +346,9 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     call_command("generate", "--units", "40", "--seed", "3", "--out", str(tmp_path / "d"), "--no-progress")
     assert "units 40" in capsys.readouterr().out
     assert (tmp_path / "d" / "units.csv").exists()
-    for argv in (["--units", "0"], ["--units", "x"], ["--units", "5", "--seed", "-1"]):
+    bad = (["--units", "0"], ["--units", "x"], ["--units", "5", "--seed", "-1"], ["--units", "5", "--parts", "2"],
+           ["--units", "5", "--format", "parquet", "--parts", "x"], ["--units", "5", "--parts", "99999"])  # fmt: skip
+    for argv in bad:
         with pytest.raises(CommandError) as err:
             call_command("generate", *argv, "--out", str(tmp_path / "e"), "--no-progress")
         assert err.value.returncode == 2 and "\n" not in str(err.value)
@@ -355,6 +357,12 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(CommandError) as err:
         call_command("generate", "--units", "5", "--out", str(tmp_path / "f"), "--no-progress")
     assert err.value.returncode == 2
+    call_command("generate", "--units", "40", "--format", "parquet", "--parts", "2", "--out", str(tmp_path / "g"),
+                 "--no-progress")  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "g" / "units").iterdir()) == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
 
 
 def test_generated_drop_validates_without_problems(small_drop: Path) -> None:

@@ -139,3 +139,52 @@ def test_the_api_session_progress_and_rating(client: Client, outbox: Path) -> No
         and rated.json()["state"] == "closed"
         and rated.json()["outcome"] == "unreachable"
     )
+
+
+def test_the_sweep_blanks_the_requester_a_year_after_closing(client: Client, outbox: Path) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mianshen.notify.callbacks import callback_rate
+    from mianshen.portal.services import portal_sweep
+
+    closed, still_open = ask(client), ask(client)
+    cb = CallbackRequest.objects.get(reference=closed)
+    callback_record_outcome(pk=cb.pk, outcome="answered", note="已答复", actor="haidian")
+    callback_rate(pk=cb.pk, rating=5)
+    assert portal_sweep().callbacks == 0  # closed today: kept
+    assert portal_sweep(timezone.now() + timedelta(days=364)).callbacks == 0
+    later = timezone.now() + timedelta(days=366)
+    assert portal_sweep(later).callbacks == 1 and portal_sweep(later).callbacks == 0
+    cb.refresh_from_db()
+    kept = CallbackRequest.objects.get(reference=still_open)  # open requests are never blanked
+    assert (cb.name, cb.phone, cb.rating, cb.topic) == ("", "", 5, ANSWERS["topic"])
+    assert (kept.name, kept.phone) == (ANSWERS["name"], "13912345678")
+    before = len(sent_codes(outbox))
+    assert client.post("/callback/status/", {"reference": closed}).status_code == 200  # the same answer
+    assert len(sent_codes(outbox)) == before  # but no code goes anywhere
+
+
+def test_the_api_rating_needs_the_csrf_token_of_the_session(outbox: Path) -> None:
+    client = Client(enforce_csrf_checks=True)  # as a browser or an app would be held to it
+    reference = client.post("/api/callbacks", ANSWERS, content_type="application/json").json()["reference"]
+    assert client.post(f"/api/callbacks/{reference}/code").status_code == 202
+    opened = client.post(
+        f"/api/callbacks/{reference}/session",
+        {"code": sent_codes(outbox)[-1]},
+        content_type="application/json",
+    )
+    assert opened.status_code == 204 and "csrftoken" in opened.cookies
+    cb = CallbackRequest.objects.get(reference=reference)
+    callback_record_outcome(pk=cb.pk, outcome="answered", note="已答复", actor="haidian")
+    url, body = f"/api/callbacks/{reference}/rating", {"rating": 5}
+    refused = client.post(url, body, content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["detail"][0]["field"] == "csrf"
+    forged = client.post(url, body, content_type="application/json", HTTP_X_CSRFTOKEN="x" * 32)
+    assert forged.status_code == 403
+    cb.refresh_from_db()
+    assert cb.rating is None
+    token = opened.cookies["csrftoken"].value
+    rated = client.post(url, body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert rated.status_code == 200 and rated.json()["rating"] == 5

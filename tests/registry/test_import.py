@@ -157,3 +157,28 @@ def test_frames_round_trip_nulls_and_unicode(tmp_path: Path) -> None:
     units = snapshot_frames(snapshot=snap, tables=("units",))["units"]
     assert units["name"].str.contains(r"[\u4e00-\u9fff]").all()
     assert units.schema == pl.Schema(drop.tables["units"].schema)
+
+
+def test_a_drop_of_part_folders_keeps_each_row_at_its_part_and_line(tmp_path: Path) -> None:
+    out = tmp_path / "parts"
+    generate(units=120, seed=7, out=out, fmt="parquet", parts=3)
+    last = sorted((out / "headcount").iterdir())[-1]
+    rows = pl.read_parquet(last)
+    pl.concat(
+        [rows, pl.DataFrame({"unit_id": ["U-NOBODY"], "month": ["2020-12"], "insured": [5]})]
+    ).write_parquet(last)
+    drop = validate_drop(out)
+    snap = snapshot_import(drop=drop, extracted_on=EXTRACTED).snapshot
+    kept = models.RejectedRow.objects.get(snapshot=snap)
+    assert (kept.file, kept.line, kept.codes) == (
+        "headcount/part-00002.parquet",
+        rows.height + 2,
+        "UNKNOWN_UNIT",
+    )
+    problem = models.Problem.objects.get(snapshot=snap, code="UNKNOWN_UNIT")
+    assert (problem.file, problem.line) == (kept.file, kept.line)
+    files = {f["filename"]: f for f in snap.files}
+    assert [p["filename"] for p in files["headcount/"]["parts"]] == [
+        f"headcount/part-0000{k}.parquet" for k in range(3)
+    ]
+    assert models.Unit.objects.filter(snapshot=snap).count() == 120

@@ -176,6 +176,27 @@ class Action(IntEnum):
         "a unit signed in through the portal's lookup downloaded its own letter",
     )
 
+    APPLICATION_DECIDED = (
+        820,
+        "application.decided",
+        "an application was granted or refused (by its four-eyes review, or — wrong bank details — by the re-issue)",
+    )
+    APPLICATION_DOCUMENT_STORED = (
+        821,
+        "application.document_stored",
+        "a document was stored with an application (type checked by its content, size, SHA-256)",
+    )
+    APPLICATION_DOCUMENT_OPENED = (
+        822,
+        "application.document_opened",
+        "an application's document was opened (by a member of staff, or by the unit's own session)",
+    )
+    APPLICATION_ACCOUNT_CHECKED = (
+        823,
+        "application.account_checked",
+        "the account a unit gave was compared with its account on file in a drop imported after the failure",
+    )
+
     # 9xx the audit trail itself
     AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"
     AUDIT_RESTORE_ACCEPTED = (

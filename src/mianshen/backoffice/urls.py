@@ -41,6 +41,12 @@ urlpatterns = [
     path("cases/<int:pk>/explanation/", cases.case_explanation, name="case_explanation"),
     path("cases/<int:pk>/letters/<slug:kind>.pdf", documents.case_letter, name="case_letter"),
     path("cases/<int:pk>/bank/", cases.case_bank, name="case_bank"),
+    path("applications/documents/<int:pk>/", cases.application_document, name="application_document"),
+    path(
+        "applications/<int:pk>/account-check/",
+        cases.application_account_check_view,
+        name="application_account_check",
+    ),
     path("cases/<int:pk>/contact/", cases.case_contact, name="case_contact"),
     path("cases/<int:pk>/reviews/", cases.review_prepare_view, name="review_prepare"),
     path("cases/<int:pk>/confirmations/", cases.confirmation_record_view, name="confirmation_record"),

@@ -177,15 +177,54 @@ class ApplicationKind(models.TextChoices):
     COMMITMENT_FULFILLED = "commitment_fulfilled", _("承诺已履行")
     BELIEVE_QUALIFY = "believe_qualify", _("认为符合条件未在名单")
     WRONG_BANK_DETAILS = "wrong_bank_details", _("银行信息有误致拨付失败")
+    KEY_SUPERVISION = "key_supervision", _("重点监管单位申请")
+
+
+class ApplicationOutcome(models.TextChoices):
+    GRANTED = "granted", _("准予")
+    REFUSED = "refused", _("不予")
 
 
 class Application(models.Model):
-    """The active-application channel (2021-08-01): the cases the automatic path misses."""
+    """The active-application channel (2021-08-01): the cases the automatic path misses. ``reference`` is the
+    public one (``A-`` + 10 Crockford base32 characters, contracts §4); ``outcome`` is empty while open, then
+    granted or refused (by the four-eyes review it put the case under, or — wrong bank details — by the re-issue
+    to the account on file in a later drop)."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="applications")
+    reference = models.CharField(max_length=12, blank=True, default="")
     kind = models.CharField(max_length=30, choices=ApplicationKind.choices)
     statement = models.TextField()
     evidence = models.JSONField(default=dict)
     submitted_by = models.CharField(max_length=150)
     submitted_at = models.DateTimeField(auto_now_add=True)
-    outcome = models.CharField(max_length=10, blank=True)
+    outcome = models.CharField(max_length=10, blank=True, choices=ApplicationOutcome.choices)
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, null=True, related_name="applications")
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference"], condition=~Q(reference=""), name="application_reference_unique"
+            ),
+        ]
+
+
+class ApplicationDocument(models.Model):
+    """A document uploaded with an application: the bytes are stored outside the web root
+    (``settings.APPLICATION_UPLOAD_DIR``, default ``var/uploads``) under a random name; only what is needed to
+    serve them with a check is kept here. The content type is the one its first bytes show (PDF, JPEG, PNG)."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="documents")
+    name = models.CharField(
+        max_length=120, help_text="the file name as given, cleaned (shown, never used as a path)"
+    )
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    stored_as = models.CharField(
+        max_length=80, unique=True, help_text="the random file name under the upload dir"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)

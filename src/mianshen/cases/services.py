@@ -23,9 +23,12 @@ from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
+from .documents import DocumentRefused, StoredDocument, document_bytes
 from .models import (
     Application,
+    ApplicationDocument,
     ApplicationKind,
+    ApplicationOutcome,
     Case,
     HostConfirmation,
     Notice,
@@ -34,7 +37,7 @@ from .models import (
     ObjectionOutcome,
     Review,
 )
-from .signals import notice_opened
+from .signals import application_decided, application_submitted, notice_opened
 from .states import DECISION_STATE, ROUND_FROZEN, State
 from .transitions import (
     Move,
@@ -101,16 +104,20 @@ MOVE_BATCH = 50_000
 moved cases, their history and audit rows of one batch are built in memory at a time, not 450,000 at once."""
 
 
-def _effective(decision: _Decision, *, reviewed: bool, confirmed: bool) -> tuple[State, str]:
+def _effective(
+    decision: _Decision, *, reviewed: bool, confirmed: bool, granted: bool = False
+) -> tuple[State, str]:
     """Where a round's decision sends a case, after what staff already settled on it (``reviewed``: a manual
-    review approved it; ``confirmed``: its host employers confirmed)."""
+    review approved it; ``confirmed``: its host employers confirmed; ``granted``: a key-supervision or
+    commitment-fulfilled application was granted, four eyes — the commitment-breach track's way through: a
+    review without such an application does not let the unit skip applying)."""
     routes = set(filter(None, decision.routes.split("|")))
     if decision.decision == "ineligible":
         return S.EXCLUDED, decision.failed
     if decision.decision == "manual_review":
+        if "COMMITMENT_BREACH" in routes and not granted:
+            return S.AWAITING_APPLICATION, "COMMITMENT_BREACH"
         if not reviewed:
-            if "COMMITMENT_BREACH" in routes:
-                return S.AWAITING_APPLICATION, "COMMITMENT_BREACH"
             return S.UNDER_REVIEW, "|".join(filter(None, [decision.unknown, decision.routes]))
         if "DISPATCH_UNCONFIRMED" not in routes:
             return S.IDENTIFIED, "reviewed"
@@ -153,6 +160,11 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
         reviewed = set(
             Review.objects.filter(case__policy_id=policy, outcome="approve").values_list("case_id", flat=True)
         )
+        granted = set(
+            Application.objects.filter(
+                case__policy_id=policy, outcome=ApplicationOutcome.GRANTED, kind__in=list(BREACH_GRANTS)
+            ).values_list("case_id", flat=True)
+        )
         confirmed_hosts = set(
             HostConfirmation.objects.filter(case__policy_id=policy).values_list("case_id", flat=True)
         )
@@ -174,7 +186,10 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
                 frozen += 1
                 continue
             target, why = _effective(
-                decision, reviewed=case.pk in reviewed, confirmed=case.pk in confirmed_hosts
+                decision,
+                reviewed=case.pk in reviewed,
+                confirmed=case.pk in confirmed_hosts,
+                granted=case.pk in granted,
             )
             target = _at_checkpoint(round.checkpoint, current, target, case.pk in ended_notices)
             changes = {
@@ -488,6 +503,13 @@ def review_decide(*, review_id: int, approve: bool, actor: str, reason: str = ""
         outcome = "approve" if approve else "reject"
         four_eyes_close(REVIEW_FOUR_EYES, review, actor=actor, outcome=outcome, action=Action.CASE_REVIEWED,
                         after={"case": review.case_id, "outcome": outcome}, reason=reason)  # fmt: skip
+        app = (
+            Application.objects.filter(case_id=review.case_id, outcome="")
+            .exclude(kind=ApplicationKind.WRONG_BANK_DETAILS)
+            .first()
+        )
+        if app is not None:  # the review the application put the case under decides it
+            _application_decide(app, granted=approve, actor=actor, reason=reason, review=review)
         if approve:
             case_transition(
                 case_id=review.case_id,
@@ -538,34 +560,167 @@ def confirmation_record(*, case_id: int, confirmed_on: date, evidence: str, acto
     return conf
 
 
+# ---- applications (the active channel, contracts §4 /apply/) -------------------------------------------------
+
+# which case states each kind may be submitted from (domain.md §2); a granted key-supervision application is what
+# lets a commitment-breach unit through a round (``_effective``)
+APPLY_FROM: dict[str, frozenset[State]] = {
+    ApplicationKind.KEY_SUPERVISION: frozenset({S.AWAITING_APPLICATION}),
+    ApplicationKind.COMMITMENT_FULFILLED: frozenset({S.AWAITING_APPLICATION, S.EXCLUDED}),
+    ApplicationKind.TYPE_OUTSIDE_SCOPE: frozenset({S.EXCLUDED}),
+    ApplicationKind.RELATED_TRANSFERS: frozenset({S.EXCLUDED}),
+    ApplicationKind.TYPE_CHANGE_MISSED: frozenset({S.EXCLUDED}),
+    ApplicationKind.BELIEVE_QUALIFY: frozenset({S.EXCLUDED}),
+    ApplicationKind.WRONG_BANK_DETAILS: frozenset({S.AWAITING_CORRECTION}),
+}
+WHY_NOT = {
+    ApplicationKind.KEY_SUPERVISION: _("仅适用于重点监管、须主动申请的单位（案件状态为“待申请”）"),
+    ApplicationKind.COMMITMENT_FULFILLED: _("仅适用于须申请或本次不予返还的单位"),
+    ApplicationKind.WRONG_BANK_DETAILS: _("仅适用于因银行账户信息有误、拨付未成功的单位"),
+}
+WHY_NOT_EXCLUDED = _("仅适用于本次不予返还的单位")
+# a granted application of these kinds lets a unit on the commitment-breach track through a round
+BREACH_GRANTS = frozenset({ApplicationKind.KEY_SUPERVISION, ApplicationKind.COMMITMENT_FULFILLED})
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One situation of the channel for a case: whether it may be chosen now and, if not, why."""
+
+    kind: str
+    label: str
+    available: bool
+    why_not: str
+
+
+def application_offers(case: Case) -> list[Offer]:
+    """Every kind, in the order of ``ApplicationKind``, with whether ``case`` may apply for it now."""
+    open_one = Application.objects.filter(case=case, outcome="").exists()
+    offers = []
+    for kind in ApplicationKind:
+        if open_one:
+            why = str(_("已有一份申请正在办理，办理完毕前不能再提交"))
+        elif case.state in APPLY_FROM[kind]:
+            why = ""
+        else:
+            why = str(WHY_NOT.get(kind, WHY_NOT_EXCLUDED))
+        offers.append(Offer(kind.value, str(kind.label), not why, why))
+    return offers
+
+
 def application_submit(
-    *, case_id: int, kind: str, statement: str, evidence: dict[str, str], actor: str
+    *,
+    case_id: int,
+    kind: str,
+    statement: str,
+    evidence: dict[str, str],
+    actor: str,
+    reference: str = "",
+    documents: tuple[StoredDocument, ...] = (),
 ) -> Application:
-    """An application through the active channel; it puts the case under (four-eyes) review."""
+    """An application through the active channel. From ``awaiting_application`` or ``excluded`` it puts the case
+    under (four-eyes) review; wrong bank details (from ``awaiting_correction``, where the payment side holds the
+    case) leave the case where it is: the account given is checked against the unit's account on file in a later
+    drop, and the payment is re-issued only to that account (``payments.services.closedloop``)."""
     if kind not in ApplicationKind.values:
         raise CaseError(_("未知的申请类型 %(kind)r"), kind=kind)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
-        if case.state not in {S.AWAITING_APPLICATION, S.EXCLUDED}:
+        if Application.objects.filter(case=case, outcome="").exists():
+            raise CaseError(_("案件 %(case)s 已有一份申请正在办理"), case=case.pk)
+        if case.state not in APPLY_FROM[ApplicationKind(kind)]:
             raise CaseError(
-                _("案件 %(case)s 状态为 %(state)s：申请渠道仅适用于不予返还的案件和重点监管单位"),
+                _("案件 %(case)s 状态为 %(state)s：%(why)s"),
                 case=case.pk,
                 state=case.state,
+                why=WHY_NOT.get(ApplicationKind(kind), WHY_NOT_EXCLUDED),
             )
         app = Application.objects.create(
-            case=case, kind=kind, statement=statement, evidence=evidence, submitted_by=actor
+            case=case,
+            kind=kind,
+            statement=statement,
+            evidence=evidence,
+            submitted_by=actor,
+            reference=reference,
         )
         audit_record(
             actor=actor,
             action=Action.APPLICATION_RECEIVED,
             obj_type="application",
             obj_id=str(app.pk),
-            after={"case": case.pk, "kind": kind},
+            after={"case": case.pk, "kind": kind, "reference": reference, "documents": len(documents)},
         )
-        case_transition(
-            case_id=case.pk, to=S.UNDER_REVIEW, actor=actor, reason=f"application {app.pk} ({kind})"
-        )
+        for doc in documents:
+            row = ApplicationDocument.objects.create(
+                application=app, name=doc.name, content_type=doc.content_type, size=doc.size,
+                sha256=doc.sha256, stored_as=doc.stored_as,
+            )  # fmt: skip
+            audit_record(
+                actor=actor,
+                action=Action.APPLICATION_DOCUMENT_STORED,
+                obj_type="application",
+                obj_id=str(app.pk),
+                after={"document": row.pk, "type": doc.content_type, "size": doc.size, "sha256": doc.sha256},
+            )
+        if case.state != S.AWAITING_CORRECTION:
+            case_transition(
+                case_id=case.pk, to=S.UNDER_REVIEW, actor=actor, reason=f"application {app.pk} ({kind})"
+            )
+        application_submitted.send(sender=Application, application=app, actor=actor)
     return app
+
+
+def _application_decide(
+    app: Application, *, granted: bool, actor: str, reason: str, review: Review | None
+) -> None:
+    """Close an open application (in the caller's transaction, the case locked): outcome, audit, signal."""
+    app.outcome = ApplicationOutcome.GRANTED if granted else ApplicationOutcome.REFUSED
+    app.decided_by, app.decided_at, app.decision_reason, app.review = actor, timezone.now(), reason, review
+    app.save(update_fields=["outcome", "decided_by", "decided_at", "decision_reason", "review"])
+    audit_record(
+        actor=actor,
+        action=Action.APPLICATION_DECIDED,
+        obj_type="application",
+        obj_id=str(app.pk),
+        after={"case": app.case_id, "outcome": app.outcome, "review": review.pk if review else None},
+        reason=reason,
+    )
+    application_decided.send(sender=Application, application=app, actor=actor)
+
+
+def applications_settle_reissued(*, case_ids: list[int], actor: str) -> int:
+    """Wrong-bank-details applications whose case the payment side re-issued (``awaiting_correction →
+    released``: only ever to the account on file in a drop imported after the failure, four eyes): granted.
+    Called in the transaction of the move (``receivers``)."""
+    apps = list(
+        Application.objects.filter(
+            case_id__in=case_ids, outcome="", kind=ApplicationKind.WRONG_BANK_DETAILS
+        ).order_by("pk")
+    )
+    for app in apps:
+        _application_decide(
+            app, granted=True, actor=actor, reason="re-issued to the account on file", review=None
+        )
+    return len(apps)
+
+
+def application_document_open(
+    *, document_id: int, actor: str, unit_ids: tuple[str, ...] | None = None
+) -> tuple[ApplicationDocument, bytes]:
+    """A stored document's bytes, audited. ``unit_ids``: the units a portal session may see (None: staff, whose
+    permission the caller checked); a document of another unit is refused as if it did not exist."""
+    doc = ApplicationDocument.objects.select_related("application__case").filter(pk=document_id).first()
+    if doc is None or (unit_ids is not None and doc.application.case.unit_id not in unit_ids):
+        raise DocumentRefused(_("文件不存在"))
+    data = document_bytes(doc.stored_as, doc.sha256)
+    audit_record(
+        actor=actor,
+        action=Action.APPLICATION_DOCUMENT_OPENED,
+        obj_type="application",
+        obj_id=str(doc.application_id),
+        after={"document": doc.pk, "by": "unit" if unit_ids is not None else "staff"},
+    )
+    return doc, data
 
 
 def cases_in(*, policy_id: str, states: set[State] | None = None, district: str | None = None) -> Q:
@@ -581,7 +736,10 @@ __all__ = [
     "CaseError",
     "RoundApplied",
     "TransitionRefused",
+    "application_document_open",
+    "application_offers",
     "application_submit",
+    "applications_settle_reissued",
     "case_apply_round",
     "confirmation_record",
     "mask_credit_code",

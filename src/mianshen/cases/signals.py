@@ -16,3 +16,12 @@ cases_moved = Signal()
 # Sent by ``services.notice_open`` in its transaction after the notice's cases were publicised:
 # ``notice_opened.send(sender=Notice, notice=notice, case_ids=[…], actor=actor)``.
 notice_opened = Signal()
+
+# Sent by ``services.application_submit`` in its transaction once the application is stored:
+# ``application_submitted.send(sender=Application, application=app, actor=actor)`` (notify: ``application_received``).
+application_submitted = Signal()
+
+# Sent when an application is granted or refused (its four-eyes review decided, or — wrong bank details — the
+# payment re-issued to the account on file), in that transaction:
+# ``application_decided.send(sender=Application, application=app, actor=actor)`` (notify: ``application_decided``).
+application_decided = Signal()

@@ -21,6 +21,7 @@ from django.utils import timezone
 from mianshen.core.money import format_yuan
 
 if TYPE_CHECKING:
+    from mianshen.cases.models import Case
     from mianshen.payments.models import Payment
     from mianshen.registry.models import Snapshot
 
@@ -164,6 +165,8 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         review_decide(review_id=review.pk, approve=True, actor="复核员 reviewer-b", reason="同意")
         note("review", f"case {reviewed.unit_id}: prepared by officer-a, approved by reviewer-b (four eyes)")
 
+    breach = _key_supervision_applies(note)
+
     drop_b = root / "drop-2021-07-05"
     changed = freshen_drop(drop_a, drop_b, decided)
     snap_b = snapshot_import(drop=validate_drop(drop_b), extracted_on=AS_OF).snapshot
@@ -231,6 +234,11 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     )
 
     _pay(root=root, seed=seed, note=note, drop=drop_b)
+    if breach is not None:
+        breach.refresh_from_db()
+        note("key supervision", f"commitment-breach unit {breach.unit_id}: applied, granted by two officers, "
+             f"carried by the next rounds — now {breach.state}"
+             + (" (paid)" if breach.state == State.PAID else ""))  # fmt: skip
     _tell(root=root, note=note)
 
     from mianshen.audit.services import audit_checkpoint
@@ -239,6 +247,32 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     result = audit_verify()
     note("audit", result.summary())
     return report
+
+
+def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
+    """One unit on the commitment-breach track (key supervision: it must apply) applies through the portal's own
+    service, as if signed in through /lookup/; one officer prepares the review, another grants it (four eyes).
+    The next rounds carry the granted application through (``cases.services.case_apply_round``)."""
+    from mianshen.cases.models import Application, Case
+    from mianshen.cases.services import review_decide, review_prepare
+    from mianshen.cases.states import State
+    from mianshen.portal import applications
+
+    case = Case.objects.filter(policy_id=POLICY, state=State.AWAITING_APPLICATION).order_by("unit_id").first()
+    if case is None:
+        return None
+    units = (case.unit_id,)  # the session of a unit signed in through /lookup/
+    answers = {"statement": "已补足承诺的岗位数并配合核查，申请恢复享受稳岗返还。", "contact_name": "王经理",
+               "contact_phone": "13900000001"}  # fmt: skip
+    draft = applications.draft_make(units, case.pk, "key_supervision", answers, [])
+    app: Application = applications.application_file(units, draft)
+    review = review_prepare(case_id=case.pk, recommendation="approve", notes="整改属实，材料核实无误",
+                            actor="区经办 officer-a", kind="application")  # fmt: skip
+    review_decide(review_id=review.pk, approve=True, actor="复核员 reviewer-b", reason="同意，继续重点监管")
+    app.refresh_from_db()
+    note("key supervision", f"commitment-breach unit {case.unit_id} applied on /apply/ ({app.reference}); "
+         f"prepared by officer-a, {app.outcome} by reviewer-b (four eyes)")  # fmt: skip
+    return case
 
 
 DEMO_MESSAGES = 300  # messages of the other kinds the demo delivers itself; the worker sends the rest

@@ -72,6 +72,7 @@ CODE_RULES: dict[str, CodeRule] = {
 _MESSAGE_VALUE_CHARS = 60
 _SMALL_COLUMN = 65_536  # rows; smaller columns are checked as they are
 _SAMPLE = 16_384  # rows looked at to choose how to find a column's distinct values
+_REPEATS = 4  # a column whose values repeat this often on average is checked on its distinct values
 _BLOCK_ROWS = 1 << 22  # rows compared at a time (bounds the memory of a comparison)
 RAW = "{}@raw"  # message context: the value as written
 VALUE = "v"
@@ -132,6 +133,11 @@ class Distinct:
             runs = column.rle()
             return cls(column, runs.struct.field("value"), False, runs)
         if sample.n_unique() <= _SAMPLE // 8:  # few distinct values (months, dates, enumerations, codes)
+            return cls(column, column.unique(), False)
+        # Not grouped, many distinct values in the sample: a unit reference in an extract that is not sorted by
+        # unit repeats each value many times (a shuffled headcount: 22M rows, 1M units), which a head sample
+        # cannot see. A HyperLogLog estimate over the whole column (one cheap pass) can.
+        if _count(column.approx_n_unique()) <= n // _REPEATS:
             return cls(column, column.unique(), False)
         return cls(column, column, True)
 
@@ -443,6 +449,9 @@ def rows_out_of_order(keys: pl.DataFrame, runs: pl.Series | None = None) -> pl.S
     not increase from row to row (empty: the key increases strictly, so no key repeats)."""
     n = keys.height
     if runs is None:
+        head = keys.to_series(0).head(_SAMPLE)
+        if not head.is_sorted():  # not an extract sorted by its first key: no need to encode the whole column
+            return None
         runs = keys.to_series(0).rle()
     values, lengths = runs.struct.field("value"), runs.struct.field("len").cast(pl.Int64)
     m = values.len()

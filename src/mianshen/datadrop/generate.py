@@ -33,10 +33,12 @@ nulls for absent optional values. Files are written under a temporary name and r
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Callable, Iterator
+import shutil
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import polars as pl
 
@@ -45,7 +47,7 @@ from .synth import activity, ids, partners
 from .synth import units as unit_synth
 from .synth.partners import account_fate
 
-__all__ = ["BATCH_UNITS", "MAX_UNITS", "GenerateError", "Progress", "account_fate", "generate"]
+__all__ = ["BATCH_UNITS", "MAX_PARTS", "MAX_UNITS", "GenerateError", "Progress", "account_fate", "generate"]
 
 BATCH_UNITS = 250_000
 MAX_UNITS = 20_000_000
@@ -65,30 +67,36 @@ def generate(
     seed: int,
     out: Path,
     fmt: str = "csv",
+    parts: int = 0,
     progress: bool = False,
     on_progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write a synthetic drop of ``units`` units into ``out``; return the rows written per table.
 
+    ``parts`` > 0 writes each table as a folder ``X/`` of that many Parquet part files (contracts §1; Parquet
+    only): the units are split into ``parts`` contiguous ranges and every row goes to the part of its unit (a
+    credit-code listing of no unit goes to the last part), so a unit never spans two parts.
+
     ``progress`` shows rich progress bars (one per table) on stderr; ``on_progress(table, units done, rows so
     far)`` is an alternative plain callback. Raises ``GenerateError`` for bad arguments or an unusable ``out``.
     """
-    _check_args(units, seed, fmt)
+    _check_args(units, seed, fmt, parts)
     out = Path(out)
-    stale = prepare_output(out, fmt)
+    stale = prepare_output(out, fmt, parts)
+    write = functools.partial(_write_drop, units=units, seed=seed, out=out, fmt=fmt, parts=parts, stale=stale)
     if progress and on_progress is None:
         with _rich_progress(units) as report:
-            return _write_drop(units=units, seed=seed, out=out, fmt=fmt, stale=stale, on_progress=report)
-    return _write_drop(units=units, seed=seed, out=out, fmt=fmt, stale=stale, on_progress=on_progress)
+            return write(on_progress=report)
+    return write(on_progress=on_progress)
 
 
 def _write_drop(
-    *, units: int, seed: int, out: Path, fmt: str, stale: list[Path], on_progress: Progress | None
+    *, units: int, seed: int, out: Path, fmt: str, parts: int, stale: list[Path], on_progress: Progress | None
 ) -> dict[str, int]:
-    writers: dict[str, _Writer] = {}
+    writers: dict[str, _Writer | _PartsWriter] = {}
     try:
         for name, table in TABLES.items():
-            writers[name] = _Writer(out, table, fmt)
+            writers[name] = _PartsWriter(out, table, parts, units) if parts else _Writer(out, table, fmt)
         _fill(writers, units=units, seed=seed, on_progress=on_progress)
         for writer in writers.values():
             writer.commit()
@@ -98,7 +106,10 @@ def _write_drop(
         for writer in writers.values():
             writer.discard()
     for path in stale:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     return {name: writer.rows for name, writer in writers.items()}
 
 
@@ -118,33 +129,50 @@ def _batch_tables(
     yield "dispatch_confirmations", partners.dispatch_confirmations(plan, seed)
 
 
-def _fill(writers: dict[str, _Writer], *, units: int, seed: int, on_progress: Progress | None) -> None:
+def _fill(
+    writers: Mapping[str, _Writer | _PartsWriter], *, units: int, seed: int, on_progress: Progress | None
+) -> None:
     number = ids.unit_number_start(seed)
     for start in range(0, units, BATCH_UNITS):
         stop = min(units, start + BATCH_UNITS)
         plan = unit_synth.unit_plan(seed, start, stop, number)
         number = int(plan["unit_id"][-1])
+        ordinals = plan.select(
+            "unit_id", "credit_code", pl.int_range(start, stop, dtype=pl.Int64).alias("ordinal")
+        )
         for name, frame in _batch_tables(plan, seed, last=stop == units, units=units):
-            writers[name].write(frame)
+            writers[name].write(frame, ordinals)
             if on_progress is not None:
                 on_progress(name, stop, writers[name].rows)
 
 
-def _check_args(units: int, seed: int, fmt: str) -> None:
+MAX_PARTS = 1024
+
+
+def _check_args(units: int, seed: int, fmt: str, parts: int = 0) -> None:
     if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= MAX_UNITS:
         raise GenerateError(f"--units must be a whole number from 1 to {MAX_UNITS:,}, not {units!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
         raise GenerateError(f"--seed must be a whole number from 0 to 2**64-1, not {seed!r}")
     if fmt not in FORMATS:
         raise GenerateError(f"--format must be csv or parquet, not {fmt!r}")
+    if isinstance(parts, bool) or not isinstance(parts, int) or not 0 <= parts <= MAX_PARTS:
+        raise GenerateError(f"--parts must be a whole number from 1 to {MAX_PARTS:,}, not {parts!r}")
+    if parts and fmt != "parquet":
+        raise GenerateError("--parts writes Parquet part files: add --format parquet")
 
 
 def _own_names() -> set[str]:
-    names = {f"{t}.{ext}" for t in TABLES for ext in FORMATS}
-    return names | {f".{n}{_PARTIAL}" for n in names}
+    names = {f"{t}.{ext}" for t in TABLES for ext in FORMATS} | set(TABLES)
+    return names | {f".{n}{_PARTIAL}" for n in names} | {f".{t}.old" for t in TABLES}
 
 
-def prepare_output(out: Path, fmt: str) -> list[Path]:
+def _own_folder(folder: Path) -> bool:
+    """A table folder this generator wrote: Parquet parts (and nothing else)."""
+    return folder.is_dir() and all(p.is_file() and p.name.endswith(".parquet") for p in folder.iterdir())
+
+
+def prepare_output(out: Path, fmt: str, parts: int = 0) -> list[Path]:
     """Make ``out`` ready for a drop; return the stale drop files to remove once the new drop is written.
 
     A missing directory is created; an empty one is used; a previous drop (holding ``units.csv`` or
@@ -161,15 +189,23 @@ def prepare_output(out: Path, fmt: str) -> list[Path]:
             raise GenerateError(f"cannot create --out {out}: {exc.strerror or exc}") from exc
     entries = {p.name for p in out.iterdir()}
     own = _own_names()
-    previous = bool(entries & {"units.csv", "units.parquet"}) or entries <= own
+    previous = bool(entries & {"units.csv", "units.parquet"}) or _own_folder(out / "units") or entries <= own
     if entries and not previous:
         raise GenerateError(
             f"--out {out} is not empty and holds no data drop; choose a new or empty directory"
         )
     if not os.access(out, os.W_OK | os.X_OK):
         raise GenerateError(f"--out {out} is not writable")
+    folders = [out / t for t in TABLES if t in entries]
+    for folder in folders:
+        if not _own_folder(folder):
+            raise GenerateError(
+                f"--out {out}: {folder.name}/ holds files this generator did not write; move it"
+            )
+    if parts:  # a previous drop's single files go (its folders are replaced part file by part file)
+        return [out / f"{t}.{ext}" for t in TABLES for ext in FORMATS if f"{t}.{ext}" in entries]
     other = "parquet" if fmt == "csv" else "csv"
-    return [out / f"{t}.{other}" for t in TABLES if f"{t}.{other}" in entries]
+    return [out / f"{t}.{other}" for t in TABLES if f"{t}.{other}" in entries] + folders
 
 
 def _arrow_schema(table: Table) -> Any:
@@ -187,10 +223,10 @@ def _polars_dtypes(table: Table) -> dict[str, pl.DataType]:
 class _Writer:
     """Appends batches of one table to ``.<file>.partial``; ``commit`` renames it into place."""
 
-    def __init__(self, out: Path, table: Table, fmt: str) -> None:
+    def __init__(self, out: Path, table: Table, fmt: str, *, name: str = "") -> None:
         self.table = table
         self.fmt = fmt
-        self.final = out / f"{table.name}.{fmt}"
+        self.final = out / (name or f"{table.name}.{fmt}")
         self.partial = out / f".{self.final.name}{_PARTIAL}"
         self.rows = 0
         self._dtypes = _polars_dtypes(table)
@@ -222,7 +258,7 @@ class _Writer:
             date_format="%Y-%m-%d",
         )
 
-    def write(self, frame: pl.DataFrame) -> None:
+    def write(self, frame: pl.DataFrame, ordinals: pl.DataFrame | None = None) -> None:
         frame = frame.select([pl.col(n).cast(d) for n, d in self._dtypes.items()])
         if frame.height == 0:
             return
@@ -247,6 +283,49 @@ class _Writer:
     def discard(self) -> None:
         self._close()
         self.partial.unlink(missing_ok=True)
+
+
+class _PartsWriter:
+    """A table as a folder of ``parts`` Parquet files, written into ``.X.partial/`` and moved into place on
+    ``commit``: the rows of the units of ordinal range k (``k * units // parts`` …) go to ``part-0000k``."""
+
+    def __init__(self, out: Path, table: Table, parts: int, units: int) -> None:
+        self.table = table
+        self.final = out / table.name
+        self.partial = out / f".{table.name}{_PARTIAL}"
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self.partial.mkdir()
+        self.parts, self.units = parts, units
+        self.writers = [
+            _Writer(self.partial, table, "parquet", name=f"part-{k:05d}.parquet") for k in range(parts)
+        ]
+        self.rows = 0
+
+    def write(self, frame: pl.DataFrame, ordinals: pl.DataFrame | None = None) -> None:
+        assert ordinals is not None
+        key = "unit_id" if "unit_id" in frame.columns else "credit_code"
+        part = (pl.col("ordinal") * self.parts // self.units).alias("_part")
+        placed = frame.join(
+            ordinals.select(key, part).unique(key, keep="first", maintain_order=True),
+            on=key, how="left", maintain_order="left",
+        ).with_columns(pl.col("_part").fill_null(self.parts - 1))  # fmt: skip
+        for (k,), rows in placed.partition_by("_part", as_dict=True, maintain_order=True).items():
+            self.writers[int(cast(int, k))].write(rows.drop("_part"))
+        self.rows += frame.height
+
+    def commit(self) -> None:
+        for writer in self.writers:
+            writer.commit()
+        old = self.final.with_name(f".{self.table.name}.old")
+        if self.final.exists():
+            os.replace(self.final, old)
+        os.replace(self.partial, self.final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self) -> None:
+        for writer in self.writers:
+            writer.discard()
+        shutil.rmtree(self.partial, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,9 @@ CSV, as read here:
   text after a closing quote) are read again with Python's lenient ``csv`` module, which keeps such quotes as
   text, so one odd value never stops the good rows.
 
-Parquet: the same base name and column names. Text columns (ids, codes, enums, months, phones, names) must be
+Parquet: the same base name and column names, or a folder ``X/`` of Parquet parts (``part_files``: sorted by
+name, Spark's and Hive's markers ignored, every part with the same columns and types), read as the rows of all
+its parts in that order. Text columns (ids, codes, enums, months, phones, names) must be
 strings; integers any integer type (or text); dates ``DATE`` (or ISO text); ``dispatch`` integer, boolean or
 text. A column of any other type (a float for an integer or an id, a timestamp for a date, ...) makes the file
 unusable. A row's ``line`` is its index + 2, as if the file had a header line.
@@ -52,6 +54,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8", "gb18030")
 FORMATS = ("csv", "parquet")
 
+PART_NAME_MAX = 100  # "table/part name", as the snapshot keeps it beside a rejected row (RejectedRow.file)
 _UTF8_CHUNK = 1 << 24
 _HEADER_BYTES = 1 << 20
 _PLACEHOLDER = "_c{}"
@@ -92,10 +95,11 @@ def requested_tables(tables: Iterable[str] | None) -> list[str]:
 
 
 def locate(drop: Path, tables: Sequence[str]) -> dict[str, Path]:
-    """The file of each requested table present in ``drop`` (``X.csv`` or ``X.parquet``), in ``tables`` order.
+    """The file of each requested table present in ``drop`` (``X.csv``, ``X.parquet`` or a folder ``X/`` of
+    Parquet parts), in ``tables`` order.
 
-    Unusable: the drop is not a directory, a required file is missing, or both ``X.csv`` and ``X.parquet``
-    exist. An optional file that is absent is left out.
+    Unusable: the drop is not a directory, a required file is missing, or more than one of ``X.csv``,
+    ``X.parquet`` and ``X/`` exist. An optional file that is absent is left out.
     """
     if not drop.is_dir():
         raise DropUnusable(f"{drop}: the data drop is not a directory")
@@ -103,11 +107,22 @@ def locate(drop: Path, tables: Sequence[str]) -> dict[str, Path]:
     for name in tables:
         candidates = [drop / f"{name}.{fmt}" for fmt in FORMATS]
         present = [p for p in candidates if p.exists()]
+        folder = drop / name
+        if folder.is_dir():
+            if present:
+                raise DropUnusable(
+                    f"{drop}: both {name}/ and {present[0].name} are present; keep only one form of the table"
+                )
+            found[name] = folder
+            continue
         if len(present) > 1:
             raise DropUnusable(f"{drop}: both {name}.csv and {name}.parquet are present; keep only one")
         if not present:
             if TABLES[name].required_file:
-                raise DropUnusable(f"{drop}: required file {name}.csv (or {name}.parquet) is missing")
+                raise DropUnusable(
+                    f"{drop}: required file {name}.csv (or {name}.parquet, or a folder {name}/ of Parquet "
+                    "parts) is missing"
+                )
             continue
         if not present[0].is_file():
             raise DropUnusable(f"{present[0]}: not a regular file")
@@ -115,10 +130,46 @@ def locate(drop: Path, tables: Sequence[str]) -> dict[str, Path]:
     return found
 
 
+def part_files(folder: Path) -> list[Path]:
+    """The Parquet parts of a table's folder (contracts §1), in sorted name order. Ignored: hidden files,
+    ``_SUCCESS``, ``*.crc`` and other names starting with ``_`` or ``.`` (what Spark, Hive and Hadoop leave
+    beside the parts). Unusable: a Hive-style ``key=value/`` subfolder (a partitioned table: its column would be
+    lost), any other subfolder, or a file that is not ``*.parquet`` (never silently skipped)."""
+    parts: list[Path] = []
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise DropUnusable(f"{folder.name}/: cannot be read ({exc.strerror or exc})") from exc
+    for entry in entries:
+        name = entry.name
+        if name.startswith((".", "_")) or name.endswith(".crc"):
+            continue
+        where = f"{folder.name}/{name}"
+        if entry.is_dir():
+            if "=" in name:
+                raise DropUnusable(
+                    f"{where}: Hive-style partition folders (key=value/) are not read; write the table as "
+                    "plain Parquet parts with every column inside the files"
+                )
+            raise DropUnusable(f"{where}: a folder inside a table's folder is not read; keep the parts flat")
+        if not name.endswith(".parquet"):
+            raise DropUnusable(f"{where}: a table's folder holds only Parquet parts (*.parquet)")
+        if len(where) > PART_NAME_MAX:
+            raise DropUnusable(
+                f"{where}: a part's name is kept with its rows; at most {PART_NAME_MAX} characters"
+            )
+        if not entry.is_file():
+            raise DropUnusable(f"{where}: not a regular file")
+        parts.append(entry)
+    return parts
+
+
 def read_table(path: Path, table: Table, *, encoding: str = "utf-8") -> RawTable:
-    """Read one file of the drop (CSV or Parquet, by its suffix)."""
+    """Read one table of the drop: a CSV or Parquet file (by its suffix), or a folder of Parquet parts."""
     if encoding not in ENCODINGS:
         raise ValueError(f"unsupported encoding {encoding!r}; use one of {', '.join(ENCODINGS)}")
+    if path.is_dir():
+        return _read_parts(path, table)
     fmt = path.suffix.lstrip(".")
     try:
         if fmt == "parquet":
@@ -134,6 +185,44 @@ def read_table(path: Path, table: Table, *, encoding: str = "utf-8") -> RawTable
         raise DropUnusable(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
     source = SourceFile(table=table.name, filename=path.name, format=fmt, sha256=digest, rows=frame.height)
     return RawTable(table=table, source=source, frame=frame, ascii=ascii_only, blank_rows=blank_rows)
+
+
+def _read_parts(folder: Path, table: Table) -> RawTable:
+    """A folder of Parquet parts: the rows of every part in sorted part-name order, numbered across the parts
+    (``part_places`` gives each row's part and line back). Every part must have the same columns and types as
+    the first; an empty folder is a table with no rows."""
+    parts = part_files(folder)
+    frames: list[pl.DataFrame] = []
+    sources: list[SourceFile] = []
+    first: tuple[str, dict[str, pl.DataType]] | None = None
+    for part in parts:
+        name = f"{folder.name}/{part.name}"
+        try:
+            schema = dict(pl.read_parquet_schema(part))
+        except _READ_ERRORS as exc:
+            raise DropUnusable(f"{name}: not a readable Parquet file") from exc
+        if first is None:
+            first = (name, schema)
+        elif schema != first[1]:
+            raise DropUnusable(f"{name}: its columns or types differ from {first[0]}; every part must match")
+        try:
+            digest = file_sha256(part)
+        except OSError as exc:
+            raise DropUnusable(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+        frame = _parquet_frame(part, table, name=name)
+        frames.append(frame.drop("line"))
+        sources.append(SourceFile(table.name, name, "parquet", digest, frame.height))
+    if frames:
+        frame = pl.concat(frames, how="vertical", rechunk=False)
+    else:
+        frame = pl.DataFrame(schema={c.name: pl.String() for c in table.columns})
+    frame = frame.insert_column(0, _row_numbers(frame.height, 2))
+    digest = sha256_hex("".join(f"{p.filename} {p.sha256}\n" for p in sources).encode("utf-8"))
+    source = SourceFile(
+        table=table.name, filename=f"{folder.name}/", format="parquet", sha256=digest, rows=frame.height,
+        parts=tuple(sources),
+    )  # fmt: skip
+    return RawTable(table=table, source=source, frame=frame, ascii=False, blank_rows=False)
 
 
 def file_sha256(path: Path) -> str:
@@ -157,12 +246,21 @@ def content_hash_of(digests: Mapping[str, str]) -> str:
 
 
 def drop_files(drop: Path) -> list[Path]:
-    """The regular files in ``drop`` named as a table's file (``X.csv``, ``X.parquet``), in schema order: what a
-    drop holds even when it cannot be used (to identify a refused drop). Empty when ``drop`` is no directory."""
+    """The regular files in ``drop`` named as a table's file (``X.csv``, ``X.parquet``, and the ``*.parquet``
+    parts of a folder ``X/``), in schema order: what a drop holds even when it cannot be used (to identify a
+    refused drop). Empty when ``drop`` is no directory."""
     if not drop.is_dir():
         return []
-    candidates = (drop / f"{name}.{fmt}" for name in TABLE_ORDER for fmt in FORMATS)
-    return [path for path in candidates if path.is_file()]
+    found: list[Path] = []
+    for name in TABLE_ORDER:
+        found += [drop / f"{name}.{fmt}" for fmt in FORMATS if (drop / f"{name}.{fmt}").is_file()]
+        folder = drop / name
+        if folder.is_dir():
+            try:
+                found += sorted(p for p in folder.iterdir() if p.name.endswith(".parquet") and p.is_file())
+            except OSError:
+                continue
+    return found
 
 
 # --- CSV --------------------------------------------------------------------------------------------------
@@ -396,8 +494,8 @@ def _check_closed_quotes(text: str, filename: str, last_start: int, total_lines:
 _TEXT_KINDS = frozenset({"id", "text", "enum", "code", "month", "phone"})
 
 
-def _parquet_frame(path: Path, table: Table) -> pl.DataFrame:
-    filename = path.name
+def _parquet_frame(path: Path, table: Table, *, name: str | None = None) -> pl.DataFrame:
+    filename = name or path.name
     try:
         schema = pl.read_parquet_schema(path)
     except _READ_ERRORS as exc:

@@ -29,8 +29,9 @@ def file_summary(drop: ValidatedDrop) -> Table:
     for name in ("file", "rows", "accepted", "rejected", "errors", "warnings"):
         table.add_column(name, justify="left" if name == "file" else "right")
     for name, source in drop.files.items():
-        errors = counts.get((source.filename, ERROR), 0)
-        warnings = counts.get((source.filename, WARNING), 0)
+        names = [source.filename, *(p.filename for p in source.parts)]  # a folder: its parts' problems too
+        errors = sum(counts.get((n, ERROR), 0) for n in names)
+        warnings = sum(counts.get((n, WARNING), 0) for n in names)
         accepted = drop.tables[name].height if name in drop.tables else 0
         rejected = drop.rejected[name].height if name in drop.rejected else 0
         table.add_row(

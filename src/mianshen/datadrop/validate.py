@@ -40,7 +40,7 @@ from .checks import (
     typed_from_text,
     value_checks,
 )
-from .drop import DropUnusable, SourceFile, ValidatedDrop
+from .drop import DropUnusable, SourceFile, ValidatedDrop, part_places
 from .schema import CODES, ERROR, REPORT_COLUMNS, TABLES, Table
 
 __all__ = ["KnownUnits", "TableResult", "empty_problems", "sort_problems", "validate_drop", "validate_table"]
@@ -211,12 +211,14 @@ class _TableValidator:
         row_errors = self._row_errors()
         if self.table.name == "units":
             self._check_shared_credit_codes(row_errors)
-        problems = self._problems()
+        problems = self._problems()  # lines numbered across a folder's parts, as the frame's
+        rejected = self._rejected(row_errors, problems)
+        file, line = part_places(self.source, problems["line"])  # as the report names them
         return TableResult(
             source=self.source,
             accepted=self._accepted(row_errors),
-            rejected=self._rejected(row_errors, problems),
-            problems=problems,
+            rejected=rejected,
+            problems=problems.with_columns(file, line),
         )
 
     def _add(self, code: str, column: str, rows: pl.Series | None, message: pl.Expr) -> None:
@@ -364,7 +366,10 @@ class _TableValidator:
         place for each key value, then the first line)."""
         height = self.frame.height
         rows = positions_mask(height, positions)
-        first_line = pl.repeat(None, height, dtype=pl.Int64, eager=True).alias("first_line")
+        if self.source.parts:  # the first row's place as the report names it: its line within its part
+            file, line = part_places(self.source, first)
+            first = (line.cast(pl.String) + " of " + file).alias("first")
+        first_line = pl.repeat(None, height, dtype=first.dtype, eager=True).alias("first_line")
         context = self.context.with_columns(first_line.scatter(positions, first))
         text = pl.format(message, *[displayed(pl.col(k)) for k in keys], pl.col("first_line"))
         hits = context.filter(rows).select(

@@ -285,6 +285,23 @@ def callback_rate(
         )  # fmt: skip
 
 
+# ---- retention (the periods on the portal's /privacy/) --------------------------------------------------------
+
+CALLBACK_RETENTION = timedelta(days=365)
+
+
+def callbacks_forget(*, now: datetime | None = None) -> int:
+    """Blank the requester's name and phone on call-backs closed more than a year before ``now`` (the period on
+    /privacy/). The reference, topic, district, outcome and rating stay, so the figures still count them; the
+    status page still answers, but no code can be sent any more. Returns how many requests were blanked."""
+    now = now or timezone.now()
+    return (
+        CallbackRequest.objects.filter(state=CallbackState.CLOSED, closed_at__lt=now - CALLBACK_RETENTION)
+        .exclude(phone="", name="")
+        .update(phone="", name="")
+    )
+
+
 # ---- the sweep (the worker, with a fake clock in tests) -----------------------------------------------------
 
 

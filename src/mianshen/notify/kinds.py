@@ -149,6 +149,8 @@ WORDS: dict[str, str] = {
     "objection_rejected": _("异议不成立，继续公示"),
     "objection_withdrawn": _("异议已撤回，继续公示"),
     "objection_upheld": _("异议成立，不予返还"),
+    "application_granted": _("准予，案件将在下一轮比对中继续办理"),
+    "application_refused": _("不予准许，理由可在 /apply/ 查看"),
 }
 
 

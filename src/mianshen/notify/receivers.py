@@ -11,6 +11,8 @@ case publicised/approved → excluded  ``dropped``         ``case<C>:dropped:v<v
 case objected → publicised/excluded  ``objection_outcome``  ``case<C>:objection:v<version>``
 case → awaiting_application          ``must_apply``      ``case<C>:must_apply:v<version>``
 case → awaiting_confirmation         ``confirm_dispatch``  ``case<C>:confirm_dispatch:v<version>``
+``application_submitted`` (cases)   ``application_received``  ``application<A>:received``
+``application_decided`` (cases)     ``application_decided``   ``application<A>:decided``
 ``unit_notices`` (payments)          ``payment_failed``, ``no_account``   the payment side's key
 ===================================  ==================  =========================================
 
@@ -27,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from django.dispatch import receiver
 
-from mianshen.cases.models import Case, Notice
-from mianshen.cases.signals import cases_moved, notice_opened
+from mianshen.cases.models import Application, Case, Notice
+from mianshen.cases.signals import application_decided, application_submitted, cases_moved, notice_opened
 from mianshen.cases.states import State
 from mianshen.core.bulkdb import one_parameter
 from mianshen.payments.models import Booking, Instruction, Payment
@@ -202,3 +204,39 @@ def payment_notices(
         messages += _both(Kind(n.kind), n.event, unit_id, phones.get(unit_id), params, case_id=n.case_id,
                           payment_id=n.payment_id, round_id=round_id)  # fmt: skip
     return messages_queue_many(messages=messages, actor=actor, reason="payment notices")
+
+
+def _application_messages(
+    app: Application, kind: Kind, event: str, params: dict[str, Any], actor: str
+) -> int:
+    case = app.case
+    phone = contacts([(case.unit_id, case.last_round_id)]).get(case.unit_id)
+    messages = _both(kind, event, case.unit_id, phone, params, case_id=case.pk, round_id=case.last_round_id)
+    return messages_queue_many(messages=messages, actor=actor, reason=f"application {app.pk}")
+
+
+@receiver(application_submitted, dispatch_uid="notify.application_received")
+def application_received(
+    sender: type[Application], *, application: Application, actor: str, **kwargs: Any
+) -> int:
+    """The unit is told its application arrived, with its reference."""
+    ref = application.reference or f"#{application.pk}"
+    return _application_messages(
+        application, Kind.APPLICATION_RECEIVED, f"application{application.pk}:received", {"ref": ref}, actor
+    )
+
+
+@receiver(application_decided, dispatch_uid="notify.application_decided")
+def application_decided_message(
+    sender: type[Application], *, application: Application, actor: str, **kwargs: Any
+) -> int:
+    """The unit is told the outcome of its application."""
+    ref = application.reference or f"#{application.pk}"
+    outcome = word("application_granted" if application.outcome == "granted" else "application_refused")
+    return _application_messages(
+        application,
+        Kind.APPLICATION_DECIDED,
+        f"application{application.pk}:decided",
+        {"ref": ref, "outcome": outcome},
+        actor,
+    )

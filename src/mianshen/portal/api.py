@@ -4,13 +4,17 @@ field and message); an unknown or unverified objection reference answers 404 the
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.middleware.csrf import get_token, rotate_token
 from django.utils.translation import get_language
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
+from ninja.utils import check_csrf
 
 from . import lookup, selectors, services
 from .codes import normalise_reference
@@ -69,6 +73,25 @@ def _fail(status: int, field: str, message: str) -> HttpError:
     error = HttpError(status, message)
     error.field = field  # type: ignore[attr-defined]
     return error
+
+
+CSRF_HELP = (
+    "CSRF token missing or incorrect: send the value of the csrftoken cookie (set when the session was opened) "
+    "in the X-CSRFToken header"
+)
+
+
+def session_csrf(request: HttpRequest) -> None:
+    """Refuse (403) an unsafe call that acts through the session (a rating, an application) without Django's
+    CSRF token (contracts §4: "with CSRF on unsafe methods"); the session endpoints hand the token out as the
+    ``csrftoken`` cookie."""
+    if check_csrf(request) is not None:
+        raise _fail(403, "csrf", CSRF_HELP)
+
+
+def session_opened(request: HttpRequest) -> None:
+    """A session was just opened with a code: a fresh CSRF token for it (the ``csrftoken`` cookie)."""
+    rotate_token(request)
 
 
 @api.exception_handler(HttpError)
@@ -201,6 +224,7 @@ def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status
         )
     verified = request.session.get(VERIFIED, [])
     request.session[VERIFIED] = [*verified[-9:], normalise_reference(ref)]
+    session_opened(request)
     return Status(204, None)
 
 
@@ -300,6 +324,7 @@ def lookup_session(request: HttpRequest, payload: LookupSessionIn) -> Status[Any
             ],
         )
     lookup.session_open(request.session, signin.unit_ids)
+    session_opened(request)
     return Status(204, None)
 
 
@@ -313,6 +338,124 @@ def case_own(request: HttpRequest) -> object:
     if not units:
         raise _fail(401, "", "sign in through /api/lookup/session first (the session lasts 30 minutes)")
     return {"cases": [c.__dict__ for c in lookup.lookup_cases(units, get_language() or "zh-hans")]}
+
+
+# ---- applications (contracts §4: the signed-in unit's, session + CSRF) ----------------------------------------
+
+
+class OfferOut(Schema):
+    kind: str
+    label: str
+    available: bool
+    why_not: str
+
+
+class DocumentOut(Schema):
+    id: int
+    name: str
+    content_type: str
+    size: int
+
+
+class ApplicationOut(Schema):
+    reference: str
+    kind: str
+    kind_label: str
+    submitted_at: datetime
+    outcome: str
+    outcome_label: str
+    decided_at: datetime | None
+    decision_reason: str
+    documents: list[DocumentOut]
+
+
+class CaseApplicationsOut(Schema):
+    number: str
+    unit_name: str
+    masked_credit_code: str
+    state: str
+    state_label: str
+    key_supervision: bool
+    offers: list[OfferOut]
+    applications: list[ApplicationOut]
+
+
+class ApplicationsOut(Schema):
+    cases: list[CaseApplicationsOut]
+
+
+class UploadIn(Schema):
+    name: str
+    content_base64: str
+
+
+class ApplicationIn(Schema):
+    case_number: str
+    kind: str
+    answers: dict[str, str] = {}
+    documents: list[UploadIn] = []
+
+
+class ApplicationCreated(Schema):
+    reference: str
+
+
+SIGN_IN_FIRST = "sign in through /api/lookup/session first (the session lasts 30 minutes)"
+
+
+@api.get(
+    "/applications",
+    response={200: ApplicationsOut, 401: Error},
+    summary="The signed-in unit's cases: the situations it may apply for now (and why not), its applications",
+)
+def applications_list(request: HttpRequest) -> object:
+    from . import applications
+
+    units = lookup.session_units(request.session)
+    if not units:
+        raise _fail(401, "", SIGN_IN_FIRST)
+    get_token(request)  # the CSRF cookie for the POST
+    return {
+        "cases": [
+            {**{k: v for k, v in c.__dict__.items() if k not in {"offers", "applications", "case_id"}},
+             "offers": [o.__dict__ for o in c.offers],
+             "applications": [{**a.__dict__, "documents": [d.__dict__ for d in a.documents]}
+                              for a in c.applications]}
+            for c in applications.session_applications(units)
+        ]
+    }  # fmt: skip
+
+
+@api.post(
+    "/applications",
+    response={201: ApplicationCreated, 400: Error, 401: Error, 403: Error, 422: Error},
+    summary="Apply (主动申请) for one of the signed-in unit's cases: the same checks and service as /apply/",
+)
+def applications_create(request: HttpRequest, payload: ApplicationIn) -> Status[Any]:
+    from . import applications
+
+    units = lookup.session_units(request.session)
+    if not units:
+        raise _fail(401, "", SIGN_IN_FIRST)
+    session_csrf(request)
+    case = next(
+        (c for c in applications.session_applications(units) if c.number == payload.case_number), None
+    )
+    if case is None:
+        raise _fail(422, "case_number", "no case with this number is open in this session")
+    files: list[tuple[str, bytes]] = []
+    for i, doc in enumerate(payload.documents[: applications.MAX_FILES + 1]):
+        try:
+            files.append((doc.name, base64.b64decode(doc.content_base64, validate=True)))
+        except (binascii.Error, ValueError):
+            raise _fail(422, f"documents.{i}", "not base64") from None
+    try:
+        draft = applications.draft_make(units, case.case_id, payload.kind, payload.answers, files)
+        app = applications.application_file(units, draft)
+    except applications.ApplicationInvalid as exc:
+        field, message = next(iter(exc.texts().items()))
+        raise _fail(422, field, message) from None
+    return Status(201, {"reference": app.reference})
 
 
 # 呼我必回 (its own module, so that the API can grow in parallel): /api/callbacks

@@ -22,7 +22,7 @@ from mianshen.notify.callbacks import (
 )
 
 from . import services
-from .api import Accepted, CodeIn, Error, _fail
+from .api import Accepted, CodeIn, Error, _fail, session_csrf, session_opened
 from .codes import normalise_reference
 from .services import CodeCheck
 
@@ -106,6 +106,7 @@ def callback_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status[
         )
     verified = request.session.get(VERIFIED, [])
     request.session[VERIFIED] = [*verified[-9:], reference]
+    session_opened(request)
     return Status(204, None)
 
 
@@ -134,10 +135,11 @@ def callback_get(request: HttpRequest, ref: str) -> object:
 
 @router.post(
     "/{ref}/rating",
-    response={200: CallbackOut, 400: Error, 404: Error, 422: Error},
-    summary="Rate the call-back 1–5 (好差评); 1–2 asks for a second call",
+    response={200: CallbackOut, 400: Error, 403: Error, 404: Error, 422: Error},
+    summary="Rate the call-back 1–5 (好差评); 1–2 asks for a second call (session + X-CSRFToken)",
 )
 def callback_rating(request: HttpRequest, ref: str, payload: RatingIn) -> object:
+    session_csrf(request)
     cb = _verified(request, ref)
     try:
         return _out(callback_rate(pk=cb.pk, rating=payload.rating, actor="公众 api"))

@@ -23,10 +23,12 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from mianshen.cases.documents import documents_sweep
 from mianshen.cases.models import Objection
 from mianshen.cases.services import CaseError, mask_credit_code, objection_record
 from mianshen.core import http
 from mianshen.core.jobs import job_enqueue
+from mianshen.notify.callbacks import callbacks_forget
 from mianshen.notify.models import CallbackRequest
 
 from .codes import code_hash, code_sender, new_code, new_reference, normalise_reference
@@ -251,12 +253,15 @@ class Swept:
     codes: int  # one-time code rows deleted (older than 30 days): status codes and lookup requests
     counters: int  # per-address counters whose window ended
     phones: int  # objectors' phones blanked (a year after the objection was decided)
+    callbacks: int = 0  # call-back requesters' names and phones blanked (a year after the request was closed)
+    documents: int = 0  # uploaded files no application names (a question page never submitted), a day old
 
 
 def portal_sweep(now: datetime | None = None) -> Swept:
     """Delete what is past its retention period (docs/portal.md, /privacy/): code rows after 30 days,
-    per-address counters after their window, and the objector's phone on a receipt a year after the decision
-    (the reference stays, so the status page still answers, but no code can be sent any more)."""
+    per-address counters after their window, the objector's phone on a receipt a year after the decision, and
+    a call-back requester's name and phone a year after the request was closed (the references stay, so the
+    status pages still answer, but no code can be sent any more)."""
     now = now or timezone.now()
     with transaction.atomic():
         codes, _ = StatusCode.objects.filter(created_at__lt=now - CODE_RETENTION).delete()
@@ -268,4 +273,6 @@ def portal_sweep(now: datetime | None = None) -> Swept:
             .filter(objection__decided_at__lt=now - PHONE_RETENTION)
             .update(phone="")
         )
-    return Swept(codes, counters, phones)
+        callbacks = callbacks_forget(now=now)
+    documents = documents_sweep(now)  # files only: after the rows above are committed or not, either way safe
+    return Swept(codes, counters, phones, callbacks, documents)

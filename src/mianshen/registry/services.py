@@ -20,7 +20,7 @@ from django.db import DataError, IntegrityError, transaction
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.datadrop import reader
-from mianshen.datadrop.drop import DropUnusable, ValidatedDrop
+from mianshen.datadrop.drop import DropUnusable, SourceFile, ValidatedDrop, part_places
 from mianshen.datadrop.schema import TABLE_ORDER, TABLES
 from mianshen.datadrop.validate import validate_drop
 
@@ -86,16 +86,7 @@ def snapshot_import(
                 source=_source_text(drop.path),
                 extracted_on=extracted_on,
                 imported_by=imported_by,
-                files=[
-                    {
-                        "table": f.table,
-                        "filename": f.filename,
-                        "format": f.format,
-                        "sha256": f.sha256,
-                        "rows": f.rows,
-                    }
-                    for f in drop.files.values()
-                ],
+                files=[_file_entry(f) for f in drop.files.values()],
                 rows_accepted={t: df.height for t, df in drop.tables.items()},
                 rows_rejected={t: df.height for t, df in drop.rejected.items() if df.height},
                 errors=drop.error_count,
@@ -193,10 +184,19 @@ def _fingerprint(path: Path) -> Fingerprint:
     files: dict[str, str] = {}
     for file in reader.drop_files(path):
         try:
-            files[file.name] = reader.file_sha256(file)
+            files[file.relative_to(path).as_posix()] = reader.file_sha256(file)  # units/part-0.parquet
         except OSError:
             continue
     return Fingerprint(files, reader.content_hash_of(files))
+
+
+def _file_entry(f: SourceFile) -> dict[str, Any]:
+    """A table's file as the snapshot keeps it; a folder of parts lists its parts too."""
+    entry: dict[str, Any] = {"table": f.table, "filename": f.filename, "format": f.format, "sha256": f.sha256,
+                             "rows": f.rows}  # fmt: skip
+    if f.parts:
+        entry["parts"] = [{"filename": p.filename, "sha256": p.sha256, "rows": p.rows} for p in f.parts]
+    return entry
 
 
 def _drop_fingerprint(drop: ValidatedDrop) -> Fingerprint:
@@ -244,11 +244,12 @@ NUL, NUL_KEPT_AS = "\x00", "\u2400"
 
 
 def _rejected_rows(drop: ValidatedDrop, table: str, rejected: pl.DataFrame) -> pl.DataFrame:
-    filename = next(f.filename for f in drop.files.values() if f.table == table)
+    source = next(f for f in drop.files.values() if f.table == table)
+    file, line = part_places(source, rejected["line"])  # a folder of parts: the part and the line within it
     value_cols = [c for c in TABLES[table].column_names if c in rejected.columns]
     values = [pl.col(c).cast(pl.String).str.replace_all(NUL, NUL_KEPT_AS, literal=True) for c in value_cols]
-    return rejected.select(
-        pl.lit(filename).alias("file"),
+    return rejected.with_columns(file, line).select(
+        pl.col("file"),
         pl.col("line"),
         pl.col("codes"),
         pl.struct(values).struct.json_encode().alias("values"),

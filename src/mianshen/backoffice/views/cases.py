@@ -11,14 +11,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from mianshen.cases.models import Case, NoticeEntry, Review
+from mianshen.cases.documents import DocumentRefused
+from mianshen.cases.models import Application, ApplicationDocument, Case, NoticeEntry, Review
 from mianshen.cases.services import (
     CaseError,
+    application_document_open,
     confirmation_record,
     mask_credit_code,
     review_decide,
@@ -26,6 +29,8 @@ from mianshen.cases.services import (
 )
 from mianshen.cases.states import PAYMENT_STATES, State
 from mianshen.cases.transitions import TransitionRefused
+from mianshen.payments.services.common import PaymentError
+from mianshen.payments.services.recovery import application_account_check
 from mianshen.reports.letters import letters_available
 
 from .. import payment_selectors, selectors
@@ -39,7 +44,7 @@ from ..forms import (
     ReviewDecideForm,
     ReviewPrepareForm,
 )
-from ..roles import Perm, allowed_perms, can
+from ..roles import Perm, allowed_perms, can, can_act
 from ..services import case_bank_view, case_contact_view, case_payment_accounts_view
 from ._base import actor, case_or_404, is_htmx, refusal_text, require_perm, staff_view
 
@@ -91,12 +96,14 @@ def render_case(
         "objections": objections,
         "reviews": reviews,
         "open_review": open_review,
-        "applications": case.applications.order_by("pk"),
+        "applications": case.applications.prefetch_related("documents").order_by("pk"),
         "confirmations": case.confirmations.order_by("pk"),
         "notice_entries": NoticeEntry.objects.filter(case=case).select_related("notice").order_by("pk"),
         "forms": forms_,
         "may_view_bank": Perm.VIEW_BANK in perms,
         "may_view_contact": Perm.VIEW_CONTACT in perms,
+        "may_view_documents": bool({Perm.PREPARE_REVIEW, Perm.DECIDE_REVIEW} & perms),
+        "may_check_account": Perm.PREPARE_CORRECTION in perms,
         "pay": pay,
         "may_view_files": can(request.user, Perm.VIEW_PAYMENT_FILES),
         "error": error,
@@ -223,4 +230,47 @@ def confirmation_record_view(request: HttpRequest, pk: int) -> HttpResponse:
     except REFUSED as exc:
         return render_case(request, case, status=422, bound={"confirmation": form}, error=refusal_text(exc))
     messages.success(request, _("用工单位确认已记录。"))
+    return redirect("backoffice:case", pk=case.pk)
+
+
+@staff_view()
+def application_document(request: HttpRequest, pk: int) -> HttpResponse:
+    """A document of an application, for an officer who reviews the case (audited); another district's: 404."""
+    doc = get_object_or_404(ApplicationDocument.objects.select_related("application"), pk=pk)
+    case = case_or_404(request, doc.application.case_id)
+    if not can_act(request.user, case, Perm.PREPARE_REVIEW) and not can_act(
+        request.user, case, Perm.DECIDE_REVIEW
+    ):
+        raise PermissionDenied(f"may not read the documents of case {case.pk}")
+    try:
+        doc, data = application_document_open(document_id=doc.pk, actor=actor(request))
+    except DocumentRefused as exc:
+        raise Http404(refusal_text(exc)) from None
+    response = HttpResponse(data, content_type=doc.content_type)
+    response["Content-Disposition"] = f'attachment; filename="document-{doc.pk}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_view(methods=("POST",))
+def application_account_check_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Compare a wrong-bank-details application's account with the account on file in the next drop."""
+    app = get_object_or_404(Application, pk=pk)
+    case = case_or_404(request, app.case_id)
+    require_perm(request, case, Perm.PREPARE_CORRECTION)
+    try:
+        result = application_account_check(application_id=app.pk, actor=actor(request))
+    except PaymentError as exc:
+        return render_case(request, case, status=422, error=refusal_text(exc))
+    if result.matches:
+        messages.success(
+            request,
+            _(
+                "单位所填账户与数据快照 %(snapshot)s 中的社保在用账户一致：可按在用账户更正并重新拨付（双人复核）。"
+            )
+            % {"snapshot": result.snapshot_id},
+        )
+    else:
+        messages.error(request, result.why)
     return redirect("backoffice:case", pk=case.pk)

@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
-from mianshen.cases.models import case_number
+from mianshen.audit.services import audit_record
+from mianshen.cases.models import Application, ApplicationKind, Case, case_number
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from ..crashpoints import maybe_crash
@@ -470,3 +471,46 @@ def payment_cancel(*, case_id: int, actor: str, reason: str) -> Payment:
                                               after={"case": case_id, "amount_fen": payment.amount_fen},
                                               reason=reason)])  # fmt: skip
     return payment
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """The account a unit gave in a wrong-bank-details application, compared with its account on file in a drop
+    imported after the failure: ``snapshot_id`` when it matches (a correction may then name it: the re-issue pays
+    the account as on file), else ``why`` (not yet on file, or which fields differ — never the account on file)."""
+
+    matches: bool
+    snapshot_id: int | None
+    why: str
+
+
+def application_account_check(*, application_id: int, actor: str) -> AccountCheck:
+    """Compare a wrong-bank-details application's account with the unit's account on file in the next drop
+    (``closedloop.correction_account_on_file``), audited (``application.account_checked``). The typed account is
+    never paid to: only a correction (four eyes) of the account on file re-issues the payment."""
+    app = Application.objects.select_related("case").get(pk=application_id)
+    if app.kind != ApplicationKind.WRONG_BANK_DETAILS:
+        raise PaymentError(_("申请 %(application)s 不是银行信息有误的申请"), application=app.pk)
+    payment = Payment.objects.select_related("case").filter(case_id=app.case_id).first()
+    if payment is None:
+        raise not_handed_over(app.case_id)
+    evidence = app.evidence if isinstance(app.evidence, dict) else {}
+    entered = AccountInput(
+        *(str(evidence.get(f, "")) for f in ("bank_code", "branch_code", "account_no", "account_name"))
+    )
+    failed = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
+    try:
+        on_file = correction_account_on_file(payment=payment, failed=failed, entered=entered)
+        result = AccountCheck(True, on_file.snapshot_id, "")
+    except AccountNotOnFile as refusal:
+        result = AccountCheck(False, None, refusal.text())
+    with transaction.atomic():
+        Case.objects.select_for_update().get(pk=app.case_id)
+        audit_record(
+            actor=actor,
+            action=Action.APPLICATION_ACCOUNT_CHECKED,
+            obj_type="application",
+            obj_id=str(app.pk),
+            after={"case": app.case_id, "matches": result.matches, "snapshot": result.snapshot_id},
+        )
+    return result

@@ -31,3 +31,12 @@ def yuan(fen: Any) -> str:
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise TypeError("yuan takes integer fen")
     return format_yuan(fen)
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    """``mapping[key]`` in a template ("" when missing)."""
+    try:
+        return mapping.get(key, "")
+    except AttributeError:
+        return ""

@@ -1,4 +1,4 @@
-"""`mianshen generate --units N --seed S --out DROP [--format csv|parquet]`: a synthetic data drop."""
+"""`mianshen generate --units N --seed S --out DROP [--format csv|parquet] [--parts N]`: a synthetic data drop."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mianshen.core.command import MianshenCommand, UserError
-from mianshen.datadrop.generate import MAX_UNITS, GenerateError, generate
+from mianshen.datadrop.generate import MAX_PARTS, MAX_UNITS, GenerateError, generate
 
 
 def _whole_number(option: str, text: str, low: int, high: int) -> int:
@@ -39,17 +39,24 @@ class Command(MianshenCommand):
         parser.add_argument(
             "--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)"
         )
+        parser.add_argument(
+            "--parts",
+            default="0",
+            help=f"write each table as a folder X/ of this many Parquet part files (1 … {MAX_PARTS:,}; contracts §1)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
         units = _whole_number("--units", options["units"], 1, MAX_UNITS)
         seed = _whole_number("--seed", options["seed"], 0, 2**64 - 1)
+        parts = _whole_number("--parts", options["parts"], 0, MAX_PARTS)
         started = time.monotonic()
         rows = generate(
             units=units,
             seed=seed,
             out=options["out"],
             fmt=options["format"],
+            parts=parts,
             progress=not options["no_progress"],
         )
         elapsed = time.monotonic() - started

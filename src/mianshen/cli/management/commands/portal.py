@@ -13,7 +13,9 @@ from mianshen.core.db import require_migrated_database
 class Command(MianshenCommand):
     help = (
         "The public portal's housekeeping. 'sweep': delete one-time code rows older than 30 days and ended "
-        "per-address counters, and blank objectors' phones a year after their objection was decided."
+        "per-address counters, blank objectors' phones a year after their objection was decided and call-back "
+        "requesters' names and phones a year after the call-back was closed, and delete uploaded files a day old "
+        "that no application names."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,5 +28,6 @@ class Command(MianshenCommand):
         swept = portal_sweep()
         self.stdout.write(
             f"deleted {swept.codes} code row(s) and {swept.counters} address counter(s); "
-            f"blanked {swept.phones} objector phone(s)"
+            f"blanked {swept.phones} objector phone(s) and {swept.callbacks} call-back requester(s); "
+            f"deleted {swept.documents} uploaded file(s) no application names"
         )
