@@ -78,6 +78,8 @@ AUDITED_READS = frozenset(
         "bank_file_download",
         "queue_export_csv",
         "queue_export_xlsx",
+        "case_letter",
+        "notice_list_pdf",
         "application_document",
     }
 )
@@ -88,6 +90,20 @@ def _make_rechecked(w: PayWorld) -> None:
     case = Case.objects.filter(state=State.EXCLUDED).order_by("pk").first()
     assert case is not None
     case_transition(case_id=case.pk, to=State.RECHECKED, actor="test", reason="test: rechecked")
+
+
+def _letter_kept(w: PayWorld) -> None:
+    """the paid case's letter made and kept already: the request is then the download alone (one event)"""
+    from mianshen.reports.letters import letter_document
+
+    letter_document(case=w.paid, kind="paid", actor="test")
+
+
+def _list_kept(w: PayWorld) -> None:
+    from mianshen.cases.models import Notice
+    from mianshen.reports.publicity_list import publicity_list_document
+
+    publicity_list_document(notice=Notice.objects.get(pk=w.notice_id), district=w.district, actor="test")
 
 
 def _locked_account(w: PayWorld) -> None:
@@ -211,6 +227,18 @@ PAGES: dict[str, Page] = {
         "get", lambda w: reverse("backoffice:case_contact", args=[w.publicised.pk]), CASE_READ
     ),
     "notices": Page("get", lambda w: reverse("backoffice:notices"), _all(200)),
+    "case_letter": Page(
+        "get",
+        lambda w: reverse("backoffice:case_letter", args=[w.paid.pk, "paid"]),
+        CASE_READ,
+        prepare=_letter_kept,
+    ),
+    "notice_list_pdf": Page(
+        "get",
+        lambda w: reverse("backoffice:notice_list_pdf", args=[w.notice_id, w.district]),
+        CASE_READ,
+        prepare=_list_kept,
+    ),
     "notice_detail": Page(
         "get", lambda w: reverse("backoffice:notice_detail", args=[w.notice_id]), _all(200)
     ),

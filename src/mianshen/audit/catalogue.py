@@ -165,6 +165,21 @@ class Action(IntEnum):
         "list.exported",
         "a staff member downloaded a list or a dashboard table (CSV/XLSX): which list, format, filters, rows",
     )
+    DOCUMENT_KEPT = (
+        850,
+        "document.kept",
+        "a PDF document (a letter to a unit, a district's publicity list) was rendered and kept with its SHA-256",
+    )
+    DOCUMENT_DOWNLOADED = (
+        851,
+        "document.downloaded",
+        "a staff member downloaded a kept document (a letter to a unit, a publicity list)",
+    )
+    DOCUMENT_UNIT_DOWNLOADED = (
+        852,
+        "document.unit_downloaded",
+        "a unit signed in through the portal's lookup downloaded its own letter",
+    )
 
     APPLICATION_DECIDED = (
         820,

@@ -5,7 +5,19 @@ from __future__ import annotations
 from django.urls import path
 from django.views.i18n import set_language
 
-from .views import callbacks, cases, dashboard, notices, payments, queues, recovery, rounds, signin, staff
+from .views import (
+    callbacks,
+    cases,
+    dashboard,
+    documents,
+    notices,
+    payments,
+    queues,
+    recovery,
+    rounds,
+    signin,
+    staff,
+)
 
 app_name = "backoffice"
 
@@ -27,6 +39,7 @@ urlpatterns = [
     path("queues/<slug:name>/export.<slug:fmt>", queues.queue_export, name="queue_export"),
     path("cases/<int:pk>/", cases.case_detail, name="case"),
     path("cases/<int:pk>/explanation/", cases.case_explanation, name="case_explanation"),
+    path("cases/<int:pk>/letters/<slug:kind>.pdf", documents.case_letter, name="case_letter"),
     path("cases/<int:pk>/bank/", cases.case_bank, name="case_bank"),
     path("applications/documents/<int:pk>/", cases.application_document, name="application_document"),
     path(
@@ -45,6 +58,7 @@ urlpatterns = [
     path("callbacks/<int:pk>/", callbacks.callback_detail, name="callback"),
     path("notices/open/", notices.notice_open_view, name="notice_open"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
+    path("notices/<int:pk>/list-<slug:district>.pdf", documents.notice_list_pdf, name="notice_list_pdf"),
     # payments: case level (scoped to the district)
     path("cases/<int:pk>/payment-accounts/", cases.case_payment_accounts, name="case_payment_accounts"),
     path("cases/<int:pk>/corrections/", recovery.correction_prepare_view, name="correction_prepare"),

@@ -9,7 +9,7 @@ in fen, and the units whose decision changes. ``report`` renders it as text; mon
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -38,6 +38,9 @@ class Simulation:
         pl.DataFrame
     )  # unit_id, credit_code, decision_/failed_/unknown_/routes_/amount_fen_ baseline, variant
     amount_only_changes: int  # units whose decision stays but whose amount changes
+    # coverage and cost by size class and by district (``breakdown``): one row per class or district
+    by_size_class: pl.DataFrame = field(default_factory=pl.DataFrame)
+    by_district: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def units(self) -> int:
@@ -51,6 +54,52 @@ def _coverage(rows: pl.DataFrame, suffix: str) -> pl.DataFrame:
     return rows.group_by(pl.col("decision"), pl.col("size_class").fill_null(NO_SIZE)).agg(
         pl.len().cast(pl.Int64).alias(f"units_{suffix}"),
         pl.col("amount_fen").sum().alias(f"amount_fen_{suffix}"),
+    )
+
+
+def share_text(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """``part ÷ whole`` as a decimal with 4 places, rounded half up in integers ("0.6875"); "" when whole is 0."""
+    q = (part * 20_000 + whole) // (2 * whole)
+    text = pl.format("{}.{}", q // 10_000, (q % 10_000).cast(pl.String).str.zfill(4))
+    return pl.when(whole > 0).then(text).otherwise(pl.lit(""))
+
+
+def breakdown(before: pl.DataFrame, after: pl.DataFrame, groups: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Coverage and cost per value of ``by`` (a column of ``groups``: unit_id → size class or district): the
+    insured units (every unit of the drop), the units covered (a payable decision: eligible, manual review or
+    pending confirmation) and their share of the insured, and the money, baseline beside variant."""
+    payable = pl.col("decision").is_in(C.PAYABLE_DECISIONS)
+
+    def side(rows: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        return rows.select(
+            "unit_id", payable.alias(f"covered_{suffix}"), pl.col("amount_fen").alias(f"amount_fen_{suffix}")
+        )
+
+    joined = groups.join(side(before, "baseline"), on="unit_id", how="left").join(
+        side(after, "variant"), on="unit_id", how="left"
+    )
+    out = (
+        joined.group_by(pl.col(by).fill_null(NO_SIZE).alias("key"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("units_insured"),
+            pl.col("covered_baseline").fill_null(False).sum().cast(pl.Int64),
+            pl.col("covered_variant").fill_null(False).sum().cast(pl.Int64),
+            pl.col("amount_fen_baseline").fill_null(0).sum().cast(pl.Int64),
+            pl.col("amount_fen_variant").fill_null(0).sum().cast(pl.Int64),
+        )
+        .sort("key")
+    )
+    return out.select(
+        pl.lit(by).alias("breakdown"),
+        "key",
+        "units_insured",
+        "covered_baseline",
+        "covered_variant",
+        share_text(pl.col("covered_baseline"), pl.col("units_insured")).alias("share_baseline"),
+        share_text(pl.col("covered_variant"), pl.col("units_insured")).alias("share_variant"),
+        "amount_fen_baseline",
+        "amount_fen_variant",
+        (pl.col("amount_fen_variant") - pl.col("amount_fen_baseline")).alias("amount_fen_change"),
     )
 
 
@@ -84,7 +133,15 @@ def simulate(
     amount_only = renamed.filter(
         ~changed & (pl.col("amount_fen_baseline") != pl.col("amount_fen_variant"))
     ).height
-    return Simulation(baseline, variant, as_of, coverage, changes, amount_only)
+    units = tables["units"]
+    units_df = units.collect() if isinstance(units, pl.LazyFrame) else units
+    groups = (
+        units_df.select(pl.col("unit_id").cast(pl.String), pl.col("district").cast(pl.String))
+        .unique("unit_id", keep="first")
+        .join(before.select("unit_id", "size_class"), on="unit_id", how="left")
+    )
+    return Simulation(baseline, variant, as_of, coverage, changes, amount_only,
+                      breakdown(before, after, groups, "size_class"), breakdown(before, after, groups, "district"))  # fmt: skip
 
 
 def _text(value: object) -> str:
@@ -137,4 +194,22 @@ def report(sim: Simulation, *, sample: int = 10) -> str:
         )
     if sim.changes.height > sample:
         lines.append(f"  … {sim.changes.height - sample} more (--out FILE.csv for the full list)")
+    lines += [
+        "",
+        "covered = a payable decision (eligible, manual review, pending confirmation); share of the insured",
+    ]
+    for frame, title in ((sim.by_size_class, "size class"), (sim.by_district, "district")):
+        lines += ["", f"{title:<12} {'insured':>9} {'covered':>9} {'→':^3} {'covered':<9} {'share':>7} {'→':^3} "
+                      f"{'share':<7} {'amount (yuan)':>18} {'→':^3} amount (yuan)"]  # fmt: skip
+        for row in frame.iter_rows(named=True):
+            lines.append(
+                f"{row['key']:<12} {row['units_insured']:>9} {row['covered_baseline']:>9} {'→':^3} "
+                f"{row['covered_variant']:<9} {row['share_baseline']:>7} {'→':^3} {row['share_variant']:<7} "
+                f"{format_yuan(row['amount_fen_baseline']):>18} {'→':^3} {format_yuan(row['amount_fen_variant'])}"
+            )
     return "\n".join(lines) + "\n"
+
+
+def breakdown_rows(sim: Simulation) -> pl.DataFrame:
+    """Both breakdowns in one frame (the csv and json output): by size class, then by district."""
+    return pl.concat([sim.by_size_class, sim.by_district], how="vertical")

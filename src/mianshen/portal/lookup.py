@@ -30,13 +30,9 @@ from mianshen.core.money import format_yuan
 from mianshen.notify.enquiries import enquiry_lookup_record
 from mianshen.notify.selectors import inbox
 from mianshen.notify.services import NotifyError
-from mianshen.payments.lifecycle import InstructionStatus
-from mianshen.payments.models import Instruction, Payment
-from mianshen.payments.reasons import reason_info
-from mianshen.policy.explain import TEXT, render
-from mianshen.policy.parameters import ParameterError, resolve
 from mianshen.registry.models import Snapshot, Unit
-from mianshen.screening.models import RoundDecision
+from mianshen.reports.unit_facts import payment_facts as _payment
+from mianshen.reports.unit_facts import public_explanation as _explanation
 
 from .codes import code_hash, code_sender, new_code
 from .models import LookupCode, LookupRequest
@@ -45,7 +41,6 @@ from .services import CODE_LIFETIME, CODE_TRIES, CodeCheck
 ACTOR = "公众 portal"
 SESSION_KEY = "portal_lookup"
 SESSION_LIFETIME = timedelta(minutes=30)
-DECISION_FIELDS = ("unit_id", "credit_code", "decision", "failed", "unknown", "routes", "amount_fen")
 
 
 def normalise_credit_code(text: object) -> str:
@@ -229,35 +224,6 @@ PAYMENT_LABELS = {
     "failed": _("拨付未成功"),
     "cancelled": _("已撤销"),
 }
-LIVE = {InstructionStatus.CREATED, InstructionStatus.FROZEN, InstructionStatus.UPLOADED,
-        InstructionStatus.NO_ANSWER, InstructionStatus.ACCEPTED, InstructionStatus.DISPUTED}  # fmt: skip
-
-
-def _explanation(case: Case, lang: str) -> str:
-    """The decision explained from the evidence stored with its round (as ``explain`` writes it), without the
-    staff's parameter listing; the credit code masked."""
-    rnd = case.last_round
-    if rnd is None:
-        return ""
-    decision = RoundDecision.objects.filter(round=rnd, unit_id=case.unit_id).first()
-    if decision is None:
-        return ""
-    evidence: Any = decision.evidence
-    if isinstance(evidence, str | bytes):
-        import json
-
-        evidence = json.loads(evidence)
-    if not isinstance(evidence, dict):
-        return ""
-    row = {**evidence, **{name: getattr(decision, name) for name in DECISION_FIELDS}}
-    try:
-        text = render(row, resolve(rnd.policy_id, rnd.as_of), lang)
-    except (ParameterError, KeyError, ValueError):
-        return ""
-    staff_part = text.find(TEXT[lang]["params"])
-    if staff_part > 0:
-        text = text[:staff_part]
-    return text.replace(decision.credit_code, mask_credit_code(decision.credit_code)).rstrip() + "\n"
 
 
 def _steps(case: Case) -> list[Step]:
@@ -289,30 +255,6 @@ def _steps(case: Case) -> list[Step]:
             Step("failed", str(STATE_LABELS[State(case.state)]), True, True, reached.get(case.state))
         )
     return steps
-
-
-def _payment(case: Case, lang: str) -> tuple[str, str, str, str]:
-    """(state, last 4 digits of the account, paid on, what failed and what to do)."""
-    payment = Payment.objects.filter(case=case).select_related("current").first()
-    if payment is None:
-        return "", "", "", ""
-    current: Instruction | None = payment.current or (
-        Instruction.objects.filter(payment=payment).order_by("-attempt").first()
-    )
-    last4 = current.creditor_account[-4:] if current is not None else ""
-    if payment.cancelled_at is not None:
-        return "cancelled", last4, "", ""
-    if current is None:
-        return "waiting", "", "", ""
-    if current.status == InstructionStatus.SETTLED:
-        return "paid", last4, current.booked_on.isoformat() if current.booked_on else "", ""
-    if current.status in LIVE:
-        return "in_progress", last4, "", ""
-    code = current.return_reason or (current.reject_codes.split() or [""])[0]
-    info = reason_info(code or None)
-    zh = lang.startswith("zh")
-    why = f"{info.meaning_zh if zh else info.meaning_en} {info.next_step_zh if zh else info.next_step_en}"
-    return "failed", last4, "", why.strip()
 
 
 def lookup_cases(unit_ids: tuple[str, ...], lang: str) -> list[CaseView]:

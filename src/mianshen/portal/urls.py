@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import apply_views, callback_views, lookup_views, views
+from . import apply_views, callback_views, letter_views, lookup_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -22,6 +22,7 @@ urlpatterns = [
     path("callback/done/", callback_views.callback_done, name="callback_done"),
     path("callback/status/", callback_views.callback_status_page, name="callback_status"),
     path("lookup/", lookup_views.lookup_page, name="lookup"),
+    path("lookup/letters/<int:case_id>/<slug:kind>.pdf", letter_views.letter_download, name="letter"),
     path("apply/", apply_views.apply_home, name="apply"),
     path("apply/new/<int:case_id>/<str:kind>/", apply_views.apply_new, name="apply_new"),
     path("apply/check/", apply_views.apply_check, name="apply_check"),

@@ -7,35 +7,14 @@ collection. ``MIANSHEN_CJK_FONT`` names another font file (``.ttc`` index with `
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
 from .exports import _fmt, shown
+from .fonts import FontMissing, cjk_font
 from .selectors import FIGURES, LABELS, Outcomes
 
-FONT_CANDIDATES: tuple[tuple[str, int], ...] = (
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),  # Debian fonts-noto-cjk: index 2 = SC
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),  # fonts-wqy-microhei
-)
-
-
-class FontMissing(Exception):
-    """No font with Chinese glyphs is installed."""
-
-
-def cjk_font() -> tuple[str, int]:
-    env = os.environ.get("MIANSHEN_CJK_FONT")
-    if env:
-        if not Path(env).is_file():
-            raise FontMissing(f"MIANSHEN_CJK_FONT={env}: no such font file")
-        return env, int(os.environ.get("MIANSHEN_CJK_FONT_INDEX", "0"))
-    for path, index in FONT_CANDIDATES:
-        if Path(path).is_file():
-            return path, index
-    raise FontMissing(
-        "no Chinese font installed: install fonts-noto-cjk (Debian) or set MIANSHEN_CJK_FONT to a font file"
-    )
+__all__ = ["FontMissing", "cjk_font", "write_pdf"]
 
 
 def write_pdf(outcomes: Outcomes, path: Path, *, public: bool) -> None:

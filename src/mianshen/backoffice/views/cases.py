@@ -31,6 +31,7 @@ from mianshen.cases.states import PAYMENT_STATES, State
 from mianshen.cases.transitions import TransitionRefused
 from mianshen.payments.services.common import PaymentError
 from mianshen.payments.services.recovery import application_account_check
+from mianshen.reports.letters import letters_available
 
 from .. import payment_selectors, selectors
 from ..display import lang_code
@@ -90,6 +91,7 @@ def render_case(
         "masked_credit_code": mask_credit_code(case.credit_code),
         "history": case.history.select_related("round").order_by("pk"),
         "explanation": selectors.case_explanation(case, lang),
+        "letters": letters_available(case),
         "events": selectors.case_audit_events(case),
         "objections": objections,
         "reviews": reviews,

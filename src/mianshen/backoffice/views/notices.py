@@ -86,6 +86,7 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "notice": notice,
             "page": paginate(request, entries),
             "entries_total": entries.count(),
+            "districts": sorted(set(entries.values_list("district", flat=True).distinct())),
             "objections": objections.select_related("case").order_by("pk"),
         },
     )

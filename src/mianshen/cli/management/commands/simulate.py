@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from mianshen.core.command import MianshenCommand, UserError
 from mianshen.datadrop.drop import DropUnusable
 from mianshen.policy.output import write_csv
 from mianshen.policy.parameters import SPECS, ParameterError, parse_assignment, with_overrides
-from mianshen.policy.simulate import report, simulate
+from mianshen.policy.simulate import Simulation, breakdown_rows, report, simulate
 
 from ._policy import add_policy_arguments, read_drop, resolve_params
 
@@ -38,6 +39,13 @@ class Command(MianshenCommand):
             "--out", type=Path, metavar="FILE.csv", help="write every unit that changes decision"
         )
         parser.add_argument("--sample", type=int, default=10, help="changed units listed (default 10)")
+        parser.add_argument(
+            "--format",
+            choices=["table", "csv", "json"],
+            default="table",
+            help="table: the report in words; csv / json: coverage (units and share of the insured) and cost "
+            "by size class and by district, baseline beside variant",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         params, as_of = resolve_params(options)
@@ -51,10 +59,34 @@ class Command(MianshenCommand):
         drop = read_drop(options)
         result = simulate(drop.tables, params, variant, as_of)
         self.stderr.write(f"{drop.rejected_rows} rows rejected")
-        self.stdout.write(report(result, sample=max(options["sample"], 0)), ending="")
+        if options["format"] == "csv":
+            self.stdout.write(breakdown_rows(result).write_csv(), ending="")
+        elif options["format"] == "json":
+            self.stdout.write(_json(result) + "\n", ending="")
+        else:
+            self.stdout.write(report(result, sample=max(options["sample"], 0)), ending="")
         if options["out"] is not None:
             try:
                 write_csv(result.changes, options["out"])
             except OSError as exc:
                 raise UserError(f"cannot write {options['out']}: {exc.strerror or exc}") from exc
-            self.stdout.write(f"wrote {result.changes.height:,} changed units to {options['out']}")
+            stream = self.stdout if options["format"] == "table" else self.stderr
+            stream.write(f"wrote {result.changes.height:,} changed units to {options['out']}")
+
+
+def _json(result: Simulation) -> str:
+    """The simulation as one JSON object: the parameters changed, totals and both breakdowns (money in fen)."""
+    return json.dumps(
+        {
+            "policy": result.baseline.policy_id,
+            "as_of": result.as_of.isoformat(),
+            "overrides": {k: str(v) for k, v in sorted(result.variant.overrides.items())},
+            "units": result.units,
+            "cost_fen_baseline": result.total("amount_fen_baseline"),
+            "cost_fen_variant": result.total("amount_fen_variant"),
+            "units_changing_decision": result.changes.height,
+            "breakdowns": breakdown_rows(result).to_dicts(),
+        },
+        ensure_ascii=False,
+        indent=1,
+    )
