@@ -160,6 +160,11 @@ class Action(IntEnum):
         "calendar.workdays_loaded",
         "make-up working days (调休) were added to the calendar",
     )
+    CALLBACK_PHONE_VIEWED = (
+        830,
+        "callback.phone_viewed",
+        "a staff member revealed a call-back requester's full phone number",
+    )
 
     # 9xx the audit trail itself
     AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"

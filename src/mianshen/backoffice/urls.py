@@ -5,7 +5,20 @@ from __future__ import annotations
 from django.urls import path
 from django.views.i18n import set_language
 
-from .views import callbacks, cases, dashboard, notices, payments, queues, recovery, rounds, signin, staff
+from .views import (
+    callbacks,
+    cases,
+    dashboard,
+    enquiries,
+    notices,
+    outbox,
+    payments,
+    queues,
+    recovery,
+    rounds,
+    signin,
+    staff,
+)
 
 app_name = "backoffice"
 
@@ -37,6 +50,10 @@ urlpatterns = [
     path("notices/", notices.notice_list, name="notices"),
     path("callbacks/", callbacks.callback_queue, name="callbacks"),
     path("callbacks/<int:pk>/", callbacks.callback_detail, name="callback"),
+    path("callbacks/<int:pk>/phone/", callbacks.callback_phone, name="callback_phone"),
+    path("outbox/", outbox.outbox_page, name="outbox"),
+    path("outbox/<int:pk>/retry/", outbox.outbox_retry, name="outbox_retry"),
+    path("enquiries/", enquiries.enquiries_page, name="enquiries"),
     path("notices/open/", notices.notice_open_view, name="notice_open"),
     path("notices/<int:pk>/", notices.notice_detail, name="notice_detail"),
     # payments: case level (scoped to the district)

@@ -141,6 +141,4 @@ def official_years(path: Path = OFFICIAL_CALENDAR) -> list[OfficialYear]:
 def official_calendar(path: Path = OFFICIAL_CALENDAR) -> Calendar:
     """The official calendar of ``data/calendar_cn.toml`` alone (what the data migration seeds)."""
     years = official_years(path)
-    return Calendar.of(
-        (d for y in years for d in y.holidays), (d for y in years for d in y.workdays)
-    )
+    return Calendar.of((d for y in years for d in y.holidays), (d for y in years for d in y.workdays))
