@@ -12,6 +12,7 @@ alike); a payment of another district's case is 404 like the case.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,6 +160,26 @@ def _wrong_bank(w: PayWorld) -> None:
                                evidence={**evidence, "account_name": w.failed.unit_name})  # fmt: skip
 
 
+def _dead_letter(w: PayWorld) -> None:
+    """a failed SMS about a case of the world's district D, for the outbox's retry"""
+    from mianshen.notify.services import message_queue, message_transition
+    from mianshen.notify.states import MessageState
+
+    case = Case.objects.filter(district=w.district).order_by("pk").first()
+    assert case is not None
+    msg = message_queue(kind="approved", channel="sms", to="13800138000", key=f"auth:{uuid.uuid4().hex}",
+                        context={"unit_name": case.unit_name, "amount": "1.00"}, case_id=case.pk,
+                        unit_id=case.unit_id)  # fmt: skip
+    message_transition(message_id=msg.pk, to=MessageState.FAILED, actor="test", reason="test: refused")
+
+
+def _dead_letter_pk(w: PayWorld) -> int:
+    from mianshen.notify.models import Message
+
+    last = Message.objects.filter(state="failed", case__district=w.district).order_by("-id").first()
+    return last.pk if last is not None else 0
+
+
 PAGES: dict[str, Page] = {
     "application_document": Page(
         "get",
@@ -200,6 +221,26 @@ PAGES: dict[str, Page] = {
         _only(302, "city", "own", other=404),
         data=lambda w: {"outcome": "answered", "note": "已电话答复"},
         prepare=_callback,
+    ),
+    "callback_phone": Page(  # the full number: an audited read, a POST
+        "post",
+        lambda w: reverse("backoffice:callback_phone", args=[_callback_pk(w)]),
+        CASE_READ,
+        prepare=_callback,
+    ),
+    "outbox": Page("get", lambda w: reverse("backoffice:outbox"), _all(200), prepare=_dead_letter),
+    "outbox_retry": Page(
+        "post",
+        lambda w: reverse("backoffice:outbox_retry", args=[_dead_letter_pk(w)]),
+        _only(302, "city", "own", other=404),
+        prepare=_dead_letter,
+    ),
+    "enquiries": Page("get", lambda w: reverse("backoffice:enquiries"), _all(200)),
+    "enquiry_record": Page(
+        "post",
+        lambda w: reverse("backoffice:enquiries"),
+        _only(302, "city", "own", "other"),
+        data=lambda w: {"topic": "何时到账", "credit_code": "", "outcome": "answered"},
     ),
     "queue_review": Page("get", lambda w: reverse("backoffice:queue", args=["review"]), _all(200)),
     "queue_confirmation": Page(

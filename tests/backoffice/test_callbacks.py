@@ -40,7 +40,7 @@ def test_district_scope_countdown_outcome_and_figures() -> None:
     assert "已超时" in page and "已升级" in page and ("剩" in page or "已超时" in page)
     assert officer.get(f"/office/callbacks/{theirs.pk}/").status_code == 404
     detail = officer.get(f"/office/callbacks/{mine.pk}/").content.decode()
-    assert 'id="outcome-form"' in detail and "13700137000" in detail
+    assert 'id="outcome-form"' in detail and "137****7000" in detail and "13700137000" not in detail
     refused = officer.post(f"/office/callbacks/{mine.pk}/", {"outcome": "answered", "note": ""})
     assert refused.status_code == 422
     done = officer.post(f"/office/callbacks/{mine.pk}/", {"outcome": "answered", "note": "已解释"})

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
 from mianshen.notify.enquiries import (
+    EnquiryError,
     enquiries_by_channel,
     enquiry_callback_record,
     enquiry_lookup_record,
@@ -57,10 +58,16 @@ def test_counts_by_channel_and_outcome() -> None:
 
 
 def test_bad_input_is_refused() -> None:
-    with pytest.raises(NotifyError, match="topic"):
+    with pytest.raises(EnquiryError) as topic:
         enquiry_phone_record(topic=" ", outcome="answered", actor="o")
-    with pytest.raises(NotifyError, match="answered or forwarded"):
+    assert topic.value.field == "topic" and isinstance(topic.value, NotifyError)
+    with pytest.raises(EnquiryError) as outcome:
         enquiry_phone_record(topic="x", outcome="signed_in", actor="o")
+    assert outcome.value.field == "outcome"
+    for code, why in (("91110105MA0000000", "18"), ("91110105MA00000099", "没有")):  # too short; unknown
+        with pytest.raises(EnquiryError, match=why) as bad:
+            enquiry_phone_record(topic="x", outcome="answered", actor="o", credit_code=code)
+        assert bad.value.field == "credit_code"
     with pytest.raises(NotifyError):
         enquiry_lookup_record(unit_id=" ")
     assert not Enquiry.objects.exists()

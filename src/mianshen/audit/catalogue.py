@@ -201,6 +201,11 @@ class Action(IntEnum):
         "application.account_checked",
         "the account a unit gave was compared with its account on file in a drop imported after the failure",
     )
+    CALLBACK_PHONE_VIEWED = (
+        830,
+        "callback.phone_viewed",
+        "a staff member revealed a call-back requester's full phone number",
+    )
 
     # 9xx the audit trail itself
     AUDIT_CHECKPOINT = 900, "audit.checkpoint", "the chain head was written to the checkpoint file"

@@ -2,8 +2,8 @@
 
 "Every staff view of bank or contact data is itself an audit event": the event is written *before* the data
 is returned, in the same transaction, so no one sees an account number without a trace. That holds for a unit's
-account on file (bank panel), the accounts its payment was sent to or corrected to (payment accounts panel) and
-a whole bank file (download: the accounts of many units).
+account on file (bank panel), the accounts its payment was sent to or corrected to (payment accounts panel),
+a whole bank file (download: the accounts of many units) and a call-back requester's full phone number.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.db import transaction
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.cases.models import Case
+from mianshen.notify.models import CallbackRequest
 from mianshen.payments.models import BankFile, Correction, Instruction
 from mianshen.registry.models import BankAccount, Unit
 
@@ -129,3 +130,19 @@ def bank_file_download(*, bank_file: BankFile, user: Any) -> bytes:
             "back office: bank file download",
         )
     return data
+
+
+def callback_phone_view(*, callback: CallbackRequest, user: Any) -> str:
+    """A call-back requester's full phone number (elsewhere it is masked, ``138****8000``); records
+    ``callback.phone_viewed`` first, in the same transaction — the officer asks for it to make the call."""
+    with transaction.atomic():
+        phone = str(CallbackRequest.objects.values_list("phone", flat=True).get(pk=callback.pk))
+        _record_access(
+            user,
+            Action.CALLBACK_PHONE_VIEWED,
+            "callback",
+            callback.reference,
+            {"district": callback.district, "state": callback.state},
+            "back office: call-back phone",
+        )
+    return phone

@@ -11,21 +11,26 @@ Each record is written with an ``enquiry.recorded`` audit event in the same tran
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
+from mianshen.registry.models import Unit
 
 from .models import Enquiry, EnquiryChannel, EnquiryOutcome
 from .services import NotifyError
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+CREDIT_CODE = re.compile(r"^[0-9A-Z]{18}$")
 
 
 def _record(
@@ -51,16 +56,50 @@ def _record(
     return enquiry
 
 
+class EnquiryError(NotifyError):
+    """A phone consultation refused; ``field`` names the form field."""
+
+    def __init__(self, message: Any, field: str = "") -> None:
+        super().__init__(str(message))
+        self.field = field
+
+
+def unit_by_credit_code(credit_code: str) -> tuple[str, str] | None:
+    """(unit id, district) of the unit with ``credit_code`` in the newest snapshot that lists it, or None."""
+    code = "".join(credit_code.split()).upper()
+    row = (
+        Unit.objects.filter(credit_code=code)
+        .order_by("-snapshot_id")
+        .values_list("unit_id", "district")
+        .first()
+        if code
+        else None
+    )
+    return (row[0], row[1] or "") if row else None
+
+
 def enquiry_phone_record(
     *, topic: str, outcome: str, actor: str, unit_id: str | None = None, district: str = "",
-    now: datetime | None = None,
+    credit_code: str = "", now: datetime | None = None,
 ) -> Enquiry:  # fmt: skip
-    """A phone consultation, as the officer who took it records it."""
+    """A phone consultation, as the officer who took it records it. ``credit_code`` (when the caller gave it)
+    names the unit: its unit id and district are taken from the newest snapshot; an unknown or malformed code
+    is refused (``EnquiryError`` with ``field="credit_code"``) rather than recorded against no one."""
     topic = topic.strip()
     if not topic:
-        raise NotifyError("a phone consultation needs its topic")
+        raise EnquiryError(_("请填写咨询主题"), "topic")
+    if len(topic) > 200:
+        raise EnquiryError(_("咨询主题不超过 200 字"), "topic")
     if outcome not in (EnquiryOutcome.ANSWERED, EnquiryOutcome.FORWARDED):
-        raise NotifyError("the outcome of a phone consultation is answered or forwarded")
+        raise EnquiryError(_("请选择已答复或已转办"), "outcome")
+    code = "".join(credit_code.split()).upper()
+    if code:
+        if not CREDIT_CODE.match(code):
+            raise EnquiryError(_("统一社会信用代码应为 18 位"), "credit_code")
+        found = unit_by_credit_code(code)
+        if found is None:
+            raise EnquiryError(_("数据快照中没有该统一社会信用代码的单位"), "credit_code")
+        unit_id, district = found[0], found[1] or district
     return _record(channel=EnquiryChannel.PHONE, key=f"phone:{uuid.uuid4().hex}", outcome=EnquiryOutcome(outcome),
                    actor=actor, topic=topic, unit_id=(unit_id or "").strip() or None, district=district, now=now)  # fmt: skip
 
@@ -102,3 +141,11 @@ def enquiries_by_channel(*, first: date | None = None, last: date | None = None)
         out[channel][outcome] = n
         out[channel]["total"] += n
     return out
+
+
+def enquiries_recent(rows: QuerySet[Enquiry] | None = None, *, channel: str = "") -> QuerySet[Enquiry]:
+    """Enquiries newest first (``rows``: already scoped by the caller), optionally of one channel."""
+    rows = Enquiry.objects.all() if rows is None else rows
+    if channel in EnquiryChannel.values:
+        rows = rows.filter(channel=channel)
+    return rows.order_by("-at", "-id")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .kinds import Channel, Kind
 from .models import Message
 from .services import hide_secret, mask
+from .states import MessageState
 
 
 def outbox(
@@ -51,3 +52,38 @@ def message_public(msg: Message, *, unmask: bool = False) -> dict[str, Any]:
         "body": body,
         "body_en": msg.body_en if unmask else hide_secret(msg, msg.body_en),
     }
+
+
+# The back office's outbox page: what went wrong (issue 12: "a dead letter … that shows in the back office").
+TROUBLE = ("failed", "retrying", "suppressed")
+
+
+def outbox_trouble(
+    rows: QuerySet[Message], *, state: str = "failed", kind: str = "", channel: str = ""
+) -> QuerySet[Message]:
+    """``rows`` (already scoped) narrowed to messages in trouble, newest first: ``failed`` (dead letters and
+    refusals), ``retrying`` (queued again after a failed attempt), ``suppressed`` (never sent), or ``all``
+    three; optionally one kind and one channel (unknown values are ignored)."""
+    wanted = {
+        "failed": Q(state="failed"),
+        "retrying": Q(state="queued", attempts__gt=0) & ~Q(last_error=""),
+        "suppressed": Q(state="suppressed"),
+    }
+    if state in wanted:
+        rows = rows.filter(wanted[state])
+    else:
+        rows = rows.filter(wanted["failed"] | wanted["retrying"] | wanted["suppressed"])
+    if kind in {k.value for k in Kind}:
+        rows = rows.filter(kind=kind)
+    if channel in {c.value for c in Channel}:
+        rows = rows.filter(channel=channel)
+    return rows.order_by("-id")
+
+
+def outbox_state_counts(rows: QuerySet[Message]) -> dict[str, int]:
+    """Messages per state (every state present, 0 when none), plus ``retrying`` (queued after a failed attempt)."""
+    out = {s.value: 0 for s in MessageState}
+    for state, n in rows.values_list("state").annotate(n=Count("id")).order_by():
+        out[state] = n
+    out["retrying"] = rows.filter(state="queued", attempts__gt=0).exclude(last_error="").count()
+    return out

@@ -32,7 +32,7 @@ from mianshen.core.jobs import job_enqueue
 
 from .kinds import CATALOGUE, Channel, Kind, render, resolve, templates
 from .models import Message
-from .states import FINAL, RECEIPT_WAIT, MessageState, can_move
+from .states import FINAL, RECEIPT_WAIT, RETRY, MessageState, can_move
 
 log = logging.getLogger(__name__)
 M = MessageState
@@ -72,16 +72,26 @@ class MessageTransitionRefused(NotifyError):
 
 
 def message_transition(
-    *, message_id: int, to: MessageState, actor: str, reason: str, changes: Mapping[str, Any] | None = None
+    *,
+    message_id: int,
+    to: MessageState,
+    actor: str,
+    reason: str,
+    changes: Mapping[str, Any] | None = None,
+    retry: bool = False,
 ) -> Message:
     """Move one message (locked) from its state to ``to``, setting ``changes`` (other fields) with it; an audit
     event with the state before and after, in the same transaction. A move to a final state sets ``closed_at``.
-    Raises ``MessageTransitionRefused`` (nothing written) when ``states.TRANSITIONS`` does not allow it."""
+    Raises ``MessageTransitionRefused`` (nothing written) when ``states.TRANSITIONS`` does not allow it.
+    ``retry``: the one move out of a final state, ``failed → queued`` (``states.RETRY``), which a person asks for
+    (``message_retry``); it reopens the message (``closed_at`` cleared)."""
     changes = dict(changes or {})
     with transaction.atomic():
         msg = Message.objects.select_for_update().get(pk=message_id)
         current = MessageState(msg.state)
-        if not can_move(current, to, closed=msg.closed_at is not None):
+        if retry and (current, to) in RETRY:
+            changes["closed_at"] = None
+        elif not can_move(current, to, closed=msg.closed_at is not None):
             raise MessageTransitionRefused(
                 f"message {msg.pk}: {current.value} → {to.value} is not an allowed move"
                 + (" (closed)" if msg.closed_at else "")
@@ -106,6 +116,32 @@ def message_transition(
             reason=reason[:500],
         )
     return msg
+
+
+def message_retry(*, message_id: int, actor: str, reason: str = "") -> Message:
+    """Put a failed message (a dead letter, or one the provider refused or reported failed) back in the queue,
+    due now: what a person in the back office asks for (audited as the transition, with ``actor``). Its tries
+    restart at 1 when it had reached a sender, so that the next attempt asks the provider first whether it has
+    the message (never sent twice); the provider id of the failed send is dropped, so a late receipt for it
+    cannot close the new attempt. Raises ``MessageTransitionRefused`` unless the message is ``failed``."""
+    with transaction.atomic():
+        msg = Message.objects.select_for_update().get(pk=message_id)
+        if msg.state != M.FAILED:
+            raise MessageTransitionRefused(
+                f"message {msg.pk}: only a failed message can be retried ({msg.state})"
+            )
+        return message_transition(
+            message_id=msg.pk,
+            to=M.QUEUED,
+            actor=actor,
+            reason=("retried by staff: " + reason.strip())[:500] if reason.strip() else "retried by staff",
+            changes={
+                "attempts": 1 if msg.attempts else 0,
+                "next_attempt_at": timezone.now(),
+                "provider_id": "",
+            },
+            retry=True,
+        )
 
 
 def _snapshot(msg: Message) -> dict[str, Any]:

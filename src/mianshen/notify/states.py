@@ -12,7 +12,8 @@ A message is queued in the transaction of the event that causes it, then deliver
 
 ``sent ──► sent`` is the one move that only closes a message: no receipt came within ``RECEIPT_WAIT`` (72 h),
 so the message is final as ``sent`` (``closed_at`` set) and later receipts change nothing.
-``queued ──► queued`` records an attempt (or a deferral for quiet hours). Everything else is refused.
+``queued ──► queued`` records an attempt (or a deferral for quiet hours). ``failed ──► queued`` is a retry a
+person asks for in the back office (``RETRY``; never taken by delivery or receipts). Everything else is refused.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
 }
 
 FINAL: frozenset[MessageState] = frozenset({M.DELIVERED, M.FAILED, M.SUPPRESSED})
+# The one way out of a final state, and only when a person asks for it (``services.message_retry``, the back
+# office's outbox page): a failed message back in the queue. Delivery and receipts never take it.
+RETRY: frozenset[tuple[MessageState, MessageState]] = frozenset({(M.FAILED, M.QUEUED)})
 RECEIPT_WAIT = timedelta(hours=72)  # a ``sent`` message with no receipt after this is final (contracts §4)
 
 

@@ -9,9 +9,11 @@ it with hypothesis).
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -19,6 +21,7 @@ WORK_START = time(9, 0)
 WORK_END = time(17, 0)
 WORKING_DAY = timedelta(hours=8)  # one working day
 _LIMIT_DAYS = 3660  # a calendar with no working day for ten years is a broken calendar
+OFFICIAL_CALENDAR = Path(__file__).with_name("data") / "calendar_cn.toml"
 
 
 class CalendarError(ValueError):
@@ -97,3 +100,45 @@ def working_between(a: datetime, b: datetime, calendar: Calendar) -> timedelta:
 def in_working_time(at: datetime, calendar: Calendar) -> bool:
     local = _local(at)
     return calendar.is_working_day(local.date()) and WORK_START <= local.time() <= WORK_END
+
+
+@dataclass(frozen=True)
+class OfficialYear:
+    """One year of the State Council's holiday notice (``data/calendar_cn.toml``)."""
+
+    year: int
+    notice: str
+    issued: date
+    source: str
+    holidays: dict[date, str]  # every day off of the breaks, weekend days included
+    workdays: dict[date, str]  # the make-up working days (调休上班)
+
+
+def official_years(path: Path = OFFICIAL_CALENDAR) -> list[OfficialYear]:
+    """The official holidays and make-up working days, year by year, as the notices announced them. Raises
+    ``CalendarError`` when the file contradicts itself (a make-up day on a weekday, a break whose length is not
+    the notice's 共N天, a day both off and worked)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    out: list[OfficialYear] = []
+    for y in data["year"]:
+        holidays: dict[date, str] = {}
+        for h in y["holidays"]:
+            first, last = (date.fromisoformat(d) for d in h["days"])
+            if (last - first).days + 1 != h["total"]:
+                raise CalendarError(f"{y['year']} {h['name']}: {first}..{last} is not {h['total']} days")
+            for n in range(h["total"]):
+                holidays[first + timedelta(days=n)] = h["name"]
+        workdays: dict[date, str] = {}
+        for w in y["workdays"]:
+            day = date.fromisoformat(w["day"])
+            if day.weekday() < 5 or day in holidays:
+                raise CalendarError(f"{y['year']}: make-up working day {day} is a weekday or a holiday")
+            workdays[day] = w["name"]
+        out.append(OfficialYear(y["year"], y["notice"], y["issued"], y["source"], holidays, workdays))
+    return out
+
+
+def official_calendar(path: Path = OFFICIAL_CALENDAR) -> Calendar:
+    """The official calendar of ``data/calendar_cn.toml`` alone (what the data migration seeds)."""
+    years = official_years(path)
+    return Calendar.of((d for y in years for d in y.holidays), (d for y in years for d in y.workdays))

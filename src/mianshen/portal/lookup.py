@@ -30,6 +30,7 @@ from mianshen.core.money import format_yuan
 from mianshen.notify.enquiries import enquiry_lookup_record
 from mianshen.notify.selectors import inbox
 from mianshen.notify.services import NotifyError
+from mianshen.policy.parameters import policies
 from mianshen.registry.models import Snapshot, Unit
 from mianshen.reports.unit_facts import payment_facts as _payment
 from mianshen.reports.unit_facts import public_explanation as _explanation
@@ -263,7 +264,10 @@ def lookup_cases(unit_ids: tuple[str, ...], lang: str) -> list[CaseView]:
         return []
     lang_short = "en" if lang.startswith("en") else "zh"
     views: list[CaseView] = []
-    for case in Case.objects.filter(unit_id__in=unit_ids).select_related("last_round").order_by("-pk"):
+    # by (policy, unit): the index of the one-case-per-unit-and-policy key, not a scan of every case (there is no
+    # index on the unit alone; every case's policy is a known one, see policy.parameters.policies)
+    known = Case.objects.filter(policy_id__in=sorted(policies()), unit_id__in=unit_ids)
+    for case in known.select_related("last_round").order_by("-pk"):
         state, last4, paid_on, failure = _payment(case, lang)
         messages = [
             {"at": m.created_at, "kind": m.kind, "body": m.body_en if lang_short == "en" else m.body_zh}

@@ -119,6 +119,9 @@ class Perm(StrEnum):
     MANAGE_STAFF = "manage_staff"  # the staff page: who is locked out, lift a lock (Action.STAFF_UNLOCKED)
     # 呼我必回
     RECORD_CALLBACK = "record_callback"  # the officer's call-back outcome (answered / unreachable + note)
+    # the outbox and enquiries (notify)
+    RETRY_MESSAGE = "retry_message"  # put a failed message (dead letter) back in the outbox's queue
+    RECORD_ENQUIRY = "record_enquiry"  # record a phone consultation (enquiries by channel)
 
 
 READS = frozenset({Perm.VIEW_BANK, Perm.VIEW_CONTACT})
@@ -133,6 +136,8 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.PREPARE_CORRECTION,
             Perm.REQUEST_CANCEL,
             Perm.RECORD_CALLBACK,
+            Perm.RETRY_MESSAGE,
+            Perm.RECORD_ENQUIRY,
         }
     ),
     Role.REVIEWER: READS

@@ -22,10 +22,12 @@ from mianshen.notify.callbacks import (
     working_calendar,
 )
 from mianshen.notify.models import CallbackRequest
+from mianshen.notify.services import mask
 
 from ..exports import export_response, queryset_rows, wanted
 from ..roles import Perm, can_act, scope
-from ._base import actor, paginate, staff_view
+from ..services import callback_phone_view
+from ._base import actor, is_htmx, paginate, staff_view
 
 
 def _left(minutes: float | None) -> str:
@@ -100,9 +102,33 @@ def callback_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("回电结果已记录。"))
             return redirect("backoffice:callback", pk=cb.pk)
+    return _detail(request, cb, may_record=may_record, errors=errors, values=values)
+
+
+def _detail(
+    request: HttpRequest, cb: CallbackRequest, *, may_record: bool, errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None, phone: str = "",
+) -> HttpResponse:  # fmt: skip
     left = countdown(cb)
     context = {
-        "cb": cb, "state": CALLBACK_STATE_LABELS[cb.state], "may_record": may_record, "errors": errors,
-        "values": values, "left": _left(None if left is None else int(left.total_seconds() // 60)),
+        "cb": cb, "state": CALLBACK_STATE_LABELS[cb.state], "may_record": may_record, "errors": errors or {},
+        "values": values or {"outcome": "", "note": ""},
+        "left": _left(None if left is None else int(left.total_seconds() // 60)),
+        "masked_phone": mask(cb.phone, "sms"), "phone": phone,
+        "may_view_phone": can_act(request.user, cb, Perm.VIEW_CONTACT),
     }  # fmt: skip
     return render(request, "backoffice/callback.html", context, status=422 if errors else 200)
+
+
+@staff_view(methods=("POST",), own_account=True)
+def callback_phone(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester's full phone number, an explicit and audited action (``callback.phone_viewed``): a POST,
+    so no prefetch or crawler reveals it. Auditors may too (a read); other districts' call-backs are not found."""
+    cb = get_object_or_404(scope(CallbackRequest.objects.all(), request.user), pk=pk)
+    if not can_act(request.user, cb, Perm.VIEW_CONTACT):
+        raise PermissionDenied(f"may not {Perm.VIEW_CONTACT}")
+    phone = callback_phone_view(callback=cb, user=request.user)
+    if is_htmx(request):
+        return render(request, "backoffice/_callback_phone.html", {"cb": cb, "phone": phone})
+    may_record = can_act(request.user, cb, Perm.RECORD_CALLBACK) and CallbackState(cb.state) in OPEN
+    return _detail(request, cb, may_record=may_record, phone=phone)
