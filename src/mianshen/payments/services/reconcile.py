@@ -10,12 +10,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db import transaction
+from django.db.models import Sum
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
@@ -23,8 +22,8 @@ from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
 
 from ..case_states import CASE_STATE
-from ..lifecycle import FAILED, Bucket, InstructionStatus
-from ..models import Booking, BookingKind, Instruction, ReconcileRun
+from ..lifecycle import Bucket, InstructionStatus, bucket
+from ..models import Booking, BookingKind, Instruction, Payment, ReconcileRun
 
 IS = InstructionStatus
 
@@ -104,87 +103,45 @@ def reconcile_run() -> ReconcileReport:
     return report
 
 
-def _sql_list(values: Iterable[str]) -> str:
-    """Constant status / state names as an SQL list (the enums' own values, never input)."""
-    return ", ".join(f"'{v}'" for v in sorted(values))
-
-
-# Per payment (case): the bucket of its current instruction (``lifecycle.bucket``), its approved amount, what it
-# placed, how often it was settled, and the case's state. Summed by the database; only the problem cases (none in
-# a healthy system) come back row by row.
-_PER_CASE = f"""
-WITH settled AS (
-    SELECT case_id, COUNT(*) AS n, SUM(amount_fen) AS fen FROM payments_instruction
-    WHERE status = '{IS.SETTLED.value}' GROUP BY case_id
-), per AS (
-    SELECT p.id AS payment_id, p.case_id, c.state, c.amount_fen AS approved_case, p.amount_fen AS pay_amount,
-           CASE WHEN p.cancelled_at IS NOT NULL THEN '{Bucket.CANCELLED.value}'
-                WHEN i.status IS NULL OR i.status IN ({_sql_list(s.value for s in (*FAILED, IS.CANCELLED))})
-                    THEN '{Bucket.AWAITING_CORRECTION.value}'
-                WHEN i.status = '{IS.SETTLED.value}' THEN '{Bucket.SETTLED.value}'
-                ELSE '{Bucket.IN_FLIGHT.value}' END AS place,
-           COALESCE(i.amount_fen, p.amount_fen) AS current_amount,
-           COALESCE(st.n, 0) AS settled_n, COALESCE(st.fen, 0) AS settled_fen
-    FROM payments_payment p
-    LEFT JOIN payments_instruction i ON i.id = p.current_id
-    LEFT JOIN settled st ON st.case_id = p.case_id
-    LEFT JOIN cases_case c ON c.id = p.case_id AND c.state IN ({_sql_list(PAYMENT_STATES)})
-), placed AS (
-    SELECT per.*, COALESCE(approved_case, pay_amount) AS approved,
-           settled_fen + CASE WHEN place <> '{Bucket.SETTLED.value}' THEN current_amount ELSE 0 END AS placed_fen,
-           CASE place {" ".join(f"WHEN '{b.value}' THEN '{CASE_STATE[b].value}'" for b in Bucket)} END AS expected
-    FROM per
-)
-"""
-_TOTALS = (
-    _PER_CASE
-    + f"""SELECT place, COUNT(*), SUM(approved),
-       SUM(CASE WHEN place <> '{Bucket.SETTLED.value}' THEN current_amount ELSE 0 END), SUM(settled_fen)
-FROM placed GROUP BY place"""
-)
-_PROBLEMS = (
-    _PER_CASE
-    + f"""SELECT case_id, state, approved, pay_amount, place, expected, settled_n, placed_fen FROM placed
-WHERE state IS NULL OR state <> expected OR settled_n > 1 OR (settled_n > 0 AND place <> '{Bucket.SETTLED.value}')
-   OR placed_fen <> approved
-ORDER BY payment_id"""
-)
-_RELEASED_WITHOUT_PAYMENT = f"""
-SELECT c.id, c.amount_fen FROM cases_case c
-WHERE c.state IN ({_sql_list(PAYMENT_STATES)})
-  AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.case_id = c.id)
-ORDER BY c.id"""
-
-
 def _cases(report: ReconcileReport) -> None:
-    """Rule 1, by SQL aggregates: the totals per bucket over every payment, and the cases that break it."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TOTALS)
-        for place, n, approved, placed, settled in cursor.fetchall():
-            report.cases += n
-            report.approved_fen += int(approved or 0)
-            report.buckets_count[place] += n
-            if place != Bucket.SETTLED.value:
-                report.buckets_fen[place] += int(placed or 0)
-            report.buckets_fen[Bucket.SETTLED.value] += int(settled or 0)
-        cursor.execute(_PROBLEMS)
-        for case_id, state, approved, _pay, place, expected, settled_n, placed_sum in cursor.fetchall():
-            placed = int(placed_sum)  # PostgreSQL sums bigint as numeric
-            if state is None:
-                report.case_problems.append(f"case {case_id} has a payment but is not released")
-            elif state != expected:
-                report.case_problems.append(f"case {case_id} says {state} but its payment is {place}")
-            if settled_n > 1 or (settled_n and place != Bucket.SETTLED.value):
-                report.case_problems.append(f"case {case_id}: paid {settled_n} time(s) while {place}")
-            if placed != approved:
-                report.case_problems.append(f"case {case_id}: approved {approved} fen, placed {placed} fen")
-        cursor.execute(_RELEASED_WITHOUT_PAYMENT)
-        for case_id, amount in cursor.fetchall():
-            report.approved_fen += amount
-            report.cases += 1
+    rows = Case.objects.filter(state__in=PAYMENT_STATES).values_list("pk", "amount_fen", "state")
+    released = {pk: amount for pk, amount, _ in rows}
+    states = {pk: state for pk, _, state in rows}
+    payments = Payment.objects.values_list("case_id", "amount_fen", "cancelled_at", "current__status",
+                                           "current__amount_fen")  # fmt: skip
+    settled: dict[int, list[int]] = defaultdict(list)
+    for case_id, amount in Instruction.objects.filter(status=IS.SETTLED).values_list("case_id", "amount_fen"):
+        settled[case_id].append(amount)
+    seen = set()
+    for case_id, pay_amount, cancelled_at, status, current_amount in payments.iterator(chunk_size=20_000):
+        seen.add(case_id)
+        approved = released.get(case_id)
+        if approved is None:
+            report.case_problems.append(f"case {case_id} has a payment but is not released")
+            approved = pay_amount
+        report.approved_fen += approved
+        report.cases += 1
+        place = bucket(current=IS(status) if status else None, cancelled=cancelled_at is not None)
+        report.buckets_count[place.value] += 1
+        if case_id in states and states[case_id] != CASE_STATE[place].value:
             report.case_problems.append(
-                f"case {case_id} is released but has no payment: its money is nowhere"
+                f"case {case_id} says {states[case_id]} but its payment is {place.value}"
             )
+        placed = sum(settled.get(case_id, []))
+        if place != Bucket.SETTLED:
+            placed += current_amount if current_amount is not None else pay_amount
+            report.buckets_fen[place.value] += current_amount if current_amount is not None else pay_amount
+        report.buckets_fen[Bucket.SETTLED.value] += sum(settled.get(case_id, []))
+        if len(settled.get(case_id, [])) > 1 or (settled.get(case_id) and place != Bucket.SETTLED):
+            report.case_problems.append(
+                f"case {case_id}: paid {len(settled[case_id])} time(s) while {place.value}"
+            )
+        if placed != approved:
+            report.case_problems.append(f"case {case_id}: approved {approved} fen, placed {placed} fen")
+    for case_id in sorted(set(released) - seen):
+        report.approved_fen += released[case_id]
+        report.cases += 1
+        report.case_problems.append(f"case {case_id} is released but has no payment: its money is nowhere")
 
 
 def _ledger(report: ReconcileReport) -> None:
@@ -202,20 +159,17 @@ def _ledger(report: ReconcileReport) -> None:
         .annotate(s=Sum("amount_fen"))
         .values_list("bank_id", "booking_date", "s")
     }
-    # each return against the day of its debit booking (at most one debit per EndToEndId: ``booking_once``)
-    debit = Booking.objects.filter(kind=BookingKind.DEBIT, end_to_end_id=OuterRef("end_to_end_id"))
-    returns = Booking.objects.filter(kind=BookingKind.RETURN).annotate(
-        debit_day=Subquery(debit.values("booking_date")[:1])
+    debit_day = dict(
+        Booking.objects.filter(kind=BookingKind.DEBIT).values_list("end_to_end_id", "booking_date")
     )
     returned: dict[tuple[str, date | None], int] = defaultdict(int)
-    for bank, day, amount in (
-        returns.values_list("bank_id", "debit_day")
-        .annotate(s=Sum("amount_fen"))
-        .values_list("bank_id", "debit_day", "s")
+    for e2e, bank, amount in Booking.objects.filter(kind=BookingKind.RETURN).values_list(
+        "end_to_end_id", "bank_id", "amount_fen"
     ):
+        day = debit_day.get(e2e)
+        if day is None:
+            report.ledger_problems.append(f"return of {e2e} without a debit booking")
         returned[(bank, day)] += amount
-    for e2e in returns.filter(debit_day=None).order_by("pk").values_list("end_to_end_id", flat=True):
-        report.ledger_problems.append(f"return of {e2e} without a debit booking")
     keys = sorted(set(settled) | set(debits) | set(returned), key=lambda k: (k[0], k[1] or date.min))
     report.days = [
         DayLine(bank, day, int(settled.get((bank, day), 0)), int(debits.get((bank, day), 0)),
