@@ -128,12 +128,15 @@ def answers(rnd: random.Random) -> tuple[list[bytes], list[bytes]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DB, URL
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--payments", type=int, default=450_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--profile-pain002", action="store_true", help="cProfile step 3, print the top 30")
+    parser.add_argument("--db", default=DB, help=f"the scratch database (default {DB}; dropped and created)")
     args = parser.parse_args(argv)
+    DB, URL = args.db, f"postgresql://postgres@127.0.0.1:5432/{args.db}"
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
     os.environ["MIANSHEN_DATABASE_URL"] = URL
@@ -251,8 +254,11 @@ def back_office_pages() -> bool:
     from mianshen.staff.services import staff_add
 
     staff_add(username="bench-admin", role="city_admin", district=None)
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(get_user_model().objects.get(username="bench-admin"))
+    from backoffice_pages import verified_client  # a page needs a second factor, or it redirects (302)
+
+    client = verified_client(
+        Client(HTTP_HOST="localhost"), get_user_model().objects.get(username="bench-admin")
+    )
     msg_id = BankFile.objects.order_by("pk").values_list("msg_id", flat=True).first()
     ok = True
     for name, args in (("payments", []), ("payment_failures", []), ("bank_files", []), ("bank_file", [msg_id]),

@@ -141,7 +141,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
             checkpoint=checkpoint,
         )
         try:
-            job_drain(stop_on_failure=True)
+            job_drain(stop_on_failure=True, kinds={"screening.round"})
         except JobFailed as exc:
             raise DemoStopped(f"round {rnd.number} ({checkpoint}): {exc}") from exc
         rnd.refresh_from_db()
@@ -275,6 +275,8 @@ def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
     return case
 
 
+MAX_PASSES = 16  # business days of one settling: the bank's answers, bookings, returns, silent files re-sent
+MAX_DROPS = 4  # data drops with corrected accounts (a re-issued payment may fail again, rarely)
 DEMO_MESSAGES = 300  # messages of the other kinds the demo delivers itself; the worker sends the rest
 
 
@@ -297,6 +299,11 @@ def _tell(*, root: Path, note: Callable[[str, str], None]) -> None:
     told = Message.objects.filter(kind__in=failed_kinds, channel=Channel.SMS, state="delivered")
     units = told.values("unit_id").distinct().count()
     queued = Message.objects.filter(state="queued").count()
+    # the delivery jobs queued with the messages: the worker's idle sweep (``deliver_due``) sends what is left,
+    # job or not; the demo does not send 2 messages a unit one at a time itself (at Beijing's size, 1.8 million)
+    from mianshen.core.models import Job
+
+    Job.objects.filter(kind="notify.deliver", status="queued").delete()
     by_kind = ", ".join(
         f"{k} {n:,}" for k, n in Message.objects.values_list("kind").annotate(n=Count("id")).order_by("kind")
     )
@@ -322,7 +329,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     next data drop (after ``drop``) carries them, one officer enters each and another approves; re-issued,
     reconciled."""
     from mianshen.payments.banks import next_working_day
-    from mianshen.payments.lifecycle import InstructionStatus
+    from mianshen.payments.lifecycle import IN_FLIGHT, InstructionStatus
     from mianshen.payments.models import BankFile, Instruction
     from mianshen.payments.selectors import payments_awaiting_correction
     from mianshen.payments.services.channel import FolderChannel
@@ -330,16 +337,22 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     from mianshen.payments.services.cycle import disbursement_cycle
     from mianshen.payments.services.reconcile import reconcile_record
     from mianshen_banksim import BankSimulator
+    from mianshen_banksim.profiles import DEFAULT_PROFILES
 
     bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
     banks = root / "banks"
     channel = FolderChannel(banks)
     day = next_working_day(timezone.localdate())
     sim = BankSimulator(banks, seed=seed, business_date=day)
-    serial = 1
-    corrected = 0
-    for batch, later in (("cooperating banks", False), ("other banks (later batch)", True)):
-        for _ in range(8):
+    # a settled payment may come back up to this many business days after it was booked
+    window = max(p.return_after_days[1] for p in DEFAULT_PROFILES.values())
+    in_flight = sorted(s.value for s in IN_FLIGHT)
+
+    def settle(later: bool) -> None:
+        """Business days pass until nothing is in flight and no booking is young enough to come back."""
+        nonlocal day
+        quiet = 0
+        for _ in range(MAX_PASSES):
             # the money is checked once, after the last pass (``reconcile`` below), not after each of these
             disbursement_cycle(actor="system:disbursement", channel=channel, today=day, policy_id=POLICY,
                                later_batch=later, reconcile=False)  # fmt: skip
@@ -348,18 +361,27 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
             sim.advance_to(day)
             disbursement_cycle(actor="system:disbursement", channel=channel, today=day, release=False,
                                later_batch=later, reconcile=False)  # fmt: skip
-            waiting = list(payments_awaiting_correction().select_related("current", "case").order_by("pk"))
-            if waiting:
-                drop, serial = _accounts_fixed(waiting=waiting, drop=drop, serial=serial, note=note)
-                corrected += len(waiting)
-            if (
-                not waiting
-                and not Instruction.objects.exclude(
-                    status__in=[InstructionStatus.SETTLED, InstructionStatus.CANCELLED]
-                ).exists()
-            ):
-                break
+            flying = Instruction.objects.filter(status__in=in_flight)
+            if not later:  # the other banks' instructions wait for the later batch
+                flying = flying.filter(bank__cooperating=True)
+            quiet = 0 if flying.exists() else quiet + 1
+            if quiet > window:
+                return
+
+    for batch, later in (("cooperating banks", False), ("other banks (later batch)", True)):
+        settle(later)
         note("payment", f"{batch}: {BankFile.objects.count():,} pain.001 files so far, business day {day}")
+    # the units whose payment failed register new accounts at the social-insurance office meanwhile; the next
+    # data drop carries them all (one drop for every failure so far, not one per business day)
+    serial = 1
+    corrected = 0
+    for _ in range(MAX_DROPS):
+        waiting = list(payments_awaiting_correction().select_related("current", "case").order_by("pk"))
+        if not waiting:
+            break
+        drop, serial = _accounts_fixed(waiting=waiting, drop=drop, serial=serial, note=note)
+        corrected += len(waiting)
+        settle(True)
     settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
     total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
     note("payment", f"{settled.count():,} refunds settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts corrected "
@@ -369,7 +391,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
     from mianshen.core.jobs import JobFailed, job_drain
 
     try:
-        job_drain(stop_on_failure=True)
+        job_drain(stop_on_failure=True, kinds={"payments.upload"})
     except JobFailed as exc:
         raise DemoStopped(f"payment: {exc}") from exc
     rec, _run = reconcile_record(actor="system:demo")
@@ -385,9 +407,15 @@ def _accounts_fixed(
     drop (``drop`` with those accounts) is imported; then one officer enters each account as on file and another
     approves (closed loop: a correction must match a drop imported after the failure). Returns that drop and the
     next serial for account numbers."""
+    from mianshen.core.bulkdb import one_parameter
     from mianshen.datadrop.validate import validate_drop
     from mianshen.payments.models import Correction
-    from mianshen.payments.services.recovery import AccountInput, correction_decide, correction_prepare
+    from mianshen.payments.services.recovery import (
+        AccountInput,
+        CorrectionEntry,
+        corrections_decide_many,
+        corrections_prepare_many,
+    )
     from mianshen.registry.services import snapshot_import
 
     fixes: dict[int, AccountInput] = {}
@@ -402,12 +430,17 @@ def _accounts_fixed(
     units = f"{len(waiting)} unit{'s' if len(waiting) != 1 else ''}"
     note("accounts", f"{units} registered a new account at the social-insurance office; {following.name} "
          f"imported as snapshot {snapshot.pk}")  # fmt: skip
-    for payment in waiting:
-        open_one = Correction.objects.filter(payment=payment, decided_by="").first() or correction_prepare(
-            case_id=payment.case_id,
-            actor="区经办 officer-a",
-            account=fixes[payment.pk],
-            note="单位已在社保经办机构更新账户，以新数据为准",
-        )
-        correction_decide(correction_id=open_one.pk, actor="复核员 reviewer-b", approve=True)
+    opened = dict(
+        Correction.objects.filter(
+            payment__in=one_parameter([p.pk for p in waiting]), decided_by=""
+        ).values_list("payment_id", "pk")
+    )
+    entries = [
+        CorrectionEntry(p.case_id, fixes[p.pk], "单位已在社保经办机构更新账户，以新数据为准")
+        for p in waiting
+        if p.pk not in opened
+    ]
+    prepared = corrections_prepare_many(entries=entries, actor="区经办 officer-a")
+    ids = sorted([*opened.values(), *(c.pk for c in prepared)])
+    corrections_decide_many(correction_ids=ids, actor="复核员 reviewer-b", approve=True)
     return following, serial

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
@@ -68,7 +68,7 @@ def job_progress(job: Job, *, done: int, total: int | None = None, phase: str = 
     Job.objects.filter(pk=job.pk).update(**fields)
 
 
-def _claim() -> Job | None:
+def _claim(kinds: Collection[str] | None = None) -> Job | None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     now = timezone.now()
     with transaction.atomic():
@@ -77,6 +77,8 @@ def _claim() -> Job | None:
             status=JobStatus.QUEUED, worker=""
         )
         queued = Job.objects.filter(status=JobStatus.QUEUED).order_by("id")
+        if kinds is not None:
+            queued = queued.filter(kind__in=sorted(kinds))
         if connection.vendor == "postgresql":
             queued = queued.select_for_update(skip_locked=True)
         job = queued.first()
@@ -90,10 +92,11 @@ def _claim() -> Job | None:
     return job
 
 
-def job_run_next() -> Job | None:
-    """Run one queued job; returns it (done or failed), or None when the queue is empty."""
+def job_run_next(*, kinds: Collection[str] | None = None) -> Job | None:
+    """Run one queued job (of one of ``kinds``, if given); returns it (done or failed), or None when there is
+    none."""
     load_handlers()
-    job = _claim()
+    job = _claim(kinds)
     if job is None:
         return None
     fn = _HANDLERS.get(job.kind)
@@ -131,12 +134,15 @@ class JobFailed(Exception):
         )
 
 
-def job_drain(limit: int | None = None, *, stop_on_failure: bool = False) -> int:
+def job_drain(
+    limit: int | None = None, *, stop_on_failure: bool = False, kinds: Collection[str] | None = None
+) -> int:
     """Run queued jobs until none is left (or ``limit``); returns how many ran. ``stop_on_failure``: raise
-    ``JobFailed`` at the first failed attempt instead of going on (and retrying it at once)."""
+    ``JobFailed`` at the first failed attempt instead of going on (and retrying it at once). ``kinds``: only jobs
+    of these kinds (the others stay queued for the worker)."""
     ran = 0
     while limit is None or ran < limit:
-        job = job_run_next()
+        job = job_run_next(kinds=kinds)
         if job is None:
             break
         ran += 1

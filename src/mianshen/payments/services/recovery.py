@@ -18,7 +18,8 @@ and every such refusal is an audit event.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -58,7 +59,7 @@ from .closedloop import (
     correction_account_on_file,
     resend_account_on_file,
 )
-from .common import PaymentError, audit_many, event
+from .common import PaymentError, audit_many, chunks, event
 from .holds import holds_close_for
 from .instructions import Account, account_problem, instruction_new
 from .reports import Inst, Plan
@@ -174,6 +175,33 @@ class AccountInput:
     account_name: str
 
 
+@dataclass
+class _Batch:
+    """What a bulk path (``corrections_prepare_many`` / ``corrections_decide_many``) shares across its items, in
+    its one transaction: the bank registry read once, the audit events and the cases to sync written once at the
+    end (the same events and moves as one at a time, in one chain append and one ``case_states_sync``)."""
+
+    banks: set[str]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    cases: list[int] = field(default_factory=list)
+
+    def flush(self, actor: str) -> None:
+        case_states_sync(case_ids=self.cases, actor=actor)
+        audit_many(actor=actor, events=self.events)
+        self.events, self.cases = [], []
+
+
+def _banks(batch: _Batch | None) -> set[str]:
+    return batch.banks if batch is not None else set(Bank.objects.values_list("code", flat=True))
+
+
+def _audit(actor: str, events: list[dict[str, Any]], batch: _Batch | None) -> None:
+    if batch is not None:
+        batch.events.extend(events)
+    else:
+        audit_many(actor=actor, events=events)
+
+
 def correction_prepare(
     *, case_id: int, actor: str, account: AccountInput | None = None, note: str = ""
 ) -> Correction:
@@ -191,7 +219,9 @@ def correction_prepare(
         raise
 
 
-def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | None, note: str) -> Correction:
+def _correction_prepare(
+    *, case_id: int, actor: str, account: AccountInput | None, note: str, batch: _Batch | None = None
+) -> Correction:
     if account is not None:  # as the drops normalise: NFKC, no spaces or hyphens in the number
         account = AccountInput(*account_key(account))
     with transaction.atomic():
@@ -210,8 +240,8 @@ def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | Non
             kind = CorrectionKind.RESEND
         else:
             kind = CorrectionKind.ACCOUNT
-        _check_account(payment, failed, account, kind)
-        on_file = _closed_loop(payment, failed, account, kind)
+        _check_account(payment, failed, account, kind, _banks(batch))
+        on_file = _closed_loop(payment, failed, account, kind, _banks(batch))
         if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
             raise PaymentError(
                 _("案件 %(case_id)s 有待审核的撤销拨付申请：请先审核该申请，再更正账户"),
@@ -230,13 +260,14 @@ def _correction_prepare(*, case_id: int, actor: str, account: AccountInput | Non
                 _("案件 %(case_id)s 已有一项待审核的账户更正"),
                 case_id=case_id,
             ) from None
-        audit_many(
-            actor=actor,
-            events=[event(Action.ACCOUNT_CORRECTION_PREPARED, "correction", correction.pk,
-                          after={"case": case_id, "kind": kind.value, "bank": on_file.bank_code,
-                                 "account_no": on_file.account_no, "snapshot": on_file.snapshot_id,
-                                 "failed": failed.end_to_end_id if failed else None},
-                          reason=note)],
+        _audit(
+            actor,
+            [event(Action.ACCOUNT_CORRECTION_PREPARED, "correction", correction.pk,
+                   after={"case": case_id, "kind": kind.value, "bank": on_file.bank_code,
+                          "account_no": on_file.account_no, "snapshot": on_file.snapshot_id,
+                          "failed": failed.end_to_end_id if failed else None},
+                   reason=note)],
+            batch,
         )  # fmt: skip
     return correction
 
@@ -255,8 +286,9 @@ def _failed_current(payment: Payment) -> Instruction | None:
     return current
 
 
-def _check_account(payment: Payment, failed: Instruction | None, account: AccountInput, kind: str) -> None:
-    banks = set(Bank.objects.values_list("code", flat=True))
+def _check_account(
+    payment: Payment, failed: Instruction | None, account: AccountInput, kind: str, banks: set[str]
+) -> None:
     problem = account_problem(Account(account.bank_code, account.branch_code, account.account_no,
                                       account.account_name, "correction"), banks)  # fmt: skip
     if problem:
@@ -284,7 +316,9 @@ def _check_account(payment: Payment, failed: Instruction | None, account: Accoun
         )
 
 
-def _closed_loop(payment: Payment, failed: Instruction | None, account: AccountInput, kind: str) -> OnFile:
+def _closed_loop(
+    payment: Payment, failed: Instruction | None, account: AccountInput, kind: str, banks: set[str]
+) -> OnFile:
     """The unit's account on file that this correction or re-send pays (``closedloop``), checked like a line of
     a bank file."""
     if kind == CorrectionKind.RESEND:
@@ -292,7 +326,6 @@ def _closed_loop(payment: Payment, failed: Instruction | None, account: AccountI
         on_file = resend_account_on_file(payment=payment, failed=failed)
     else:
         on_file = correction_account_on_file(payment=payment, failed=failed, entered=account)
-    banks = set(Bank.objects.values_list("code", flat=True))
     problem = account_problem(Account(on_file.bank_code, on_file.branch_code, on_file.account_no,
                                       on_file.account_name, "snapshot"), banks)  # fmt: skip
     if problem:
@@ -345,11 +378,13 @@ CORRECTION_FOUR_EYES = FourEyes(
 )
 
 
-def _correction_decide(*, correction_id: int, actor: str, approve: bool, note: str) -> Correction:
+def _correction_decide(
+    *, correction_id: int, actor: str, approve: bool, note: str, batch: _Batch | None = None
+) -> Correction:
     with transaction.atomic():
         correction = four_eyes_open(CORRECTION_FOUR_EYES, correction_id, actor=actor)
         payment = Payment.objects.select_for_update().get(pk=correction.payment_id)
-        reissue = _reissue(payment, correction, actor) if approve else None
+        reissue = _reissue(payment, correction, actor, batch) if approve else None
         outcome = "approved" if approve else "refused"
         code = Action.ACCOUNT_CORRECTION_APPROVED if approve else Action.ACCOUNT_CORRECTION_REFUSED
         four_eyes_close(CORRECTION_FOUR_EYES, correction, actor=actor, outcome=outcome, action=code,
@@ -359,7 +394,75 @@ def _correction_decide(*, correction_id: int, actor: str, approve: bool, note: s
     return correction
 
 
-def _reissue(payment: Payment, correction: Correction, actor: str) -> Instruction:
+BULK_ITEMS = 500  # corrections per transaction of the bulk paths
+
+
+@dataclass(frozen=True)
+class CorrectionEntry:
+    """One correction to enter: ``correction_prepare``'s arguments but the actor."""
+
+    case_id: int
+    account: AccountInput | None = None
+    note: str = ""
+
+
+def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) -> list[Correction]:
+    """:func:`correction_prepare` for many payments (a data drop's worth of corrected accounts), ``BULK_ITEMS``
+    to a transaction: each entry checked exactly as one at a time, the same rows and audit events. All or nothing
+    per transaction: a refusal rolls back its batch (those before it stay), is recorded as one at a time, and
+    raised."""
+    prepared: list[Correction] = []
+    for chunk in chunks(list(entries), BULK_ITEMS):
+        entry = chunk[0]
+        try:
+            with transaction.atomic():
+                batch = _Batch(banks=_banks(None))
+                for entry in chunk:
+                    prepared.append(_correction_prepare(case_id=entry.case_id, actor=actor, account=entry.account,
+                                                        note=entry.note, batch=batch))  # fmt: skip
+                batch.flush(actor)
+        except AccountNotOnFile as refusal:
+            account = entry.account
+            entered = None if account is None else dict(zip(ENTERED, account_key(account), strict=True))
+            _refusal_record(
+                refusal, actor=actor, case_id=entry.case_id, details={"stage": "prepare", "entered": entered}
+            )
+            raise
+    return prepared
+
+
+def corrections_decide_many(
+    *, correction_ids: Sequence[int], actor: str, approve: bool, note: str = ""
+) -> list[Correction]:
+    """:func:`correction_decide` for many corrections, ``BULK_ITEMS`` to a transaction: each one through the
+    same four-eyes open and close, closed-loop check and re-issue as one at a time, the same rows and audit
+    events; the cases re-issued move in one ``case_states_sync`` per transaction. All or nothing per
+    transaction, as :func:`corrections_prepare_many`."""
+    decided: list[Correction] = []
+    for chunk in chunks(list(correction_ids), BULK_ITEMS):
+        correction_id = chunk[0]
+        try:
+            with transaction.atomic():
+                batch = _Batch(banks=_banks(None))
+                for correction_id in chunk:
+                    decided.append(_correction_decide(correction_id=correction_id, actor=actor, approve=approve,
+                                                      note=note, batch=batch))  # fmt: skip
+                batch.flush(actor)
+        except AccountNotOnFile as refusal:
+            case_id = (
+                Correction.objects.filter(pk=correction_id).values_list("payment__case_id", flat=True).get()
+            )
+            _refusal_record(
+                refusal,
+                actor=actor,
+                case_id=case_id,
+                details={"stage": "decide", "correction": correction_id},
+            )
+            raise
+    return decided
+
+
+def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch | None) -> Instruction:
     failed = _failed_current(payment)
     if failed is not None and failed.pk != correction.failed_id:
         raise PaymentError(
@@ -374,7 +477,9 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
     entered = AccountInput(
         correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
     )
-    on_file = _closed_loop(payment, failed, entered, correction.kind)  # again: a newer drop may differ
+    on_file = _closed_loop(
+        payment, failed, entered, correction.kind, _banks(batch)
+    )  # again: a newer drop may differ
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:
         raise PaymentError(
@@ -385,11 +490,17 @@ def _reissue(payment: Payment, correction: Correction, actor: str) -> Instructio
         )
     account = Account(on_file.bank_code, on_file.branch_code, on_file.account_no, on_file.account_name,
                       f"correction:{correction.pk}")  # fmt: skip
-    return _new_attempt(payment, failed, account, actor, reason=f"correction {correction.pk}")
+    return _new_attempt(payment, failed, account, actor, reason=f"correction {correction.pk}", batch=batch)
 
 
 def _new_attempt(
-    payment: Payment, failed: Instruction | None, account: Account, actor: str, *, reason: str
+    payment: Payment,
+    failed: Instruction | None,
+    account: Account,
+    actor: str,
+    *,
+    reason: str,
+    batch: _Batch | None = None,
 ) -> Instruction:
     case = payment.case
     attempt = (Instruction.objects.filter(payment=payment).aggregate(n=Max("attempt"))["n"] or 0) + 1
@@ -406,14 +517,16 @@ def _new_attempt(
     if failed is not None:
         holds_close_for(instruction_ids=[failed.pk], kinds=SETTLED_BY_REISSUE, actor=actor,
                         resolution=f"re-issued as {new.end_to_end_id}")  # fmt: skip
-    case_states_sync(case_ids=[payment.case_id], actor=actor)
-    audit_many(
-        actor=actor,
-        events=[event(Action.PAYMENT_REISSUED, "payment_instruction", new.end_to_end_id,
-                      before={"replaces": failed.end_to_end_id if failed else None},
-                      after={"case": payment.case_id, "amount_fen": new.amount_fen, "bank": new.bank_id,
-                             "account": new.account_source, "attempt": attempt}, reason=reason)],
-    )  # fmt: skip
+    reissued = event(Action.PAYMENT_REISSUED, "payment_instruction", new.end_to_end_id,
+                     before={"replaces": failed.end_to_end_id if failed else None},
+                     after={"case": payment.case_id, "amount_fen": new.amount_fen, "bank": new.bank_id,
+                            "account": new.account_source, "attempt": attempt}, reason=reason)  # fmt: skip
+    if batch is not None:
+        batch.cases.append(payment.case_id)
+        batch.events.append(reissued)
+    else:
+        case_states_sync(case_ids=[payment.case_id], actor=actor)
+        audit_many(actor=actor, events=[reissued])
     return new
 
 

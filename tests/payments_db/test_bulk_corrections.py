@@ -1,0 +1,135 @@
+"""The bulk path of account corrections (``corrections_prepare_many`` / ``corrections_decide_many``, what the demo
+uses for a data drop's worth of corrected accounts) does exactly what one at a time does: the same rows, the same
+audit events, the same states, the same four-eyes and closed-loop refusals; all or nothing per transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mianshen.audit.catalogue import Action
+from mianshen.audit.models import AuditEvent
+from mianshen.cases.models import Case
+from mianshen.payments.models import Correction, HoldItem, Instruction, Payment
+from mianshen.payments.services import recovery
+from mianshen.payments.services.closedloop import AccountNotOnFile
+from mianshen.payments.services.common import PaymentError
+from mianshen.payments.services.recovery import (
+    AccountInput,
+    CorrectionEntry,
+    correction_decide,
+    correction_prepare,
+    corrections_decide_many,
+    corrections_prepare_many,
+)
+
+from .factories import ingest as feed
+from .factories import later_drop, uploaded
+from .messages import status_report
+
+pytestmark = pytest.mark.django_db
+NAME = "北京新账户科技有限公司"
+NOTE = "单位已在社保经办机构更新账户"
+
+
+def account(n: int) -> AccountInput:
+    return AccountInput("105", "105100000001", f"621050000000{n:04d}", NAME)
+
+
+def failed_world(root: Path, n: int) -> tuple[list[Instruction], dict[int, AccountInput]]:
+    """``n`` payments rejected by the bank (AC01: wrong account; AC06: blocked, a hold for review: every third pair),
+    then a data drop carrying each unit's new account. Returns the failed instructions and the new accounts."""
+    [bf] = uploaded(n, root=root)
+    insts = list(bf.instructions.order_by("pk"))
+    feed(status_report(bf, {i.end_to_end_id: ("RJCT", ("AC06" if k // 2 % 3 == 0 else "AC01",)) for k, i in enumerate(insts)}))  # fmt: skip
+    accounts = {i.case_id: account(k + 1) for k, i in enumerate(insts)}
+    later_drop({i.case.unit_id: accounts[i.case_id] for i in insts})
+    return insts, accounts
+
+
+def audit_counts() -> Counter[str]:
+    return Counter(AuditEvent.objects.values_list("action", flat=True))
+
+
+def outcome(case_ids: list[int], accounts: dict[int, AccountInput]) -> list[tuple[Any, ...]]:
+    """What a correction left for each case, without ids and times: the correction, the new instruction, the
+    payment, the case's state and its holds."""
+    rows = []
+    for case_id in sorted(case_ids):
+        c = Correction.objects.get(payment__case_id=case_id)
+        new = Instruction.objects.get(pk=c.reissue_id)
+        payment = Payment.objects.get(case_id=case_id)
+        holds = sorted(
+            HoldItem.objects.filter(case_id=case_id).values_list("kind", "resolved_by", "resolution")
+        )
+        holds = [(k, by, r.replace(new.end_to_end_id, "E2E")) for k, by, r in holds]
+        rows.append((
+            c.kind, c.bank_id, c.branch_code, c.account_no == accounts[case_id].account_no, c.account_name, c.snapshot_id, c.note, c.prepared_by,
+            c.decided_by, c.outcome, c.failed_id == new.replaces_id, new.attempt, new.status,
+            new.amount_fen == payment.amount_fen, new.bank_id, new.creditor_account == c.account_no, new.account_source == f"correction:{c.pk}", new.created_by,
+            payment.current_id == new.pk, payment.note, Case.objects.get(pk=case_id).state, holds,
+        ))  # fmt: skip
+    return rows
+
+
+def test_bulk_does_what_one_at_a_time_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recovery, "BULK_ITEMS", 4)  # several transactions
+    insts, accounts = failed_world(tmp_path, 18)
+    one, many = [i.case_id for i in insts[::2]], [i.case_id for i in insts[1::2]]
+
+    before = audit_counts()
+    for case_id in one:
+        c = correction_prepare(case_id=case_id, actor="li", account=accounts[case_id], note=NOTE)
+        correction_decide(correction_id=c.pk, actor="wang", approve=True)
+    single = audit_counts() - before
+
+    before = audit_counts()
+    prepared = corrections_prepare_many(
+        entries=[CorrectionEntry(case_id, accounts[case_id], NOTE) for case_id in many], actor="li"
+    )
+    assert [c.payment.case_id for c in prepared] == many
+    decided = corrections_decide_many(correction_ids=[c.pk for c in prepared], actor="wang", approve=True)
+    assert [c.outcome for c in decided] == ["approved"] * len(many)
+    bulk = audit_counts() - before
+
+    assert bulk == single
+    # prepared, approved, re-issued and the case moved, per correction; and each review hold closed
+    holds = HoldItem.objects.filter(case_id__in=many).count()
+    assert holds > 0 and sum(bulk.values()) == 4 * len(many) + holds
+    assert outcome(many, accounts) == outcome(one, accounts)
+    assert Counter(Case.objects.filter(pk__in=many).values_list("state", flat=True)) == {
+        "released": len(many)
+    }
+    assert HoldItem.objects.filter(resolved_at=None).count() == 0  # the reviews closed by the re-issues
+
+
+def test_bulk_refusal_rolls_back_its_batch_and_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "BULK_ITEMS", 3)
+    insts, accounts = failed_world(tmp_path, 6)
+    ids = [i.case_id for i in insts]
+    entries = [CorrectionEntry(case_id, accounts[case_id], NOTE) for case_id in ids]
+    entries[4] = CorrectionEntry(ids[4], account(99), NOTE)  # not the account on file
+    refused_before = AuditEvent.objects.filter(action=Action.ACCOUNT_CORRECTION_NOT_ON_FILE).count()
+    with pytest.raises(AccountNotOnFile, match="differs in the account number"):
+        corrections_prepare_many(entries=entries, actor="li")
+    # the first batch stands, the second (with the refused entry) left nothing
+    assert sorted(Correction.objects.values_list("payment__case_id", flat=True)) == ids[:3]
+    refusals = AuditEvent.objects.filter(action=Action.ACCOUNT_CORRECTION_NOT_ON_FILE)
+    assert refusals.count() == refused_before + 1
+    assert refusals.order_by("pk").last().object_id == str(ids[4])
+
+
+def test_bulk_decide_keeps_four_eyes(tmp_path: Path) -> None:
+    insts, accounts = failed_world(tmp_path, 3)
+    prepared = corrections_prepare_many(
+        entries=[CorrectionEntry(i.case_id, accounts[i.case_id], NOTE) for i in insts], actor="li"
+    )
+    with pytest.raises(PaymentError, match="four eyes"):
+        corrections_decide_many(correction_ids=[c.pk for c in prepared], actor="li", approve=True)
+    assert not Correction.objects.exclude(decided_by="").exists()
+    assert Instruction.objects.count() == len(insts)  # nothing re-issued
