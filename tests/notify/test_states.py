@@ -72,9 +72,12 @@ class ScriptedSender(Sender):
         self.ids = 0
 
     def _take(self, msg: Message) -> str:
+        # unique across the examples too (they share one database): a provider never reuses its ids, and a
+        # receipt for "P1" of an earlier example must not land on this one (the test failed now and then)
         self.ids += 1
-        self.taken.setdefault(msg.pk, []).append(f"P{self.ids}")
-        return f"P{self.ids}"
+        provider_id = f"P{msg.pk}-{self.ids}"
+        self.taken.setdefault(msg.pk, []).append(provider_id)
+        return provider_id
 
     def send(self, msg: Message) -> Accepted:
         step = self.next
