@@ -68,3 +68,20 @@ def test_one_parameter_filters_text_and_number_columns_even_with_no_values(value
         == []
     )
     assert ReconcileRun.objects.exclude(pk__in=one_parameter([])).count() == ReconcileRun.objects.count()
+
+
+def test_a_large_bulk_load_refreshes_the_planner_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk load of at least ANALYZE_AFTER_ROWS rows runs ANALYZE on PostgreSQL (the notice's entries: a name
+    search on a fresh 300,000-entry list took 162 ms on the stale statistics, 22 ms after); SQLite needs none."""
+    from mianshen.core import bulkdb
+
+    rows = [(datetime(2026, 12, 1, tzinfo=CST), f"r{i}", True, i, i, 0, "{}", 0, 0) for i in range(30)]
+    loaded = insert_rows(ReconcileRun, COLUMNS, rows)
+    assert bulkdb.analyze_after_load(ReconcileRun, loaded) is False  # below the threshold: nothing
+    monkeypatch.setattr(bulkdb, "ANALYZE_AFTER_ROWS", 30)
+    ran = bulkdb.analyze_after_load(ReconcileRun, loaded)
+    assert ran is (connection.vendor == "postgresql")
+    if ran:  # the statistics now know the rows (reltuples is -1 for a never-analysed table)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'payments_reconcilerun'")
+            assert cursor.fetchone()[0] == ReconcileRun.objects.count()

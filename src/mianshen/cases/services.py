@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
-from mianshen.core.bulkdb import insert_rows, update_rows
+from mianshen.core.bulkdb import analyze_after_load, insert_rows, update_rows
 from mianshen.core.errors import Listing, Refusal
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
@@ -320,12 +320,13 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
             starts_at=datetime.combine(start, time(0, 0), tzinfo=BEIJING),
             ends_at=notice_end(start, days),
         )
-        insert_rows(
+        entries = insert_rows(
             NoticeEntry,
             ("notice_id", "case_id", "unit_name", "masked_credit_code", "amount_fen", "district"),
             [(notice.pk, pk, name, mask_credit_code(code), amount, district)
              for pk, name, code, amount, district in ready],
         )  # fmt: skip
+        analyze_after_load(NoticeEntry, entries)  # the publicity search is planned for the real list at once
         ids = [row[0] for row in ready]
         del ready
         for begin in range(0, len(ids), MOVE_BATCH):
