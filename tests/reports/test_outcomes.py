@@ -109,7 +109,11 @@ def independent(policy: str) -> dict[tuple[str, str, str], Any]:
         objections = list(Objection.objects.filter(case=case))
         applications = list(Application.objects.filter(case=case))
         for b, k in ks:
-            out[("units_eligible", b, k)] += case.decision == "eligible"
+            out[("units_eligible", b, k)] += case.decision == "eligible" or (
+                case.decision in ("manual_review", "pending_confirmation")  # let through by staff, four eyes
+                and case.state
+                not in ("under_review", "awaiting_confirmation", "awaiting_application", "excluded")
+            )
             out[("objections", b, k)] += len(objections)
             out[("objections_upheld", b, k)] += sum(o.outcome == "upheld" for o in objections)
             out[("applications", b, k)] += len(applications)

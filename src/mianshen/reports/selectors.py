@@ -204,6 +204,20 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
+# A case on a manual track (manual review, key supervision, a dispatch firm) that staff let through — a review or
+# a granted application approved by four eyes, the host employers' confirmation — keeps its round decision
+# (``manual_review``, ``pending_confirmation``) but is eligible on its track: it moves on from ``identified``.
+THROUGH_ITS_TRACK = ("identified", "rechecked", "publicised", "objected", "approved", "released", "paid",
+                     "awaiting_correction", "payment_cancelled")  # fmt: skip
+
+
+def _eligible(c: str) -> str:
+    """SQL: the case ``c`` is eligible, on any track (contracts §5 ``units_eligible``)."""
+    manual = ("manual_review", "pending_confirmation")
+    return (f"({c}.decision = '{ELIGIBLE}' OR ({c}.decision IN {_in(manual)} "
+            f"AND {c}.state IN {_in(THROUGH_ITS_TRACK)}))")  # fmt: skip
+
+
 def _size_class(column: str) -> str:
     return f"CASE WHEN {column} IN {_in(SIZE_CLASSES[:-1])} THEN {column} ELSE 'unknown' END"
 
@@ -250,7 +264,7 @@ def _facts_sql(facts: str, *, district: bool = False) -> str:
         SELECT CAST('' AS varchar(1)) AS everything, c.id AS case_id, c.unit_id AS unit_id, c.district AS district,
                {_size_class(sc)} AS size_class,
                CASE WHEN u.unit_type = 'enterprise' AND {sc} IN {_in(SME)} THEN 1 ELSE 0 END AS sme_ent,
-               CASE WHEN c.decision = '{ELIGIBLE}' THEN 1 ELSE 0 END AS eligible,
+               CASE WHEN {_eligible("c")} THEN 1 ELSE 0 END AS eligible,
                CASE WHEN {settled} THEN 1 ELSE 0 END AS paid,
                CASE WHEN {settled} THEN i.amount_fen ELSE 0 END AS paid_fen,
                CASE WHEN {settled} AND i.attempt = 1 THEN 1 ELSE 0 END AS first_try,
