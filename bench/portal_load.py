@@ -226,6 +226,7 @@ def wrk(base: str, paths: list[str], *, rate: int, seconds: int, connections: in
         cookie: str = "") -> dict[str, Any]:  # fmt: skip
     """One wrk run (portal_load.lua paces it); its summary and its own CPU time (rusage of the child)."""
     listing = HERE / "out" / f"load-paths-{os.getpid()}.txt"
+    listing.parent.mkdir(parents=True, exist_ok=True)  # bench/out/ is not in a fresh checkout
     listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
     env = {**os.environ, "LOAD_RATE": str(rate), "LOAD_THREADS": str(threads), "LOAD_PATHS": str(listing),
            "LOAD_COOKIE": cookie}  # fmt: skip
@@ -302,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
 - command: `{command_line()}`
 - server: gunicorn {args.workers} workers × {args.threads} threads (`gthread`) on 127.0.0.1, `mianshen.wsgi`, PostgreSQL
   15 on the same machine (database h_notifyops_big, built by `portal_load.py setup`: generate, import, two rounds,
-  `notice_open`); Django's default `CONN_MAX_AGE=0` (a new database connection per request)
+  `notice_open`); `MIANSHEN_DB_CONN_MAX_AGE={os.environ.get("MIANSHEN_DB_CONN_MAX_AGE", "").strip() or "0"}` (0: a new
+  database connection per request; > 0: each worker thread keeps its connection that many seconds)
 - generator: Debian's wrk 4.1 ({args.wrk_threads} threads, {args.connections} connections) paced by
   bench/portal_load.lua to a fixed schedule of {args.rate} requests/s, {args.seconds} s measured after a
   {args.warmup} s warm-up; latency from send to last byte; "late" = schedule slots that were already past when

@@ -112,7 +112,12 @@ def _database() -> dict[str, object]:
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'mianshen.sqlite3'}"
-    db: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=0))
+    # MIANSHEN_DB_CONN_MAX_AGE: seconds a web worker keeps its database connection (0, the default: a new one per
+    # request; a server under load sets e.g. 60 — checked before reuse, CONN_HEALTH_CHECKS)
+    age = os.environ.get("MIANSHEN_DB_CONN_MAX_AGE", "").strip() or "0"
+    if not age.isdigit():
+        raise ImproperlyConfigured(f"MIANSHEN_DB_CONN_MAX_AGE={age!r}: a whole number of seconds (0: none)")
+    db: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=int(age), conn_health_checks=True))
     if db["ENGINE"] == "django.db.backends.sqlite3":
         # Django's SQLite backend, but a new database file is created readable by its owner only (0600)
         db["ENGINE"] = "mianshen.core.sqlite_private"
