@@ -166,58 +166,25 @@ def _assemble(
         return _text(out.value(figure, breakdown, key))
 
     districts = out.keys("district")
+
+    def by(
+        table_id: str, breakdown: str, keys: list[str], figures: list[tuple[str, str]], series: list[int]
+    ) -> dict[str, Any]:
+        """A table of ``figures`` (name, kind) for each key of ``breakdown`` (``size_class`` or ``district``)."""
+        key_column = ("size_class", "size") if breakdown == "size_class" else ("district", "district")
+        rows = [[k, *(v(name, breakdown, k) for name, _kind in figures)] for k in keys]
+        return _table(table_id, [key_column, *figures], rows, chart="bar", series=series)
+
+    coverage = [
+        ("units_insured", "int"),
+        ("units_eligible", "int"),
+        ("units_paid", "int"),
+        ("sme_coverage", "ratio"),
+    ]
     tables = [
-        _table(
-            "coverage_size",
-            [
-                ("size_class", "size"),
-                ("units_insured", "int"),
-                ("units_eligible", "int"),
-                ("units_paid", "int"),
-                ("sme_coverage", "ratio"),
-            ],
-            [
-                [
-                    k,
-                    v("units_insured", "size_class", k),
-                    v("units_eligible", "size_class", k),
-                    v("units_paid", "size_class", k),
-                    v("sme_coverage", "size_class", k),
-                ]
-                for k in SIZE_CLASSES
-            ],
-            chart="bar",
-            series=[1, 3],
-        ),
-        _table(
-            "coverage_district",
-            [
-                ("district", "district"),
-                ("units_insured", "int"),
-                ("units_eligible", "int"),
-                ("units_paid", "int"),
-                ("sme_coverage", "ratio"),
-            ],
-            [
-                [
-                    k,
-                    v("units_insured", "district", k),
-                    v("units_eligible", "district", k),
-                    v("units_paid", "district", k),
-                    v("sme_coverage", "district", k),
-                ]
-                for k in districts
-            ],
-            chart="bar",
-            series=[1, 3],
-        ),
-        _table(
-            "money_district",
-            [("district", "district"), ("units_paid", "int"), ("paid_fen", "fen")],
-            [[k, v("units_paid", "district", k), v("paid_fen", "district", k)] for k in districts],
-            chart="bar",
-            series=[2],
-        ),
+        by("coverage_size", "size_class", list(SIZE_CLASSES), coverage, [1, 3]),
+        by("coverage_district", "district", districts, coverage, [1, 3]),
+        by("money_district", "district", districts, [("units_paid", "int"), ("paid_fen", "fen")], [2]),
         _table(
             "days_to_money",
             [("days_identified_to_money", "days"), ("units_paid", "int")],
@@ -232,47 +199,24 @@ def _assemble(
             chart="bar",
             series=[1, 2, 3],
         ),
-        _table(
+        by(
             "payments_district",
-            [
-                ("district", "district"),
-                ("units_paid", "int"),
-                ("first_try_success", "ratio"),
-                ("recovered", "int"),
-            ],
-            [
-                [
-                    k,
-                    v("units_paid", "district", k),
-                    v("first_try_success", "district", k),
-                    v("recovered", "district", k),
-                ]
-                for k in districts
-            ],
-            chart="bar",
-            series=[1, 3],
+            "district",
+            districts,
+            [("units_paid", "int"), ("first_try_success", "ratio"), ("recovered", "int")],
+            [1, 3],
         ),
-        _table(
+        by(
             "objections_applications",
+            "district",
+            districts,
             [
-                ("district", "district"),
                 ("objections", "int"),
                 ("objections_upheld", "int"),
                 ("applications", "int"),
                 ("applications_granted", "int"),
             ],
-            [
-                [
-                    k,
-                    v("objections", "district", k),
-                    v("objections_upheld", "district", k),
-                    v("applications", "district", k),
-                    v("applications_granted", "district", k),
-                ]
-                for k in districts
-            ],
-            chart="bar",
-            series=[1, 2, 3, 4],
+            [1, 2, 3, 4],
         ),
         _table(
             "enquiries_channel",
