@@ -220,7 +220,7 @@ def objection_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status
         raise _fail(
             422,
             "code",
-            {"wrong": "wrong code", "expired": "code expired or used", "too_many": "too many tries"}[result],
+            result.api_message,
         )
     verified = request.session.get(VERIFIED, [])
     request.session[VERIFIED] = [*verified[-9:], normalise_reference(ref)]
@@ -319,9 +319,7 @@ def lookup_session(request: HttpRequest, payload: LookupSessionIn) -> Status[Any
         raise _fail(
             422,
             "code",
-            {"wrong": "wrong code", "expired": "code expired or used", "too_many": "too many tries"}[
-                signin.result
-            ],
+            signin.result.api_message,
         )
     lookup.session_open(request.session, signin.unit_ids)
     session_opened(request)

@@ -102,7 +102,7 @@ def callback_session(request: HttpRequest, ref: str, payload: CodeIn) -> Status[
         raise _fail(
             422,
             "code",
-            {"wrong": "wrong code", "expired": "code expired or used", "too_many": "too many tries"}[result],
+            result.api_message,
         )
     verified = request.session.get(VERIFIED, [])
     request.session[VERIFIED] = [*verified[-9:], reference]

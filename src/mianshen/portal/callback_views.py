@@ -28,7 +28,7 @@ from mianshen.notify.callbacks import (
 from . import services
 from .codes import normalise_reference
 from .districts import district_choices, district_name
-from .services import CodeCheck
+from .views import status_code_submit
 
 DRAFT = "portal_callback_draft"
 DONE = "portal_callback_done"
@@ -126,7 +126,8 @@ def callback_status_page(request: HttpRequest) -> HttpResponse:
         elif action == "rate" and reference in verified:
             return _rate(request, reference, context)
         elif action == "code":
-            return _check_code(request, reference, context, verified)
+            return status_code_submit(request, reference, context, session_key=VERIFIED,
+                                      template="callback_status.html")  # fmt: skip
         else:
             if not services.address_allowed(services.client_address(request), "callback_status"):
                 context["errors"] = {"reference": _("请求过于频繁，请一小时后再试")}
@@ -148,19 +149,3 @@ def _rate(request: HttpRequest, reference: str, context: dict[str, Any]) -> Http
         context.update(step="result", errors={"rating": str(exc)}, **_status(reference))
         return _render(request, "callback_status.html", context, 400)
     return redirect(f"{request.path}?ref={reference}&rated=1")
-
-
-def _check_code(
-    request: HttpRequest, reference: str, context: dict[str, Any], verified: list[str]
-) -> HttpResponse:
-    result = services.status_code_check(reference, str(request.POST.get("code", ""))[:20])
-    if result == CodeCheck.OK:
-        request.session[VERIFIED] = [*verified[-9:], reference]
-        return redirect(f"{request.path}?ref={reference}")
-    messages = {
-        CodeCheck.WRONG: _("验证码不正确，请核对短信后重新输入"),
-        CodeCheck.EXPIRED: _("验证码已过期或已使用，请重新获取"),
-        CodeCheck.TOO_MANY: _("尝试次数过多，请重新获取验证码"),
-    }
-    context.update(step="code", errors={"code": messages[result]})
-    return _render(request, "callback_status.html", context, 400)

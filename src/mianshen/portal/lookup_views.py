@@ -18,14 +18,6 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
     return render(request, "portal/lookup.html", context, status=status)
 
 
-def code_messages() -> dict[CodeCheck, str]:
-    return {
-        CodeCheck.WRONG: _("验证码不正确，请核对短信后重新输入"),
-        CodeCheck.EXPIRED: _("验证码已过期或已使用，请重新获取"),
-        CodeCheck.TOO_MANY: _("尝试次数过多，请重新获取验证码"),
-    }
-
-
 @require_http_methods(["GET", "POST"])
 def lookup_page(request: HttpRequest) -> HttpResponse:
     """Step 1: the credit code; step 2: the code sent; then the unit's own case while the session lasts."""
@@ -51,7 +43,7 @@ def lookup_page(request: HttpRequest) -> HttpResponse:
         if signin.result == CodeCheck.OK:
             lookup.session_open(request.session, signin.unit_ids)
             return redirect("portal:lookup")
-        context.update(step="code", errors={"code": code_messages()[signin.result]})
+        context.update(step="code", errors={"code": signin.result.message})
         return _render(request, context, 400)
     if not services.address_allowed(services.client_address(request), "lookup"):
         context["errors"] = {"credit_code": _("请求过于频繁，请一小时后再试")}

@@ -159,6 +159,25 @@ class CodeCheck(StrEnum):
     EXPIRED = "expired"
     TOO_MANY = "too_many"
 
+    @property
+    def message(self) -> Promise:
+        """What a page says next to the code field (the user's language)."""
+        return CODE_MESSAGES[self]
+
+    @property
+    def api_message(self) -> str:
+        """What the API says (English, as the API's other problems)."""
+        return {"wrong": "wrong code", "expired": "code expired or used", "too_many": "too many tries"}[
+            self.value
+        ]
+
+
+CODE_MESSAGES: dict[CodeCheck, Promise] = {
+    CodeCheck.WRONG: _("验证码不正确，请核对短信后重新输入"),
+    CodeCheck.EXPIRED: _("验证码已过期或已使用，请重新获取"),
+    CodeCheck.TOO_MANY: _("尝试次数过多，请重新获取验证码"),
+}
+
 
 def address_allowed(address: str, purpose: str, now: datetime | None = None) -> bool:
     """Count one request of ``address`` for ``purpose``; False once it passes the hourly limit (an atomic

@@ -193,7 +193,8 @@ def objection_status_page(request: HttpRequest) -> HttpResponse:
         if not reference:
             errors["reference"] = _("请输入受理编号，格式如 O-7K3M9Q2XTB")
         elif request.POST.get("action") == "code":
-            return _check_code(request, reference, context, verified)
+            return status_code_submit(request, reference, context, session_key=VERIFIED,
+                                      template="objection_status.html")  # fmt: skip
         else:
             if not services.address_allowed(services.client_address(request), "objection_status"):
                 context["errors"] = {"reference": _("请求过于频繁，请一小时后再试")}
@@ -204,17 +205,14 @@ def objection_status_page(request: HttpRequest) -> HttpResponse:
     return _render(request, "objection_status.html", context, 400 if errors else 200)
 
 
-def _check_code(
-    request: HttpRequest, reference: str, context: dict[str, Any], verified: list[str]
+def status_code_submit(
+    request: HttpRequest, reference: str, context: dict[str, Any], *, session_key: str, template: str
 ) -> HttpResponse:
+    """A status page's code step (objections, call-backs): right → the reference is open in this session (the
+    last 10 kept under ``session_key``) and the page shows it; else the code's own message, 400."""
     result = services.status_code_check(reference, str(request.POST.get("code", ""))[:20])
     if result == CodeCheck.OK:
-        request.session[VERIFIED] = [*verified[-9:], reference]
+        request.session[session_key] = [*request.session.get(session_key, [])[-9:], reference]
         return redirect(f"{request.path}?ref={reference}")
-    messages = {
-        CodeCheck.WRONG: _("验证码不正确，请核对短信后重新输入"),
-        CodeCheck.EXPIRED: _("验证码已过期或已使用，请重新获取"),
-        CodeCheck.TOO_MANY: _("尝试次数过多，请重新获取验证码"),
-    }
-    context.update(step="code", errors={"code": messages[result]})
-    return _render(request, "objection_status.html", context, 400)
+    context.update(step="code", errors={"code": result.message})
+    return render(request, f"portal/{template}", context, status=400)
