@@ -6,3 +6,6 @@ class PortalConfig(AppConfig):
     label = "portal"
     verbose_name = "门户 / public portal"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the notice_opened receiver)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from mianshen.cases.models import Objection
+from mianshen.cases.models import Notice, NoticeEntry, Objection
 
 
 class ObjectionReceipt(models.Model):
@@ -86,4 +86,24 @@ class LookupCode(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["request", "phone"], name="portal_lookupcode_request_phone")
+        ]
+
+
+class PublicityGram(models.Model):
+    """The public list's index of short name fragments (PostgreSQL): one row for every character and every pair
+    of adjacent characters of each line's unit name, so a search of one or two characters — what people type for a
+    Chinese name — is an index-only range scan in list order instead of a scan of every line (a trigram index has
+    nothing to look up for fewer than three characters). Written by ``publicity_index.index_notice`` when a notice
+    opens (in its transaction); a notice's rows are deleted once it is no longer open. SQLite keeps it empty and
+    searches by ``LIKE``."""
+
+    pk = models.CompositePrimaryKey("gram", "notice", "entry")
+    gram = models.CharField(max_length=2)
+    entry = models.ForeignKey(NoticeEntry, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    notice = models.ForeignKey(Notice, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    district = models.CharField(max_length=6)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["gram", "notice", "district", "entry"], name="portal_gram_district"),
         ]

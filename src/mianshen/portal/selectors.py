@@ -3,6 +3,7 @@ parameter set in force) and the questions and answers."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from mianshen.policy.parameters import ResolvedParams, get_policy, resolve
 from mianshen.staff.roles import DISTRICTS
 
 from .districts import district_name
+from .models import PublicityGram
+from .publicity_index import is_short
 
 FULL_CODE = re.compile(r"^[0-9A-Z]{18}$")
 CODE_PART = re.compile(r"^[0-9A-Za-z]{1,6}$")
@@ -111,8 +114,41 @@ def clean_search(q: Any, district: Any, page: Any) -> tuple[str, str, int]:
     return q, district, int(text)
 
 
+def _short_name(q: str) -> bool:
+    """A name fragment of one or two characters (not the visible part of a code) on a database with the
+    fragment index: searched in ``PublicityGram``."""
+    return is_short(q) and not CODE_PART.match(q)
+
+
+def _grams(notice_id: int, q: str, district: str) -> QuerySet[PublicityGram]:
+    """One notice's lines holding a short fragment, from the fragment index, in list order (entry id): an
+    index-only range scan of its primary key (gram, notice, entry) or, with a district, of its second index."""
+    grams = PublicityGram.objects.filter(gram=q, notice_id=notice_id)
+    if district:
+        grams = grams.filter(district=district)
+    return grams.order_by("entry_id")
+
+
+def _short_page(notice_ids: list[int], q: str, district: str, start: int, stop: int) -> tuple[list[int], int]:
+    """The entry ids ``[start:stop]`` (list order) of the lines holding a short fragment in the open notices, and
+    the count of matches capped at ``COUNT_CAP + 1`` — per notice (each its own ordered range), merged."""
+    firsts = [list(_grams(i, q, district).values_list("entry_id", flat=True)[:stop]) for i in notice_ids]
+    found = list(heapq.merge(*firsts))[start:stop]
+    matches = 0
+    for notice_id in notice_ids:
+        if matches > COUNT_CAP:
+            break
+        matches += _grams(notice_id, q, district).order_by()[: COUNT_CAP + 1 - matches].count()
+    return found, matches
+
+
 def _entries(notice_ids: list[int], q: str, district: str) -> QuerySet[NoticeEntry]:
     entries = NoticeEntry.objects.filter(notice_id__in=notice_ids)
+    if q and _short_name(q):
+        grams = PublicityGram.objects.filter(gram=q, notice_id__in=notice_ids)
+        return entries.filter(
+            id__in=(grams.filter(district=district) if district else grams).values("entry_id")
+        )
     if district:
         entries = entries.filter(district=district)
     if q:
@@ -143,19 +179,22 @@ def publicity_page(
     opened, closed = notices(now)
     size = int(settings.PORTAL_PAGE_SIZE)
     ids = [n.pk for n in opened]
-    entries = _entries(ids, q, district)
     start = (number - 1) * size
-    values = list(
-        entries.order_by("id").values_list(
-            "id", "notice_id", "unit_name", "masked_credit_code", "district", "amount_fen"
-        )[start : start + size + 1]
-    )
+    columns = ("id", "notice_id", "unit_name", "masked_credit_code", "district", "amount_fen")
+    if _short_name(q):
+        # the page's ids by an index-only scan in list order, then those lines by key; the count likewise
+        found, matches = _short_page(ids, q, district, start, start + size + 1)
+        by_id = {v[0]: v for v in NoticeEntry.objects.filter(id__in=found).values_list(*columns)}
+        values = [by_id[i] for i in found]
+    else:
+        entries = _entries(ids, q, district)
+        values = list(entries.order_by("id").values_list(*columns)[start : start + size + 1])
+        matches = entries.order_by()[: COUNT_CAP + 1].count() if q or district else 0
     rows = [PublicityRow(*v) for v in values[:size]]
     if not q and not district:
         total, capped = sum(_notice_size(i) for i in ids), False
     else:
-        total = entries.order_by()[: COUNT_CAP + 1].count()
-        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
+        total, capped = min(matches, COUNT_CAP), matches > COUNT_CAP
     return PublicityPage(rows, number, size, len(values) > size, total, capped, opened, closed, q, district)
 
 
