@@ -2,7 +2,8 @@
 -- follow a fixed schedule of LOAD_RATE / LOAD_THREADS requests a second (the next slot is claimed before each
 -- request, whichever connection is free; a slot already past is sent at once, so a slow answer does not lower
 -- the rate while a connection is free). The paths come from the file LOAD_PATHS (one a line), taken in turn from
--- a random start; LOAD_COOKIE, when set, is sent as the Cookie header.
+-- a random start; LOAD_COOKIES, when set, names a file of Cookie headers (one a line: one signed-in unit each),
+-- taken in turn with the paths, so the requests are spread over many units' sessions.
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } load_timespec;
@@ -35,9 +36,15 @@ function init(args)
   end
   math.randomseed(id * 7919 + 17)
   i = math.random(#paths)
+  cookies = {}
+  local listing = os.getenv("LOAD_COOKIES") or ""
+  if #listing > 0 then
+    for line in io.lines(listing) do
+      if #line > 0 then table.insert(cookies, line) end
+    end
+  end
+  c = math.random(math.max(1, #cookies))
   headers = {}
-  local cookie = os.getenv("LOAD_COOKIE") or ""
-  if #cookie > 0 then headers["Cookie"] = cookie end
   headers["Accept-Language"] = "zh-hans"
 end
 
@@ -55,6 +62,10 @@ end
 
 function request()
   i = i % #paths + 1
+  if #cookies > 0 then
+    c = c % #cookies + 1
+    headers["Cookie"] = cookies[c]
+  end
   return wrk.format("GET", paths[i], headers)
 end
 

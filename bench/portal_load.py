@@ -3,8 +3,8 @@ loopback, driven open-loop at a fixed rate by wrk (Debian's ``wrk`` with a pacin
 
 Two steps, each its own command:
 
-``setup`` builds the city through the commands and services a deployment uses, in its own database
-(default ``h_notifyops_big``): ``mianshen generate --units N`` (parquet), ``mianshen import``, the ``initial`` and
+``setup`` builds the city through the commands and services a deployment uses, in its own database (the one
+``MIANSHEN_DATABASE_URL`` names): ``mianshen generate --units N`` (parquet), ``mianshen import``, the ``initial`` and
 ``before_publicity`` rounds (``mianshen round start --wait``) and ``cases.services.notice_open`` — so the public
 list holds every rechecked unit (~300k at 441,300 units).
 
@@ -16,9 +16,9 @@ with that session cookie and (b) the publicity search (``/publicity/?q=…`` and
 queries). wrk's own CPU time comes from ``os.wait4``; gunicorn's and PostgreSQL's from /proc. ``--record``
 appends the table to bench/RESULTS.md.
 
-    MIANSHEN_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/h_notifyops_big \\
+    MIANSHEN_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/h_portal_big \\
         PYTHONPATH=src .venv/bin/python bench/portal_load.py setup --units 441300
-    MIANSHEN_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/h_notifyops_big \\
+    MIANSHEN_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/h_portal_big \\
         PYTHONPATH=src .venv/bin/python bench/portal_load.py run [--rate 200] [--seconds 60] [--workers 2]
         [--threads 4] [--record]
 """
@@ -90,6 +90,7 @@ def setup(units: int) -> None:
         connection.cursor() as cursor
     ):  # fresh tables: plan with their real sizes (autovacuum may lag behind)
         cursor.execute("ANALYZE")
+        cursor.execute("VACUUM (ANALYZE) portal_publicitygram")  # what autovacuum does within minutes
 
 
 def _django() -> None:
@@ -140,9 +141,9 @@ def _wait_for(port: int, seconds: float = 60) -> None:
     raise SystemExit(f"gunicorn did not listen on 127.0.0.1:{port}")
 
 
-def sign_in(base: str) -> tuple[str, str]:
+def sign_in(base: str, taken: set[str] | None = None) -> tuple[str, str]:
     """The lookup flow over HTTP: ask for a code, let the worker's job send it, read it back from the outbox,
-    open the session. Returns (the Cookie header, the credit code)."""
+    open the session. Returns (the Cookie header, the credit code); ``taken``: credit codes not to use."""
     # a listed unit whose phone has had no code this hour (a phone gets at most 5 codes an hour: reruns move on)
     from django.utils import timezone
 
@@ -154,8 +155,10 @@ def sign_in(base: str) -> tuple[str, str]:
     hour_ago = timezone.now() - timedelta(hours=1)
     credit_code = ""
     for code in (
-        Case.objects.filter(state="publicised").order_by("pk").values_list("credit_code", flat=True)[:500]
+        Case.objects.filter(state="publicised").order_by("pk").values_list("credit_code", flat=True)[:2000]
     ):
+        if taken and code in taken:
+            continue
         phones = {p for _u, p in units_on_file(code)}
         if phones and not Message.objects.filter(kind="otp", to__in=phones, created_at__gt=hour_ago).exists():
             credit_code = code
@@ -195,13 +198,15 @@ def sign_in(base: str) -> tuple[str, str]:
 
 
 def publicity_paths(n: int = 400, seed: int = 11) -> list[str]:
-    """Varied searches: name fragments of 2–4 characters from listed units, code fragments, districts, pages;
-    half through the page, half through the API."""
+    """Varied searches: name fragments of 2–4 characters from listed units (one unit sampled for every two
+    searches), code fragments, districts, pages; half through the page, half through the API."""
     from mianshen.cases.models import NoticeEntry
 
     rng = random.Random(seed)
     entries = list(
-        NoticeEntry.objects.order_by("?").values_list("unit_name", "masked_credit_code", "district")[:200]
+        NoticeEntry.objects.order_by("?").values_list("unit_name", "masked_credit_code", "district")[
+            : max(200, n // 2)
+        ]
     )
     paths = []
     for k in range(n):
@@ -223,13 +228,15 @@ def publicity_paths(n: int = 400, seed: int = 11) -> list[str]:
 
 
 def wrk(base: str, paths: list[str], *, rate: int, seconds: int, connections: int, threads: int,
-        cookie: str = "") -> dict[str, Any]:  # fmt: skip
+        cookies: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """One wrk run (portal_load.lua paces it); its summary and its own CPU time (rusage of the child)."""
     listing = HERE / "out" / f"load-paths-{os.getpid()}.txt"
     listing.parent.mkdir(parents=True, exist_ok=True)  # bench/out/ is not in a fresh checkout
     listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+    jar = HERE / "out" / f"load-cookies-{os.getpid()}.txt"
+    jar.write_text("".join(f"{c}\n" for c in cookies or []), encoding="utf-8")
     env = {**os.environ, "LOAD_RATE": str(rate), "LOAD_THREADS": str(threads), "LOAD_PATHS": str(listing),
-           "LOAD_COOKIE": cookie}  # fmt: skip
+           "LOAD_COOKIES": str(jar) if cookies else ""}  # fmt: skip
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
            "-s", str(HERE / "portal_load.lua"), base]  # fmt: skip
     started = time.perf_counter()
@@ -269,18 +276,26 @@ def run(args: argparse.Namespace) -> int:
     try:
         _wait_for(port)
         base = f"http://127.0.0.1:{port}"
-        cookie, credit_code = sign_in(base)
-        print(f"signed in as {credit_code}; {listed:,} units on the public list; gunicorn pid {server.pid}")
-        targets = [("progress lookup: GET /api/case (signed in)", ["/api/case"], cookie),
-                   ("publicity search: /publicity/?q= and /api/publicity?q= (400 varied)", publicity_paths(), "")]  # fmt: skip
-        for label, paths, with_cookie in targets:
+        cookies: list[str] = []
+        taken: set[str] = set()
+        for _ in range(args.sessions):
+            cookie, credit_code = sign_in(base, taken)
+            cookies.append(cookie)
+            taken.add(credit_code)
+        print(
+            f"signed in {len(cookies)} units; {listed:,} units on the public list; gunicorn pid {server.pid}"
+        )
+        targets = [(f"progress lookup: GET /api/case ({len(cookies)} signed-in units in turn)", ["/api/case"], cookies),
+                   (f"publicity search: /publicity/?q= and /api/publicity?q= ({args.paths:,} varied)",
+                    publicity_paths(args.paths), [])]  # fmt: skip
+        for label, paths, with_cookies in targets:
             wrk(base, paths, rate=args.rate, seconds=args.warmup, connections=args.connections,
-                threads=args.wrk_threads, cookie=with_cookie)  # warm-up, not recorded  # fmt: skip
+                threads=args.wrk_threads, cookies=with_cookies)  # warm-up, not recorded  # fmt: skip
             load = os.getloadavg()
             pids = _tree(server.pid)
             cpu0 = sum(_cpu_seconds(p) for p in pids)
             r = wrk(base, paths, rate=args.rate, seconds=args.seconds, connections=args.connections,
-                    threads=args.wrk_threads, cookie=with_cookie)  # fmt: skip
+                    threads=args.wrk_threads, cookies=with_cookies)  # fmt: skip
             r["server_cpu_s"] = sum(_cpu_seconds(p) for p in pids) - cpu0
             r["load"] = load
             r["label"] = label
@@ -302,7 +317,7 @@ def run(args: argparse.Namespace) -> int:
 - machine: {machine_line(info)} (shared with other sessions: see the load column)
 - command: `{command_line()}`
 - server: gunicorn {args.workers} workers × {args.threads} threads (`gthread`) on 127.0.0.1, `mianshen.wsgi`, PostgreSQL
-  15 on the same machine (database h_notifyops_big, built by `portal_load.py setup`: generate, import, two rounds,
+  15 on the same machine (database {os.environ["MIANSHEN_DATABASE_URL"].rsplit("/", 1)[-1]}, built by `portal_load.py setup`: generate, import, two rounds,
   `notice_open`); `MIANSHEN_DB_CONN_MAX_AGE={os.environ.get("MIANSHEN_DB_CONN_MAX_AGE", "").strip() or "0"}` (0: a new
   database connection per request; > 0: each worker thread keeps its connection that many seconds)
 - generator: Debian's wrk 4.1 ({args.wrk_threads} threads, {args.connections} connections) paced by
@@ -335,6 +350,8 @@ def main() -> int:
     r.add_argument("--threads", type=int, default=4)
     r.add_argument("--connections", type=int, default=32)
     r.add_argument("--wrk-threads", type=int, default=2)
+    r.add_argument("--sessions", type=int, default=20, help="units signed in, their sessions used in turn")
+    r.add_argument("--paths", type=int, default=2000, help="distinct publicity searches, taken in turn")
     r.add_argument("--record", action="store_true")
     args = parser.parse_args()
     if not os.environ.get("MIANSHEN_DATABASE_URL", "").startswith("postgresql"):
