@@ -69,11 +69,15 @@ def test_the_guide_follows_a_changed_parameter(
     (params / "beijing.yaml").write_text(text, encoding="utf-8")
     monkeypatch.setattr(parameters, "_params_dir", lambda: params)
     parameters.load_family.cache_clear()
+    parameters._policies.cache_clear()
+    parameters.resolve.cache_clear()
     try:
         body = client.get("/guide/").content.decode()
         home = client.get("/").content.decode()
     finally:
         parameters.load_family.cache_clear()
+        parameters._policies.cache_clear()
+        parameters.resolve.cache_clear()
     assert '<dd id="fig-layoff">6.5%</dd>' in body and '<dd id="fig-sme">75%</dd>' in body
     assert "6.5%" in home and "75%" in home
 

@@ -24,7 +24,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -408,6 +408,14 @@ def load_family(name: str) -> Family:
 
 def policies() -> dict[str, Policy]:
     """Every policy id of every family file (an id in two files is refused)."""
+    return dict(_policies())
+
+
+@cache
+def _policies() -> dict[str, Policy]:
+    """``policies()``, read once a process (the files are part of the installed code; listing the folder on
+    every call cost half a millisecond a request on the portal). ``load_family.cache_clear()`` and
+    ``_policies.cache_clear()`` read them again."""
     found: dict[str, Policy] = {}
     for name in family_names():
         for pid, policy in load_family(name).policies.items():
@@ -418,14 +426,17 @@ def policies() -> dict[str, Policy]:
 
 
 def get_policy(policy_id: str) -> Policy:
-    found = policies().get(policy_id)
+    found = _policies().get(policy_id)
     if found is None:
         raise UnknownPolicy(f"unknown policy {policy_id!r}; known: {', '.join(sorted(policies()))}")
     return found
 
 
+@lru_cache(maxsize=1024)
 def resolve(policy_id: str, as_of: date) -> ResolvedParams:
-    """The parameter set of a policy in force on the as-of date (which must lie in its payment year)."""
+    """The parameter set of a policy in force on the as-of date (which must lie in its payment year). Kept per
+    (policy, date): the result is frozen and the files do not change while the process runs (every portal
+    lookup explains a decision with it)."""
     policy = get_policy(policy_id)
     first, last = policy.window
     if not first <= as_of <= last:
