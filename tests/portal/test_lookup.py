@@ -20,7 +20,7 @@ from mianshen.portal import lookup
 from mianshen.portal.models import LookupCode, LookupRequest
 from mianshen.registry.models import Snapshot, Unit
 
-from .conftest import credit_code, make_cases, sent_codes
+from .conftest import Listed, credit_code, make_cases, paid, sent_codes
 
 SHARED = "91110105MA01SHARE1"
 
@@ -243,3 +243,20 @@ def test_notify_outbox_lists_the_lookup_code_hidden(units: list[Case]) -> None:
     [listed] = json.loads(out.getvalue())
     assert listed["to"] == "138****0002" and otp not in listed["body"] and "******" in listed["body"]
     assert listed["unit_id"] == units[2].unit_id and listed["state"] in ("queued", "sent", "delivered")
+
+
+def test_a_case_is_read_with_its_payment_and_notice_in_one_query(
+    listed: Listed, django_assert_max_num_queries: object
+) -> None:
+    """The lookup reads a case with its round, payment (and current instruction) and first notice together:
+    the case, its inbox and its history are the queries (a decided case adds its decision's evidence)."""
+    case = paid(listed.cases[0])
+    with django_assert_max_num_queries(3):  # type: ignore[operator]
+        (view,) = lookup.lookup_cases((case.unit_id,), "zh-hans")
+    assert (view.payment_state, view.account_last4) == ("paid", "3445")
+    listed_step = next(s for s in view.steps if s.key == "listed")
+    assert listed_step.at == listed.notice.starts_at and listed_step.done
+    unlisted = make_cases(1, start=900)[0]
+    with django_assert_max_num_queries(3):  # type: ignore[operator]
+        (view,) = lookup.lookup_cases((unlisted.unit_id,), "zh-hans")
+    assert view.payment_state == "" and not next(s for s in view.steps if s.key == "listed").done

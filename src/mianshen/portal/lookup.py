@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -232,13 +232,21 @@ def _steps(case: Case) -> list[Step]:
     reached: dict[str, datetime] = {}
     for to_state, at in history:
         reached.setdefault(to_state, at)
-    listed = NoticeEntry.objects.filter(case=case).select_related("notice").order_by("pk").first()
+    if hasattr(case, "listed_on"):  # annotated by lookup_cases (None: never on a notice)
+        listed_on: datetime | None = case.listed_on
+    else:
+        listed_on = (
+            NoticeEntry.objects.filter(case=case)
+            .order_by("pk")
+            .values_list("notice__starts_at", flat=True)
+            .first()
+        )
     failed = case.state in (State.EXCLUDED, State.AWAITING_CORRECTION, State.PAYMENT_CANCELLED)
     plan: list[tuple[str, str, datetime | None, bool]] = [
         ("identified", str(_("已识别")), reached.get(State.IDENTIFIED) or case.opened_at, True),
         ("compared", str(_("数据比对")), None, case.last_round_id is not None),
-        ("listed", str(_("列入公示")), listed.notice.starts_at if listed else reached.get(State.PUBLICISED),
-         listed is not None or State.PUBLICISED in reached),
+        ("listed", str(_("列入公示")), listed_on or reached.get(State.PUBLICISED),
+         listed_on is not None or State.PUBLICISED in reached),
         ("approved", str(_("已核准")), reached.get(State.APPROVED), State.APPROVED in reached),
         ("paid", str(_("已拨付")), reached.get(State.PAID), case.state == State.PAID),
     ]  # fmt: skip
@@ -267,7 +275,12 @@ def lookup_cases(unit_ids: tuple[str, ...], lang: str) -> list[CaseView]:
     # by (policy, unit): the index of the one-case-per-unit-and-policy key, not a scan of every case (there is no
     # index on the unit alone; every case's policy is a known one, see policy.parameters.policies)
     known = Case.objects.filter(policy_id__in=sorted(policies()), unit_id__in=unit_ids)
-    for case in known.select_related("last_round").order_by("-pk"):
+    # the case's round, payment and first notice come along in the same query (fewer round trips a request)
+    first_notice = (
+        NoticeEntry.objects.filter(case=OuterRef("pk")).order_by("pk").values("notice__starts_at")[:1]
+    )
+    read = known.select_related("last_round", "payment__current").annotate(listed_on=Subquery(first_notice))
+    for case in read.order_by("-pk"):
         state, last4, paid_on, failure = _payment(case, lang)
         messages = [
             {"at": m.created_at, "kind": m.kind, "body": m.body_en if lang_short == "en" else m.body_zh}

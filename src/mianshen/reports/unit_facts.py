@@ -6,7 +6,7 @@ it, without the staff's parameter listing, the credit code masked) and where its
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from mianshen.cases.models import Case
 from mianshen.cases.services import mask_credit_code
@@ -49,8 +49,13 @@ def public_explanation(case: Case, lang: str) -> str:
 
 def payment_facts(case: Case, lang: str) -> tuple[str, str, str, str]:
     """(state, last 4 digits of the account, paid on, what failed and what to do) of the case's payment; the
-    state is one of ``waiting``, ``in_progress``, ``paid``, ``failed``, ``cancelled``, or "" with no payment."""
-    payment = Payment.objects.filter(case=case).select_related("current").first()
+    state is one of ``waiting``, ``in_progress``, ``paid``, ``failed``, ``cancelled``, or "" with no payment.
+    A case read with ``select_related("payment__current")`` brings its payment along (no query here)."""
+    descriptor = Case.payment  # the reverse one-to-one: cached (None when there is none) when read along
+    if descriptor.is_cached(case):
+        payment = cast("Payment | None", descriptor.related.get_cached_value(case))
+    else:
+        payment = Payment.objects.filter(case=case).select_related("current").first()
     if payment is None:
         return "", "", "", ""
     current = current_instruction(payment)
