@@ -17,7 +17,8 @@ What the data look like (``synth`` modules hold the details and the numbers):
   arrears, late (2021) payments of 2020 periods and over-payments. Calibrated so that the ``beijing-2021``
   rule at 2021-07-01 finds about 70% of SMEs eligible with a mean refund near ¥2,000 (see the tests).
 - ``bank_accounts`` (most units), ``credit_flags`` (three lists, some removed, some for unknown credit
-  codes), ``dispatch_confirmations`` for half the labour-dispatch firms.
+  codes), ``dispatch_confirmations`` for half the labour-dispatch firms, ``dispatch_hosts`` (1-3 host employers of
+  every labour-dispatch firm, mostly other units of the city, some outside it).
 
 Account fate — which payments a bank will reject — is a documented function of the account number:
 ``account_fate(account_no)`` returns ``AC01`` (wrong number), ``AC04`` (closed), ``BE01`` (name mismatch;
@@ -127,6 +128,7 @@ def _batch_tables(
     flags = partners.unit_flags(plan, seed)
     yield "credit_flags", pl.concat([flags, partners.orphan_flags(seed, units)]) if last else flags
     yield "dispatch_confirmations", partners.dispatch_confirmations(plan, seed)
+    yield "dispatch_hosts", partners.dispatch_hosts(plan, seed)
 
 
 def _fill(
