@@ -43,7 +43,9 @@ def _answer(city: City, case: Case, host: str, answer: str = "confirm", seen: in
                               answer=answer, seen_workers=seen, note=note, reference=ref)  # fmt: skip
 
 
-def test_the_round_tells_each_host_with_a_phone_not_the_firm_and_not_its_amount(city: City, snapshot: object) -> None:
+def test_the_round_tells_each_host_with_a_phone_not_the_firm_and_not_its_amount(
+    city: City, snapshot: object
+) -> None:
     firm = Case.objects.get(unit_id=city.firm)
     assert firm.state == State.AWAITING_CONFIRMATION
     told = Message.objects.filter(kind="confirm_dispatch", case_id=firm.pk)
@@ -63,9 +65,13 @@ def test_the_round_tells_each_host_with_a_phone_not_the_firm_and_not_its_amount(
     assert Message.objects.count() == before
 
 
-def test_every_host_confirms_the_case_moves_on_and_the_next_round_passes_it(city: City, snapshot: object) -> None:
+def test_every_host_confirms_the_case_moves_on_and_the_next_round_passes_it(
+    city: City, snapshot: object
+) -> None:
     firm = Case.objects.get(unit_id=city.firm)
-    assert [r.declared_workers for r in host_requests([city.codes[city.host_a]]) if r.case_id == firm.pk] == [12]
+    assert [r.declared_workers for r in host_requests([city.codes[city.host_a]]) if r.case_id == firm.pk] == [
+        12
+    ]
     first = _answer(city, firm, city.host_a, ref="A-0000000001")
     assert first.created and not first.case_confirmed
     firm.refresh_from_db()
@@ -76,7 +82,9 @@ def test_every_host_confirms_the_case_moves_on_and_the_next_round_passes_it(city
     assert firm.state == State.IDENTIFIED
     conf = HostConfirmation.objects.get(case=firm)
     assert conf.recorded_by == host_actor(city.codes[city.host_b]) and "A-0000000001" in conf.evidence
-    assert AuditEvent.objects.filter(action=Action.DISPATCH_HOST_CONFIRMED, object_id=str(firm.pk)).count() == 2
+    assert (
+        AuditEvent.objects.filter(action=Action.DISPATCH_HOST_CONFIRMED, object_id=str(firm.pk)).count() == 2
+    )
     assert AuditEvent.objects.filter(action=Action.DISPATCH_CONFIRMED, object_id=str(firm.pk)).count() == 1
     run_round(snapshot, Checkpoint.BEFORE_PUBLICITY)
     firm.refresh_from_db()
@@ -86,7 +94,9 @@ def test_every_host_confirms_the_case_moves_on_and_the_next_round_passes_it(city
     )
 
 
-def test_a_dispute_puts_the_case_in_front_of_an_officer_who_may_still_confirm(city: City, snapshot: object) -> None:
+def test_a_dispute_puts_the_case_in_front_of_an_officer_who_may_still_confirm(
+    city: City, snapshot: object
+) -> None:
     firm = Case.objects.get(unit_id=city.firm)
     _answer(city, firm, city.host_a)
     done = _answer(city, firm, city.host_b, "dispute", 1, "只用了一名派遣人员。", ref="A-0000000002")
@@ -95,7 +105,9 @@ def test_a_dispute_puts_the_case_in_front_of_an_officer_who_may_still_confirm(ci
     assert firm.state == State.AWAITING_CONFIRMATION and DISPUTED in firm.reason.split("|")
     row = HostAnswer.objects.get(case=firm, host_credit_code=city.codes[city.host_b])
     assert (row.answer, row.declared_workers, row.seen_workers) == ("dispute", 3, 1)
-    assert AuditEvent.objects.filter(action=Action.DISPATCH_HOST_DISPUTED, object_id=str(firm.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action=Action.DISPATCH_HOST_DISPUTED, object_id=str(firm.pk)).count() == 1
+    )
     assert [(c, w, a.answer if a else None) for c, w, a in host_answers_of(firm)] == [
         (city.codes[city.host_a], 12, "confirm"), (city.codes[city.host_b], 3, "dispute")]  # fmt: skip
     confirmation_record(case_id=firm.pk, confirmed_on=date(2021, 7, 5), evidence="电话核实", actor="officer")
@@ -123,7 +135,9 @@ def test_a_repeated_answer_is_idempotent(city: City, snapshot: object) -> None:
     assert AuditEvent.objects.filter(action=Action.DISPATCH_HOST_DISPUTED).count() == 1
 
 
-def test_a_case_no_longer_awaiting_confirmation_is_refused_with_its_own_message(city: City, snapshot: object) -> None:
+def test_a_case_no_longer_awaiting_confirmation_is_refused_with_its_own_message(
+    city: City, snapshot: object
+) -> None:
     firm = Case.objects.get(unit_id=city.firm)
     confirmation_record(case_id=firm.pk, confirmed_on=date(2021, 7, 5), evidence="电话核实", actor="officer")
     with pytest.raises(CaseError, match="already settled") as caught:
@@ -148,6 +162,7 @@ def test_a_bad_answer_is_refused_in_words(
 def test_dispatch_hosts_are_imported_into_the_snapshot(city: City, snapshot: object) -> None:
     from mianshen.registry.models import DispatchHost
 
-    rows = sorted(DispatchHost.objects.filter(snapshot=snapshot).values_list("unit_id", "host_credit_code", "workers"))
+    rows = sorted(
+        DispatchHost.objects.filter(snapshot=snapshot).values_list("unit_id", "host_credit_code", "workers")
+    )
     assert len(rows) == 4 and (city.firm, city.codes[city.host_a], 12) in rows
-

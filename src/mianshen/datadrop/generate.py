@@ -115,7 +115,7 @@ def _write_drop(
 
 
 def _batch_tables(
-    plan: pl.DataFrame, seed: int, *, last: bool, units: int
+    plan: pl.DataFrame, seed: int, *, last: bool, units: int, window: pl.DataFrame
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """The rows of every table for one batch of units, table by table (built one at a time)."""
     months = activity.unit_months(plan, seed)
@@ -128,13 +128,14 @@ def _batch_tables(
     flags = partners.unit_flags(plan, seed)
     yield "credit_flags", pl.concat([flags, partners.orphan_flags(seed, units)]) if last else flags
     yield "dispatch_confirmations", partners.dispatch_confirmations(plan, seed)
-    yield "dispatch_hosts", partners.dispatch_hosts(plan, seed)
+    yield "dispatch_hosts", partners.dispatch_hosts(plan, seed, window)
 
 
 def _fill(
     writers: Mapping[str, _Writer | _PartsWriter], *, units: int, seed: int, on_progress: Progress | None
 ) -> None:
     number = ids.unit_number_start(seed)
+    window: pl.DataFrame | None = None  # the units a dispatch firm may place workers with (partners.host_window)
     for start in range(0, units, BATCH_UNITS):
         stop = min(units, start + BATCH_UNITS)
         plan = unit_synth.unit_plan(seed, start, stop, number)
@@ -142,7 +143,8 @@ def _fill(
         ordinals = plan.select(
             "unit_id", "credit_code", pl.int_range(start, stop, dtype=pl.Int64).alias("ordinal")
         )
-        for name, frame in _batch_tables(plan, seed, last=stop == units, units=units):
+        window = partners.host_window(window, plan)
+        for name, frame in _batch_tables(plan, seed, last=stop == units, units=units, window=window):
             writers[name].write(frame, ordinals)
             if on_progress is not None:
                 on_progress(name, stop, writers[name].rows)

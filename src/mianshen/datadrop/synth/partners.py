@@ -183,26 +183,33 @@ OUTSIDE_DISTRICT = "310115"  # 上海市浦东新区: a host employer outside th
 _OUTSIDE_BODY = 90_000_000  # organisation bodies of outside hosts: indexes far past any unit's
 
 
-def dispatch_hosts(plan: pl.DataFrame, seed: int) -> pl.DataFrame:
+HOST_WINDOW = 1000  # a host inside the city is one of the 1..HOST_WINDOW units before its dispatch firm
+
+
+def host_window(window: pl.DataFrame | None, plan: pl.DataFrame) -> pl.DataFrame:
+    """The last ``HOST_WINDOW`` units generated so far (``idx``, ``credit_code``), ``plan`` included: carried from
+    batch to batch so that a firm's hosts do not depend on where a batch starts."""
+    rows = plan.select("idx", "credit_code")
+    return (rows if window is None else pl.concat([window, rows])).tail(HOST_WINDOW + plan.height)
+
+
+def dispatch_hosts(plan: pl.DataFrame, seed: int, window: pl.DataFrame) -> pl.DataFrame:
     """The host employers of the plan's dispatch units (``unit_id``, ``host_credit_code``, ``workers``), in unit
-    order; a function of the seed and the unit indexes within the batch only."""
-    first_idx = int(plan["idx"][0]) if plan.height else 0
-    codes = plan["credit_code"]
+    order; ``window``: ``host_window`` of the units up to the plan's last (a function of the seed and the unit
+    indexes only, whatever the batches)."""
+    start = int(window["idx"][0]) if window.height else 0
     firms = (
         plan.lazy()
         .filter(pl.col("dispatch") == 1)
         .select("idx", "unit_id")
-        .with_columns(
-            _n=rng.int_between(rng.uniform(seed, "dispatch.hosts", pl.col("idx")), 1, 3),
-        )
+        .with_columns(_n=rng.int_between(rng.uniform(seed, "dispatch.hosts", pl.col("idx")), 1, 3))
         .with_columns(_k=pl.int_ranges(0, pl.col("_n")))
         .explode("_k")
         .with_columns(_key=pl.col("idx").cast(pl.Int64) * 4 + pl.col("_k").cast(pl.Int64))
     )
     h = rng.bits(seed, "dispatch.host", pl.col("_key"))
-    back = rng.int_between(rng.u26(h, 0), 1, 1000)
-    position = pl.col("idx").cast(pl.Int64) - first_idx - back
-    outside = (rng.u26(h, 1) < 0.15) | (position < 0)
+    host_idx = pl.col("idx").cast(pl.Int64) - rng.int_between(rng.u26(h, 0), 1, HOST_WINDOW)
+    outside = (rng.u26(h, 1) < 0.15) | (host_idx < 0)
     outside_code = ids.uscc(
         pl.lit("9"),
         pl.lit("1"),
@@ -210,7 +217,8 @@ def dispatch_hosts(plan: pl.DataFrame, seed: int) -> pl.DataFrame:
         ids.organisation_body(seed, pl.lit(_OUTSIDE_BODY, pl.Int64) + pl.col("_key") % 10_000_000),
         rng.uniform(seed, "dispatch.host.style", pl.col("_key")) < 0.5,
     )
-    inside_code = pl.lit(codes).gather(position.clip(0, max(0, plan.height - 1)))
+    codes = window["credit_code"]
+    inside_code = pl.lit(codes).gather((host_idx - start).clip(0, max(0, codes.len() - 1)))
     workers = rng.int_between(rng.uniform(seed, "dispatch.workers", pl.col("_key")), 1, 80)
     return (
         firms.select(
