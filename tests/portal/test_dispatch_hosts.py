@@ -209,3 +209,31 @@ def test_no_post_to_the_host_form_answers_500(
     response = client.post(f"/apply/dispatch/{case_id}/", {k: v.replace("\x00", "") for k, v in data.items()})
     assert response.status_code in {200, 302, 400, 404}  # 200: answered by an earlier example, shown as such
     assert client.post("/apply/dispatch/check/").status_code in {200, 302, 400}
+
+
+def test_the_back_office_case_page_shows_the_hosts_answers_and_still_takes_a_confirmation(
+    client: Client, city: City, firms: tuple[Case, Case]
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    from mianshen.staff.services import staff_add
+
+    from ..backoffice.conftest import verified_login
+
+    firm, _ = firms
+    sign_in(client, city.host_b)
+    client.post(
+        f"/apply/dispatch/{firm.pk}/",
+        {"answer": "dispute", "seen_workers": "1", "note": "只有一名派遣人员。"},
+    )
+    client.post("/apply/dispatch/check/")
+    staff_add(username="city-admin", role="city_admin", district=None)
+    office = verified_login(Client(), get_user_model().objects.get(username="city-admin"))
+    page = office.get(f"/office/cases/{firm.pk}/").content.decode()
+    section = page.split('id="host-answers"')[1].split("</section>")[0]
+    assert city.codes[city.host_b] in section and "只有一名派遣人员" in section and "尚未答复" in section
+    assert (
+        "backoffice" not in section and "/confirmation" in page
+    )  # an officer can still record a confirmation
+    queue = office.get("/office/queues/confirmation/").content.decode()
+    assert firm.number in queue and "HOST_DISPUTED" in queue
