@@ -91,9 +91,14 @@ def host_requests(credit_codes: Iterable[str]) -> list[HostRequest]:
             declared.setdefault(unit_id, []).append((code, workers))
         if not declared:
             continue
-        cases = waiting.filter(last_round__snapshot_id=snapshot_id, unit_id__in=one_parameter(sorted(declared)))
+        cases = waiting.filter(
+            last_round__snapshot_id=snapshot_id, unit_id__in=one_parameter(sorted(declared))
+        )
         for case in cases.order_by("pk"):
-            answers = {a.host_credit_code: a for a in HostAnswer.objects.filter(case=case, host_credit_code__in=codes)}
+            answers = {
+                a.host_credit_code: a
+                for a in HostAnswer.objects.filter(case=case, host_credit_code__in=codes)
+            }
             for code, workers in declared[case.unit_id]:
                 out.append(
                     HostRequest(case.pk, case.unit_name, mask_credit_code(case.credit_code), code, workers,
@@ -152,13 +157,20 @@ def host_answer_record(
         audit_record(
             actor=actor,
             action=(
-                Action.DISPATCH_HOST_CONFIRMED if answer == HostAnswerKind.CONFIRM else Action.DISPATCH_HOST_DISPUTED
+                Action.DISPATCH_HOST_CONFIRMED
+                if answer == HostAnswerKind.CONFIRM
+                else Action.DISPATCH_HOST_DISPUTED
             ),
             obj_type="case",
             obj_id=str(case.pk),
-            after={"host_answer": row.pk, "host_credit_code": host_credit_code, "answer": answer,
-                   "declared_workers": row.declared_workers, "seen_workers": row.seen_workers,
-                   "reference": reference},  # fmt: skip
+            after={
+                "host_answer": row.pk,
+                "host_credit_code": host_credit_code,
+                "answer": answer,
+                "declared_workers": row.declared_workers,
+                "seen_workers": row.seen_workers,
+                "reference": reference,
+            },  # fmt: skip
             reason=note,
         )
         if answer == HostAnswerKind.DISPUTE:

@@ -135,7 +135,9 @@ def _fill(
     writers: Mapping[str, _Writer | _PartsWriter], *, units: int, seed: int, on_progress: Progress | None
 ) -> None:
     number = ids.unit_number_start(seed)
-    window: pl.DataFrame | None = None  # the units a dispatch firm may place workers with (partners.host_window)
+    window: pl.DataFrame | None = (
+        None  # the units a dispatch firm may place workers with (partners.host_window)
+    )
     for start in range(0, units, BATCH_UNITS):
         stop = min(units, start + BATCH_UNITS)
         plan = unit_synth.unit_plan(seed, start, stop, number)

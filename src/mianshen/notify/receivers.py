@@ -182,14 +182,20 @@ def _host_contacts(cases: Sequence[Case]) -> dict[int, list[tuple[str, str, str 
                 (firm_case[unit_id], code, workers)
                 for unit_id, code, workers in DispatchHost.objects.filter(
                     snapshot_id=snapshot, unit_id__in=one_parameter(ids[begin : begin + _CHUNK])
-                ).order_by("unit_id", "line").values_list("unit_id", "host_credit_code", "workers")
+                )
+                .order_by("unit_id", "line")
+                .values_list("unit_id", "host_credit_code", "workers")
             ]
         codes = sorted({code for _, code, _ in declared})
         units: dict[str, list[tuple[str, str, str | None]]] = {}
         for begin in range(0, len(codes), _CHUNK):
-            for unit_id, code, name, phone in Unit.objects.filter(
-                snapshot_id=snapshot, credit_code__in=one_parameter(codes[begin : begin + _CHUNK])
-            ).order_by("unit_id").values_list("unit_id", "credit_code", "name", "phone"):
+            for unit_id, code, name, phone in (
+                Unit.objects.filter(
+                    snapshot_id=snapshot, credit_code__in=one_parameter(codes[begin : begin + _CHUNK])
+                )
+                .order_by("unit_id")
+                .values_list("unit_id", "credit_code", "name", "phone")
+            ):
                 usable = phone.strip() if phone and PHONE.match(phone.strip()) else None
                 units.setdefault(code, []).append((unit_id, name, usable))
         for case_id, code, workers in declared:

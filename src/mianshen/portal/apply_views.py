@@ -210,7 +210,12 @@ def host_answer_check(request: HttpRequest) -> HttpResponse:
             del request.session[HOST_DRAFT]
             request.session[HOST_DONE] = {"reference": done.answer.reference, "answer": done.answer.answer}
             return redirect("portal:host_answer_done")
-    context = {"host": host, "draft": draft, "answer_label": dispatch.answer_label(draft.answer), "errors": errors}
+    context = {
+        "host": host,
+        "draft": draft,
+        "answer_label": dispatch.answer_label(draft.answer),
+        "errors": errors,
+    }
     return _render(request, "host_answer_check.html", context, 400 if errors else 200)
 
 

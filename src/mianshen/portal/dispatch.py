@@ -116,7 +116,9 @@ def draft_make(unit_ids: tuple[str, ...], case_id: object, raw: Mapping[str, obj
     if request is None:
         raise ApplicationInvalid({"answer": _("没有劳务派遣单位申报向贵单位派遣了人员")})
     answer, seen, note = answer_check(raw)
-    return HostDraft(request.case_id, request.host_credit_code, answer, "" if seen is None else str(seen), note)
+    return HostDraft(
+        request.case_id, request.host_credit_code, answer, "" if seen is None else str(seen), note
+    )
 
 
 def answer_file(unit_ids: tuple[str, ...], draft: HostDraft) -> HostAnswered:

@@ -54,7 +54,9 @@ REFUSED = (CaseError, TransitionRefused)
 
 def _is_dispatch_case(case: Case) -> bool:
     """Whether the case's hosts are worth reading: it waits (or waited) for its host employers' confirmation."""
-    return case.state == State.AWAITING_CONFIRMATION or case.host_answers.exists() or case.confirmations.exists()
+    return (
+        case.state == State.AWAITING_CONFIRMATION or case.host_answers.exists() or case.confirmations.exists()
+    )
 
 
 def render_case(

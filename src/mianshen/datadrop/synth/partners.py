@@ -208,8 +208,10 @@ def dispatch_hosts(plan: pl.DataFrame, seed: int, window: pl.DataFrame) -> pl.Da
         .with_columns(_key=pl.col("idx").cast(pl.Int64) * 4 + pl.col("_k").cast(pl.Int64))
     )
     h = rng.bits(seed, "dispatch.host", pl.col("_key"))
-    host_idx = pl.col("idx").cast(pl.Int64) - rng.int_between(rng.u26(h, 0), 1, HOST_WINDOW)
-    outside = (rng.u26(h, 1) < 0.15) | (host_idx < 0)
+    idx, back = pl.col("idx").cast(pl.Int64), rng.int_between(rng.u26(h, 0), 1, HOST_WINDOW)
+    # a unit 1..HOST_WINDOW places before; among the first units, one of those before it (the very first: outside)
+    host_idx = pl.when(idx >= back).then(idx - back).otherwise((back - 1) % idx.clip(1, None))
+    outside = (rng.u26(h, 1) < 0.15) | (idx == 0)
     outside_code = ids.uscc(
         pl.lit("9"),
         pl.lit("1"),
