@@ -170,7 +170,7 @@ def host_answer_record(
                 "declared_workers": row.declared_workers,
                 "seen_workers": row.seen_workers,
                 "reference": reference,
-            },  # fmt: skip
+            },
             reason=note,
         )
         if answer == HostAnswerKind.DISPUTE:
