@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.core.bulkdb import one_parameter
+from mianshen.policy.parameters import policies
 from mianshen.registry.models import DispatchHost
 from mianshen.screening.models import ScreeningRound
 
@@ -80,7 +81,10 @@ def host_requests(credit_codes: Iterable[str]) -> list[HostRequest]:
     codes = sorted({c for c in credit_codes if c})
     if not codes:
         return []
-    waiting = Case.objects.filter(state=S.AWAITING_CONFIRMATION, last_round__isnull=False)
+    # by (policy, state): the index of the cases by state, not a scan of every case
+    waiting = Case.objects.filter(
+        policy_id__in=sorted(policies()), state=S.AWAITING_CONFIRMATION, last_round__isnull=False
+    )
     snapshots = sorted(set(waiting.values_list("last_round__snapshot_id", flat=True)))
     out: list[HostRequest] = []
     for snapshot_id in snapshots:
