@@ -67,6 +67,18 @@ def test_demo_pays_every_approved_refund_and_reconciles(
     granted = Application.objects.get(kind="key_supervision")
     assert granted.outcome == "granted" and granted.reference.startswith("A-")
     assert Case.objects.get(pk=granted.case_id).state == State.PAID and granted.case.key_supervision
+    # a labour-dispatch firm's host employers confirmed through the portal's service; the next rounds carried it on
+    from mianshen.cases.models import HostAnswer, HostConfirmation
+
+    hosted = [t for s, t in said if s == "dispatch hosts"]
+    assert len(hosted) == 2 and "confirmed on /apply/ (A-" in hosted[0] and "now identified" in hosted[0], (
+        hosted
+    )
+    answer = HostAnswer.objects.get()
+    assert answer.answer == "confirm" and answer.reference.startswith("A-")
+    assert HostConfirmation.objects.filter(case=answer.case).exists()
+    assert not hosted[-1].endswith("now awaiting_confirmation"), hosted
+    assert Message.objects.filter(kind="confirm_dispatch", unit_id=answer.host_unit_id).exists()
     # the unit the demo names for /lookup/ is a paid one with a phone on file (what ``make demo`` prints)
     from mianshen.portal.lookup import lookup_example
 

@@ -23,6 +23,7 @@ def uscc(first17: str) -> str:
 
 USCC_1 = uscc("91110105MA01ABCD3")
 USCC_2 = uscc("51110108500012345")
+USCC_OUTSIDE = uscc("91310115MA1K00042")  # a host employer outside the city: no unit of the drop
 USCC_3 = uscc("91110108MA00XYW1Q")  # unit U003 has no other rows: its problems touch no other file
 
 # A small drop where every row is good; tests change one thing. Lines: units U001 2, U002 3, U003 4.
@@ -112,6 +113,10 @@ GOOD: dict[str, Rows] = {
         }
     ],
     "dispatch_confirmations": [{"unit_id": "U002", "confirmed_on": "2021-02-01"}],
+    "dispatch_hosts": [  # U002 (a dispatch firm) places workers with U001 and with an employer outside the city
+        {"unit_id": "U002", "host_credit_code": USCC_1, "workers": "12"},
+        {"unit_id": "U002", "host_credit_code": USCC_OUTSIDE, "workers": "3"},
+    ],
 }
 
 

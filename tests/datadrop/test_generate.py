@@ -248,6 +248,24 @@ def test_dispatch_firms_and_confirmations(small_drop: Path) -> None:
     assert min(confirmations["confirmed_on"]) < "2021-07-01" < max(confirmations["confirmed_on"])
 
 
+def test_dispatch_firms_name_one_to_three_hosts_mostly_units_of_the_city(small_drop: Path) -> None:
+    units = _read(small_drop, "units")
+    dispatch = units.filter(pl.col("dispatch") == "1")
+    hosts = _read(small_drop, "dispatch_hosts")
+    assert hosts.columns == ["unit_id", "host_credit_code", "workers"]
+    assert set(hosts["unit_id"]) == set(dispatch["unit_id"])  # every firm names its hosts
+    assert set(hosts.group_by("unit_id").len()["len"]) == {1, 2, 3}
+    assert hosts.select(pl.struct("unit_id", "host_credit_code").n_unique()).item() == hosts.height
+    workers = hosts["workers"].cast(pl.Int64)
+    assert workers.min() >= 1 and workers.max() <= 80  # type: ignore[operator]
+    inside = hosts["host_credit_code"].is_in(units["credit_code"].implode())
+    assert 0.7 < inside.mean() < 0.95  # type: ignore[operator]
+    outside = hosts.filter(~inside)["host_credit_code"]
+    assert outside.str.slice(2, 6).eq("310115").all()  # employers outside the city (Shanghai)
+    own = hosts.join(units.select("unit_id", "credit_code"), on="unit_id")
+    assert (own["host_credit_code"] != own["credit_code"]).all()  # no firm is its own host
+
+
 def test_headcount_shape(small_drop: Path) -> None:
     hc = _read(small_drop, "headcount").with_columns(pl.col("insured").cast(pl.Int64))
     assert hc["month"].min() == "2019-01" and hc["month"].max() == "2020-12"

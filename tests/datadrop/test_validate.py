@@ -325,6 +325,8 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
             ("headcount.csv", 4, "unit_id", "UNKNOWN_UNIT"),
             ("contributions.csv", 3, "unit_id", "UNKNOWN_UNIT"),
             ("dispatch_confirmations.csv", 2, "unit_id", "UNKNOWN_UNIT"),
+            ("dispatch_hosts.csv", 2, "unit_id", "UNKNOWN_UNIT"),
+            ("dispatch_hosts.csv", 3, "unit_id", "UNKNOWN_UNIT"),
         },
     ),
     (
@@ -451,6 +453,75 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
         [("set", "dispatch_confirmations", 0, "unit_id", "U003")],
         set(),
     ),
+    # dispatch_hosts (a host employer of a dispatch firm): the checks of units.credit_code and of every fact table
+    ("hosts of a non-dispatch unit are fine", [("set", "dispatch_hosts", 0, "unit_id", "U003")], set()),
+    (
+        "a host of no unit of the city is fine",
+        [("set", "dispatch_hosts", 0, "host_credit_code", "USCC_NONE")],
+        set(),
+    ),
+    (
+        "a host code in lower case is fine",
+        [("set", "dispatch_hosts", 0, "host_credit_code", "USCC_1_LOWER")],
+        set(),
+    ),
+    ("no workers is fine", [("set", "dispatch_hosts", 0, "workers", "0")], set()),
+    (
+        "host unknown unit",
+        [("set", "dispatch_hosts", 0, "unit_id", "U404")],
+        {("dispatch_hosts.csv", 2, "unit_id", "UNKNOWN_UNIT")},
+    ),
+    (
+        "host code missing",
+        [("set", "dispatch_hosts", 0, "host_credit_code", " ")],
+        {("dispatch_hosts.csv", 2, "host_credit_code", "REQUIRED_MISSING")},
+    ),
+    (
+        "host code bad",
+        [("set", "dispatch_hosts", 0, "host_credit_code", "91110105MA01ABCDI3")],
+        {("dispatch_hosts.csv", 2, "host_credit_code", "BAD_USCC")},
+    ),
+    (
+        "host code check character",
+        [("set", "dispatch_hosts", 1, "host_credit_code", "USCC_3_BAD")],
+        {("dispatch_hosts.csv", 3, "host_credit_code", "USCC_CHECKSUM")},
+    ),
+    (
+        "host code as a number",
+        [("set", "dispatch_hosts", 0, "host_credit_code", "9.11101E+17")],
+        {("dispatch_hosts.csv", 2, "host_credit_code", "ID_AS_NUMBER")},
+    ),
+    (
+        "host workers not an integer",
+        [("set", "dispatch_hosts", 0, "workers", "12.5")],
+        {("dispatch_hosts.csv", 2, "workers", "BAD_INT")},
+    ),
+    (
+        "host workers negative",
+        [("set", "dispatch_hosts", 0, "workers", "-1")],
+        {("dispatch_hosts.csv", 2, "workers", "NEGATIVE")},
+    ),
+    (
+        "host workers missing",
+        [("set", "dispatch_hosts", 0, "workers", "")],
+        {("dispatch_hosts.csv", 2, "workers", "REQUIRED_MISSING")},
+    ),
+    (
+        "host repeated",
+        [
+            ("add", "dispatch_hosts", {"unit_id": "U002", "host_credit_code": "", "workers": "4"}),
+            ("set", "dispatch_hosts", 2, "host_credit_code", "USCC_1_LOWER"),  # the same code once normalised
+        ],
+        {("dispatch_hosts.csv", 4, "", "DUPLICATE_KEY")},
+    ),
+    (
+        "host unit id with a control character",
+        [("set", "dispatch_hosts", 0, "unit_id", "U0\x0102")],
+        {
+            ("dispatch_hosts.csv", 2, "unit_id", "CONTROL_CHARACTER"),
+            ("dispatch_hosts.csv", 2, "unit_id", "UNKNOWN_UNIT"),
+        },
+    ),
 ]
 
 
@@ -459,6 +530,7 @@ def resolve(edits: list[Edit], kit: Any) -> list[Edit]:
     wrong = "0" if kit.USCC_3[-1] != "0" else "1"
     names = {
         "USCC_1": kit.USCC_1,
+        "USCC_1_LOWER": kit.USCC_1.lower(),
         "USCC_3_BAD": kit.USCC_3[:-1] + wrong,
         "USCC_NONE": kit.uscc("91110108000000001"),
         "USCC_3_NUL": kit.USCC_3[:5] + "\x00" + kit.USCC_3[6:],

@@ -80,7 +80,7 @@ def test_a_cause_rolled_back_leaves_no_message() -> None:
         (S.PUBLICISED, S.EXCLUDED, "dropped"),
         (S.APPROVED, S.EXCLUDED, "dropped"),
         (S.PUBLICISED, S.AWAITING_APPLICATION, "must_apply"),
-        (S.IDENTIFIED, S.AWAITING_CONFIRMATION, "confirm_dispatch"),
+        # awaiting_confirmation tells the firm's HOST employers, not the firm: tests/cases/test_hosts.py
         (S.OBJECTED, S.PUBLICISED, "objection_outcome"),
         (S.IDENTIFIED, S.RECHECKED, None),
         (S.RECHECKED, S.EXCLUDED, None),  # never listed: not "dropped"

@@ -59,6 +59,16 @@ class Action(IntEnum):
     CASE_REVIEW_PREPARED = 311, "case.review_prepared", "a manual review was prepared (maker)"
     DISPATCH_CONFIRMED = 320, "dispatch.confirmed", "the host employer confirmed dispatched workers"
     APPLICATION_RECEIVED = 330, "application.received", "a unit applied through the portal"
+    DISPATCH_HOST_CONFIRMED = (
+        340,
+        "dispatch.host_confirmed",
+        "a host employer confirmed, through the portal, the workers a dispatch unit placed with it",
+    )
+    DISPATCH_HOST_DISPUTED = (
+        341,
+        "dispatch.host_disputed",
+        "a host employer disputed, through the portal, the workers a dispatch unit declares it placed there",
+    )
 
     # 4xx public notice and objections
     NOTICE_OPENED = 400, "notice.opened", "a public notice (公示) list was published"

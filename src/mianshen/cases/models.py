@@ -170,6 +170,35 @@ class HostConfirmation(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
 
+class HostAnswerKind(models.TextChoices):
+    CONFIRM = "confirm", _("确认")
+    DISPUTE = "dispute", _("有异议")
+
+
+class HostAnswer(models.Model):
+    """A host employer's answer, given through the portal, on the workers a labour-dispatch unit declares it
+    placed there (``registry.DispatchHost`` in the snapshot of the round that last decided the case): once per
+    case and host credit code. ``reference`` is the public one (``A-`` + 10 Crockford base32 characters)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="host_answers")
+    host_credit_code = models.CharField(max_length=18)
+    host_unit_id = models.CharField(max_length=64, help_text="the signed-in unit that answered")
+    declared_workers = models.BigIntegerField(help_text="the workers the dispatch unit declared")
+    answer = models.CharField(max_length=10, choices=HostAnswerKind.choices)
+    seen_workers = models.BigIntegerField(null=True, help_text="a dispute: the workers the host sees")
+    note = models.TextField(blank=True)
+    reference = models.CharField(max_length=12)
+    answered_by = models.CharField(max_length=150)
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "host_credit_code"], name="one_answer_per_case_host"),
+            models.UniqueConstraint(fields=["reference"], name="host_answer_reference_unique"),
+        ]
+        indexes = [models.Index(fields=["host_credit_code"], name="host_answer_host")]
+
+
 class ApplicationKind(models.TextChoices):
     TYPE_OUTSIDE_SCOPE = "type_outside_scope", _("类型不在自动范围")
     RELATED_TRANSFERS = "related_transfers", _("关联单位间转移")

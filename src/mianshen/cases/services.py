@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
-from mianshen.core.bulkdb import analyze_after_load, insert_rows, update_rows
+from mianshen.core.bulkdb import analyze_after_load, insert_rows, one_parameter, update_rows
 from mianshen.core.errors import Listing, Refusal
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
@@ -37,7 +37,7 @@ from .models import (
     ObjectionOutcome,
     Review,
 )
-from .signals import application_decided, application_submitted, notice_opened
+from .signals import application_decided, application_submitted, cases_moved, notice_opened
 from .states import DECISION_STATE, ROUND_FROZEN, State
 from .transitions import (
     Move,
@@ -157,6 +157,7 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
         }
         cases = _policy_cases(policy)
         opened = _open_missing(round, decisions, cases, actor)
+        _announce_opened(policy, opened, cases, actor)
         reviewed = set(
             Review.objects.filter(case__policy_id=policy, outcome="approve").values_list("case_id", flat=True)
         )
@@ -224,6 +225,18 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
     return RoundApplied(
         opened=len(opened), moved=moved, unchanged=unchanged, frozen=frozen, amended=amendments
     )
+
+
+# Cases opened straight into a state where someone else must act are announced like a move (from no state), so
+# that they are told at once: a dispatch firm's host employers (``confirm_dispatch``).
+ANNOUNCED_ON_OPENING = frozenset({S.AWAITING_CONFIRMATION})
+
+
+def _announce_opened(policy: str, opened: set[int], cases: dict[str, _CaseRow], actor: str) -> None:
+    ids = sorted(c.pk for c in cases.values() if c.pk in opened and c.state in ANNOUNCED_ON_OPENING)
+    if ids and cases_moved.has_listeners(Case):
+        rows = Case.objects.filter(policy_id=policy, pk__in=one_parameter(ids)).order_by("pk")
+        cases_moved.send(sender=Case, moved=[(c, "") for c in rows], actor=actor)
 
 
 def _amendment(case: _CaseRow, decision: _Decision) -> str:

@@ -10,7 +10,9 @@ from django.dispatch import Signal
 # Sent by ``transitions.case_transition_many`` after it wrote its moves, in its transaction:
 # ``cases_moved.send(sender=Case, moved=[(case, from_state), …], actor=actor)`` — the moved ``Case`` instances
 # (their new state, amount and version) with the state each came from; amendments (a move to the same state)
-# are included, with ``from_state == case.state``.
+# are included, with ``from_state == case.state``. Also sent by ``services.case_apply_round`` for the cases a round
+# opens straight into a state where someone else must act (``ANNOUNCED_ON_OPENING``: awaiting confirmation by the
+# host employers), with ``from_state == ""``.
 cases_moved = Signal()
 
 # Sent by ``services.notice_open`` in its transaction after the notice's cases were publicised:

@@ -166,6 +166,7 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         note("review", f"case {reviewed.unit_id}: prepared by officer-a, approved by reviewer-b (four eyes)")
 
     breach = _key_supervision_applies(note)
+    hosted = _hosts_confirm(decided, note)
 
     drop_b = root / "drop-2021-07-05"
     changed = freshen_drop(drop_a, drop_b, decided)
@@ -239,6 +240,10 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         note("key supervision", f"commitment-breach unit {breach.unit_id}: applied, granted by two officers, "
              f"carried by the next rounds — now {breach.state}"
              + (" (paid)" if breach.state == State.PAID else ""))  # fmt: skip
+    if hosted is not None:
+        hosted.refresh_from_db()
+        note("dispatch hosts", f"labour-dispatch firm {hosted.unit_id}: confirmed by its host employers, "
+             f"carried by the next rounds — now {hosted.state}")  # fmt: skip
     _tell(root=root, note=note)
 
     from mianshen.audit.services import audit_checkpoint
@@ -272,6 +277,59 @@ def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
     app.refresh_from_db()
     note("key supervision", f"commitment-breach unit {case.unit_id} applied on /apply/ ({app.reference}); "
          f"prepared by officer-a, {app.outcome} by reviewer-b (four eyes)")  # fmt: skip
+    return case
+
+
+def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> Case | None:
+    """A labour-dispatch firm awaiting confirmation: each of its host employers that is a unit of the city, signed
+    in through /lookup/ as itself, confirms the workers placed with it on /apply/ through the portal's own service;
+    the last confirmation moves the case on (``cases.hosts``). A firm whose hosts are all in the city is chosen
+    first, preferring one the fresh data will not confirm (``freshen_drop`` confirms the first half); failing one,
+    a host outside the city (it cannot sign in) is confirmed by phone and recorded by an officer."""
+    from mianshen.cases.hosts import case_hosts
+    from mianshen.cases.models import Case
+    from mianshen.cases.services import confirmation_record
+    from mianshen.cases.states import State
+    from mianshen.portal import dispatch
+    from mianshen.registry.models import Unit
+
+    pending = decided.filter(pl.col("decision") == "pending_confirmation")["unit_id"].sort().to_list()
+    half = (len(pending) + 1) // 2
+    candidates = []
+    for unit_id in [*reversed(pending[half:]), *pending[:half]]:
+        case = Case.objects.filter(
+            policy_id=POLICY, unit_id=unit_id, state=State.AWAITING_CONFIRMATION
+        ).first()
+        if case is None or case.last_round is None:
+            continue
+        hosts = case_hosts(case)
+        units = dict(
+            Unit.objects.filter(snapshot_id=case.last_round.snapshot_id, credit_code__in=list(hosts))
+            .order_by("-unit_id")
+            .values_list("credit_code", "unit_id")
+        )
+        if units:
+            candidates.append((not set(hosts) - set(units), case, hosts, units))
+    if not candidates:
+        note(
+            "dispatch hosts", "no labour-dispatch firm awaiting confirmation with a host employer in the city"
+        )
+        return None
+    _all_in, case, hosts, units = max(candidates, key=lambda c: c[0])  # the first with every host in the city
+    refs = []
+    for code in hosts:
+        if code in units:
+            session = (units[code],)  # the session of the host signed in through /lookup/
+            draft = dispatch.draft_make(session, case.pk, {"answer": "confirm"})
+            refs.append(dispatch.answer_file(session, draft).answer.reference)
+    outside = [code for code in hosts if code not in units]
+    text = f"labour-dispatch firm {case.unit_id}: {len(refs)} host employer(s) confirmed on /apply/ ({', '.join(refs)})"
+    if outside:
+        confirmation_record(case_id=case.pk, confirmed_on=AS_OF + timedelta(days=2), actor="区经办 officer-a",
+                            evidence=f"用工单位 {', '.join(outside)} 在本市以外，电话核实派遣人数无误")  # fmt: skip
+        text += f"; {len(outside)} outside the city confirmed by phone, recorded by officer-a"
+    case.refresh_from_db()
+    note("dispatch hosts", f"{text} — now {case.state}")
     return case
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from .schema import USCC_ALPHABET, USCC_WEIGHTS, Column
+from .schema import USCC_ALPHABET, USCC_COLUMNS, USCC_WEIGHTS, Column
 
 # Kinds normalised with NFKC (``text`` is kept as given, only trimmed).
 NFKC_KINDS = frozenset({"id", "code", "int", "date", "month", "flag01", "phone", "enum"})
@@ -107,7 +107,7 @@ def normalise(expr: pl.Expr, column: Column, *, nfkc: bool = True) -> pl.Expr:
     if nfkc and column.kind in NFKC_KINDS:
         expr = expr.str.normalize("NFKC")
     expr = expr.str.strip_chars()
-    if column.name == "credit_code":
+    if column.name in USCC_COLUMNS:
         expr = expr.str.to_uppercase()
     return pl.when(expr.str.len_bytes() > 0).then(expr)
 
@@ -285,8 +285,8 @@ def value_checks(column: Column, units: KnownUnits | None = None) -> list[ValueC
         plain = ~sci
     if column.free_text:
         checks += _free_text_checks(v, column)
-    if name == "credit_code":
-        checks += _uscc_checks(v, plain)
+    if name in USCC_COLUMNS:
+        checks += _uscc_checks(v, plain, name)
     if column.kind == "code" and name in CODE_RULES:
         checks.append(_code_check(v, plain, name, CODE_RULES[name]))
     if column.kind == "phone":
@@ -346,23 +346,21 @@ def _free_text_checks(v: pl.Expr, column: Column) -> list[ValueCheck]:
     return checks
 
 
-def _uscc_checks(v: pl.Expr, plain: pl.Expr) -> list[ValueCheck]:
+def _uscc_checks(v: pl.Expr, plain: pl.Expr, name: str) -> list[ValueCheck]:
     shaped = v.str.contains(USCC_RE)
-    c = pl.col("credit_code")
+    c = pl.col(name)
     return [
         ValueCheck(
             "BAD_USCC",
             plain & ~shaped,
-            says(
-                "credit_code", "is not 18 characters of 0-9 A-Y (no I O S V Z) with digits in positions 3-8"
-            ),
+            says(name, "is not 18 characters of 0-9 A-Y (no I O S V Z) with digits in positions 3-8"),
         ),
         ValueCheck(
             "USCC_CHECKSUM",
             shaped & (v.str.slice(17, 1) != uscc_check_char(v)),
             pl.format(
-                "credit_code '{}' ends in '{}' but its check character is '{}'",
-                shown("credit_code"),
+                f"{name} '{{}}' ends in '{{}}' but its check character is '{{}}'",
+                shown(name),
                 c.str.slice(17, 1),
                 uscc_check_char(c),
             ),

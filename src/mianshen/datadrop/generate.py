@@ -17,7 +17,8 @@ What the data look like (``synth`` modules hold the details and the numbers):
   arrears, late (2021) payments of 2020 periods and over-payments. Calibrated so that the ``beijing-2021``
   rule at 2021-07-01 finds about 70% of SMEs eligible with a mean refund near ¥2,000 (see the tests).
 - ``bank_accounts`` (most units), ``credit_flags`` (three lists, some removed, some for unknown credit
-  codes), ``dispatch_confirmations`` for half the labour-dispatch firms.
+  codes), ``dispatch_confirmations`` for half the labour-dispatch firms, ``dispatch_hosts`` (1-3 host employers of
+  every labour-dispatch firm, mostly other units of the city, some outside it).
 
 Account fate — which payments a bank will reject — is a documented function of the account number:
 ``account_fate(account_no)`` returns ``AC01`` (wrong number), ``AC04`` (closed), ``BE01`` (name mismatch;
@@ -114,7 +115,7 @@ def _write_drop(
 
 
 def _batch_tables(
-    plan: pl.DataFrame, seed: int, *, last: bool, units: int
+    plan: pl.DataFrame, seed: int, *, last: bool, units: int, window: pl.DataFrame
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """The rows of every table for one batch of units, table by table (built one at a time)."""
     months = activity.unit_months(plan, seed)
@@ -127,12 +128,16 @@ def _batch_tables(
     flags = partners.unit_flags(plan, seed)
     yield "credit_flags", pl.concat([flags, partners.orphan_flags(seed, units)]) if last else flags
     yield "dispatch_confirmations", partners.dispatch_confirmations(plan, seed)
+    yield "dispatch_hosts", partners.dispatch_hosts(plan, seed, window)
 
 
 def _fill(
     writers: Mapping[str, _Writer | _PartsWriter], *, units: int, seed: int, on_progress: Progress | None
 ) -> None:
     number = ids.unit_number_start(seed)
+    window: pl.DataFrame | None = (
+        None  # the units a dispatch firm may place workers with (partners.host_window)
+    )
     for start in range(0, units, BATCH_UNITS):
         stop = min(units, start + BATCH_UNITS)
         plan = unit_synth.unit_plan(seed, start, stop, number)
@@ -140,7 +145,8 @@ def _fill(
         ordinals = plan.select(
             "unit_id", "credit_code", pl.int_range(start, stop, dtype=pl.Int64).alias("ordinal")
         )
-        for name, frame in _batch_tables(plan, seed, last=stop == units, units=units):
+        window = partners.host_window(window, plan)
+        for name, frame in _batch_tables(plan, seed, last=stop == units, units=units, window=window):
             writers[name].write(frame, ordinals)
             if on_progress is not None:
                 on_progress(name, stop, writers[name].rows)

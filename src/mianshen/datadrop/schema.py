@@ -71,7 +71,9 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # Every other kind has a fixed shape (digits, a date, a listed value) that already rejects both, and so does the
 # USCC shape of ``credit_code`` (BAD_USCC).
 FREE_TEXT_KINDS = frozenset({"id", "text", "phone"})
-SHAPED_IDS = frozenset({"credit_code"})
+# Columns holding a unified social credit code (GB 32100): upper-cased, BAD_USCC and USCC_CHECKSUM checked alike.
+USCC_COLUMNS = frozenset({"credit_code", "host_credit_code"})
+SHAPED_IDS = USCC_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,18 @@ TABLES: dict[str, Table] = {
             (UNIT_REF, Column("confirmed_on", "date")),
             required_file=False,
             description="the host employers' confirmation for a labour-dispatch / HR-service unit",
+        ),
+        Table(
+            "dispatch_hosts",
+            (
+                UNIT_REF,
+                Column("host_credit_code", "id", max_length=USCC_LENGTH),
+                Column("workers", "int"),
+            ),
+            key=("unit_id", "host_credit_code"),
+            required_file=False,
+            description="a host employer (实际用工单位) of a labour-dispatch / HR-service unit, by its credit code, "
+            "and the workers the unit declares it placed there",
         ),
     )
 }

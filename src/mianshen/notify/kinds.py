@@ -122,7 +122,10 @@ CATALOGUE: dict[Kind, KindInfo] = {
         "SMS_MS_MUST_APPLY",
     ),
     Kind.CONFIRM_DISPATCH: KindInfo(
-        _("{unit_name}：贵单位为劳务派遣单位，稳岗返还须由用工单位在 /apply/ 确认派遣人员后方可拨付。"),
+        _(
+            "{unit_name}：劳务派遣单位{firm_name}申报向贵单位派遣了 {workers} 人，请在 /lookup/ 验证后于 /apply/ "
+            "确认或提出异议，确认后该单位的稳岗返还方可继续办理。"
+        ),
         "SMS_MS_DISPATCH",
     ),
     Kind.OBJECTION_OUTCOME: KindInfo(

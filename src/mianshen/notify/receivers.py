@@ -10,14 +10,17 @@ case released → paid                 ``paid``            ``<EndToEndId>:paid``
 case publicised/approved → excluded  ``dropped``         ``case<C>:dropped:v<version>``
 case objected → publicised/excluded  ``objection_outcome``  ``case<C>:objection:v<version>``
 case → awaiting_application          ``must_apply``      ``case<C>:must_apply:v<version>``
-case → awaiting_confirmation         ``confirm_dispatch``  ``case<C>:confirm_dispatch:v<version>``
+case → awaiting_confirmation         ``confirm_dispatch``  ``case<C>:confirm_dispatch:<host unit>:v<version>``
 ``application_submitted`` (cases)   ``application_received``  ``application<A>:received``
 ``application_decided`` (cases)     ``application_decided``   ``application<A>:decided``
 ``unit_notices`` (payments)          ``payment_failed``, ``no_account``   the payment side's key
 ===================================  ==================  =========================================
 
 Each goes to the unit's registered phone (``registry.Unit.phone`` in the snapshot of the round that last decided
-the case) by SMS when there is one, and always to the unit's portal inbox.
+the case) by SMS when there is one, and always to the unit's portal inbox — except ``confirm_dispatch``, which goes
+to each HOST employer of the dispatch firm (``registry.DispatchHost`` of that snapshot) that is a unit of the
+snapshot, by its credit code: SMS to its phone when it has one, and its portal inbox (the firm's amount is not in
+it).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from mianshen.cases.states import State
 from mianshen.core.bulkdb import one_parameter
 from mianshen.payments.models import Booking, Instruction, Payment
 from mianshen.payments.signals import UnitNotice, unit_notices
-from mianshen.registry.models import Unit
+from mianshen.registry.models import DispatchHost, Unit
 from mianshen.screening.models import ScreeningRound
 
 from .kinds import Channel, Kind, word, yuan
@@ -134,8 +137,12 @@ def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: 
         return 0
     phones = contacts((c.unit_id, c.last_round_id) for c, _, _ in todo)
     paid = _paid_details([c.pk for c, _, (kind, _) in todo if kind == Kind.PAID])
+    hosts = _host_contacts([c for c, _, (kind, _) in todo if kind == Kind.CONFIRM_DISPATCH])
     messages: list[NewMessage] = []
     for case, _frm, (kind, name) in todo:
+        if kind == Kind.CONFIRM_DISPATCH:
+            messages += _to_hosts(case, name, hosts.get(case.pk, []))
+            continue
         params: dict[str, Any] = {"unit_name": case.unit_name, "amount": yuan(case.amount_fen)}
         refs: dict[str, Any] = {"case_id": case.pk, "round_id": case.last_round_id}
         if kind == Kind.PAID:
@@ -154,6 +161,59 @@ def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: 
         messages += _both(kind, event, case.unit_id, phones.get(case.unit_id),
                           params, **refs)  # fmt: skip
     return messages_queue_many(messages=messages, actor=actor, reason="cases moved")
+
+
+def _host_contacts(cases: Sequence[Case]) -> dict[int, list[tuple[str, str, str | None, int]]]:
+    """For each dispatch firm's case: its host employers that are units of the snapshot of the round that last
+    decided it, as (unit id, name, usable mobile phone or None, declared workers)."""
+    by_round: dict[int, list[Case]] = {}
+    for case in cases:
+        if case.last_round_id is not None:
+            by_round.setdefault(case.last_round_id, []).append(case)
+    snapshots = dict(ScreeningRound.objects.filter(pk__in=list(by_round)).values_list("pk", "snapshot_id"))
+    out: dict[int, list[tuple[str, str, str | None, int]]] = {}
+    for round_id, firms in by_round.items():
+        snapshot = snapshots[round_id]
+        firm_case = {c.unit_id: c.pk for c in firms}
+        declared: list[tuple[int, str, int]] = []
+        ids = sorted(firm_case)
+        for begin in range(0, len(ids), _CHUNK):
+            declared += [
+                (firm_case[unit_id], code, workers)
+                for unit_id, code, workers in DispatchHost.objects.filter(
+                    snapshot_id=snapshot, unit_id__in=one_parameter(ids[begin : begin + _CHUNK])
+                )
+                .order_by("unit_id", "line")
+                .values_list("unit_id", "host_credit_code", "workers")
+            ]
+        codes = sorted({code for _, code, _ in declared})
+        units: dict[str, list[tuple[str, str, str | None]]] = {}
+        for begin in range(0, len(codes), _CHUNK):
+            for unit_id, code, name, phone in (
+                Unit.objects.filter(
+                    snapshot_id=snapshot, credit_code__in=one_parameter(codes[begin : begin + _CHUNK])
+                )
+                .order_by("unit_id")
+                .values_list("unit_id", "credit_code", "name", "phone")
+            ):
+                usable = phone.strip() if phone and PHONE.match(phone.strip()) else None
+                units.setdefault(code, []).append((unit_id, name, usable))
+        for case_id, code, workers in declared:
+            for unit_id, name, phone in units.get(code, []):
+                out.setdefault(case_id, []).append((unit_id, name, phone, workers))
+    return out
+
+
+def _to_hosts(case: Case, name: str, hosts: list[tuple[str, str, str | None, int]]) -> list[NewMessage]:
+    """``confirm_dispatch`` to each host employer of a dispatch firm's case: the firm's name and the workers it
+    declares there, never its amount."""
+    messages: list[NewMessage] = []
+    for unit_id, host_name, phone, workers in hosts:
+        params = {"unit_name": host_name, "firm_name": case.unit_name, "workers": workers}
+        event = f"case{case.pk}:{name}:{unit_id}:v{case.version}"
+        messages += _both(Kind.CONFIRM_DISPATCH, event, unit_id, phone, params, case_id=case.pk,
+                          round_id=case.last_round_id)  # fmt: skip
+    return messages
 
 
 def _paid_details(case_ids: list[int]) -> dict[int, tuple[int, int, str, str, str]]:

@@ -16,10 +16,12 @@ from mianshen.cases.models import ApplicationKind
 from mianshen.cases.services import application_document_open
 
 from . import applications as apply
-from . import lookup
+from . import dispatch, lookup
 
 DRAFT = "portal_application_draft"
 DONE = "portal_application_done"
+HOST_DRAFT = "portal_host_answer_draft"
+HOST_DONE = "portal_host_answer_done"
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -39,7 +41,8 @@ def apply_home(request: HttpRequest) -> HttpResponse:
     units = _units(request)
     if not units:
         return _signed_out(request)
-    return _render(request, "apply.html", {"cases": apply.session_applications(units)})
+    context = {"cases": apply.session_applications(units), "host_requests": dispatch.requests_for(units)}
+    return _render(request, "apply.html", context)
 
 
 def _files(request: HttpRequest) -> list[tuple[str, bytes]]:
@@ -153,3 +156,76 @@ def apply_document(request: HttpRequest, pk: int) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response
+
+
+# ---- a host employer confirms dispatched workers ---------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def host_answer_new(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The question page: confirm the declared count, or dispute it with the number seen and a note."""
+    units = _units(request)
+    if not units:
+        return _signed_out(request)
+    host = dispatch.request_for(units, case_id)
+    if host is None:
+        raise Http404
+    draft = request.session.get(HOST_DRAFT) or {}
+    values = draft if draft.get("case_id") == host.case_id else {}
+    errors: dict[str, str] = {}
+    if request.method == "POST" and host.answer is None:
+        values = {k: str(request.POST.get(k, ""))[:5000] for k in ("answer", "seen_workers", "note")}
+        try:
+            made = dispatch.draft_make(units, host.case_id, values)
+        except apply.ApplicationInvalid as exc:
+            errors = exc.texts()
+        else:
+            request.session[HOST_DRAFT] = asdict(made)
+            return redirect("portal:host_answer_check")
+    context = {"host": host, "values": values, "errors": errors, "answers": dispatch.ANSWERS,
+               "answered_label": dispatch.answer_label(host.answer.answer) if host.answer else ""}  # fmt: skip
+    return _render(request, "host_answer_new.html", context, 400 if errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def host_answer_check(request: HttpRequest) -> HttpResponse:
+    units = _units(request)
+    if not units:
+        return _signed_out(request)
+    data = request.session.get(HOST_DRAFT)
+    if not data:
+        return redirect("portal:apply")
+    draft = dispatch.HostDraft(**data)
+    host = dispatch.request_for(units, draft.case_id)
+    if host is None:
+        del request.session[HOST_DRAFT]
+        return redirect("portal:apply")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            done = dispatch.answer_file(units, draft)
+        except apply.ApplicationInvalid as exc:
+            errors = exc.texts()
+        else:
+            del request.session[HOST_DRAFT]
+            request.session[HOST_DONE] = {"reference": done.answer.reference, "answer": done.answer.answer}
+            return redirect("portal:host_answer_done")
+    context = {
+        "host": host,
+        "draft": draft,
+        "answer_label": dispatch.answer_label(draft.answer),
+        "errors": errors,
+    }
+    return _render(request, "host_answer_check.html", context, 400 if errors else 200)
+
+
+def host_answer_done(request: HttpRequest) -> HttpResponse:
+    done = request.session.get(HOST_DONE)
+    if not done:
+        return redirect("portal:apply")
+    confirmed = done.get("answer") == "confirm"
+    context = {
+        "reference": done.get("reference", ""),
+        "next_step": dispatch.NEXT_STEP_CONFIRMED if confirmed else dispatch.NEXT_STEP_DISPUTED,
+    }
+    return _render(request, "host_answer_done.html", context)

@@ -28,4 +28,7 @@ urlpatterns = [
     path("apply/check/", apply_views.apply_check, name="apply_check"),
     path("apply/done/", apply_views.apply_done, name="apply_done"),
     path("apply/documents/<int:pk>/", apply_views.apply_document, name="apply_document"),
+    path("apply/dispatch/<int:case_id>/", apply_views.host_answer_new, name="host_answer_new"),
+    path("apply/dispatch/check/", apply_views.host_answer_check, name="host_answer_check"),
+    path("apply/dispatch/done/", apply_views.host_answer_done, name="host_answer_done"),
 ]

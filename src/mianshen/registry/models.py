@@ -24,6 +24,7 @@ CONTRIBUTIONS, BANK_ACCOUNTS, CREDIT_FLAGS = (
     TABLES["credit_flags"],
 )
 CONFIRMATIONS = TABLES["dispatch_confirmations"]
+DISPATCH_HOSTS = TABLES["dispatch_hosts"]
 
 
 class Snapshot(models.Model):
@@ -141,6 +142,23 @@ class DispatchConfirmation(_SnapshotRow):
 
     class Meta:
         indexes = [models.Index(fields=["snapshot", "unit_id"], name="confirmation_unit")]
+
+
+class DispatchHost(_SnapshotRow):
+    """A host employer (实际用工单位) of a labour-dispatch unit, by its credit code (a unit of the city or not),
+    and the workers the dispatch unit declares it placed there."""
+
+    unit_id = models.CharField(max_length=DISPATCH_HOSTS.max_length("unit_id"))
+    host_credit_code = models.CharField(max_length=DISPATCH_HOSTS.max_length("host_credit_code"))
+    workers = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "unit_id", "host_credit_code"], name="dispatch_host_unique_in_snapshot"
+            )
+        ]
+        indexes = [models.Index(fields=["snapshot", "host_credit_code"], name="dispatch_host_code")]
 
 
 class RejectedRow(_SnapshotRow):

@@ -38,6 +38,7 @@ TABLE_MODELS: dict[str, type[models._SnapshotRow]] = {
     "bank_accounts": models.BankAccount,
     "credit_flags": models.CreditFlag,
     "dispatch_confirmations": models.DispatchConfirmation,
+    "dispatch_hosts": models.DispatchHost,
 }
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from mianshen.cases.documents import DocumentRefused
+from mianshen.cases.hosts import host_answers_of
 from mianshen.cases.models import Application, ApplicationDocument, Case, NoticeEntry, Review
 from mianshen.cases.services import (
     CaseError,
@@ -49,6 +50,13 @@ from ..services import case_bank_view, case_contact_view, case_payment_accounts_
 from ._base import actor, case_or_404, is_htmx, refusal_text, require_perm, staff_view
 
 REFUSED = (CaseError, TransitionRefused)
+
+
+def _is_dispatch_case(case: Case) -> bool:
+    """Whether the case's hosts are worth reading: it waits (or waited) for its host employers' confirmation."""
+    return (
+        case.state == State.AWAITING_CONFIRMATION or case.host_answers.exists() or case.confirmations.exists()
+    )
 
 
 def render_case(
@@ -98,6 +106,7 @@ def render_case(
         "open_review": open_review,
         "applications": case.applications.prefetch_related("documents").order_by("pk"),
         "confirmations": case.confirmations.order_by("pk"),
+        "host_answers": host_answers_of(case) if case.unit_id and _is_dispatch_case(case) else [],
         "notice_entries": NoticeEntry.objects.filter(case=case).select_related("notice").order_by("pk"),
         "forms": forms_,
         "may_view_bank": Perm.VIEW_BANK in perms,

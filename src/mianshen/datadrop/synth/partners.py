@@ -19,6 +19,12 @@ Credit flags
     commitment breach 20%; listed between 2018-01-01 and 2021-09-30, removed (40%) 30–900 days later; plus
     flags for credit codes of no unit (0.2% of the unit count).
 
+Dispatch hosts
+    Every dispatch unit names 1-3 host employers with 1-80 workers placed at each: 85% are other units of the
+    city (a unit 1-1000 places before it in the same batch of the generator, by its credit code; a firm near the
+    start of a batch takes one outside the city instead), 15% employers outside the city (a Shanghai credit code
+    of no unit).
+
 Dispatch confirmations
     Half of the dispatch units (``dispatch`` = 1) have one: confirmed between 2021-03-01 and 2021-06-30 (80%)
     or between 2021-07-02 and 2021-09-30.
@@ -169,5 +175,59 @@ def dispatch_confirmations(plan: pl.DataFrame, seed: int) -> pl.DataFrame:
         plan.lazy()
         .filter((pl.col("dispatch") == 1) & (rng.u26(h, 0) < 0.5))
         .select("unit_id", pl.when(rng.u26(h, 1) < 0.8).then(early).otherwise(late).alias("confirmed_on"))
+        .collect()
+    )
+
+
+OUTSIDE_DISTRICT = "310115"  # 上海市浦东新区: a host employer outside the city (no unit of the drop)
+_OUTSIDE_BODY = 90_000_000  # organisation bodies of outside hosts: indexes far past any unit's
+
+
+HOST_WINDOW = 1000  # a host inside the city is one of the 1..HOST_WINDOW units before its dispatch firm
+
+
+def host_window(window: pl.DataFrame | None, plan: pl.DataFrame) -> pl.DataFrame:
+    """The last ``HOST_WINDOW`` units generated so far (``idx``, ``credit_code``), ``plan`` included: carried from
+    batch to batch so that a firm's hosts do not depend on where a batch starts."""
+    rows = plan.select("idx", "credit_code")
+    return (rows if window is None else pl.concat([window, rows])).tail(HOST_WINDOW + plan.height)
+
+
+def dispatch_hosts(plan: pl.DataFrame, seed: int, window: pl.DataFrame) -> pl.DataFrame:
+    """The host employers of the plan's dispatch units (``unit_id``, ``host_credit_code``, ``workers``), in unit
+    order; ``window``: ``host_window`` of the units up to the plan's last (a function of the seed and the unit
+    indexes only, whatever the batches)."""
+    start = int(window["idx"][0]) if window.height else 0
+    firms = (
+        plan.lazy()
+        .filter(pl.col("dispatch") == 1)
+        .select("idx", "unit_id")
+        .with_columns(_n=rng.int_between(rng.uniform(seed, "dispatch.hosts", pl.col("idx")), 1, 3))
+        .with_columns(_k=pl.int_ranges(0, pl.col("_n")))
+        .explode("_k")
+        .with_columns(_key=pl.col("idx").cast(pl.Int64) * 4 + pl.col("_k").cast(pl.Int64))
+    )
+    h = rng.bits(seed, "dispatch.host", pl.col("_key"))
+    idx, back = pl.col("idx").cast(pl.Int64), rng.int_between(rng.u26(h, 0), 1, HOST_WINDOW)
+    # a unit 1..HOST_WINDOW places before; among the first units, one of those before it (the very first: outside)
+    host_idx = pl.when(idx >= back).then(idx - back).otherwise((back - 1) % idx.clip(1, None))
+    outside = (rng.u26(h, 1) < 0.15) | (idx == 0)
+    outside_code = ids.uscc(
+        pl.lit("9"),
+        pl.lit("1"),
+        pl.lit(OUTSIDE_DISTRICT),
+        ids.organisation_body(seed, pl.lit(_OUTSIDE_BODY, pl.Int64) + pl.col("_key") % 10_000_000),
+        rng.uniform(seed, "dispatch.host.style", pl.col("_key")) < 0.5,
+    )
+    codes = window["credit_code"]
+    inside_code = pl.lit(codes).gather((host_idx - start).clip(0, max(0, codes.len() - 1)))
+    workers = rng.int_between(rng.uniform(seed, "dispatch.workers", pl.col("_key")), 1, 80)
+    return (
+        firms.select(
+            "unit_id",
+            pl.when(outside).then(outside_code).otherwise(inside_code).alias("host_credit_code"),
+            workers.alias("workers"),
+        )
+        .unique(["unit_id", "host_credit_code"], keep="first", maintain_order=True)
         .collect()
     )
