@@ -38,6 +38,8 @@ TABLE_MODELS: dict[str, type[models._SnapshotRow]] = {
     "bank_accounts": models.BankAccount,
     "credit_flags": models.CreditFlag,
     "dispatch_confirmations": models.DispatchConfirmation,
+    "risk_areas": models.RiskArea,
+    "person_months": models.PersonMonth,
 }
 
 
