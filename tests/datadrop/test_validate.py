@@ -264,7 +264,13 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
     ),
     (
         "risk area repeated",
-        [("add", "risk_areas", {"district": "110105", "level": "high", "from_on": "2022-04-12", "to_on": ""})],
+        [
+            (
+                "add",
+                "risk_areas",
+                {"district": "110105", "level": "high", "from_on": "2022-04-12", "to_on": ""},
+            )
+        ],
         {("risk_areas.csv", 4, "", "DUPLICATE_KEY")},
     ),
     *[

@@ -57,7 +57,9 @@ def test_screen_writes_the_family_decisions_file(drop: Path, tmp_path: Path) -> 
     as_of = date.fromisoformat(AS_OF)
     rows = retention_reference.evaluate(typed, resolve(POLICY, as_of), as_of)
     expected = ",".join(RETENTION_DECISION_COLUMNS) + "\n"
-    expected += "".join(",".join(rfc4180(r[c] or None) for c in RETENTION_DECISION_COLUMNS) + "\n" for r in rows)
+    expected += "".join(
+        ",".join(rfc4180(r[c] or None) for c in RETENTION_DECISION_COLUMNS) + "\n" for r in rows
+    )
     assert (tmp_path / "decisions.csv").read_bytes() == expected.encode("utf-8")
     assert (tmp_path / "decisions.parquet").exists()
 
@@ -79,14 +81,18 @@ def test_a_drop_without_the_family_tables_is_refused_in_one_line(drop: Path, tmp
     partial.mkdir()
     for name in ("units", "credit_flags", "risk_areas"):
         (partial / f"{name}.csv").write_bytes((drop / f"{name}.csv").read_bytes())
-    done = run("screen", "--policy", POLICY, "--data", str(partial), "--as-of", AS_OF, "--out", str(tmp_path / "o"))
+    done = run(
+        "screen", "--policy", POLICY, "--data", str(partial), "--as-of", AS_OF, "--out", str(tmp_path / "o")
+    )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "person_months.csv" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_the_refund_is_not_asked_of_a_retention_drop_and_simulate_refuses(drop: Path, tmp_path: Path) -> None:
-    refund = run("screen", "--policy", "national-2022", "--data", str(drop), "--as-of", AS_OF, "--out", str(tmp_path))
+    refund = run(
+        "screen", "--policy", "national-2022", "--data", str(drop), "--as-of", AS_OF, "--out", str(tmp_path)
+    )
     assert refund.returncode == 2 and "headcount.csv" in refund.stderr and "Traceback" not in refund.stderr
     sim = run("simulate", "--policy", POLICY, "--data", str(drop), "--as-of", AS_OF, "--set", "per_head=400")
     assert sim.returncode != 0 and "refund" in sim.stderr and "Traceback" not in sim.stderr
