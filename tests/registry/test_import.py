@@ -59,7 +59,7 @@ def test_import_keeps_every_accepted_row_typed(city: Path) -> None:
     snap = result.snapshot
     assert snap.content_hash == drop.content_hash
     assert _row_counts(snap) == {t: df.height for t, df in drop.tables.items()} | {
-        t: 0 for t in ("dispatch_confirmations",) if t not in drop.tables
+        t: 0 for t in ("dispatch_confirmations", "risk_areas", "person_months") if t not in drop.tables
     }
     frames = snapshot_frames(snapshot=snap)
     for table, df in drop.tables.items():
