@@ -59,6 +59,11 @@ class Action(IntEnum):
     CASE_REVIEW_PREPARED = 311, "case.review_prepared", "a manual review was prepared (maker)"
     DISPATCH_CONFIRMED = 320, "dispatch.confirmed", "the host employer confirmed dispatched workers"
     APPLICATION_RECEIVED = 330, "application.received", "a unit applied through the portal"
+    BENEFIT_RECORDED = (
+        360,
+        "benefit.recorded",
+        "a once-only benefit (retention training subsidy) was entered in the ledger for a unit: once, ever",
+    )
 
     # 4xx public notice and objections
     NOTICE_OPENED = 400, "notice.opened", "a public notice (公示) list was published"

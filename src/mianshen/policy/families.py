@@ -21,7 +21,7 @@ from . import codes as C
 from . import engine, explain, reference, retention, retention_explain, retention_reference
 from .conditions import CONDITIONS, ROUTES, Condition, Route
 from .facts import Frame
-from .parameters import Policy, ResolvedParams
+from .parameters import Policy, ResolvedParams, get_policy
 
 Tables = Mapping[str, Frame]
 
@@ -42,6 +42,10 @@ class RuleFamily:
     screen: Callable[[Tables, ResolvedParams, date], pl.DataFrame]
     render: Callable[[Mapping[str, Any], ResolvedParams, str], str]
     reference: Callable[[Mapping[str, list[Any]], ResolvedParams, date], list[dict[str, str]]]
+    remittance_prefix: (
+        str  # first part of the payment's remittance text (RmtInf/Ustrd): what the money is for
+    )
+    once_per_unit: bool  # a unit receives it once, ever (the cases app's benefit ledger enforces it)
 
 
 REFUND = RuleFamily(
@@ -59,6 +63,8 @@ REFUND = RuleFamily(
     screen=engine.screen,
     render=explain.render,
     reference=reference.evaluate,
+    remittance_prefix="稳岗返还",
+    once_per_unit=False,
 )
 RETENTION = RuleFamily(
     kind="retention_training",
@@ -75,11 +81,15 @@ RETENTION = RuleFamily(
     screen=retention.screen,
     render=retention_explain.render,
     reference=retention_reference.evaluate,
+    remittance_prefix="留工培训补助",
+    once_per_unit=True,
 )
 FAMILIES: dict[str, RuleFamily] = {f.kind: f for f in (REFUND, RETENTION)}
 
 
-def family_of(policy: Policy | ResolvedParams) -> RuleFamily:
-    """The family of a policy (or of a resolved parameter set)."""
+def family_of(policy: Policy | ResolvedParams | str) -> RuleFamily:
+    """The family of a policy (a policy id, a ``Policy`` or a resolved parameter set)."""
+    if isinstance(policy, str):
+        policy = get_policy(policy)
     kind = policy.policy.kind if isinstance(policy, ResolvedParams) else policy.kind
     return FAMILIES[kind]
