@@ -126,6 +126,14 @@ def test_a_retention_round_screens_the_snapshot_and_opens_cases(tmp_path: Path) 
     assert applied.opened == 300 or Case.objects.filter(policy_id=POLICY).count() == 300
     case = Case.objects.get(policy_id=POLICY, unit_id=eligible.unit_id)
     assert case.amount_fen == eligible.amount_fen
+    # the back office and the public lookup explain it in the family's own words, from the stored evidence
+    from mianshen.backoffice.selectors import case_explanation
+    from mianshen.reports.unit_facts import public_explanation
+
+    explained = case_explanation(case, "en")
+    assert explained is not None and "medium- or high-risk area" in explained.text
+    assert "a head" in explained.text and "人社部发〔2022〕23号" in explained.text
+    assert "中高风险地区" in public_explanation(case, "zh")
 
 
 def test_a_snapshot_without_the_family_tables_is_refused(tmp_path: Path) -> None:
