@@ -40,7 +40,10 @@ def _case(policy: str = POLICY, unit: str = "U1", state: State = State.PUBLICISE
     )
 
 
-def test_approving_a_retention_case_enters_the_ledger_with_an_audit_event() -> None:
+def test_approving_a_retention_case_enters_the_ledger_with_an_audit_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
     case = _case()
     case_transition(case_id=case.pk, to=State.APPROVED, actor="round 3", reason="notice ended")
     entry = BenefitLedger.objects.get(unit_id="U1")
