@@ -128,3 +128,25 @@ def test_a_failed_job_stops_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
     assert (job.status, job.attempts) == (JobStatus.QUEUED, 1)  # left for the worker, not retried in a loop
     assert "round 1" not in said and not Case.objects.exists() and not Notice.objects.exists()
+
+
+def test_retention_demo_pays_each_unit_once_with_its_own_remittance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mianshen.cases.models import BenefitLedger
+    from mianshen.cli.demo import RETENTION_POLICY, run_retention_demo
+
+    monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
+    said: list[tuple[str, str]] = []
+    run_retention_demo(root=tmp_path, units=200, seed=7, say=lambda step, text: said.append((step, text)))
+    text = dict(said)
+    assert text["reconcile"].startswith("holds to the fen")
+    assert "audit trail intact" in [t for s, t in said if s == "audit"][-1]
+    paid = Case.objects.filter(policy_id=RETENTION_POLICY, state=State.PAID)
+    assert paid.exists() and not Case.objects.filter(state__in=[State.APPROVED, State.RELEASED]).exists()
+    # once per unit, ever: one ledger entry per paid unit, at the amount paid
+    ledger = dict(BenefitLedger.objects.values_list("unit_id", "amount_fen"))
+    assert ledger == dict(paid.values_list("unit_id", "amount_fen"))
+    assert all(amount % 50000 == 0 for amount in ledger.values())  # 500 yuan a head
+    remittances = set(Instruction.objects.values_list("remittance", flat=True))
+    assert remittances and all(r.startswith("留工培训补助/RETENTION-TRAINING-2022-") for r in remittances)

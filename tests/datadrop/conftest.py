@@ -25,6 +25,8 @@ USCC_1 = uscc("91110105MA01ABCD3")
 USCC_2 = uscc("51110108500012345")
 USCC_OUTSIDE = uscc("91310115MA1K00042")  # a host employer outside the city: no unit of the drop
 USCC_3 = uscc("91110108MA00XYW1Q")  # unit U003 has no other rows: its problems touch no other file
+PERSON_1 = "a" * 64  # pseudonyms: 64 lower-case hex digits (HMAC-SHA256)
+PERSON_2 = "0123456789abcdef" * 4
 
 # A small drop where every row is good; tests change one thing. Lines: units U001 2, U002 3, U003 4.
 GOOD: dict[str, Rows] = {
@@ -116,6 +118,14 @@ GOOD: dict[str, Rows] = {
     "dispatch_hosts": [  # U002 (a dispatch firm) places workers with U001 and with an employer outside the city
         {"unit_id": "U002", "host_credit_code": USCC_1, "workers": "12"},
         {"unit_id": "U002", "host_credit_code": USCC_OUTSIDE, "workers": "3"},
+    ],
+    "risk_areas": [
+        {"district": "110105", "level": "high", "from_on": "2022-04-12", "to_on": "2022-04-30"},
+        {"district": "110108", "level": "medium", "from_on": "2022-05-02", "to_on": ""},
+    ],
+    "person_months": [
+        {"person_id": PERSON_1, "unit_id": "U001", "month": "2022-04"},
+        {"person_id": PERSON_2, "unit_id": "U001", "month": "2022-04"},
     ],
 }
 

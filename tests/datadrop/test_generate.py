@@ -16,12 +16,11 @@ import polars as pl
 import pytest
 
 from mianshen.datadrop import generate as gen
-from mianshen.datadrop.generate import GenerateError, account_fate, generate
+from mianshen.datadrop.generate import TABLES, GenerateError, account_fate, generate
 from mianshen.datadrop.schema import (
     FLAGS,
     SEPARATION_REASONS,
     SIZE_CLASSES,
-    TABLES,
     UNIT_TYPES,
     USCC_ALPHABET,
     uscc_check_char,

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mianshen.datadrop.drop import DropUnusable, ValidatedDrop
-from mianshen.datadrop.generate import GenerateError, generate
-from mianshen.datadrop.schema import TABLES
+from mianshen.datadrop.generate import TABLES, GenerateError, generate
 from mianshen.datadrop.validate import validate_drop
 from mianshen.policy.engine import screen
 from mianshen.policy.parameters import resolve

@@ -248,6 +248,50 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
         {("credit_flags.csv", 2, "removed_on", "DATES_REVERSED")},
     ),
     (
+        "risk area ends before it starts",
+        [("set", "risk_areas", 0, "to_on", "2022-04-11")],
+        {("risk_areas.csv", 2, "to_on", "DATES_REVERSED")},
+    ),
+    (
+        "risk level not medium or high",
+        [("set", "risk_areas", 1, "level", "low")],
+        {("risk_areas.csv", 3, "level", "BAD_ENUM")},
+    ),
+    (
+        "risk area district",
+        [("set", "risk_areas", 0, "district", "1101")],
+        {("risk_areas.csv", 2, "district", "BAD_CODE")},
+    ),
+    (
+        "risk area repeated",
+        [
+            (
+                "add",
+                "risk_areas",
+                {"district": "110105", "level": "high", "from_on": "2022-04-12", "to_on": ""},
+            )
+        ],
+        {("risk_areas.csv", 4, "", "DUPLICATE_KEY")},
+    ),
+    *[
+        (
+            f"person id not a pseudonym {v!r}",
+            [("set", "person_months", 0, "person_id", v)],
+            {("person_months.csv", 2, "person_id", "BAD_PSEUDONYM")},
+        )
+        for v in ("110105199001011234", "A" * 64, "a" * 63, "g" * 64)
+    ],
+    (
+        "person month of an unknown unit",
+        [("set", "person_months", 1, "unit_id", "U999")],
+        {("person_months.csv", 3, "unit_id", "UNKNOWN_UNIT")},
+    ),
+    (
+        "person month repeated",
+        [("add", "person_months", {"person_id": "a" * 64, "unit_id": "U001", "month": "2022-04"})],
+        {("person_months.csv", 4, "", "DUPLICATE_KEY")},
+    ),
+    (
         "duplicate unit",
         [
             (
@@ -347,6 +391,8 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
                 ("separations.csv", 3),
                 ("contributions.csv", 2),
                 ("bank_accounts.csv", 2),
+                ("person_months.csv", 2),
+                ("person_months.csv", 3),
             ]
         },
     ),
@@ -745,6 +791,7 @@ def test_no_value_longer_than_its_column_is_accepted(
     limit = spec.max_length
     assert limit is not None
     filler = "9" if spec.kind in ("code", "int") or column in ("phone", "credit_code") else "x"
+    filler = "a" if column == "person_id" else filler  # a pseudonym is hex
     tables = kit.good_tables()
     tables[table][0][column] = filler * (limit + 1)
     result = validate_drop(kit.write_drop(tmp_path / "long", tables))
@@ -813,6 +860,8 @@ def test_parquet_native_columns_are_checked(tmp_path: Path, kit: Any) -> None:
             ("separations.csv", 3),
             ("contributions.csv", 2),
             ("bank_accounts.csv", 2),
+            ("person_months.csv", 2),
+            ("person_months.csv", 3),
         ]
     }
     assert result.tables["units"]["dispatch"].to_list() == [True]

@@ -69,6 +69,11 @@ class Action(IntEnum):
         "dispatch.host_disputed",
         "a host employer disputed, through the portal, the workers a dispatch unit declares it placed there",
     )
+    BENEFIT_RECORDED = (
+        360,
+        "benefit.recorded",
+        "a once-only benefit (retention training subsidy) was entered in the ledger for a unit: once, ever",
+    )
 
     # 4xx public notice and objections
     NOTICE_OPENED = 400, "notice.opened", "a public notice (公示) list was published"

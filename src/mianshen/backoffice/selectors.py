@@ -19,7 +19,7 @@ from mianshen.cases.services import mask_credit_code
 from mianshen.cases.states import State
 from mianshen.core.bulkdb import one_parameter
 from mianshen.core.models import Job
-from mianshen.policy.explain import render
+from mianshen.policy.families import family_of
 from mianshen.policy.parameters import ParameterError, resolve
 from mianshen.registry.models import Unit
 from mianshen.screening.models import RoundDecision, RoundStatus, ScreeningRound
@@ -187,8 +187,10 @@ def case_explanation(case: Case, lang: str) -> Explanation | None:
     except ParameterError:
         return None
     # the credit code masked as in the page's header and on public notices (issue 13 item 7: it was whole here)
-    text = render(evidence_row(decision), params, lang).replace(
-        decision.credit_code, mask_credit_code(decision.credit_code)
+    text = (
+        family_of(params)
+        .render(evidence_row(decision), params, lang)
+        .replace(decision.credit_code, mask_credit_code(decision.credit_code))
     )
     return Explanation(
         rnd, lang, text, params_changed=bool(rnd.param_hash) and params.param_hash != rnd.param_hash

@@ -72,6 +72,27 @@ class Case(models.Model):
         return case_number(self.pk, self.policy_id)
 
 
+class BenefitLedger(models.Model):
+    """Once per unit, ever: a unit's one receipt of a once-only benefit (the retention-training subsidy), written
+    in the transaction that approves its case (``receivers.record_once_only_benefits``). The unique constraint on
+    (benefit, unit) is what makes it hold across rounds and policies, whatever the code above it does."""
+
+    benefit = models.CharField(
+        max_length=40, help_text="the policy family (policy.families), e.g. retention_training"
+    )
+    unit_id = models.CharField(max_length=64)
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="ledger_entry")
+    policy_id = models.CharField(max_length=40)
+    amount_fen = models.BigIntegerField(help_text="the amount approved")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["benefit", "unit_id"], name="benefit_once_per_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.benefit} {self.unit_id} (case {self.case_id})"
+
+
 class CaseHistory(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="history")
     from_state = models.CharField(max_length=24, blank=True)

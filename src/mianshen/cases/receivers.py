@@ -7,10 +7,14 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from mianshen.audit.catalogue import Action
+from mianshen.audit.services import audit_record_many
+from mianshen.policy.families import family_of
+from mianshen.policy.parameters import UnknownPolicy
 from mianshen.screening.models import ScreeningRound
 from mianshen.screening.signals import round_completed
 
-from .models import Case
+from .models import BenefitLedger, Case
 from .services import applications_settle_reissued, case_apply_round
 from .signals import cases_moved
 from .states import State
@@ -40,3 +44,62 @@ def settle_reissued_applications(
     account on file in a drop imported after the failure) grants the unit's wrong-bank-details application."""
     ids = [c.pk for c, frm in moved if frm == State.AWAITING_CORRECTION and c.state == State.RELEASED]
     return applications_settle_reissued(case_ids=ids, actor=actor) if ids else 0
+
+
+@receiver(cases_moved, dispatch_uid="cases.record_once_only_benefits")
+def record_once_only_benefits(
+    sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: str, **kwargs: Any
+) -> int:
+    """A case of a once-only family (``RuleFamily.once_per_unit``) that reaches ``approved`` enters the benefit
+    ledger, in the same transaction. A unit already in the ledger through another case makes the insert fail on
+    the unique constraint, which refuses the whole change (``case_apply_round`` excludes such units first)."""
+    approved = [
+        case
+        for case, before in moved
+        if case.state == State.APPROVED
+        and before != State.APPROVED
+        and family_of(case.policy_id).once_per_unit
+    ]
+    if not approved:
+        return 0
+    # a case approved again (excluded at a later comparison, then approved) keeps its one entry
+    entered = set(BenefitLedger.objects.filter(case__in=approved).values_list("case_id", flat=True))
+    entries = [
+        BenefitLedger(
+            benefit=family_of(case.policy_id).kind,
+            unit_id=case.unit_id,
+            case=case,
+            policy_id=case.policy_id,
+            amount_fen=case.amount_fen,
+        )
+        for case in approved
+        if case.pk not in entered
+    ]
+    if not entries:
+        return 0
+    BenefitLedger.objects.bulk_create(entries)
+    audit_record_many(
+        actor=actor,
+        events=[
+            dict(
+                action=Action.BENEFIT_RECORDED,
+                obj_type="case",
+                obj_id=str(e.case.pk),
+                after={
+                    "benefit": e.benefit,
+                    "unit_id": e.unit_id,
+                    "policy_id": e.policy_id,
+                    "amount_fen": e.amount_fen,
+                },
+            )
+            for e in entries
+        ],
+    )
+    return len(entries)
+
+
+def _once_only(policy_id: str) -> bool:
+    try:
+        return family_of(policy_id).once_per_unit
+    except UnknownPolicy:  # a case of a policy no parameter file declares any more: not a once-only benefit
+        return False

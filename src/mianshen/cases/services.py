@@ -19,6 +19,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.core.bulkdb import analyze_after_load, insert_rows, one_parameter, update_rows
 from mianshen.core.errors import Listing, Refusal
+from mianshen.policy.families import family_of
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
@@ -29,6 +30,7 @@ from .models import (
     ApplicationDocument,
     ApplicationKind,
     ApplicationOutcome,
+    BenefitLedger,
     Case,
     HostConfirmation,
     Notice,
@@ -51,6 +53,7 @@ from .transitions import (
 BEIJING = ZoneInfo("Asia/Shanghai")
 # Exclusions decided by staff stick: a later round does not undo them (an application reopens the case).
 STAFF_EXCLUSIONS = frozenset({"OBJECTION_UPHELD", "REVIEW_REJECTED"})
+ALREADY_RECEIVED = "ALREADY_RECEIVED"  # a once-only benefit the unit received under another policy id
 S = State
 
 
@@ -169,6 +172,7 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
         confirmed_hosts = set(
             HostConfirmation.objects.filter(case__policy_id=policy).values_list("case_id", flat=True)
         )
+        received = _received_elsewhere(policy)
         ended_notices = set(
             NoticeEntry.objects.filter(notice__ends_at__lte=now, case__policy_id=policy).values_list(
                 "case_id", flat=True
@@ -193,6 +197,8 @@ def case_apply_round(*, round: ScreeningRound, actor: str, now: datetime | None 
                 granted=case.pk in granted,
             )
             target = _at_checkpoint(round.checkpoint, current, target, case.pk in ended_notices)
+            if target == S.APPROVED and current != S.APPROVED and unit_id in received:
+                target, why = S.EXCLUDED, ALREADY_RECEIVED  # once per unit, ever (the benefit ledger)
             changes = {
                 "amount_fen": decision.amount_fen,
                 "decision": decision.decision,
@@ -237,6 +243,19 @@ def _announce_opened(policy: str, opened: set[int], cases: dict[str, _CaseRow], 
     if ids and cases_moved.has_listeners(Case):
         rows = Case.objects.filter(policy_id=policy, pk__in=one_parameter(ids)).order_by("pk")
         cases_moved.send(sender=Case, moved=[(c, "") for c in rows], actor=actor)
+
+
+def _received_elsewhere(policy_id: str) -> set[str]:
+    """Units that already received the once-only benefit of the policy's family under another policy id (the
+    benefit ledger); empty for a family a unit may receive again (the refund, every year)."""
+    family = family_of(policy_id)
+    if not family.once_per_unit:
+        return set()
+    return set(
+        BenefitLedger.objects.filter(benefit=family.kind)
+        .exclude(policy_id=policy_id)
+        .values_list("unit_id", flat=True)
+    )
 
 
 def _amendment(case: _CaseRow, decision: _Decision) -> str:

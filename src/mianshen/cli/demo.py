@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 POLICY = "beijing-2021"
 AS_OF = date(2021, 7, 1)
 AS_OF_FINAL = date(2021, 7, 20)
+# `mianshen demo --policy retention-training-2022`: the second family through the same services
+RETENTION_POLICY = "retention-training-2022"
+RETENTION_AS_OF = date(2022, 6, 30)
+RETENTION_AS_OF_FINAL = date(2022, 7, 20)
 
 
 class DemoStopped(Exception):
@@ -254,6 +258,88 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
     return report
 
 
+def run_retention_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> DemoReport:
+    """The one-off retention training subsidy (一次性留工培训补助) through the same services: a generated city with
+    risk areas and person-months, screened, imported, three comparison rounds, publicity, approval (each approved
+    unit entered once in the benefit ledger), payment through the simulated banks with its own remittance text,
+    reconciliation and the audit check."""
+    from mianshen.audit.verify import audit_verify
+    from mianshen.cases.models import BenefitLedger, Case
+    from mianshen.cases.services import case_apply_round, notice_open
+    from mianshen.cases.states import State
+    from mianshen.core.jobs import JobFailed, job_drain
+    from mianshen.core.models import Job
+    from mianshen.datadrop.generate import generate
+    from mianshen.datadrop.validate import validate_drop
+    from mianshen.payments.models import Instruction
+    from mianshen.policy.families import family_of
+    from mianshen.policy.output import write_decisions
+    from mianshen.policy.parameters import resolve
+    from mianshen.registry.services import snapshot_import
+    from mianshen.screening.models import Checkpoint
+    from mianshen.screening.services import round_run, round_start
+
+    report = DemoReport()
+
+    def note(step: str, text: str) -> None:
+        report.add(step, text)
+        say(step, text)
+
+    drop_path = root / "drop-2022-06-30"
+    rows = generate(units=units, seed=seed, out=drop_path, fmt="csv", retention=True)
+    note(
+        "generate",
+        f"{units:,} units, {sum(rows.values()):,} rows in {drop_path} (with risk_areas, person_months)",
+    )
+    drop = validate_drop(drop_path)
+    note("validate", f"{drop.error_count} errors, {drop.warning_count} warnings")
+    params = resolve(RETENTION_POLICY, RETENTION_AS_OF)
+    family = family_of(params)
+    decided = family.screen(drop.tables, params, RETENTION_AS_OF)
+    csv_path, _ = write_decisions(decided, root / "screen", family.decision_columns, family.int_columns)
+    counts = dict(decided.group_by("decision").len().iter_rows())
+    note("screen", f"{csv_path}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+    snapshot = snapshot_import(drop=drop, extracted_on=RETENTION_AS_OF).snapshot
+    del drop
+    note("import", f"snapshot {snapshot.pk} ({snapshot.content_hash[:12]})")
+    for checkpoint in (Checkpoint.INITIAL, Checkpoint.BEFORE_PUBLICITY):
+        rnd = round_start(policy_id=RETENTION_POLICY, snapshot=snapshot, actor="市级管理员 admin",
+                          as_of=RETENTION_AS_OF, checkpoint=checkpoint)  # fmt: skip
+        try:
+            job_drain(stop_on_failure=True, kinds={"screening.round"})
+        except JobFailed as exc:
+            raise DemoStopped(f"round {rnd.number} ({checkpoint}): {exc}") from exc
+        rnd.refresh_from_db()
+        note(
+            f"round {rnd.number}",
+            f"{checkpoint}: " + ", ".join(f"{k} {v:,}" for k, v in rnd.counts["decision"].items()),
+        )
+    start = timezone.localdate() - timedelta(days=2)
+    notice = notice_open(policy_id=RETENTION_POLICY, actor="市级管理员 admin", start=start)
+    note("publicity", f"notice {notice.pk}: {notice.entries.count():,} units (dates are today's calendar)")
+    final = round_start(policy_id=RETENTION_POLICY, snapshot=snapshot, actor="市级管理员 admin",
+                        as_of=RETENTION_AS_OF_FINAL, checkpoint=Checkpoint.BEFORE_PAYMENT)  # fmt: skip
+    final = round_run(round_id=final.pk)
+    applied = case_apply_round(
+        round=final, actor=f"round {final.number}", now=notice.ends_at + timedelta(minutes=1)
+    )
+    Job.objects.filter(key=f"round:{final.pk}").delete()  # ran in-process with the simulated clock
+    approved = Case.objects.filter(policy_id=RETENTION_POLICY, state=State.APPROVED)
+    total = approved.aggregate(total=Sum("amount_fen"))["total"] or 0
+    ledger = BenefitLedger.objects.filter(policy_id=RETENTION_POLICY).count()
+    note(f"round {final.number}", f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, "
+         f"{format_yuan(total, unit='symbol')}; {ledger:,} units entered in the benefit ledger (once, ever)")  # fmt: skip
+    _pay(root=root, seed=seed, note=note, drop=drop_path, policy_id=RETENTION_POLICY)
+    sample = Instruction.objects.filter(case__policy_id=RETENTION_POLICY).order_by("pk").first()
+    if sample is not None:
+        note("remittance", sample.remittance)
+    from mianshen.audit.services import audit_checkpoint
+
+    note("audit", f"chain head written outside the database to {audit_checkpoint()}")
+    note("audit", audit_verify().summary())
+    return report
+
+
 def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
     """One unit on the commitment-breach track (key supervision: it must apply) applies through the portal's own
     service, as if signed in through /lookup/; one officer prepares the review, another grants it (four eyes).
@@ -381,7 +467,9 @@ def _corrected_account(bank: str, serial: int) -> str:
         serial += 1
 
 
-def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path) -> None:
+def _pay(
+    *, root: Path, seed: int, note: Callable[[str, str], None], drop: Path, policy_id: str = POLICY
+) -> None:
     """Hand approved cases to payments and pay them through the simulated banks: pain.001 out, pain.002 and
     camt.054 back; the units with failed payments register new accounts at the social-insurance office, the
     next data drop (after ``drop``) carries them, one officer enters each and another approves; re-issued,
@@ -412,7 +500,7 @@ def _pay(*, root: Path, seed: int, note: Callable[[str, str], None], drop: Path)
         quiet = 0
         for _ in range(MAX_PASSES):
             # the money is checked once, after the last pass (``reconcile`` below), not after each of these
-            disbursement_cycle(actor="system:disbursement", channel=channel, today=day, policy_id=POLICY,
+            disbursement_cycle(actor="system:disbursement", channel=channel, today=day, policy_id=policy_id,
                                later_batch=later, reconcile=False)  # fmt: skip
             sim.process_inbox()
             day = next_working_day(day)

@@ -60,6 +60,8 @@ class CodeRule:
     divisions: tuple[int, int] | None = None  # allowed range of the first two digits (industry)
 
 
+PSEUDONYM_RE = r"^[0-9a-f]{64}$"
+
 CODE_RULES: dict[str, CodeRule] = {
     "industry": CodeRule(
         INDUSTRY_RE, "a GB/T 4754 industry code of 2-4 digits with a division 01-97", (1, 97)
@@ -287,6 +289,17 @@ def value_checks(column: Column, units: KnownUnits | None = None) -> list[ValueC
         checks += _free_text_checks(v, column)
     if name in USCC_COLUMNS:
         checks += _uscc_checks(v, plain, name)
+    if name == "person_id":
+        checks.append(
+            ValueCheck(
+                "BAD_PSEUDONYM",
+                plain & ~v.str.contains(PSEUDONYM_RE),
+                says(
+                    name,
+                    "is not a pseudonym (64 lower-case hex digits of HMAC-SHA256), never an identity number",
+                ),
+            )
+        )
     if column.kind == "code" and name in CODE_RULES:
         checks.append(_code_check(v, plain, name, CODE_RULES[name]))
     if column.kind == "phone":

@@ -61,6 +61,8 @@ UNIT_TYPES = (
 SIZE_CLASSES = ("large", "medium", "small", "micro")
 SEPARATION_REASONS = ("retirement", "death", "resignation", "dismissal", "contract_end", "transfer", "other")
 FLAGS = ("serious_dishonesty", "abnormal_operation", "commitment_breach")
+RISK_LEVELS = ("medium", "high")
+PSEUDONYM_LENGTH = 64  # HMAC-SHA256 in lower-case hex
 
 # The GB 32100-2015 alphabet (no I, O, S, V, Z); a character's value is its index.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -234,6 +236,33 @@ TABLES: dict[str, Table] = {
             description="a host employer (实际用工单位) of a labour-dispatch / HR-service unit, by its credit code, "
             "and the workers the unit declares it placed there",
         ),
+        # The retention-training family's tables (optional: a refund drop has neither; docs/data-drop.md).
+        Table(
+            "risk_areas",
+            (
+                Column("district", "code", max_length=6),
+                Column("level", "enum", choices=RISK_LEVELS, max_length=10),
+                Column("from_on", "date"),
+                Column("to_on", "date", required=False),
+            ),
+            key=("district", "level", "from_on"),
+            required_file=False,
+            unit_ref=None,
+            description="a medium- or high-risk COVID area in a district, from a day to a day (inclusive; "
+            "empty: still in force)",
+        ),
+        Table(
+            "person_months",
+            (
+                Column("person_id", "id", max_length=PSEUDONYM_LENGTH),
+                UNIT_REF,
+                MONTH,
+            ),
+            key=("person_id", "unit_id", "month"),
+            required_file=False,
+            description="a person insured (contributing, not suspended, ended or retired) at a unit in a month; "
+            "person_id is a pseudonym (HMAC-SHA256 hex), never an identity number",
+        ),
     )
 }
 
@@ -261,6 +290,7 @@ CODES: dict[str, str] = {
     "BAD_PHONE": WARNING,
     "TOO_LONG": ERROR,
     "CONTROL_CHARACTER": ERROR,
+    "BAD_PSEUDONYM": ERROR,
 }
 
 REPORT_COLUMNS = ("file", "line", "column", "code", "severity", "message")

@@ -315,6 +315,14 @@ class _TableValidator:
                     "removed_on {} is earlier than listed_on {}", pl.col("removed_on"), pl.col("listed_on")
                 ),
             )
+        if "from_on" in names and "to_on" in names:
+            reversed_ = (self.typed["to_on"] < self.typed["from_on"]).fill_null(False)
+            self._add(
+                "DATES_REVERSED",
+                "to_on",
+                reversed_,
+                pl.format("to_on {} is earlier than from_on {}", pl.col("to_on"), pl.col("from_on")),
+            )
         if "bank_code" in names and "branch_code" in names:
             bank, branch = self.typed["bank_code"], self.typed["branch_code"]
             other_bank = (

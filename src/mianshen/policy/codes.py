@@ -78,3 +78,45 @@ DECISION_COLUMNS: tuple[str, ...] = (
 DECISION_INT_COLUMNS: frozenset[str] = frozenset(
     {"base_headcount", "end_headcount", "natural_attrition", "base_fen", "amount_fen"}
 )
+
+
+# --- the retention-training family (一次性留工培训补助, retention-training-2022) -------------------------------------
+# Conditions of that family (the first three are the refund's codes, the same tests on the same columns).
+NOT_AFFECTED = "NOT_AFFECTED"  # no risk area in the city, and not a hardship industry under the extension
+SIZE_NOT_COVERED = (
+    "SIZE_NOT_COVERED"  # a size category the policy does not (yet) cover; unknown: SIZE_UNKNOWN
+)
+NO_INSURED = "NO_INSURED"  # nobody counts under the headcount rule in the reference month
+RETENTION_CONDITION_CODES: tuple[str, ...] = (
+    TYPE_NOT_COVERED,
+    DEREGISTERED,
+    SERIOUS_DISHONESTY,
+    NOT_AFFECTED,
+    SIZE_NOT_COVERED,
+    NO_INSURED,
+)
+RETENTION_DECISIONS: tuple[str, ...] = (INELIGIBLE, MANUAL_REVIEW, ELIGIBLE)
+RETENTION_PAYABLE: tuple[str, ...] = (ELIGIBLE, MANUAL_REVIEW)
+# Why a unit is affected: its city had a risk area, or its industry is a hardship industry (31号 extension).
+AFFECTED_BASES: tuple[str, ...] = ("risk_area", "hardship_industry")
+HEADCOUNT_RULES: tuple[str, ...] = ("month_of_risk", "insured_months", "single_unit_in_month")
+SIZE_CATEGORIES: tuple[str, ...] = ("large", "sme")
+
+# The columns of the retention family's decisions.csv / .parquet, in order (docs/policy.md).
+RETENTION_DECISION_COLUMNS: tuple[str, ...] = (
+    "unit_id",
+    "credit_code",
+    "decision",
+    "failed",
+    "unknown",
+    "affected_basis",
+    "reference_month",
+    "headcount_rule",
+    "headcount",
+    "size_class",
+    "size_basis",
+    "size_category",
+    "per_head_fen",
+    "amount_fen",
+)
+RETENTION_DECISION_INT_COLUMNS: frozenset[str] = frozenset({"headcount", "per_head_fen", "amount_fen"})

@@ -68,3 +68,16 @@ def percent_e4(value_e4: int) -> str:
     """A rate held in units of 0.0001 as a percentage with two decimals: 711 -> ``7.11%``."""
     whole, frac = divmod(value_e4, 100)
     return f"{whole}.{frac:02d}%"
+
+
+_YUAN = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+
+
+def parse_fen(text: str) -> int:
+    """An amount in yuan as plain decimal text -> integer fen: ``"500"`` -> 50000, ``"12.5"`` -> 1250.
+
+    At most two decimals (a fen is the smallest unit): nothing is rounded."""
+    if not isinstance(text, str) or not _YUAN.fullmatch(text.strip()):
+        raise NumberError(f"{text!r} is not an amount in yuan such as 500 or 12.50")
+    whole, _, frac = text.strip().partition(".")
+    return int(whole) * 100 + int(frac.ljust(2, "0") or "0")

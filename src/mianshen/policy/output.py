@@ -20,14 +20,19 @@ import polars as pl
 from .codes import DECISION_COLUMNS, DECISION_INT_COLUMNS
 
 
-def contract_frame(decisions: pl.DataFrame) -> pl.DataFrame:
-    """The decision columns in contract order and types; an empty string becomes null (an empty field)."""
-    missing = [c for c in DECISION_COLUMNS if c not in decisions.columns]
+def contract_frame(
+    decisions: pl.DataFrame,
+    columns: tuple[str, ...] = DECISION_COLUMNS,
+    int_columns: frozenset[str] = DECISION_INT_COLUMNS,
+) -> pl.DataFrame:
+    """The decision columns in contract order and types; an empty string becomes null (an empty field).
+    ``columns``/``int_columns``: a policy family's own decisions file (default: the refund's, contracts §2.2)."""
+    missing = [c for c in columns if c not in decisions.columns]
     if missing:
         raise ValueError(f"decisions lack columns {missing}")
     return decisions.select(
-        pl.col(c).cast(pl.Int64) if c in DECISION_INT_COLUMNS else pl.col(c).cast(pl.String).replace("", None)
-        for c in DECISION_COLUMNS
+        pl.col(c).cast(pl.Int64) if c in int_columns else pl.col(c).cast(pl.String).replace("", None)
+        for c in columns
     )
 
 
@@ -71,9 +76,14 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     )
 
 
-def write_decisions(decisions: pl.DataFrame, outdir: Path) -> tuple[Path, Path]:
+def write_decisions(
+    decisions: pl.DataFrame,
+    outdir: Path,
+    columns: tuple[str, ...] = DECISION_COLUMNS,
+    int_columns: frozenset[str] = DECISION_INT_COLUMNS,
+) -> tuple[Path, Path]:
     """``OUTDIR/decisions.csv`` and ``OUTDIR/decisions.parquet`` (OUTDIR created when missing)."""
-    frame = contract_frame(decisions)
+    frame = contract_frame(decisions, columns, int_columns)
     csv_path, parquet_path = outdir / "decisions.csv", outdir / "decisions.parquet"
     with ThreadPoolExecutor(max_workers=2) as pool:  # both writers release the GIL
         done = [pool.submit(write_csv, frame, csv_path), pool.submit(write_parquet, frame, parquet_path)]

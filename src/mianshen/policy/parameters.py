@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -32,8 +33,15 @@ import yaml
 
 from mianshen.datadrop.schema import SEPARATION_REASONS, SIZE_CLASSES, UNIT_TYPES
 
-from .codes import CONDITION_CODES, RATIO_CATEGORIES, ROUTE_CODES
-from .numbers import NumberError, format_bp, parse_bp, parse_count
+from .codes import (
+    CONDITION_CODES,
+    HEADCOUNT_RULES,
+    RATIO_CATEGORIES,
+    RETENTION_CONDITION_CODES,
+    ROUTE_CODES,
+    SIZE_CATEGORIES,
+)
+from .numbers import NumberError, format_bp, parse_bp, parse_count, parse_fen
 
 
 class ParameterError(ValueError):
@@ -50,7 +58,7 @@ class AsOfOutsideYear(ParameterError):
 
 @dataclass(frozen=True)
 class Spec:
-    kind: str  # ratio | count | choice | set | ratio_table | category_map
+    kind: str  # ratio | count | money | month | choice | set | prefixes | ratio_table | category_map
     description: str
     choices: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()  # for the table kinds: the keys a table may (ratio_table) or must (map) have
@@ -90,7 +98,35 @@ SPECS: dict[str, Spec] = {
 }
 CITED_CODES: tuple[str, ...] = CONDITION_CODES + ROUTE_CODES
 
+# The retention-training family (一次性留工培训补助): a per-head amount on a dated headcount definition.
+RETENTION_SPECS: dict[str, Spec] = {
+    "conditions": Spec("set", "the conditions in force (codes)", RETENTION_CONDITION_CODES),
+    "covered_unit_types": Spec("set", "unit types covered by the subsidy", UNIT_TYPES),
+    "per_head": Spec("money", "amount per counted person, in yuan (parsed to fen)"),
+    "covered_size_categories": Spec("set", "size categories covered (sme, large)", SIZE_CATEGORIES),
+    "non_enterprise_size_category": Spec("choice", "size category of non-enterprise types", SIZE_CATEGORIES),
+    "size_headcount_fallback": Spec(
+        "choice", "headcount used by the size fallback", ("employees_then_base", "employees_only")
+    ),
+    "risk_levels": Spec("set", "risk-area levels that make the city affected", ("medium", "high")),
+    "hardship_industries": Spec(
+        "prefixes",
+        "industry-code prefixes of the hardship industries covered outside risk areas (may be empty)",
+    ),
+    "hardship_reference_month": Spec(
+        "month", "month counted for a hardship unit when the city had no risk area"
+    ),
+    "headcount_rule": Spec("choice", "who counts in the reference month", HEADCOUNT_RULES),
+    "min_insured_months": Spec("count", "months insured at the unit for the insured_months rule"),
+}
+SPECS_BY_KIND: dict[str, dict[str, Spec]] = {"refund": SPECS, "retention_training": RETENTION_SPECS}
+CITED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "refund": CITED_CODES,
+    "retention_training": RETENTION_CONDITION_CODES,
+}
+
 _FAMILY_KEYS = {"family", "title", "policies", "parameters", "citations"}
+_FAMILY_OPTIONAL = {"kind"}
 _POLICY_KEYS = {"payment_year", "data_year", "title", "source"}
 _PARAM_KEYS = {"description", "values"}
 _VERSION_KEYS = {"from", "until", "value", "source", "assumption"}
@@ -126,6 +162,7 @@ class Policy:
     data_year: int
     title: str
     source: str
+    kind: str = "refund"  # the rule family (SPECS_BY_KIND); not part of the parameter hash
 
     @property
     def window(self) -> tuple[date, date]:
@@ -261,6 +298,24 @@ def parse_value(spec: Spec, raw: Any, where: str) -> tuple[Any, Any]:
         if spec.kind == "count":
             n = parse_count(_text(where, raw))
             return n, str(n)
+        if spec.kind == "money":
+            fen = parse_fen(_text(where, raw))
+            return fen, _text(where, raw)
+        if spec.kind == "month":
+            text = _text(where, raw)
+            if not _MONTH.fullmatch(text) or not 1 <= int(text[5:]) <= 12:
+                raise _fail(where, f"{text!r} is not a month YYYY-MM")
+            return text, text
+        if spec.kind == "prefixes":
+            if not isinstance(raw, list):
+                raise _fail(where, "expected a list (may be empty)")
+            items = [_text(where, item) for item in raw]
+            bad = [i for i in items if not (i.isascii() and i.isdigit() and 2 <= len(i) <= 4)]
+            if bad:
+                raise _fail(where, f"{bad[0]!r} is not an industry-code prefix of 2 to 4 digits")
+            if len(set(items)) != len(items):
+                raise _fail(where, "a value is listed twice")
+            return tuple(sorted(items)), sorted(items)
         if spec.kind == "choice":
             text = _text(where, raw)
             if text not in spec.choices:
@@ -297,6 +352,9 @@ def parse_value(spec: Spec, raw: Any, where: str) -> tuple[Any, Any]:
     except NumberError as exc:
         raise _fail(where, str(exc)) from None
     raise _fail(where, f"unknown parameter kind {spec.kind}")  # pragma: no cover - SPECS is fixed
+
+
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 def _versions(where: str, raw: Any, spec: Spec | None) -> tuple[Version, ...]:
@@ -344,9 +402,13 @@ def _check_ratio_cover(where: str, values: Mapping[str, Version]) -> None:
 def parse_family(data: Any, name: str) -> Family:
     """Parse and check one family file's content (already read from YAML)."""
     where = f"{name}.yaml"
-    data = _check_keys(where, data, _FAMILY_KEYS, _FAMILY_KEYS)
+    data = _check_keys(where, data, _FAMILY_KEYS | _FAMILY_OPTIONAL, _FAMILY_KEYS)
     if data["family"] != name:
         raise _fail(where, f"family is {data['family']!r}, expected {name!r}")
+    kind = data.get("kind", "refund")
+    if kind not in SPECS_BY_KIND:
+        raise _fail(where, f"kind {kind!r} is not one of {', '.join(SPECS_BY_KIND)}")
+    specs, cited = SPECS_BY_KIND[kind], CITED_BY_KIND[kind]
     policies: dict[str, Policy] = {}
     if not isinstance(data["policies"], dict) or not data["policies"]:
         raise _fail(where, "policies: expected a mapping of policy ids")
@@ -354,15 +416,23 @@ def parse_family(data: Any, name: str) -> Family:
         w = f"{where}: policies.{pid}"
         raw = _check_keys(w, raw, _POLICY_KEYS, _POLICY_KEYS)
         pay, dat = raw["payment_year"], raw["data_year"]
-        if not isinstance(pay, int) or not isinstance(dat, int) or dat >= pay:
-            raise _fail(w, "payment_year and data_year must be years, the data year before the payment year")
-        policies[str(pid)] = Policy(str(pid), name, pay, dat, _text(w, raw["title"]), _text(w, raw["source"]))
-    params_raw = _check_keys(f"{where}: parameters", data["parameters"], set(SPECS), set(SPECS))
+        # a refund pays back the year before; a one-off subsidy of a year reads that same year's data
+        same_year = kind != "refund"
+        if not isinstance(pay, int) or not isinstance(dat, int) or dat > pay or (dat == pay) != same_year:
+            raise _fail(
+                w,
+                "payment_year and data_year must be years, "
+                + ("the same year" if same_year else "the data year before the payment year"),
+            )
+        policies[str(pid)] = Policy(
+            str(pid), name, pay, dat, _text(w, raw["title"]), _text(w, raw["source"]), kind
+        )
+    params_raw = _check_keys(f"{where}: parameters", data["parameters"], set(specs), set(specs))
     parameters = {}
     for pname, raw in params_raw.items():
         raw = _check_keys(f"{where}: parameters.{pname}", raw, _PARAM_KEYS, {"values"})
-        parameters[pname] = _versions(f"{where}: parameters.{pname}", raw["values"], SPECS[pname])
-    cit_raw = _check_keys(f"{where}: citations", data["citations"], set(CITED_CODES), set(CITED_CODES))
+        parameters[pname] = _versions(f"{where}: parameters.{pname}", raw["values"], specs[pname])
+    cit_raw = _check_keys(f"{where}: citations", data["citations"], set(cited), set(cited))
     citations = {code: _versions(f"{where}: citations.{code}", raw, None) for code, raw in cit_raw.items()}
     for policy in policies.values():
         first, last = policy.window
@@ -375,6 +445,8 @@ def parse_family(data: Any, name: str) -> Family:
                     raise _fail(
                         where, f"{series_name} has no value on {day}, inside {policy.id}'s payment year"
                     )
+        if kind != "refund":
+            continue
         # the ratio table must cover every category in use, on every day of the window a version starts
         starts = {first} | {
             v.start for series in parameters.values() for v in series if first <= v.start <= last
@@ -461,7 +533,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def _override_raw(spec: Spec, value: str) -> Any:
-    if spec.kind == "set":
+    if spec.kind in ("set", "prefixes"):
         return [v.strip() for v in value.split(",") if v.strip()]
     if spec.kind in ("ratio_table", "category_map"):
         pairs = [p.partition("=") for p in value.split(",")]
@@ -473,11 +545,12 @@ def with_overrides(params: ResolvedParams, assignments: Mapping[str, str]) -> Re
     """A copy of ``params`` with some values replaced (what-if). Names are parameter names, or
     ``table.key`` for one entry of a table (``ratio.sme=0.90``); sets take comma-separated values."""
     values = dict(params.values)
+    specs = SPECS_BY_KIND[params.policy.kind]
     for name, text in assignments.items():
         base, dot, key = name.partition(".")
-        spec = SPECS.get(base)
+        spec = specs.get(base)
         if spec is None or (dot and spec.kind not in ("ratio_table", "category_map")):
-            raise ParameterError(f"--set {name}: unknown parameter; known: {', '.join(sorted(SPECS))}")
+            raise ParameterError(f"--set {name}: unknown parameter; known: {', '.join(sorted(specs))}")
         if dot:
             if key not in spec.keys:
                 raise ParameterError(f"--set {name}: unknown key {key!r}; known: {', '.join(spec.keys)}")
@@ -489,5 +562,6 @@ def with_overrides(params: ResolvedParams, assignments: Mapping[str, str]) -> Re
         values[base] = replace(
             old, value=value, text=canonical, source="--set", assumption=None, override=True
         )
-    _check_ratio_cover("--set", values)
+    if params.policy.kind == "refund":
+        _check_ratio_cover("--set", values)
     return ResolvedParams(params.policy, params.resolved_on, values, params.citations)

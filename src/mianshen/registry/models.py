@@ -25,6 +25,7 @@ CONTRIBUTIONS, BANK_ACCOUNTS, CREDIT_FLAGS = (
 )
 CONFIRMATIONS = TABLES["dispatch_confirmations"]
 DISPATCH_HOSTS = TABLES["dispatch_hosts"]
+RISK_AREAS, PERSON_MONTHS = TABLES["risk_areas"], TABLES["person_months"]
 
 
 class Snapshot(models.Model):
@@ -159,6 +160,29 @@ class DispatchHost(_SnapshotRow):
             )
         ]
         indexes = [models.Index(fields=["snapshot", "host_credit_code"], name="dispatch_host_code")]
+
+
+class RiskArea(_SnapshotRow):
+    """A medium- or high-risk area of the retention-training family (the city is the pooling region)."""
+
+    district = models.CharField(max_length=RISK_AREAS.max_length("district"))
+    level = models.CharField(max_length=RISK_AREAS.max_length("level"))
+    from_on = models.DateField()
+    to_on = models.DateField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "from_on"], name="risk_area_from")]
+
+
+class PersonMonth(_SnapshotRow):
+    """A pseudonymous person insured at a unit in a month (never an identity number)."""
+
+    person_id = models.CharField(max_length=PERSON_MONTHS.max_length("person_id"))
+    unit_id = models.CharField(max_length=PERSON_MONTHS.max_length("unit_id"))
+    month = models.CharField(max_length=PERSON_MONTHS.max_length("month"))
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "unit_id"], name="person_month_unit")]
 
 
 class RejectedRow(_SnapshotRow):

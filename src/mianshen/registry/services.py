@@ -39,6 +39,8 @@ TABLE_MODELS: dict[str, type[models._SnapshotRow]] = {
     "credit_flags": models.CreditFlag,
     "dispatch_confirmations": models.DispatchConfirmation,
     "dispatch_hosts": models.DispatchHost,
+    "risk_areas": models.RiskArea,
+    "person_months": models.PersonMonth,
 }
 
 

@@ -13,7 +13,8 @@ from mianshen.cases.services import mask_credit_code
 from mianshen.payments.lifecycle import InstructionStatus
 from mianshen.payments.models import Instruction, Payment
 from mianshen.payments.reasons import reason_info
-from mianshen.policy.explain import TEXT, render
+from mianshen.policy.explain import TEXT
+from mianshen.policy.families import family_of
 from mianshen.policy.parameters import ParameterError, resolve
 from mianshen.screening.models import RoundDecision
 
@@ -38,7 +39,8 @@ def public_explanation(case: Case, lang: str) -> str:
         return ""
     row = {**evidence, **{name: getattr(decision, name) for name in DECISION_FIELDS}}
     try:
-        text = render(row, resolve(rnd.policy_id, rnd.as_of), lang)
+        params = resolve(rnd.policy_id, rnd.as_of)
+        text = family_of(params).render(row, params, lang)
     except (ParameterError, KeyError, ValueError):
         return ""
     staff_part = text.find(TEXT[lang]["params"])

@@ -25,8 +25,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.core.errors import Refusal
 from mianshen.core.jobs import job_enqueue
-from mianshen.policy.engine import INPUT_TABLES, evaluate
-from mianshen.policy.engine import decisions as decision_columns
+from mianshen.policy.families import RuleFamily, family_of
 from mianshen.policy.parameters import resolve
 from mianshen.registry.bulk import frame_insert
 from mianshen.registry.models import Snapshot
@@ -83,6 +82,7 @@ def round_start(
         raise RoundRefused(_("无法确定该政策在此日期的参数：%(problem)s"), problem=str(exc)) from exc
     if checkpoint not in Checkpoint.values:
         raise RoundRefused(_("未知的比对检查点 %(checkpoint)r"), checkpoint=checkpoint)
+    _check_tables(family_of(params), snapshot, policy_id)
     try:
         with transaction.atomic():
             number = (
@@ -155,10 +155,12 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
     params = resolve(rnd.policy_id, rnd.as_of)
     units = int(rnd.snapshot.rows_accepted.get("units", 0))
     report("loading", 0, units)
-    frames = snapshot_frames(snapshot=rnd.snapshot, tables=INPUT_TABLES)
+    family = family_of(params)
+    _check_tables(family, rnd.snapshot, rnd.policy_id)
+    frames = snapshot_frames(snapshot=rnd.snapshot, tables=family.input_tables)
     report("evaluating", 0, units)
-    evaluated = evaluate(frames, params, rnd.as_of)
-    rows = _decision_rows(evaluated)
+    evaluated = family.evaluate(frames, params, rnd.as_of)
+    rows = _decision_rows(evaluated, family)
     total = rows.height
     counts = _counts(rows)
     report("writing", 0, total)
@@ -183,6 +185,19 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
     return locked
 
 
+def _check_tables(family: RuleFamily, snapshot: Snapshot, policy_id: str) -> None:
+    """A snapshot without a table the policy's family needs cannot be screened under it (a refund drop under the
+    retention-training family, or the other way round)."""
+    missing = [t for t in family.required_tables if t not in snapshot.rows_accepted]
+    if missing:
+        raise RoundRefused(
+            _("快照 %(snapshot)s 缺少政策 %(policy)s 所需的表 %(table)s"),
+            snapshot=snapshot.pk,
+            policy=policy_id,
+            table=missing[0],
+        )
+
+
 def round_fail(*, round_id: int, error: str) -> None:
     """Mark a round that cannot complete (its decisions were never written)."""
     with transaction.atomic():
@@ -199,9 +214,12 @@ def round_fail(*, round_id: int, error: str) -> None:
             )
 
 
-def _decision_rows(evaluated: pl.DataFrame) -> pl.DataFrame:
-    """The stored form of each unit's outcome: the contract columns plus every evidence value as JSON."""
-    contract = decision_columns(evaluated)
+def _decision_rows(evaluated: pl.DataFrame, family: RuleFamily) -> pl.DataFrame:
+    """The stored form of each unit's outcome: the contract columns plus every evidence value as JSON (a family
+    without routes stores an empty ``routes``)."""
+    contract = family.decisions(evaluated)
+    if "routes" not in contract.columns:
+        contract = contract.with_columns(pl.lit(None, dtype=pl.String).alias("routes"))
     evidence_cols = [c for c in evaluated.columns if c not in CONTRACT_KEYS]
     evidence = evaluated.select(
         "unit_id",

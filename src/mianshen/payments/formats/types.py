@@ -31,6 +31,9 @@ USCC_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
 _BAD_TEXT_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 MAX_TEXT = 140
 REMITTANCE_PREFIX = "稳岗返还"
+# What the money is for, by policy family (``policy.families.RuleFamily.remittance_prefix``): the refund's, and
+# the one-off retention training subsidy's.
+REMITTANCE_PREFIXES = (REMITTANCE_PREFIX, "留工培训补助")
 
 
 def check_identifier(value: str, what: str = "identifier") -> str:
@@ -74,18 +77,21 @@ def check_fen(value: int, what: str = "amount") -> int:
     return value
 
 
-def remittance_text(case_no: str, uscc: str) -> str:
-    """``RmtInf/Ustrd`` for a refund: ``稳岗返还/<case number>/<USCC>`` (the unit's 统一社会信用代码)."""
+def remittance_text(case_no: str, uscc: str, prefix: str = REMITTANCE_PREFIX) -> str:
+    """``RmtInf/Ustrd``: ``<what for>/<case number>/<USCC>`` (the unit's 统一社会信用代码); ``稳岗返还`` for a
+    refund, ``留工培训补助`` for the retention training subsidy (``REMITTANCE_PREFIXES``)."""
+    if prefix not in REMITTANCE_PREFIXES:
+        raise ValueError(f"unknown remittance prefix {prefix!r}")
     check_identifier(case_no, "case number")
     if USCC_RE.fullmatch(uscc) is None:
         raise ValueError(f"USCC must be 18 characters of the GB 32100 alphabet: {uscc!r}")
-    return f"{REMITTANCE_PREFIX}/{case_no}/{uscc}"
+    return f"{prefix}/{case_no}/{uscc}"
 
 
 def parse_remittance(text: str) -> tuple[str, str] | None:
     """Inverse of :func:`remittance_text`: ``(case_no, uscc)``, or ``None`` for other texts."""
     parts = text.split("/")
-    if len(parts) != 3 or parts[0] != REMITTANCE_PREFIX:
+    if len(parts) != 3 or parts[0] not in REMITTANCE_PREFIXES:
         return None
     if ID_RE.fullmatch(parts[1]) is None or USCC_RE.fullmatch(parts[2]) is None:
         return None

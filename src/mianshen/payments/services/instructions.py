@@ -20,6 +20,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.cases.models import Case, case_number
 from mianshen.cases.states import State
 from mianshen.core.bulkdb import allocate_ids, insert_rows, one_parameter, update_rows
+from mianshen.policy.families import family_of
 from mianshen.registry.models import BankAccount, Snapshot
 
 from ..crashpoints import maybe_crash
@@ -213,7 +214,11 @@ def _release_chunk(
         if not problem:
             try:
                 check_fen(c["amount_fen"], "approved amount")
-                remittance = remittance_text(case_number(c["pk"], c["policy_id"]), c["credit_code"])
+                remittance = remittance_text(
+                    case_number(c["pk"], c["policy_id"]),
+                    c["credit_code"],
+                    family_of(c["policy_id"]).remittance_prefix,
+                )
             except ValueError as exc:
                 problem = str(exc)
         if problem or account is None:

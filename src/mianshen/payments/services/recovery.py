@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.cases.models import Application, ApplicationKind, Case, case_number
+from mianshen.policy.families import family_of
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from ..crashpoints import maybe_crash
@@ -508,7 +509,8 @@ def _new_attempt(
         payment_id=payment.pk, case_id=payment.case_id, attempt=attempt,
         amount_fen=payment.amount_fen, account=account, actor=actor, replaces_id=failed.pk if failed else None,
         remittance=failed.remittance if failed else remittance_text(case_number(case.pk, case.policy_id),
-                                                                      case.credit_code),
+                                                                      case.credit_code,
+                                                                      family_of(case.policy_id).remittance_prefix),
     )  # fmt: skip
     new.save(force_insert=True)
     payment.current = new

@@ -8,10 +8,10 @@ from datetime import date
 from typing import Any
 
 from mianshen.core.command import UserError
-from mianshen.datadrop.drop import ValidatedDrop
+from mianshen.datadrop.drop import DropUnusable, ValidatedDrop
 from mianshen.datadrop.reader import ENCODINGS
 from mianshen.datadrop.validate import validate_drop
-from mianshen.policy.engine import INPUT_TABLES
+from mianshen.policy.families import family_of
 from mianshen.policy.parameters import ResolvedParams, policies, resolve
 
 
@@ -40,9 +40,18 @@ def resolve_params(options: dict[str, Any]) -> tuple[ResolvedParams, date]:
     return resolve(options["policy"], as_of), as_of
 
 
-def read_drop(options: dict[str, Any]) -> ValidatedDrop:
-    """Validate as it reads; only accepted rows are used. Unusable drop -> DropUnusable (exit 2)."""
+def read_drop(options: dict[str, Any], params: ResolvedParams) -> ValidatedDrop:
+    """Validate as it reads the tables of the policy's family; only accepted rows are used. Unusable drop, or a
+    table the family needs that is absent -> DropUnusable (exit 2)."""
+    family = family_of(params)
     progress = not options["quiet"] and sys.stderr.isatty()
-    return validate_drop(
-        options["data"], encoding=options["encoding"], tables=INPUT_TABLES, progress=progress
+    drop = validate_drop(
+        options["data"], encoding=options["encoding"], tables=family.input_tables, progress=progress
     )
+    missing = [t for t in family.required_tables if t not in drop.tables]
+    if missing:
+        raise DropUnusable(
+            f"{options['data']}: policy {params.policy_id} needs {missing[0]}.csv (or .parquet); "
+            f"a drop for it holds {', '.join(family.required_tables)}"
+        )
+    return drop

@@ -35,9 +35,15 @@ class Command(MianshenCommand):
             "--units", type=int, default=2000, help="size of the generated city (default 2000)"
         )
         parser.add_argument("--seed", type=int, default=2021)
+        parser.add_argument(
+            "--policy",
+            choices=("beijing-2021", "retention-training-2022"),
+            default="beijing-2021",
+            help="the refund (default) or the one-off retention training subsidy (一次性留工培训补助)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mianshen.cli.demo import DemoStopped, run_demo
+        from mianshen.cli.demo import DemoStopped, run_demo, run_retention_demo
 
         if options["units"] < 10:
             raise UserError("--units must be at least 10")
@@ -74,7 +80,8 @@ class Command(MianshenCommand):
 
         with _log_to(log_path):
             try:
-                run_demo(root=root, units=options["units"], seed=options["seed"], say=say)
+                demo = run_retention_demo if options["policy"] == "retention-training-2022" else run_demo
+                demo(root=root, units=options["units"], seed=options["seed"], say=say)
                 logins = _demo_staff(root)
             except DemoStopped as exc:
                 logging.getLogger(__name__).error("the demo stopped: %s", exc)

@@ -9,8 +9,8 @@ import polars as pl
 
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.datadrop.drop import DropUnusable
-from mianshen.policy.engine import evaluate
-from mianshen.policy.explain import LANGS, render
+from mianshen.policy.explain import LANGS
+from mianshen.policy.families import family_of
 from mianshen.policy.parameters import ParameterError
 
 from ._policy import add_policy_arguments, read_drop, resolve_params
@@ -32,7 +32,7 @@ class Command(MianshenCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         params, as_of = resolve_params(options)
         unit_id = options["unit"].strip()
-        drop = read_drop(options)
+        drop = read_drop(options, params)
         units = drop.tables["units"].filter(pl.col("unit_id") == unit_id)
         if units.is_empty():
             rejected = drop.rejected.get("units")
@@ -43,11 +43,18 @@ class Command(MianshenCommand):
                 )
             raise UserError(f"unknown unit {unit_id!r}: not among the accepted units of {options['data']}")
         credit_codes = units.get_column("credit_code").to_list()
+        family = family_of(params)
+        # the unit's own rows; tables of the whole city (risk areas) and of every person at every unit (a
+        # person insured at two units) are kept whole, since the rule reads across units
+        whole = {"risk_areas", "person_months"}
         tables = {
-            name: frame.filter(pl.col("credit_code").is_in(credit_codes))
+            name: frame
+            if name in whole
+            else frame.filter(pl.col("credit_code").is_in(credit_codes))
             if name == "credit_flags"
             else frame.filter(pl.col("unit_id") == unit_id)
             for name, frame in drop.tables.items()
         }
-        evaluated = evaluate(tables, params, as_of)
-        self.stdout.write(render(evaluated.row(0, named=True), params, options["lang"]), ending="")
+        evaluated = family.evaluate(tables, params, as_of)
+        row = evaluated.filter(pl.col("unit_id") == unit_id).row(0, named=True)
+        self.stdout.write(family.render(row, params, options["lang"]), ending="")

@@ -44,6 +44,11 @@ class Command(MianshenCommand):
             default="0",
             help=f"write each table as a folder X/ of this many Parquet part files (1 … {MAX_PARTS:,}; contracts §1)",
         )
+        parser.add_argument(
+            "--retention",
+            action="store_true",
+            help="also write risk_areas and person_months, for retention-training-2022 (docs/data-drop.md)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -58,6 +63,7 @@ class Command(MianshenCommand):
             fmt=options["format"],
             parts=parts,
             progress=not options["no_progress"],
+            retention=options["retention"],
         )
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{table} {count:,}" for table, count in rows.items())

@@ -9,7 +9,7 @@ from typing import Any
 
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.datadrop.drop import DropUnusable
-from mianshen.policy.engine import screen
+from mianshen.policy.families import family_of
 from mianshen.policy.output import write_decisions
 from mianshen.policy.parameters import ParameterError
 
@@ -32,17 +32,17 @@ class Command(MianshenCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         params, as_of = resolve_params(options)
-        drop = read_drop(options)
-        decided = screen(drop.tables, params, as_of)
+        drop = read_drop(options, params)
+        family = family_of(params)
+        decided = family.screen(drop.tables, params, as_of)
         try:
-            csv_path, _ = write_decisions(decided, options["out"])
+            csv_path, _ = write_decisions(
+                decided, options["out"], family.decision_columns, family.int_columns
+            )
         except OSError as exc:
             raise UserError(f"cannot write to {options['out']}: {exc.strerror or exc}") from exc
         counts = dict(decided.group_by("decision").len().iter_rows())
-        summary = ", ".join(
-            f"{k} {counts.get(k, 0):,}"
-            for k in ("eligible", "manual_review", "pending_confirmation", "ineligible")
-        )
+        summary = ", ".join(f"{k} {counts.get(k, 0):,}" for k in family.decisions_values)
         self.stderr.write(f"{drop.rejected_rows} rows rejected")
         self.stdout.write(
             f"{decided.height:,} units screened under {params.policy_id} as of {as_of} "

@@ -49,6 +49,10 @@ class Command(MianshenCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         params, as_of = resolve_params(options)
+        if params.policy.kind != "refund":
+            raise UserError(
+                f"simulate covers the refund's policies only; {params.policy_id} is not one of them"
+            )
         assignments: dict[str, str] = {}
         for text in options["assignments"]:
             name, value = parse_assignment(text)
@@ -56,7 +60,7 @@ class Command(MianshenCommand):
                 raise UserError(f"--set {name} is given twice")
             assignments[name] = value
         variant = with_overrides(params, assignments)
-        drop = read_drop(options)
+        drop = read_drop(options, params)
         result = simulate(drop.tables, params, variant, as_of)
         self.stderr.write(f"{drop.rejected_rows} rows rejected")
         if options["format"] == "csv":
