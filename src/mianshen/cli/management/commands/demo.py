@@ -37,7 +37,7 @@ class Command(MianshenCommand):
         parser.add_argument("--seed", type=int, default=2021)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mianshen.cli.demo import DemoStopped, run_demo
+        from mianshen.cli.demo import DemoRun, DemoStopped
 
         if options["units"] < 10:
             raise UserError("--units must be at least 10")
@@ -74,7 +74,9 @@ class Command(MianshenCommand):
 
         with _log_to(log_path):
             try:
-                run_demo(root=root, units=options["units"], seed=options["seed"], say=say)
+                run = DemoRun(root=root, units=options["units"], seed=options["seed"], say=say)
+                for _name, step in run.steps():
+                    step()
                 logins = _demo_staff(root)
             except DemoStopped as exc:
                 logging.getLogger(__name__).error("the demo stopped: %s", exc)
@@ -88,9 +90,9 @@ class Command(MianshenCommand):
                     returncode=1,
                 ) from exc
         from mianshen.reports.exports import comparison_table, tables
-        from mianshen.reports.selectors import outcomes
 
-        result = outcomes()  # the outcome statistics of contracts §5, and the case study beside them
+        result = run.outcomes  # the outcome statistics of contracts §5, and the case study beside them
+        assert result is not None  # the last step computed them
         for table in (*tables(result, public=False), comparison_table(result)):
             console.print(table)
         say(
