@@ -28,6 +28,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import resource
 import shutil
 import subprocess
@@ -57,9 +58,11 @@ class Phase:
     wall_s: float
     cpu_s: float
     bank_s: float  # the simulated banks' own time within the step
+    sql_s: float  # time inside Django's statements (client side)
     peak_gib: float  # highest resident memory sampled during the step
     process_peak_gib: float  # ru_maxrss of the process so far
     said: str
+    top_sql: list[tuple[str, float, int]]
 
 
 def _uptime() -> str:
@@ -113,6 +116,34 @@ class _RssSampler:
         self._thread.join(timeout=2)
 
 
+class _SqlClock:
+    """Time of every statement Django's connection runs (client side: the database's work plus the round trip),
+    summed by statement shape: where a step's wall time beyond its CPU goes."""
+
+    def __init__(self) -> None:
+        self.by_shape: dict[str, list[float]] = {}
+
+    def reset(self) -> None:
+        self.by_shape = {}
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = re.sub(r"\d+", "N", " ".join(str(sql).split()))[:110]
+            entry = self.by_shape.setdefault(shape, [0.0, 0])
+            entry[0] += time.perf_counter() - t0
+            entry[1] += 1
+
+    def total(self) -> float:
+        return sum(t for t, _ in self.by_shape.values())
+
+    def top(self, n: int) -> list[tuple[str, float, int]]:
+        rows = sorted(self.by_shape.items(), key=lambda kv: -kv[1][0])[:n]
+        return [(shape, t, int(count)) for shape, (t, count) in rows]
+
+
 def _reset_schema(url: str) -> None:
     import psycopg
 
@@ -126,7 +157,7 @@ def run(units: int, seed: int, url: str, work: Path, profile: set[str]) -> list[
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=200)
     _reset_schema(url)
     shutil.rmtree(work, ignore_errors=True)
     (work / "var").mkdir(parents=True)
@@ -141,6 +172,10 @@ def run(units: int, seed: int, url: str, work: Path, profile: set[str]) -> list[
     from mianshen.cli.demo import DemoRun
 
     call_command("migrate", verbosity=0)
+    from django.db import connection
+
+    sql = _SqlClock()
+    connection.execute_wrappers.append(sql)
     said: list[tuple[str, str]] = []
     demo = DemoRun(
         root=work / "demo", units=units, seed=seed, say=lambda step, text: said.append((step, text))
@@ -159,6 +194,7 @@ def run(units: int, seed: int, url: str, work: Path, profile: set[str]) -> list[
             before = len(said)
             bank0 = demo.payer.bank_s if demo.payer is not None else 0.0
             sampler.reset()
+            sql.reset()
             cpu0, t0 = _cpu(), time.perf_counter()
             prof = cProfile.Profile() if name in profile else None
             if prof is not None:
@@ -169,12 +205,12 @@ def run(units: int, seed: int, url: str, work: Path, profile: set[str]) -> list[
             wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
             bank = (demo.payer.bank_s if demo.payer is not None else 0.0) - bank0
             text = "; ".join(t for _, t in said[before:])
-            phase = Phase(
-                name, wall, cpu, bank, max(sampler.peak, sampler.now()) / 1024**3, _process_peak_gib(), text
-            )
+            peak = max(sampler.peak, sampler.now()) / 1024**3
+            phase = Phase(name, wall, cpu, bank, sql.total(), peak, _process_peak_gib(), text, sql.top(5))
             phases.append(phase)
             progress.console.print(
                 f"[bold cyan]{name:>15}[/] {wall:8.1f} s wall, CPU {cpu:7.1f} s"
+                + f", SQL {phase.sql_s:.1f} s"
                 + (f", banks {bank:.1f} s" if bank else "")
                 + f", peak {phase.peak_gib:.2f} GB  [dim]{text[:150]}[/]"
             )
@@ -210,8 +246,8 @@ def markdown(units: int, phases: list[Phase], info: dict[str, Any], up_before: s
         "- wall − CPU is mostly the database server's work (and waiting for a core on the shared machine); "
         "banks = the bank simulator's own time inside the step (not the system's)",
         "",
-        "| step | wall s | CPU s | banks s | peak GB (step) | what it did |",
-        "|---|---:|---:|---:|---:|---|",
+        "| step | wall s | CPU s | SQL s | banks s | peak GB (step) | what it did |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for p in phases:
         text = p.said.replace("|", "/")
@@ -232,7 +268,14 @@ def markdown(units: int, phases: list[Phase], info: dict[str, Any], up_before: s
         f"Comparison before payment → bank files ready (round 3 + release + bank files): {w - b:.1f} s "
         f"(target ≤ 300 s); bank answers applied (pain.002 + camt.054, the simulator's {ab:.1f} s subtracted): "
         f"{aw - ab:.1f} s (target ≤ 120 s).",
+        "",
+        "Where the time goes: the statements that took longest in the five longest steps (SQL s = time inside "
+        "Django's statements, client side; COPY is not counted there):",
+        "",
     ]
+    for p in sorted(phases, key=lambda p: -p.wall_s)[:5]:
+        tops = "; ".join(f"`{shape[:90]}` {t:.1f} s ×{n}" for shape, t, n in p.top_sql[:3])
+        lines.append(f"- {p.step} ({p.wall_s:.1f} s wall, {p.sql_s:.1f} s SQL): {tops}")
     return "\n".join(lines)
 
 
