@@ -31,6 +31,7 @@ import pstats
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -152,8 +153,9 @@ def _reset_schema(url: str) -> None:
         conn.execute("CREATE SCHEMA public")
 
 
-def run(units: int, seed: int, url: str, work: Path, profile: set[str]) -> list[Phase]:
-    """Empty the database, migrate it, then run and time the demo's steps."""
+def run(units: int, seed: int, url: str, work: Path, profile: set[str], stopped: list[str]) -> list[Phase]:
+    """Empty the database, migrate it, then run and time the demo's steps; a step that fails (or SIGTERM, or
+    Ctrl-C) ends the run with the steps measured so far, the reason appended to ``stopped``."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -189,34 +191,40 @@ def run(units: int, seed: int, url: str, work: Path, profile: set[str]) -> list[
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
         overall = progress.add_task(f"pipeline, {units:,} units", total=len(steps))
-        for name, step in steps:
-            progress.update(overall, description=f"pipeline, {units:,} units: [bold cyan]{name}[/]")
-            before = len(said)
-            bank0 = demo.payer.bank_s if demo.payer is not None else 0.0
-            sampler.reset()
-            sql.reset()
-            cpu0, t0 = _cpu(), time.perf_counter()
-            prof = cProfile.Profile() if name in profile else None
-            if prof is not None:
-                prof.enable()
-            step()
-            if prof is not None:
-                prof.disable()
-            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-            bank = (demo.payer.bank_s if demo.payer is not None else 0.0) - bank0
-            text = "; ".join(t for _, t in said[before:])
-            peak = max(sampler.peak, sampler.now()) / 1024**3
-            phase = Phase(name, wall, cpu, bank, sql.total(), peak, _process_peak_gib(), text, sql.top(5))
-            phases.append(phase)
-            progress.console.print(
-                f"[bold cyan]{name:>15}[/] {wall:8.1f} s wall, CPU {cpu:7.1f} s"
-                + f", SQL {phase.sql_s:.1f} s"
-                + (f", banks {bank:.1f} s" if bank else "")
-                + f", peak {phase.peak_gib:.2f} GB  [dim]{text[:150]}[/]"
-            )
-            if prof is not None:
-                _profile_out(prof, name, work)
-            progress.advance(overall)
+        name = "start"
+        try:
+            for name, step in steps:
+                progress.update(overall, description=f"pipeline, {units:,} units: [bold cyan]{name}[/]")
+                before = len(said)
+                bank0 = demo.payer.bank_s if demo.payer is not None else 0.0
+                sampler.reset()
+                sql.reset()
+                cpu0, t0 = _cpu(), time.perf_counter()
+                prof = cProfile.Profile() if name in profile else None
+                if prof is not None:
+                    prof.enable()
+                step()
+                if prof is not None:
+                    prof.disable()
+                wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+                bank = (demo.payer.bank_s if demo.payer is not None else 0.0) - bank0
+                text = "; ".join(t for _, t in said[before:])
+                peak = max(sampler.peak, sampler.now()) / 1024**3
+                phase = Phase(name, wall, cpu, bank, sql.total(), peak, _process_peak_gib(), text, sql.top(5))
+                phases.append(phase)
+                progress.console.print(
+                    f"[bold cyan]{name:>15}[/] {wall:8.1f} s wall, CPU {cpu:7.1f} s"
+                    + f", SQL {phase.sql_s:.1f} s"
+                    + (f", banks {bank:.1f} s" if bank else "")
+                    + f", peak {phase.peak_gib:.2f} GB  [dim]{text[:150]}[/]"
+                )
+                if prof is not None:
+                    _profile_out(prof, name, work)
+                progress.advance(overall)
+        except (KeyboardInterrupt, Exception) as exc:  # record what was measured, and where it stopped
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            stopped.append(f"stopped during {name!r}: {type(exc).__name__}: {first}")
+            progress.console.print(f"[bold red]{stopped[-1]}[/]")
     sampler.stop()
     return phases
 
@@ -236,13 +244,16 @@ def _sum(phases: list[Phase], names: tuple[str, ...]) -> tuple[float, float, flo
     return (sum(p.wall_s for p in chosen), sum(p.cpu_s for p in chosen), sum(p.bank_s for p in chosen))
 
 
-def markdown(units: int, phases: list[Phase], info: dict[str, Any], up_before: str, up_after: str) -> str:
+def markdown(
+    units: int, phases: list[Phase], info: dict[str, Any], up_before: str, up_after: str, stopped: list[str]
+) -> str:
     lines = [
         f"### pipeline.py: the whole path on PostgreSQL at {units:,} units ({info['date_utc']})",
         "",
         f"- machine: {machine_line(info)}",
         f"- `uptime` before: `{up_before}`; after: `{up_after}`",
         f"- command: `{command_line()}`",
+        *([f"- **incomplete**: {stopped[0]}"] if stopped else []),
         "- wall − CPU is mostly the database server's work (and waiting for a core on the shared machine); "
         "banks = the bank simulator's own time inside the step (not the system's)",
         "",
@@ -309,17 +320,22 @@ def main() -> int:
     up_before = _uptime()
     work = OUT_DIR / f"pipeline-{units}"
     profile = {s.strip() for s in args.profile.split(",") if s.strip()}
-    phases = run(units, args.seed, url, work, profile)
+    stopped: list[str] = []
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill ends the run with what it measured
+    phases = run(units, args.seed, url, work, profile, stopped)
     up_after = _uptime()
-    table = markdown(units, phases, info, up_before, up_after)
+    table = markdown(units, phases, info, up_before, up_after, stopped)
     print(table)
+    if not phases:
+        print(f"pipeline: no step finished ({'; '.join(stopped)})", file=sys.stderr)
+        return 1
     save_raw(
         f"pipeline-{units}",
         {"machine": info, "uptime": [up_before, up_after], "phases": [asdict(p) for p in phases]},
     )
     if args.record:
         append_results(table)
-    return 0
+    return 1 if stopped else 0
 
 
 if __name__ == "__main__":
