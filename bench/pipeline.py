@@ -153,7 +153,9 @@ def _reset_schema(url: str) -> None:
         conn.execute("CREATE SCHEMA public")
 
 
-def run(units: int, seed: int, url: str, work: Path, profile: set[str], stopped: list[str]) -> list[Phase]:
+def run(
+    units: int, seed: int, url: str, work: Path, profile: set[str], stopped: list[str], skip: set[str]
+) -> list[Phase]:
     """Empty the database, migrate it, then run and time the demo's steps; a step that fails (or SIGTERM, or
     Ctrl-C) ends the run with the steps measured so far, the reason appended to ``stopped``."""
     from rich.console import Console
@@ -186,7 +188,7 @@ def run(units: int, seed: int, url: str, work: Path, profile: set[str], stopped:
     sampler = _RssSampler()
     sampler.start()
     phases: list[Phase] = []
-    steps = demo.steps()
+    steps = [(name, step) for name, step in demo.steps() if name not in skip]
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
@@ -245,7 +247,13 @@ def _sum(phases: list[Phase], names: tuple[str, ...]) -> tuple[float, float, flo
 
 
 def markdown(
-    units: int, phases: list[Phase], info: dict[str, Any], up_before: str, up_after: str, stopped: list[str]
+    units: int,
+    phases: list[Phase],
+    info: dict[str, Any],
+    up_before: str,
+    up_after: str,
+    stopped: list[str],
+    skip: set[str],
 ) -> str:
     lines = [
         f"### pipeline.py: the whole path on PostgreSQL at {units:,} units ({info['date_utc']})",
@@ -254,6 +262,7 @@ def markdown(
         f"- `uptime` before: `{up_before}`; after: `{up_after}`",
         f"- command: `{command_line()}`",
         *([f"- **incomplete**: {stopped[0]}"] if stopped else []),
+        *([f"- steps not run (`--skip`): {', '.join(sorted(skip))}"] if skip else []),
         "- wall − CPU is mostly the database server's work (and waiting for a core on the shared machine); "
         "banks = the bank simulator's own time inside the step (not the system's)",
         "",
@@ -301,6 +310,9 @@ def main() -> int:
     )
     parser.add_argument("--host", default="127.0.0.1:5432")
     parser.add_argument("--profile", default="", help="comma-separated steps to run under cProfile")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated steps not to run (e.g. notify), said in the table"
+    )
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     args = parser.parse_args()
     try:
@@ -322,9 +334,10 @@ def main() -> int:
     profile = {s.strip() for s in args.profile.split(",") if s.strip()}
     stopped: list[str] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill ends the run with what it measured
-    phases = run(units, args.seed, url, work, profile, stopped)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    phases = run(units, args.seed, url, work, profile, stopped, skip)
     up_after = _uptime()
-    table = markdown(units, phases, info, up_before, up_after, stopped)
+    table = markdown(units, phases, info, up_before, up_after, stopped, skip)
     print(table)
     if not phases:
         print(f"pipeline: no step finished ({'; '.join(stopped)})", file=sys.stderr)
