@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,7 +33,7 @@ from django.utils.translation import pgettext_lazy
 
 from mianshen.core.errors import Listing
 from mianshen.registry.models import BankAccount, Snapshot
-from mianshen.registry.selectors import unit_account_on_file
+from mianshen.registry.selectors import unit_account_on_file, units_accounts_on_file
 
 from ..models import Instruction, LineOutcome, Payment, StatusLine
 from ..reasons import Action as Do
@@ -93,6 +94,22 @@ def differing_fields(entered: AccountLike, on_file: AccountLike) -> list[str]:
     return [name for name, a, b in pairs if a != b]
 
 
+# a batch's units and their accounts on file (``None``: no snapshot lists the unit)
+OnFileByUnit = Mapping[str, tuple[Snapshot, BankAccount | None] | None]
+
+
+def units_on_file(unit_ids: Collection[str]) -> dict[str, tuple[Snapshot, BankAccount | None] | None]:
+    """Every one of these units with its account on file (or ``None``), looked up together for a batch."""
+    found = units_accounts_on_file(unit_ids=unit_ids)
+    return {unit: found.get(unit) for unit in unit_ids}
+
+
+def _lookup(unit: str, accounts: OnFileByUnit | None) -> tuple[Snapshot, BankAccount | None] | None:
+    if accounts is not None and unit in accounts:
+        return accounts[unit]
+    return unit_account_on_file(unit_id=unit)
+
+
 def failure_recorded_at(payment: Payment, failed: Instruction | None) -> datetime:
     """When the failure reached us (module text: "failed when")."""
     if failed is None:
@@ -106,13 +123,18 @@ def failure_recorded_at(payment: Payment, failed: Instruction | None) -> datetim
 
 
 def correction_account_on_file(
-    *, payment: Payment, failed: Instruction | None, entered: AccountLike
+    *,
+    payment: Payment,
+    failed: Instruction | None,
+    entered: AccountLike,
+    accounts: OnFileByUnit | None = None,
 ) -> OnFile:
     """The unit's account on file that ``entered`` matches, in a snapshot imported after the failure; else
-    :class:`AccountNotOnFile` saying why and what to do."""
+    :class:`AccountNotOnFile` saying why and what to do. ``accounts``: the units' accounts on file looked up
+    for a whole batch (``registry.selectors.units_accounts_on_file``)."""
     case_id, unit = payment.case_id, payment.case.unit_id
     since = failure_recorded_at(payment, failed)
-    found = unit_account_on_file(unit_id=unit)
+    found = _lookup(unit, accounts)
     when = timezone.localtime(since).strftime("%Y-%m-%d %H:%M")
     if found is None or found[0].imported_at <= since:
         raise AccountNotOnFile(
@@ -158,10 +180,12 @@ def correction_account_on_file(
     return _on_file(snapshot, row)
 
 
-def resend_account_on_file(*, payment: Payment, failed: Instruction) -> OnFile:
+def resend_account_on_file(
+    *, payment: Payment, failed: Instruction, accounts: OnFileByUnit | None = None
+) -> OnFile:
     """A re-send pays the failed account again: only while it is still the unit's account on file."""
     case_id, unit = payment.case_id, payment.case.unit_id
-    found = unit_account_on_file(unit_id=unit)
+    found = _lookup(unit, accounts)
     if found is None:
         raise AccountNotOnFile(
             _("案件 %(case_id)s：没有任何数据载有单位 %(unit)s，无法确认其社保在用账户：%(ask)s"),

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.cases.models import Application, ApplicationKind, Case, case_number
+from mianshen.core.bulkdb import one_parameter
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
 from ..crashpoints import maybe_crash
@@ -55,9 +56,11 @@ from .casesync import case_states_sync
 from .closedloop import (
     AccountNotOnFile,
     OnFile,
+    OnFileByUnit,
     account_key,
     correction_account_on_file,
     resend_account_on_file,
+    units_on_file,
 )
 from .common import PaymentError, audit_many, chunks, event
 from .holds import holds_close_for
@@ -184,6 +187,8 @@ class _Batch:
     banks: set[str]
     events: list[dict[str, Any]] = field(default_factory=list)
     cases: list[int] = field(default_factory=list)
+    # the batch's units and their accounts on file, looked up together at its start (``closedloop``)
+    accounts: OnFileByUnit | None = None
 
     def flush(self, actor: str) -> None:
         case_states_sync(case_ids=self.cases, actor=actor)
@@ -193,6 +198,10 @@ class _Batch:
 
 def _banks(batch: _Batch | None) -> set[str]:
     return batch.banks if batch is not None else set(Bank.objects.values_list("code", flat=True))
+
+
+def _accounts(batch: _Batch | None) -> OnFileByUnit | None:
+    return batch.accounts if batch is not None else None
 
 
 def _audit(actor: str, events: list[dict[str, Any]], batch: _Batch | None) -> None:
@@ -241,7 +250,7 @@ def _correction_prepare(
         else:
             kind = CorrectionKind.ACCOUNT
         _check_account(payment, failed, account, kind, _banks(batch))
-        on_file = _closed_loop(payment, failed, account, kind, _banks(batch))
+        on_file = _closed_loop(payment, failed, account, kind, _banks(batch), _accounts(batch))
         if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
             raise PaymentError(
                 _("案件 %(case_id)s 有待审核的撤销拨付申请：请先审核该申请，再更正账户"),
@@ -317,15 +326,22 @@ def _check_account(
 
 
 def _closed_loop(
-    payment: Payment, failed: Instruction | None, account: AccountInput, kind: str, banks: set[str]
+    payment: Payment,
+    failed: Instruction | None,
+    account: AccountInput,
+    kind: str,
+    banks: set[str],
+    accounts: OnFileByUnit | None = None,
 ) -> OnFile:
     """The unit's account on file that this correction or re-send pays (``closedloop``), checked like a line of
     a bank file."""
     if kind == CorrectionKind.RESEND:
         assert failed is not None
-        on_file = resend_account_on_file(payment=payment, failed=failed)
+        on_file = resend_account_on_file(payment=payment, failed=failed, accounts=accounts)
     else:
-        on_file = correction_account_on_file(payment=payment, failed=failed, entered=account)
+        on_file = correction_account_on_file(
+            payment=payment, failed=failed, entered=account, accounts=accounts
+        )
     problem = account_problem(Account(on_file.bank_code, on_file.branch_code, on_file.account_no,
                                       on_file.account_name, "snapshot"), banks)  # fmt: skip
     if problem:
@@ -416,7 +432,10 @@ def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) 
         entry = chunk[0]
         try:
             with transaction.atomic():
-                batch = _Batch(banks=_banks(None))
+                units = Case.objects.filter(pk__in=one_parameter([e.case_id for e in chunk]))
+                batch = _Batch(
+                    banks=_banks(None), accounts=units_on_file(list(units.values_list("unit_id", flat=True)))
+                )
                 for entry in chunk:
                     prepared.append(_correction_prepare(case_id=entry.case_id, actor=actor, account=entry.account,
                                                         note=entry.note, batch=batch))  # fmt: skip
@@ -443,7 +462,11 @@ def corrections_decide_many(
         correction_id = chunk[0]
         try:
             with transaction.atomic():
-                batch = _Batch(banks=_banks(None))
+                units = Correction.objects.filter(pk__in=one_parameter(chunk))
+                batch = _Batch(
+                    banks=_banks(None),
+                    accounts=units_on_file(list(units.values_list("payment__case__unit_id", flat=True))),
+                )
                 for correction_id in chunk:
                     decided.append(_correction_decide(correction_id=correction_id, actor=actor, approve=approve,
                                                       note=note, batch=batch))  # fmt: skip
@@ -478,7 +501,7 @@ def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch
         correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
     )
     on_file = _closed_loop(
-        payment, failed, entered, correction.kind, _banks(batch)
+        payment, failed, entered, correction.kind, _banks(batch), _accounts(batch)
     )  # again: a newer drop may differ
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:
