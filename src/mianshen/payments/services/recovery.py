@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -56,11 +56,10 @@ from .casesync import case_states_sync
 from .closedloop import (
     AccountNotOnFile,
     OnFile,
-    OnFileByUnit,
+    OnFileBatch,
     account_key,
     correction_account_on_file,
     resend_account_on_file,
-    units_on_file,
 )
 from .common import PaymentError, audit_many, chunks, event
 from .holds import holds_close_for
@@ -188,7 +187,7 @@ class _Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     cases: list[int] = field(default_factory=list)
     # the batch's units and their accounts on file, looked up together at its start (``closedloop``)
-    accounts: OnFileByUnit | None = None
+    on_file: OnFileBatch | None = None
 
     def flush(self, actor: str) -> None:
         case_states_sync(case_ids=self.cases, actor=actor)
@@ -200,8 +199,8 @@ def _banks(batch: _Batch | None) -> set[str]:
     return batch.banks if batch is not None else set(Bank.objects.values_list("code", flat=True))
 
 
-def _accounts(batch: _Batch | None) -> OnFileByUnit | None:
-    return batch.accounts if batch is not None else None
+def _on_file(batch: _Batch | None) -> OnFileBatch | None:
+    return batch.on_file if batch is not None else None
 
 
 def _audit(actor: str, events: list[dict[str, Any]], batch: _Batch | None) -> None:
@@ -250,7 +249,7 @@ def _correction_prepare(
         else:
             kind = CorrectionKind.ACCOUNT
         _check_account(payment, failed, account, kind, _banks(batch))
-        on_file = _closed_loop(payment, failed, account, kind, _banks(batch), _accounts(batch))
+        on_file = _closed_loop(payment, failed, account, kind, _banks(batch), _on_file(batch))
         if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
             raise PaymentError(
                 _("案件 %(case_id)s 有待审核的撤销拨付申请：请先审核该申请，再更正账户"),
@@ -331,17 +330,15 @@ def _closed_loop(
     account: AccountInput,
     kind: str,
     banks: set[str],
-    accounts: OnFileByUnit | None = None,
+    batch: OnFileBatch | None = None,
 ) -> OnFile:
     """The unit's account on file that this correction or re-send pays (``closedloop``), checked like a line of
     a bank file."""
     if kind == CorrectionKind.RESEND:
         assert failed is not None
-        on_file = resend_account_on_file(payment=payment, failed=failed, accounts=accounts)
+        on_file = resend_account_on_file(payment=payment, failed=failed, batch=batch)
     else:
-        on_file = correction_account_on_file(
-            payment=payment, failed=failed, entered=account, accounts=accounts
-        )
+        on_file = correction_account_on_file(payment=payment, failed=failed, entered=account, batch=batch)
     problem = account_problem(Account(on_file.bank_code, on_file.branch_code, on_file.account_no,
                                       on_file.account_name, "snapshot"), banks)  # fmt: skip
     if problem:
@@ -432,9 +429,9 @@ def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) 
         entry = chunk[0]
         try:
             with transaction.atomic():
-                units = Case.objects.filter(pk__in=one_parameter([e.case_id for e in chunk]))
+                payments = Payment.objects.filter(case_id__in=one_parameter([e.case_id for e in chunk]))
                 batch = _Batch(
-                    banks=_banks(None), accounts=units_on_file(list(units.values_list("unit_id", flat=True)))
+                    banks=_banks(None), on_file=_on_file_load(payments, "case__unit_id", "current_id")
                 )
                 for entry in chunk:
                     prepared.append(_correction_prepare(case_id=entry.case_id, actor=actor, account=entry.account,
@@ -450,6 +447,14 @@ def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) 
     return prepared
 
 
+def _on_file_load(rows: QuerySet[Any], unit: str, failed: str) -> OnFileBatch:
+    """The batch's units' accounts on file and their current (failed) instructions' failure times, read once."""
+    pairs = list(rows.values_list(unit, failed))
+    return OnFileBatch.load(
+        unit_ids=sorted({u for u, _ in pairs}), failed_ids=sorted({f for _, f in pairs if f})
+    )
+
+
 def corrections_decide_many(
     *, correction_ids: Sequence[int], actor: str, approve: bool, note: str = ""
 ) -> list[Correction]:
@@ -462,11 +467,9 @@ def corrections_decide_many(
         correction_id = chunk[0]
         try:
             with transaction.atomic():
-                units = Correction.objects.filter(pk__in=one_parameter(chunk))
-                batch = _Batch(
-                    banks=_banks(None),
-                    accounts=units_on_file(list(units.values_list("payment__case__unit_id", flat=True))),
-                )
+                corrections = Correction.objects.filter(pk__in=one_parameter(chunk))
+                on_file = _on_file_load(corrections, "payment__case__unit_id", "payment__current_id")
+                batch = _Batch(banks=_banks(None), on_file=on_file)
                 for correction_id in chunk:
                     decided.append(_correction_decide(correction_id=correction_id, actor=actor, approve=approve,
                                                       note=note, batch=batch))  # fmt: skip
@@ -501,7 +504,7 @@ def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch
         correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
     )
     on_file = _closed_loop(
-        payment, failed, entered, correction.kind, _banks(batch), _accounts(batch)
+        payment, failed, entered, correction.kind, _banks(batch), _on_file(batch)
     )  # again: a newer drop may differ
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:
