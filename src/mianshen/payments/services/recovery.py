@@ -402,7 +402,8 @@ def _correction_decide(
         code = Action.ACCOUNT_CORRECTION_APPROVED if approve else Action.ACCOUNT_CORRECTION_REFUSED
         four_eyes_close(CORRECTION_FOUR_EYES, correction, actor=actor, outcome=outcome, action=code,
                         after={"case": payment.case_id, "outcome": outcome}, reason=note,
-                        fields={"decision_note": note, "reissue": reissue})  # fmt: skip
+                        fields={"decision_note": note, "reissue": reissue},
+                        events=batch.events if batch is not None else None)  # fmt: skip
         maybe_crash("after_reissue")
     return correction
 
