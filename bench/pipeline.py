@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import re
@@ -58,6 +59,7 @@ class Phase:
     step: str
     wall_s: float
     cpu_s: float
+    db_cpu_s: float | None  # CPU of the database server process serving the connection (None: not measured)
     bank_s: float  # the simulated banks' own time within the step
     sql_s: float  # time inside Django's statements (client side)
     peak_gib: float  # highest resident memory sampled during the step
@@ -145,6 +147,15 @@ class _SqlClock:
         return [(shape, t, int(count)) for shape, (t, count) in rows]
 
 
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of the database server process serving this connection (same machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _reset_schema(url: str) -> None:
     import psycopg
 
@@ -180,6 +191,12 @@ def run(
 
     sql = _SqlClock()
     connection.execute_wrappers.append(sql)
+
+    def db_cpu() -> float:
+        with connection.cursor() as cursor:  # the connection may have been closed and opened again
+            cursor.execute("SELECT pg_backend_pid()")
+            return _backend_cpu(cursor.fetchone()[0])
+
     said: list[tuple[str, str]] = []
     demo = DemoRun(
         root=work / "demo", units=units, seed=seed, say=lambda step, text: said.append((step, text))
@@ -201,6 +218,7 @@ def run(
                 bank0 = demo.payer.bank_s if demo.payer is not None else 0.0
                 sampler.reset()
                 sql.reset()
+                db0 = db_cpu()
                 cpu0, t0 = _cpu(), time.perf_counter()
                 prof = cProfile.Profile() if name in profile else None
                 if prof is not None:
@@ -209,14 +227,17 @@ def run(
                 if prof is not None:
                     prof.disable()
                 wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+                db = max(0.0, db_cpu() - db0)
                 bank = (demo.payer.bank_s if demo.payer is not None else 0.0) - bank0
                 text = "; ".join(t for _, t in said[before:])
                 peak = max(sampler.peak, sampler.now()) / 1024**3
-                phase = Phase(name, wall, cpu, bank, sql.total(), peak, _process_peak_gib(), text, sql.top(5))
+                phase = Phase(
+                    name, wall, cpu, db, bank, sql.total(), peak, _process_peak_gib(), text, sql.top(5)
+                )
                 phases.append(phase)
                 progress.console.print(
                     f"[bold cyan]{name:>15}[/] {wall:8.1f} s wall, CPU {cpu:7.1f} s"
-                    + f", SQL {phase.sql_s:.1f} s"
+                    + f", database CPU {db:.1f} s, SQL {phase.sql_s:.1f} s"
                     + (f", banks {bank:.1f} s" if bank else "")
                     + f", peak {phase.peak_gib:.2f} GB  [dim]{text[:150]}[/]"
                 )
@@ -241,6 +262,10 @@ def _profile_out(prof: cProfile.Profile, name: str, work: Path) -> None:
     print(f"profile of {name!r}: {path}", file=sys.stderr)
 
 
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
 def _sum(phases: list[Phase], names: tuple[str, ...]) -> tuple[float, float, float]:
     chosen = [p for p in phases if p.step in names]
     return (sum(p.wall_s for p in chosen), sum(p.cpu_s for p in chosen), sum(p.bank_s for p in chosen))
@@ -254,32 +279,37 @@ def markdown(
     up_after: str,
     stopped: list[str],
     skip: set[str],
+    command: str = "",
 ) -> str:
     lines = [
         f"### pipeline.py: the whole path on PostgreSQL at {units:,} units ({info['date_utc']})",
         "",
         f"- machine: {machine_line(info)}",
         f"- `uptime` before: `{up_before}`; after: `{up_after}`",
-        f"- command: `{command_line()}`",
+        f"- command: `{command or command_line()}`",
         *([f"- **incomplete**: {stopped[0]}"] if stopped else []),
         *([f"- steps not run (`--skip`): {', '.join(sorted(skip))}"] if skip else []),
-        "- wall − CPU is mostly the database server's work (and waiting for a core on the shared machine); "
-        "banks = the bank simulator's own time inside the step (not the system's)",
+        "- CPU = this process (Python); database CPU = the PostgreSQL process serving its connection (on a "
+        "loaded machine the rest of the wall time is mostly waiting for a core); banks = the bank simulator's own "
+        "time inside the step (not the system's)",
         "",
-        "| step | wall s | CPU s | SQL s | banks s | peak GB (step) | what it did |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| step | wall s | CPU s | database CPU s | SQL s | banks s | peak GB (step) | what it did |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for p in phases:
         text = p.said.replace("|", "/")
         if len(text) > 160:
             text = text[:157] + "…"
         lines.append(
-            f"| {p.step} | {p.wall_s:.1f} | {p.cpu_s:.1f} | {p.bank_s:.1f} | {p.peak_gib:.2f} | {text} |"
+            f"| {p.step} | {p.wall_s:.1f} | {p.cpu_s:.1f} | {_num(p.db_cpu_s)} | {p.sql_s:.1f} | {p.bank_s:.1f} "
+            f"| {p.peak_gib:.2f} | {text} |"
         )
-    wall = sum(p.wall_s for p in phases)
-    cpu = sum(p.cpu_s for p in phases)
+    wall, cpu = sum(p.wall_s for p in phases), sum(p.cpu_s for p in phases)
+    measured = [p.db_cpu_s for p in phases if p.db_cpu_s is not None]
+    db, sql = (sum(measured) if measured else None), sum(p.sql_s for p in phases)
+    peak = max(p.process_peak_gib for p in phases)
     lines.append(
-        f"| **total** | **{wall:.1f}** | **{cpu:.1f}** | | {max(p.process_peak_gib for p in phases):.2f} | |"
+        f"| **total** | **{wall:.1f}** | **{cpu:.1f}** | **{_num(db)}** | {sql:.1f} | | {peak:.2f} | |"
     )
     w, _c, b = _sum(phases, TO_FILES)
     aw, _ac, ab = _sum(phases, ANSWERS)
@@ -299,6 +329,27 @@ def markdown(
     return "\n".join(lines)
 
 
+def _from_raw(path: Path, units: int, *, record: bool) -> int:
+    """The table of a run from its raw JSON (a run whose table could not be written, or written wrong)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        phases = [Phase(**{"db_cpu_s": None, **p}) for p in raw["phases"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"pipeline: cannot read the run in {path}: {exc}", file=sys.stderr)
+        return 2
+    up_before, up_after = raw.get("uptime", ["unknown", "unknown"])
+    stopped, skip = raw.get("stopped", []), set(raw.get("skip", []))
+    named = re.match(r"pipeline-(\d+)-", path.name)  # the run's size is in its file's name
+    units = raw.get("units") or (int(named.group(1)) if named else units)
+    skipped = f" --skip {','.join(sorted(skip))}" if skip else ""
+    command = raw.get("command", f".venv/bin/python bench/pipeline.py --units {units}{skipped} (as run)")
+    table = markdown(units, phases, raw["machine"], up_before, up_after, stopped, skip, command)
+    print(table)
+    if record:
+        append_results(table)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,6 +363,9 @@ def main() -> int:
     parser.add_argument("--profile", default="", help="comma-separated steps to run under cProfile")
     parser.add_argument(
         "--skip", default="", help="comma-separated steps not to run (e.g. notify), said in the table"
+    )
+    parser.add_argument(
+        "--from-raw", type=Path, help="print (and --record) the table of a run kept in bench/out/results"
     )
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     args = parser.parse_args()
@@ -327,6 +381,8 @@ def main() -> int:
         print(f"pipeline: refusing to empty database {args.db!r} (name must start with "
               f"{' or '.join(ALLOWED_PREFIXES)})", file=sys.stderr)  # fmt: skip
         return 2
+    if args.from_raw is not None:
+        return _from_raw(args.from_raw, units, record=args.record)
     url = f"postgresql://postgres@{args.host}/{args.db}"
     info = machine()
     up_before = _uptime()
@@ -344,7 +400,15 @@ def main() -> int:
         return 1
     save_raw(
         f"pipeline-{units}",
-        {"machine": info, "uptime": [up_before, up_after], "phases": [asdict(p) for p in phases]},
+        {
+            "machine": info,
+            "uptime": [up_before, up_after],
+            "units": units,
+            "stopped": stopped,
+            "skip": sorted(skip),
+            "command": command_line(),
+            "phases": [asdict(p) for p in phases],
+        },
     )
     if args.record:
         append_results(table)
