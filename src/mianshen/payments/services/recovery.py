@@ -233,7 +233,8 @@ def _correction_prepare(
     if account is not None:  # as the drops normalise: NFKC, no spaces or hyphens in the number
         account = AccountInput(*account_key(account))
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
+        # the case read with it (the closed loop needs its unit), only the payment row locked
+        payment = _payments_locked().filter(case_id=case_id).first()
         if payment is None:
             raise not_handed_over(case_id)
         failed = _failed_current(payment)
@@ -278,6 +279,11 @@ def _correction_prepare(
             batch,
         )  # fmt: skip
     return correction
+
+
+def _payments_locked() -> QuerySet[Payment]:
+    """Payments locked (only their rows) with their cases read in the same statement."""
+    return Payment.objects.select_related("case").select_for_update(of=("self",))
 
 
 def _failed_current(payment: Payment) -> Instruction | None:
@@ -396,7 +402,7 @@ def _correction_decide(
 ) -> Correction:
     with transaction.atomic():
         correction = four_eyes_open(CORRECTION_FOUR_EYES, correction_id, actor=actor)
-        payment = Payment.objects.select_for_update().get(pk=correction.payment_id)
+        payment = _payments_locked().get(pk=correction.payment_id)
         reissue = _reissue(payment, correction, actor, batch) if approve else None
         outcome = "approved" if approve else "refused"
         code = Action.ACCOUNT_CORRECTION_APPROVED if approve else Action.ACCOUNT_CORRECTION_REFUSED
