@@ -133,3 +133,29 @@ def test_bulk_decide_keeps_four_eyes(tmp_path: Path) -> None:
         corrections_decide_many(correction_ids=[c.pk for c in prepared], actor="li", approve=True)
     assert not Correction.objects.exclude(decided_by="").exists()
     assert Instruction.objects.count() == len(insts)  # nothing re-issued
+
+
+def test_a_batch_looks_up_what_one_correction_at_a_time_looks_up(
+    tmp_path: Path, small_parameter_limit: int
+) -> None:
+    """``OnFileBatch.load`` (a batch's lookups, one parameter for any number of units or instructions) gives each
+    correction the account on file and the failure time it would look up alone."""
+    from mianshen.payments.services.closedloop import OnFileBatch, failure_recorded_at
+    from mianshen.registry.selectors import unit_account_on_file
+
+    insts, _accounts = failed_world(tmp_path, small_parameter_limit + 3)
+    insts[0].refresh_from_db()
+    units = [i.case.unit_id for i in insts]
+    batch = OnFileBatch.load(unit_ids=[*units, "NOWHERE"], failed_ids=[i.pk for i in insts])
+    assert batch.accounts["NOWHERE"] is None
+    for inst in insts:
+        payment = Payment.objects.get(pk=inst.payment_id)
+        alone = unit_account_on_file(unit_id=inst.case.unit_id)
+        together = batch.accounts[inst.case.unit_id]
+        assert alone is not None and together is not None
+        assert (together[0].pk, together[1].pk if together[1] else None) == (
+            alone[0].pk,
+            alone[1].pk if alone[1] else None,
+        )
+        assert batch.failed_at[inst.pk] is not None  # the rejection's arrival, not the instruction's creation
+        assert failure_recorded_at(payment, inst, batch) == failure_recorded_at(payment, inst)

@@ -106,6 +106,33 @@ def test_a_second_officer_decides_stamped_saved_and_audited(kind: Kind) -> None:
 
 @pytest.mark.django_db
 @each_kind
+def test_a_bulk_path_records_the_decision_with_its_other_events(kind: Kind) -> None:
+    """``events``: the decision's audit event is handed to the bulk path's list, not recorded at once; recorded
+    with the others it is the same event as one at a time."""
+    from mianshen.payments.services.common import audit_many
+
+    request = kind.make("U1")
+    before = _events()
+    events: list[dict[str, Any]] = [{"action": Action.PAYMENT_REISSUED, "obj_type": "payment_instruction",
+                                     "obj_id": "E2E-1", "after": {"case": 1}, "reason": "correction 1"}]  # fmt: skip
+    with transaction.atomic():
+        locked = four_eyes_open(kind.rule, request.pk, actor=CHECKER)
+        four_eyes_close(kind.rule, locked, actor=CHECKER, outcome=kind.outcome, action=kind.action,
+                        after={"outcome": kind.outcome}, reason="理由", fields=kind.fields, events=events)  # fmt: skip
+        assert _events() == before  # not recorded yet
+        assert len(events) == 2
+        audit_many(actor=CHECKER, events=events)
+    request.refresh_from_db()
+    assert (request.decided_by, request.outcome) == (CHECKER, kind.outcome)  # type: ignore[attr-defined]
+    ev = AuditEvent.objects.order_by("-seq").first()
+    assert ev is not None and _events() == before + 2
+    assert (ev.action, ev.actor, ev.object_type, ev.object_id, ev.reason, ev.after) == (
+        kind.action, CHECKER, kind.rule.obj_type, str(request.pk), "理由", {"outcome": kind.outcome}
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+@each_kind
 def test_the_maker_is_refused_and_nothing_is_written(kind: Kind) -> None:
     request = kind.make("U2")
     before = _events()

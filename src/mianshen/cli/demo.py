@@ -8,6 +8,7 @@ the accounts units registered after a failed payment) and the simulated passage 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, field
 from datetime import date, timedelta
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from mianshen.cases.models import Case
     from mianshen.payments.models import Payment
     from mianshen.registry.models import Snapshot
+    from mianshen.reports.selectors import Outcomes
+    from mianshen.screening.models import ScreeningRound
 
 POLICY = "beijing-2021"
 AS_OF = date(2021, 7, 1)
@@ -90,53 +93,86 @@ def accounts_drop(src: Path, dst: Path, accounts: dict[str, tuple[str, str, str,
     pl.concat([rows.filter(~pl.col("unit_id").is_in(list(accounts))), fixed]).write_csv(path)
 
 
-def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> DemoReport:
-    """Run every step; ``say(step, text)`` reports progress as it goes."""
-    from mianshen.audit.verify import audit_verify
-    from mianshen.cases.models import Case
-    from mianshen.cases.services import (
-        notice_open,
-        objection_decide,
-        objection_record,
-        review_decide,
-        review_prepare,
-    )
-    from mianshen.cases.states import State
-    from mianshen.core.jobs import JobFailed, job_drain
-    from mianshen.datadrop.generate import generate
-    from mianshen.datadrop.validate import validate_drop
-    from mianshen.policy.engine import screen
-    from mianshen.policy.output import write_decisions
-    from mianshen.policy.parameters import resolve
-    from mianshen.registry.services import snapshot_import
-    from mianshen.screening.models import Checkpoint, ScreeningRound
-    from mianshen.screening.services import round_diff, round_start
+class DemoRun:
+    """One run of the demo: the state its steps hand on to each other. ``steps()`` lists them in order; the
+    command (``run_demo``) and the PostgreSQL benchmark (bench/pipeline.py, which times each) run the same ones."""
 
-    report = DemoReport()
+    def __init__(self, *, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> None:
+        self.root, self.units, self.seed, self.say = root, units, seed, say
+        self.report = DemoReport()
+        self.drop_a = root / "drop-2021-07-01"
+        self.drop_b = root / "drop-2021-07-05"
+        self.decided: pl.DataFrame | None = None
+        self.payer: _Payer | None = None
+        self.breach: Case | None = None  # the commitment-breach unit that applied (key_supervision)
+        self.hosted: Case | None = None  # the dispatch firm its host employers confirmed (dispatch_hosts)
+        self.outcomes: Outcomes | None = None  # ``reports.selectors.outcomes()``, computed by the last step
 
-    def note(step: str, text: str) -> None:
-        report.add(step, text)
-        say(step, text)
+    def note(self, step: str, text: str) -> None:
+        self.report.add(step, text)
+        self.say(step, text)
 
-    drop_a = root / "drop-2021-07-01"
-    rows = generate(units=units, seed=seed, out=drop_a, fmt="csv")
-    note("generate", f"{units:,} units, {sum(rows.values()):,} rows in {drop_a}")
+    def steps(self) -> list[tuple[str, Callable[[], None]]]:
+        return [
+            ("generate", self.generate),
+            ("validate", self.validate),
+            ("screen", self.screen),
+            ("import", self.import_a),
+            ("round 1", self.round_1),
+            ("review", self.review),
+            ("key supervision", self.key_supervision),
+            ("dispatch hosts", self.dispatch_hosts),
+            ("fresh data", self.fresh_data),
+            ("round 2", self.round_2),
+            ("notice", self.notice_open),
+            ("objections", self.objections),
+            ("round 3", self.round_3),
+            ("release", self.release),
+            ("bank files", self.bank_files),
+            ("bank answers", self.bank_answers),
+            ("recovery", self.recovery),
+            ("reconciliation", self.reconciliation),
+            ("notify", self.notify),
+            ("audit verify", self.audit),
+            ("outcome report", self.outcome_report),
+        ]
 
-    drop = validate_drop(drop_a)
-    note("validate", f"{drop.error_count} errors, {drop.warning_count} warnings")
+    def generate(self) -> None:
+        from mianshen.datadrop.generate import generate
 
-    params = resolve(POLICY, AS_OF)
-    decided = screen(drop.tables, params, AS_OF)
-    csv_path, _ = write_decisions(decided, root / "screen")
-    decided = decided.select("unit_id", "credit_code", "decision", "failed")  # what ``freshen_drop`` reads
-    counts = dict(decided.group_by("decision").len().iter_rows())
-    note("screen", f"{csv_path}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+        rows = generate(units=self.units, seed=self.seed, out=self.drop_a, fmt="csv")
+        self.note("generate", f"{self.units:,} units, {sum(rows.values()):,} rows in {self.drop_a}")
 
-    snap_a = snapshot_import(drop=drop, extracted_on=AS_OF).snapshot
-    del drop  # the drop's frames are in the database now: a round reads them back from there
-    note("import", f"snapshot {snap_a.pk} ({snap_a.content_hash[:12]})")
+    def validate(self) -> None:
+        from mianshen.datadrop.validate import validate_drop
 
-    def run_round(snapshot: Snapshot, checkpoint: str, as_of: date) -> ScreeningRound:
+        self.drop = validate_drop(self.drop_a)
+        self.note("validate", f"{self.drop.error_count} errors, {self.drop.warning_count} warnings")
+
+    def screen(self) -> None:
+        from mianshen.policy.engine import screen
+        from mianshen.policy.output import write_decisions
+        from mianshen.policy.parameters import resolve
+
+        decided = screen(self.drop.tables, resolve(POLICY, AS_OF), AS_OF)
+        csv_path, _ = write_decisions(decided, self.root / "screen")
+        self.decided = decided.select(
+            "unit_id", "credit_code", "decision", "failed"
+        )  # what ``freshen_drop`` reads
+        counts = dict(self.decided.group_by("decision").len().iter_rows())
+        self.note("screen", f"{csv_path}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+
+    def import_a(self) -> None:
+        from mianshen.registry.services import snapshot_import
+
+        self.snap_a = snapshot_import(drop=self.drop, extracted_on=AS_OF).snapshot
+        del self.drop  # the drop's frames are in the database now: a round reads them back from there
+        self.note("import", f"snapshot {self.snap_a.pk} ({self.snap_a.content_hash[:12]})")
+
+    def _run_round(self, snapshot: Snapshot, checkpoint: str, as_of: date) -> ScreeningRound:
+        from mianshen.core.jobs import JobFailed, job_drain
+        from mianshen.screening.services import round_start
+
         rnd = round_start(
             policy_id=POLICY,
             snapshot=snapshot,
@@ -149,17 +185,26 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         except JobFailed as exc:
             raise DemoStopped(f"round {rnd.number} ({checkpoint}): {exc}") from exc
         rnd.refresh_from_db()
-        note(
+        self.note(
             f"round {rnd.number}",
             f"{checkpoint}: " + ", ".join(f"{k} {v:,}" for k, v in rnd.counts["decision"].items()),
         )
         return rnd
 
-    r1 = run_round(snap_a, Checkpoint.INITIAL, AS_OF)
+    def round_1(self) -> None:
+        from mianshen.screening.models import Checkpoint
 
-    # manual review with four eyes: one officer prepares, another approves
-    reviewed = Case.objects.filter(policy_id=POLICY, state=State.UNDER_REVIEW).order_by("unit_id").first()
-    if reviewed is not None:
+        self.r1 = self._run_round(self.snap_a, Checkpoint.INITIAL, AS_OF)
+
+    def review(self) -> None:
+        """Manual review with four eyes: one officer prepares, another approves."""
+        from mianshen.cases.models import Case
+        from mianshen.cases.services import review_decide, review_prepare
+        from mianshen.cases.states import State
+
+        reviewed = Case.objects.filter(policy_id=POLICY, state=State.UNDER_REVIEW).order_by("unit_id").first()
+        if reviewed is None:
+            return
         review = review_prepare(
             case_id=reviewed.pk,
             recommendation="approve",
@@ -167,32 +212,58 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
             actor="区经办 officer-a",
         )
         review_decide(review_id=review.pk, approve=True, actor="复核员 reviewer-b", reason="同意")
-        note("review", f"case {reviewed.unit_id}: prepared by officer-a, approved by reviewer-b (four eyes)")
+        self.note(
+            "review", f"case {reviewed.unit_id}: prepared by officer-a, approved by reviewer-b (four eyes)"
+        )
 
-    breach = _key_supervision_applies(note)
-    hosted = _hosts_confirm(decided, note)
+    def key_supervision(self) -> None:
+        self.breach = _key_supervision_applies(self.note)
 
-    drop_b = root / "drop-2021-07-05"
-    changed = freshen_drop(drop_a, drop_b, decided)
-    snap_b = snapshot_import(drop=validate_drop(drop_b), extracted_on=AS_OF).snapshot
-    note("fresh data", ", ".join(f"{k} {v}" for k, v in changed.items()))
-    r2 = run_round(snap_b, Checkpoint.BEFORE_PUBLICITY, AS_OF)
-    diff = round_diff(before=r1, after=r2)
-    note("diff", ", ".join(f"{k} {v}" for k, v in diff.counts.items()) or "no change")
+    def dispatch_hosts(self) -> None:
+        assert self.decided is not None
+        self.hosted = _hosts_confirm(self.decided, self.note)
 
-    start = timezone.localdate() - timedelta(days=2)
-    notice = notice_open(policy_id=POLICY, actor="市级管理员 admin", start=start)
-    note(
-        "publicity",
-        f"notice {notice.pk}: {notice.entries.count():,} units, "
-        f"{timezone.localtime(notice.starts_at):%Y-%m-%d} 00:00 to "
-        f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time "
-        "(日期为今日日历，非 2021 年 / dates are today's calendar, not 2021's: the data are as of "
-        f"{AS_OF}, the steps run now)",
-    )
+    def fresh_data(self) -> None:
+        from mianshen.datadrop.validate import validate_drop
+        from mianshen.registry.services import snapshot_import
 
-    on_notice = list(Case.objects.filter(policy_id=POLICY, state=State.PUBLICISED).order_by("unit_id")[:2])
-    if len(on_notice) == 2:
+        assert self.decided is not None
+        changed = freshen_drop(self.drop_a, self.drop_b, self.decided)
+        self.snap_b = snapshot_import(drop=validate_drop(self.drop_b), extracted_on=AS_OF).snapshot
+        self.note("fresh data", ", ".join(f"{k} {v}" for k, v in changed.items()))
+
+    def round_2(self) -> None:
+        from mianshen.screening.models import Checkpoint
+        from mianshen.screening.services import round_diff
+
+        r2 = self._run_round(self.snap_b, Checkpoint.BEFORE_PUBLICITY, AS_OF)
+        diff = round_diff(before=self.r1, after=r2)
+        self.note("diff", ", ".join(f"{k} {v}" for k, v in diff.counts.items()) or "no change")
+
+    def notice_open(self) -> None:
+        from mianshen.cases.services import notice_open
+
+        start = timezone.localdate() - timedelta(days=2)
+        self.notice = notice = notice_open(policy_id=POLICY, actor="市级管理员 admin", start=start)
+        self.note(
+            "publicity",
+            f"notice {notice.pk}: {notice.entries.count():,} units, "
+            f"{timezone.localtime(notice.starts_at):%Y-%m-%d} 00:00 to "
+            f"{timezone.localtime(notice.ends_at) - timedelta(days=1):%Y-%m-%d} 24:00 Beijing time "
+            "(日期为今日日历，非 2021 年 / dates are today's calendar, not 2021's: the data are as of "
+            f"{AS_OF}, the steps run now)",
+        )
+
+    def objections(self) -> None:
+        from mianshen.cases.models import Case
+        from mianshen.cases.services import objection_decide, objection_record
+        from mianshen.cases.states import State
+
+        on_notice = list(
+            Case.objects.filter(policy_id=POLICY, state=State.PUBLICISED).order_by("unit_id")[:2]
+        )
+        if len(on_notice) != 2:
+            return
         o1 = objection_record(
             case_id=on_notice[0].pk,
             raised_by="public",
@@ -211,51 +282,96 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
         objection_decide(
             objection_id=o2.pk, outcome="rejected", reason="金额按规则计算无误", actor="复核员 reviewer-b"
         )
-        note("objections", "2 recorded: 1 upheld (unit excluded), 1 rejected (back on the notice)")
+        self.note("objections", "2 recorded: 1 upheld (unit excluded), 1 rejected (back on the notice)")
 
-    # the notice period passes (simulated): the comparison right before payment
-    from mianshen.cases.services import case_apply_round
-    from mianshen.screening.services import round_run
+    def round_3(self) -> None:
+        """The notice period passes (simulated): the comparison right before payment approves the cases."""
+        from mianshen.cases.models import Case
+        from mianshen.cases.services import case_apply_round
+        from mianshen.cases.states import State
+        from mianshen.core.models import Job
+        from mianshen.screening.models import Checkpoint
+        from mianshen.screening.services import round_run, round_start
 
-    rnd3 = round_start(
-        policy_id=POLICY,
-        snapshot=snap_b,
-        actor="市级管理员 admin",
-        as_of=AS_OF_FINAL,
-        checkpoint=Checkpoint.BEFORE_PAYMENT,
-    )
-    rnd3 = round_run(round_id=rnd3.pk)
-    applied = case_apply_round(
-        round=rnd3, actor=f"round {rnd3.number}", now=notice.ends_at + timedelta(minutes=1)
-    )
-    from mianshen.core.models import Job
+        rnd3 = round_start(
+            policy_id=POLICY,
+            snapshot=self.snap_b,
+            actor="市级管理员 admin",
+            as_of=AS_OF_FINAL,
+            checkpoint=Checkpoint.BEFORE_PAYMENT,
+        )
+        rnd3 = round_run(round_id=rnd3.pk)
+        applied = case_apply_round(
+            round=rnd3, actor=f"round {rnd3.number}", now=self.notice.ends_at + timedelta(minutes=1)
+        )
+        Job.objects.filter(key=f"round:{rnd3.pk}").delete()  # ran in-process with the simulated clock
+        approved = Case.objects.filter(policy_id=POLICY, state=State.APPROVED)
+        total = approved.aggregate(total=Sum("amount_fen"))["total"] or 0
+        self.note(
+            f"round {rnd3.number}",
+            f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {format_yuan(total, unit='symbol')}",
+        )
 
-    Job.objects.filter(key=f"round:{rnd3.pk}").delete()  # ran in-process with the simulated clock
-    approved = Case.objects.filter(policy_id=POLICY, state=State.APPROVED)
-    total = approved.aggregate(total=Sum("amount_fen"))["total"] or 0
-    note(
-        f"round {rnd3.number}",
-        f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, {format_yuan(total, unit='symbol')}",
-    )
+    def release(self) -> None:
+        self.payer = _Payer(root=self.root, seed=self.seed, note=self.note, drop=self.drop_b)
+        self.payer.release()
 
-    _pay(root=root, seed=seed, note=note, drop=drop_b)
-    if breach is not None:
-        breach.refresh_from_db()
-        note("key supervision", f"commitment-breach unit {breach.unit_id}: applied, granted by two officers, "
-             f"carried by the next rounds — now {breach.state}"
-             + (" (paid)" if breach.state == State.PAID else ""))  # fmt: skip
-    if hosted is not None:
-        hosted.refresh_from_db()
-        note("dispatch hosts", f"labour-dispatch firm {hosted.unit_id}: confirmed by its host employers, "
-             f"carried by the next rounds — now {hosted.state}")  # fmt: skip
-    _tell(root=root, note=note)
+    def _paying(self) -> _Payer:
+        if self.payer is None:
+            raise DemoStopped("payment: nothing was released")
+        return self.payer
 
-    from mianshen.audit.services import audit_checkpoint
+    def bank_files(self) -> None:
+        self._paying().files()
 
-    note("audit", f"chain head written outside the database to {audit_checkpoint()}")
-    result = audit_verify()
-    note("audit", result.summary())
-    return report
+    def bank_answers(self) -> None:
+        self._paying().answers()
+
+    def recovery(self) -> None:
+        self._paying().recovery()
+
+    def reconciliation(self) -> None:
+        self._paying().reconcile()
+        breach = self.breach
+        if breach is not None:
+            from mianshen.cases.states import State
+
+            breach.refresh_from_db()
+            self.note("key supervision", f"commitment-breach unit {breach.unit_id}: applied, granted by two "
+                      f"officers, carried by the next rounds — now {breach.state}"
+                      + (" (paid)" if breach.state == State.PAID else ""))  # fmt: skip
+        if self.hosted is not None:
+            self.hosted.refresh_from_db()
+            self.note("dispatch hosts", f"labour-dispatch firm {self.hosted.unit_id}: confirmed by its host "
+                      f"employers, carried by the next rounds — now {self.hosted.state}")  # fmt: skip
+
+    def notify(self) -> None:
+        _tell(root=self.root, note=self.note)
+
+    def audit(self) -> None:
+        from mianshen.audit.services import audit_checkpoint
+        from mianshen.audit.verify import audit_verify
+
+        self.note("audit", f"chain head written outside the database to {audit_checkpoint()}")
+        self.note("audit", audit_verify().summary())
+
+    def outcome_report(self) -> None:
+        """The outcome statistics of contracts §5 (SQL aggregates), which the command prints as tables."""
+        from mianshen.reports.selectors import outcomes
+
+        self.outcomes = result = outcomes()
+        self.note(
+            "outcomes",
+            f"round {result.round_number}: {len(result.cells):,} figures (total, by size class and district)",
+        )
+
+
+def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> DemoReport:
+    """Run every step; ``say(step, text)`` reports progress as it goes."""
+    run = DemoRun(root=root, units=units, seed=seed, say=say)
+    for _name, step in run.steps():
+        step()
+    return run.report
 
 
 def run_retention_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> DemoReport:
@@ -474,76 +590,127 @@ def _pay(
     camt.054 back; the units with failed payments register new accounts at the social-insurance office, the
     next data drop (after ``drop``) carries them, one officer enters each and another approves; re-issued,
     reconciled."""
-    from mianshen.payments.banks import next_working_day
-    from mianshen.payments.lifecycle import IN_FLIGHT, InstructionStatus
-    from mianshen.payments.models import BankFile, Instruction
-    from mianshen.payments.selectors import payments_awaiting_correction
-    from mianshen.payments.services.channel import FolderChannel
-    from mianshen.payments.services.common import bank_registry_load_defaults
-    from mianshen.payments.services.cycle import disbursement_cycle
-    from mianshen.payments.services.reconcile import reconcile_record
-    from mianshen_banksim import BankSimulator
-    from mianshen_banksim.profiles import DEFAULT_PROFILES
+    payer = _Payer(root=root, seed=seed, note=note, drop=drop, policy_id=policy_id)
+    payer.release()
+    payer.files()
+    payer.answers()
+    payer.recovery()
+    payer.reconcile()
 
-    bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
-    banks = root / "banks"
-    channel = FolderChannel(banks)
-    day = next_working_day(timezone.localdate())
-    sim = BankSimulator(banks, seed=seed, business_date=day)
-    # a settled payment may come back up to this many business days after it was booked
-    window = max(p.return_after_days[1] for p in DEFAULT_PROFILES.values())
-    in_flight = sorted(s.value for s in IN_FLIGHT)
 
-    def settle(later: bool) -> None:
+class _Payer:
+    """The payment steps of the demo, in this order: ``release`` (approved cases become instructions),
+    ``files`` (the cooperating banks' pain.001 files frozen and handed over), ``answers`` (business days pass: the
+    simulated banks answer with pain.002 and camt.054, the answers are applied; then the other banks' later batch),
+    ``recovery`` (new accounts from the next data drop, corrections with four eyes, re-issues settled),
+    ``reconcile``. ``bank_s`` is the time the simulated banks took (theirs, not the system's)."""
+
+    def __init__(
+        self, *, root: Path, seed: int, note: Callable[[str, str], None], drop: Path, policy_id: str = POLICY
+    ) -> None:
+        from mianshen.payments.banks import next_working_day
+        from mianshen.payments.lifecycle import IN_FLIGHT
+        from mianshen.payments.services.channel import FolderChannel
+        from mianshen.payments.services.common import bank_registry_load_defaults
+        from mianshen_banksim import BankSimulator
+        from mianshen_banksim.profiles import DEFAULT_PROFILES
+
+        bank_registry_load_defaults()  # the agency's bank configuration (idempotent; migrations seed it too)
+        self.note, self.drop, self.policy_id = note, drop, policy_id
+        banks = root / "banks"
+        self.channel = FolderChannel(banks)
+        self.day = next_working_day(timezone.localdate())
+        self.sim = BankSimulator(banks, seed=seed, business_date=self.day)
+        # a settled payment may come back up to this many business days after it was booked
+        self.window = max(p.return_after_days[1] for p in DEFAULT_PROFILES.values())
+        self.in_flight = sorted(s.value for s in IN_FLIGHT)
+        self.bank_s = 0.0
+
+    def release(self) -> None:
+        from mianshen.payments.services.instructions import payments_release
+
+        released = payments_release(actor="system:disbursement", policy_id=self.policy_id).released
+        self.note("payment", f"{released:,} approved refunds released as payment instructions")
+
+    def files(self) -> None:
+        from mianshen.payments.services.bankfiles import bank_files_build, bank_files_upload_pending
+
+        built = bank_files_build(actor="system:disbursement", today=self.day)
+        bank_files_upload_pending(actor="system:disbursement", channel=self.channel, today=self.day)
+        self.note("payment", f"{len(built)} pain.001 files frozen and handed to the cooperating banks")
+
+    def _settle(self, later: bool) -> None:
         """Business days pass until nothing is in flight and no booking is young enough to come back."""
-        nonlocal day
+        from mianshen.payments.banks import next_working_day
+        from mianshen.payments.models import Instruction
+        from mianshen.payments.services.cycle import disbursement_cycle
+
         quiet = 0
         for _ in range(MAX_PASSES):
             # the money is checked once, after the last pass (``reconcile`` below), not after each of these
-            disbursement_cycle(actor="system:disbursement", channel=channel, today=day, policy_id=policy_id,
-                               later_batch=later, reconcile=False)  # fmt: skip
-            sim.process_inbox()
-            day = next_working_day(day)
-            sim.advance_to(day)
-            disbursement_cycle(actor="system:disbursement", channel=channel, today=day, release=False,
-                               later_batch=later, reconcile=False)  # fmt: skip
-            flying = Instruction.objects.filter(status__in=in_flight)
+            disbursement_cycle(actor="system:disbursement", channel=self.channel, today=self.day,
+                               policy_id=self.policy_id, later_batch=later, reconcile=False)  # fmt: skip
+            started = time.monotonic()
+            self.sim.process_inbox()
+            self.day = next_working_day(self.day)
+            self.sim.advance_to(self.day)
+            self.bank_s += time.monotonic() - started
+            disbursement_cycle(actor="system:disbursement", channel=self.channel, today=self.day,
+                               release=False, later_batch=later, reconcile=False)  # fmt: skip
+            flying = Instruction.objects.filter(status__in=self.in_flight)
             if not later:  # the other banks' instructions wait for the later batch
                 flying = flying.filter(bank__cooperating=True)
             quiet = 0 if flying.exists() else quiet + 1
-            if quiet > window:
+            if quiet > self.window:
                 return
 
-    for batch, later in (("cooperating banks", False), ("other banks (later batch)", True)):
-        settle(later)
-        note("payment", f"{batch}: {BankFile.objects.count():,} pain.001 files so far, business day {day}")
-    # the units whose payment failed register new accounts at the social-insurance office meanwhile; the next
-    # data drop carries them all (one drop for every failure so far, not one per business day)
-    serial = 1
-    corrected = 0
-    for _ in range(MAX_DROPS):
-        waiting = list(payments_awaiting_correction().select_related("current", "case").order_by("pk"))
-        if not waiting:
-            break
-        drop, serial = _accounts_fixed(waiting=waiting, drop=drop, serial=serial, note=note)
-        corrected += len(waiting)
-        settle(True)
-    settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
-    total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
-    note("payment", f"{settled.count():,} refunds settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts corrected "
-         "(maker + checker) and re-issued")  # fmt: skip
-    # the upload jobs queued with each frozen file: the cycle above handed every file over itself, so each job
-    # finds its file handed over and ends done (else the back office shows them as work in progress)
-    from mianshen.core.jobs import JobFailed, job_drain
+    def answers(self) -> None:
+        from mianshen.payments.models import BankFile
 
-    try:
-        job_drain(stop_on_failure=True, kinds={"payments.upload"})
-    except JobFailed as exc:
-        raise DemoStopped(f"payment: {exc}") from exc
-    rec, _run = reconcile_record(actor="system:demo")
-    note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {format_yuan(rec.difference_fen, unit='symbol')}") +
-         f": approved {format_yuan(rec.approved_fen, unit='symbol')} = " + " + ".join(
-             f"{k} {format_yuan(v, unit='symbol')}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip
+        for batch, later in (("cooperating banks", False), ("other banks (later batch)", True)):
+            self._settle(later)
+            self.note(
+                "payment",
+                f"{batch}: {BankFile.objects.count():,} pain.001 files so far, business day {self.day}",
+            )
+
+    def recovery(self) -> None:
+        """The units whose payment failed register new accounts at the social-insurance office meanwhile; the
+        next data drop carries them all (one drop for every failure so far, not one per business day)."""
+        from mianshen.payments.lifecycle import InstructionStatus
+        from mianshen.payments.models import Instruction
+        from mianshen.payments.selectors import payments_awaiting_correction
+
+        serial = 1
+        corrected = 0
+        for _ in range(MAX_DROPS):
+            waiting = list(payments_awaiting_correction().select_related("current", "case").order_by("pk"))
+            if not waiting:
+                break
+            self.drop, serial = _accounts_fixed(
+                waiting=waiting, drop=self.drop, serial=serial, note=self.note
+            )
+            corrected += len(waiting)
+            self._settle(True)
+        settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
+        total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
+        self.note("payment", f"{settled.count():,} refunds settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts "
+                  "corrected (maker + checker) and re-issued")  # fmt: skip
+
+    def reconcile(self) -> None:
+        from mianshen.core.jobs import JobFailed, job_drain
+        from mianshen.payments.services.reconcile import reconcile_record
+
+        # the upload jobs queued with each frozen file: the passes above handed every file over themselves, so
+        # each job finds its file handed over and ends done (else the back office shows them as work in progress)
+        try:
+            job_drain(stop_on_failure=True, kinds={"payments.upload"})
+        except JobFailed as exc:
+            raise DemoStopped(f"payment: {exc}") from exc
+        rec, _run = reconcile_record(actor="system:demo")
+        self.note("reconcile", ("holds to the fen" if rec.ok else f"DIFFERENCE {format_yuan(rec.difference_fen, unit='symbol')}") +
+                  f": approved {format_yuan(rec.approved_fen, unit='symbol')} = " + " + ".join(
+                      f"{k} {format_yuan(v, unit='symbol')}" for k, v in rec.buckets_fen.items() if v))  # fmt: skip
 
 
 def _accounts_fixed(

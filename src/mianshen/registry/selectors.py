@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
+from mianshen.core.bulkdb import one_parameter
 from mianshen.datadrop.schema import TABLES
 
 from . import models
@@ -42,3 +45,32 @@ def unit_account_on_file(*, unit_id: str) -> tuple[models.Snapshot, models.BankA
         if models.Unit.objects.filter(snapshot=snapshot, unit_id=unit_id).exists():
             return snapshot, None
     return None
+
+
+def units_accounts_on_file(
+    *, unit_ids: Collection[str]
+) -> dict[str, tuple[models.Snapshot, models.BankAccount | None]]:
+    """:func:`unit_account_on_file` for many units at once (a batch of corrections): per snapshot, newest first,
+    one query for the accounts and one for the units listed without one, among the units not found yet (their
+    ids as one parameter, however many). A unit no snapshot lists is absent from the result."""
+    remaining = set(unit_ids)
+    found: dict[str, tuple[models.Snapshot, models.BankAccount | None]] = {}
+    if not remaining:
+        return found
+    for snapshot in models.Snapshot.objects.order_by("-pk").only("pk", "imported_at", "extracted_on"):
+        if not remaining:
+            break
+        accounts = models.BankAccount.objects.filter(
+            snapshot=snapshot, unit_id__in=one_parameter(sorted(remaining))
+        )
+        for account in accounts.order_by("pk"):  # as ``.first()``: the lowest id when a unit has two rows
+            if account.unit_id in remaining:
+                found[account.unit_id] = (snapshot, account)
+                remaining.discard(account.unit_id)
+        if not remaining:
+            break
+        listed = models.Unit.objects.filter(snapshot=snapshot, unit_id__in=one_parameter(sorted(remaining)))
+        for unit_id in listed.values_list("unit_id", flat=True).distinct():
+            found[unit_id] = (snapshot, None)
+            remaining.discard(unit_id)
+    return found

@@ -78,9 +78,12 @@ def four_eyes_close(
     after: Mapping[str, Any],
     reason: str = "",
     fields: Mapping[str, Any] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> M:
     """Stamp ``request`` decided by ``actor`` now with ``outcome`` (and ``fields``, the kind's own columns such
-    as a decision note), save those columns, and record ``action`` on it (``after``, ``reason``)."""
+    as a decision note), save those columns, and record ``action`` on it (``after``, ``reason``). ``events``: a
+    bulk path's list of audit events (``audit_record`` keyword arguments) that it records together, in its
+    transaction: the event is appended there instead of recorded now."""
     extra = dict(fields or {})
     request.decided_by = actor  # type: ignore[attr-defined]
     request.decided_at = timezone.now()  # type: ignore[attr-defined]
@@ -88,12 +91,10 @@ def four_eyes_close(
     for name, value in extra.items():
         setattr(request, name, value)
     request.save(update_fields=["decided_by", "decided_at", "outcome", *extra])
-    audit_record(
-        actor=actor,
-        action=action,
-        obj_type=rule.obj_type,
-        obj_id=str(request.pk),
-        after=dict(after),
-        reason=reason,
-    )
+    decided: dict[str, Any] = {"action": action, "obj_type": rule.obj_type, "obj_id": str(request.pk),
+                               "after": dict(after), "reason": reason}  # fmt: skip
+    if events is not None:
+        events.append(decided)
+    else:
+        audit_record(actor=actor, **decided)
     return request

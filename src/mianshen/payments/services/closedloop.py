@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -30,9 +31,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from mianshen.core.bulkdb import one_parameter
 from mianshen.core.errors import Listing
 from mianshen.registry.models import BankAccount, Snapshot
-from mianshen.registry.selectors import unit_account_on_file
+from mianshen.registry.selectors import unit_account_on_file, units_accounts_on_file
 
 from ..models import Instruction, LineOutcome, Payment, StatusLine
 from ..reasons import Action as Do
@@ -93,26 +95,68 @@ def differing_fields(entered: AccountLike, on_file: AccountLike) -> list[str]:
     return [name for name, a, b in pairs if a != b]
 
 
-def failure_recorded_at(payment: Payment, failed: Instruction | None) -> datetime:
+@dataclass(frozen=True)
+class OnFileBatch:
+    """What a batch of corrections looks up together at its start instead of once per correction: its units'
+    accounts on file (``None``: no snapshot lists the unit) and when each failed instruction's failure first
+    reached us (``None``: no report of it kept)."""
+
+    accounts: Mapping[str, tuple[Snapshot, BankAccount | None] | None]
+    failed_at: Mapping[int, datetime | None]
+
+    @classmethod
+    def load(cls, *, unit_ids: Collection[str], failed_ids: Collection[int]) -> OnFileBatch:
+        found = units_accounts_on_file(unit_ids=unit_ids)
+        first = dict(
+            StatusLine.objects.filter(instruction_id__in=one_parameter(sorted(set(failed_ids))))
+            .filter(_FAILURE_REPORTED)
+            .values("instruction_id")
+            .annotate(at=Min("inbound__received_at"))
+            .values_list("instruction_id", "at")
+        )
+        return cls({u: found.get(u) for u in unit_ids}, {i: first.get(i) for i in failed_ids})
+
+
+def _lookup(unit: str, batch: OnFileBatch | None) -> tuple[Snapshot, BankAccount | None] | None:
+    if batch is not None and unit in batch.accounts:
+        return batch.accounts[unit]
+    return unit_account_on_file(unit_id=unit)
+
+
+# the lines that reported a failure (the first one's arrival is when the failure reached us)
+_FAILURE_REPORTED = Q(outcome=LineOutcome.APPLIED) & (Q(status="RJCT") | Q(kind="return"))
+
+
+def failure_recorded_at(
+    payment: Payment, failed: Instruction | None, batch: OnFileBatch | None = None
+) -> datetime:
     """When the failure reached us (module text: "failed when")."""
     if failed is None:
         return payment.released_at
-    first: datetime | None = (
-        StatusLine.objects.filter(instruction=failed, outcome=LineOutcome.APPLIED)
-        .filter(Q(status="RJCT") | Q(kind="return"))
-        .aggregate(at=Min("inbound__received_at"))["at"]
-    )
+    if batch is not None and failed.pk in batch.failed_at:
+        first = batch.failed_at[failed.pk]
+    else:
+        first = (
+            StatusLine.objects.filter(instruction=failed)
+            .filter(_FAILURE_REPORTED)
+            .aggregate(at=Min("inbound__received_at"))["at"]
+        )
     return first or failed.created_at  # no report kept (never expected): the attempt itself
 
 
 def correction_account_on_file(
-    *, payment: Payment, failed: Instruction | None, entered: AccountLike
+    *,
+    payment: Payment,
+    failed: Instruction | None,
+    entered: AccountLike,
+    batch: OnFileBatch | None = None,
 ) -> OnFile:
     """The unit's account on file that ``entered`` matches, in a snapshot imported after the failure; else
-    :class:`AccountNotOnFile` saying why and what to do."""
+    :class:`AccountNotOnFile` saying why and what to do. ``batch``: what a batch of corrections looked up
+    together (:class:`OnFileBatch`)."""
     case_id, unit = payment.case_id, payment.case.unit_id
-    since = failure_recorded_at(payment, failed)
-    found = unit_account_on_file(unit_id=unit)
+    since = failure_recorded_at(payment, failed, batch)
+    found = _lookup(unit, batch)
     when = timezone.localtime(since).strftime("%Y-%m-%d %H:%M")
     if found is None or found[0].imported_at <= since:
         raise AccountNotOnFile(
@@ -158,10 +202,12 @@ def correction_account_on_file(
     return _on_file(snapshot, row)
 
 
-def resend_account_on_file(*, payment: Payment, failed: Instruction) -> OnFile:
+def resend_account_on_file(
+    *, payment: Payment, failed: Instruction, batch: OnFileBatch | None = None
+) -> OnFile:
     """A re-send pays the failed account again: only while it is still the unit's account on file."""
     case_id, unit = payment.case_id, payment.case.unit_id
-    found = unit_account_on_file(unit_id=unit)
+    found = _lookup(unit, batch)
     if found is None:
         raise AccountNotOnFile(
             _("案件 %(case_id)s：没有任何数据载有单位 %(unit)s，无法确认其社保在用账户：%(ask)s"),

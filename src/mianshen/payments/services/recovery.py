@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.cases.models import Application, ApplicationKind, Case, case_number
+from mianshen.core.bulkdb import one_parameter
 from mianshen.policy.families import family_of
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
 
@@ -56,6 +57,7 @@ from .casesync import case_states_sync
 from .closedloop import (
     AccountNotOnFile,
     OnFile,
+    OnFileBatch,
     account_key,
     correction_account_on_file,
     resend_account_on_file,
@@ -185,6 +187,8 @@ class _Batch:
     banks: set[str]
     events: list[dict[str, Any]] = field(default_factory=list)
     cases: list[int] = field(default_factory=list)
+    # the batch's units and their accounts on file, looked up together at its start (``closedloop``)
+    on_file: OnFileBatch | None = None
 
     def flush(self, actor: str) -> None:
         case_states_sync(case_ids=self.cases, actor=actor)
@@ -194,6 +198,10 @@ class _Batch:
 
 def _banks(batch: _Batch | None) -> set[str]:
     return batch.banks if batch is not None else set(Bank.objects.values_list("code", flat=True))
+
+
+def _on_file(batch: _Batch | None) -> OnFileBatch | None:
+    return batch.on_file if batch is not None else None
 
 
 def _audit(actor: str, events: list[dict[str, Any]], batch: _Batch | None) -> None:
@@ -226,7 +234,8 @@ def _correction_prepare(
     if account is not None:  # as the drops normalise: NFKC, no spaces or hyphens in the number
         account = AccountInput(*account_key(account))
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().filter(case_id=case_id).first()
+        # the case read with it (the closed loop needs its unit), only the payment row locked
+        payment = _payments_locked().filter(case_id=case_id).first()
         if payment is None:
             raise not_handed_over(case_id)
         failed = _failed_current(payment)
@@ -242,7 +251,7 @@ def _correction_prepare(
         else:
             kind = CorrectionKind.ACCOUNT
         _check_account(payment, failed, account, kind, _banks(batch))
-        on_file = _closed_loop(payment, failed, account, kind, _banks(batch))
+        on_file = _closed_loop(payment, failed, account, kind, _banks(batch), _on_file(batch))
         if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
             raise PaymentError(
                 _("案件 %(case_id)s 有待审核的撤销拨付申请：请先审核该申请，再更正账户"),
@@ -271,6 +280,11 @@ def _correction_prepare(
             batch,
         )  # fmt: skip
     return correction
+
+
+def _payments_locked() -> QuerySet[Payment]:
+    """Payments locked (only their rows) with their cases read in the same statement."""
+    return Payment.objects.select_related("case").select_for_update(of=("self",))
 
 
 def _failed_current(payment: Payment) -> Instruction | None:
@@ -318,15 +332,20 @@ def _check_account(
 
 
 def _closed_loop(
-    payment: Payment, failed: Instruction | None, account: AccountInput, kind: str, banks: set[str]
+    payment: Payment,
+    failed: Instruction | None,
+    account: AccountInput,
+    kind: str,
+    banks: set[str],
+    batch: OnFileBatch | None = None,
 ) -> OnFile:
     """The unit's account on file that this correction or re-send pays (``closedloop``), checked like a line of
     a bank file."""
     if kind == CorrectionKind.RESEND:
         assert failed is not None
-        on_file = resend_account_on_file(payment=payment, failed=failed)
+        on_file = resend_account_on_file(payment=payment, failed=failed, batch=batch)
     else:
-        on_file = correction_account_on_file(payment=payment, failed=failed, entered=account)
+        on_file = correction_account_on_file(payment=payment, failed=failed, entered=account, batch=batch)
     problem = account_problem(Account(on_file.bank_code, on_file.branch_code, on_file.account_no,
                                       on_file.account_name, "snapshot"), banks)  # fmt: skip
     if problem:
@@ -384,13 +403,14 @@ def _correction_decide(
 ) -> Correction:
     with transaction.atomic():
         correction = four_eyes_open(CORRECTION_FOUR_EYES, correction_id, actor=actor)
-        payment = Payment.objects.select_for_update().get(pk=correction.payment_id)
+        payment = _payments_locked().get(pk=correction.payment_id)
         reissue = _reissue(payment, correction, actor, batch) if approve else None
         outcome = "approved" if approve else "refused"
         code = Action.ACCOUNT_CORRECTION_APPROVED if approve else Action.ACCOUNT_CORRECTION_REFUSED
         four_eyes_close(CORRECTION_FOUR_EYES, correction, actor=actor, outcome=outcome, action=code,
                         after={"case": payment.case_id, "outcome": outcome}, reason=note,
-                        fields={"decision_note": note, "reissue": reissue})  # fmt: skip
+                        fields={"decision_note": note, "reissue": reissue},
+                        events=batch.events if batch is not None else None)  # fmt: skip
         maybe_crash("after_reissue")
     return correction
 
@@ -417,7 +437,10 @@ def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) 
         entry = chunk[0]
         try:
             with transaction.atomic():
-                batch = _Batch(banks=_banks(None))
+                payments = Payment.objects.filter(case_id__in=one_parameter([e.case_id for e in chunk]))
+                batch = _Batch(
+                    banks=_banks(None), on_file=_on_file_load(payments, "case__unit_id", "current_id")
+                )
                 for entry in chunk:
                     prepared.append(_correction_prepare(case_id=entry.case_id, actor=actor, account=entry.account,
                                                         note=entry.note, batch=batch))  # fmt: skip
@@ -432,6 +455,14 @@ def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) 
     return prepared
 
 
+def _on_file_load(rows: QuerySet[Any], unit: str, failed: str) -> OnFileBatch:
+    """The batch's units' accounts on file and their current (failed) instructions' failure times, read once."""
+    pairs = list(rows.values_list(unit, failed))
+    return OnFileBatch.load(
+        unit_ids=sorted({u for u, _ in pairs}), failed_ids=sorted({f for _, f in pairs if f})
+    )
+
+
 def corrections_decide_many(
     *, correction_ids: Sequence[int], actor: str, approve: bool, note: str = ""
 ) -> list[Correction]:
@@ -444,7 +475,9 @@ def corrections_decide_many(
         correction_id = chunk[0]
         try:
             with transaction.atomic():
-                batch = _Batch(banks=_banks(None))
+                corrections = Correction.objects.filter(pk__in=one_parameter(chunk))
+                on_file = _on_file_load(corrections, "payment__case__unit_id", "payment__current_id")
+                batch = _Batch(banks=_banks(None), on_file=on_file)
                 for correction_id in chunk:
                     decided.append(_correction_decide(correction_id=correction_id, actor=actor, approve=approve,
                                                       note=note, batch=batch))  # fmt: skip
@@ -479,7 +512,7 @@ def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch
         correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
     )
     on_file = _closed_loop(
-        payment, failed, entered, correction.kind, _banks(batch)
+        payment, failed, entered, correction.kind, _banks(batch), _on_file(batch)
     )  # again: a newer drop may differ
     blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
     if blocking is not None:

@@ -43,7 +43,7 @@ class Command(MianshenCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mianshen.cli.demo import DemoStopped, run_demo, run_retention_demo
+        from mianshen.cli.demo import DemoRun, DemoStopped, run_retention_demo
 
         if options["units"] < 10:
             raise UserError("--units must be at least 10")
@@ -80,8 +80,13 @@ class Command(MianshenCommand):
 
         with _log_to(log_path):
             try:
-                demo = run_retention_demo if options["policy"] == "retention-training-2022" else run_demo
-                demo(root=root, units=options["units"], seed=options["seed"], say=say)
+                run: DemoRun | None = None
+                if options["policy"] == "retention-training-2022":
+                    run_retention_demo(root=root, units=options["units"], seed=options["seed"], say=say)
+                else:
+                    run = DemoRun(root=root, units=options["units"], seed=options["seed"], say=say)
+                    for _name, step in run.steps():
+                        step()
                 logins = _demo_staff(root)
             except DemoStopped as exc:
                 logging.getLogger(__name__).error("the demo stopped: %s", exc)
@@ -95,11 +100,14 @@ class Command(MianshenCommand):
                     returncode=1,
                 ) from exc
         from mianshen.reports.exports import comparison_table, tables
-        from mianshen.reports.selectors import outcomes
 
-        result = outcomes()  # the outcome statistics of contracts §5, and the case study beside them
-        for table in (*tables(result, public=False), comparison_table(result)):
-            console.print(table)
+        if (
+            run is not None
+        ):  # the refund: the outcome statistics of contracts §5, and the case study beside them
+            result = run.outcomes
+            assert result is not None  # the last step computed them
+            for table in (*tables(result, public=False), comparison_table(result)):
+                console.print(table)
         say(
             "back office",
             f"users admin, officer, reviewer, auditor; password and second factors in {logins[0]} (owner only)",
