@@ -43,6 +43,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _own_checkpoint_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with its own (absent) audit checkpoint file unless it names one: the default,
+    ``var/audit-checkpoints.jsonl`` of the checkout, holds the checkpoints of whatever database ran there last (a
+    benchmark's, the demo's), and ``audit verify`` of a test database against them fails."""
+    if not os.environ.get("MIANSHEN_AUDIT_CHECKPOINT_FILE", "").strip():
+        path = tmp_path_factory.mktemp("checkpoints") / "audit-checkpoints.jsonl"
+        monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(path))
+
+
 PARAMETER_LIMIT = 100
 
 
