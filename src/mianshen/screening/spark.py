@@ -115,7 +115,12 @@ def plan(drop: Path, tables: Sequence[str], *, encoding: str, partitions: int) -
             tasks.append(ReadTask(name, str(part), part_name, first))
             first += rows
         sources[name] = SourceFile(
-            table=name, filename=f"{path.name}/", format="parquet", sha256="", rows=first - 2, parts=tuple(parts)
+            table=name,
+            filename=f"{path.name}/",
+            format="parquet",
+            sha256="",
+            rows=first - 2,
+            parts=tuple(parts),
         )
     return Plan(drop, encoding, partitions, sources, tuple(tasks))
 
@@ -222,8 +227,12 @@ def unit_codes(group: Any, plan_: Plan) -> Any:
     import pyarrow as pa
 
     raw = raw_tables(group, plan_, ["units"])["units"]
-    result = validate_table(raw, credit_repeats=pl.DataFrame(schema={"line": pl.Int64, "first_line": pl.Int64}))
-    codes = result.accepted.select(pl.col("credit_code"), pl.col("line"), pl.lit(None, pl.Int64).alias("height"))
+    result = validate_table(
+        raw, credit_repeats=pl.DataFrame(schema={"line": pl.Int64, "first_line": pl.Int64})
+    )
+    codes = result.accepted.select(
+        pl.col("credit_code"), pl.col("line"), pl.lit(None, pl.Int64).alias("height")
+    )
     total = pl.DataFrame({"credit_code": [None], "line": [None], "height": [result.source.rows]}).cast(
         {"credit_code": pl.String, "line": pl.Int64, "height": pl.Int64}
     )
@@ -248,7 +257,9 @@ class Screening:
     params: ResolvedParams | None  # None: validate only
     as_of: date | None
     repeats: pl.DataFrame  # DUPLICATE_CREDIT_CODE: line, first_line
-    flags: pl.DataFrame | None  # accepted credit_flags rows (None when the drop has none or they are not read)
+    flags: (
+        pl.DataFrame | None
+    )  # accepted credit_flags rows (None when the drop has none or they are not read)
     fact_tables: tuple[str, ...]
 
 
@@ -315,8 +326,9 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
-    except Exception as exc:  # Spark's gateway errors: the JVM did not start
-        raise SparkUnavailable(f"Spark did not start ({type(exc).__name__}); {INSTALL_JAVA}") from exc
+    except Exception as exc:  # the JVM did not start, or the master refused
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SparkUnavailable(f"Spark did not start with master {master}: {first}") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -396,7 +408,9 @@ def run_on_spark(
         codes = codes.persist(StorageLevel.MEMORY_AND_DISK)
         height = codes.agg({"height": "sum"}).collect()[0][0] or 0
         if height == 0:
-            raise DropUnusable(f"{plan_.sources['units'].filename}: no data rows (a drop needs at least one unit)")
+            raise DropUnusable(
+                f"{plan_.sources['units'].filename}: no data rows (a drop needs at least one unit)"
+            )
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
@@ -423,7 +437,9 @@ def run_on_spark(
             _gather(result, run, problems, decided)
             pieces = [
                 _frame(p)
-                for k, p in zip(result.column("kind").to_pylist(), result.column("payload").to_pylist(), strict=True)
+                for k, p in zip(
+                    result.column("kind").to_pylist(), result.column("payload").to_pylist(), strict=True
+                )
                 if k == "accepted"
             ]
             flags = (
@@ -440,8 +456,10 @@ def run_on_spark(
             _raise_unusable(fact_blobs)
         both = units if fact_blobs is None else units.unionByName(fact_blobs)
         work = Screening(params, as_of, repeats, flags, facts)
-        out = both.filter("bucket >= 0").groupBy("bucket").applyInArrow(
-            lambda g: screen_bucket(g, plan_, work), _OUT_SCHEMA
+        out = (
+            both.filter("bucket >= 0")
+            .groupBy("bucket")
+            .applyInArrow(lambda g: screen_bucket(g, plan_, work), _OUT_SCHEMA)
         )
         _gather(out.toArrow(), run, problems, decided)
         if fact_blobs is not None:
