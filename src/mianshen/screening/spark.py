@@ -149,7 +149,7 @@ def _frame(payload: bytes) -> pl.DataFrame:
 
 def _bucket_frames(frame: pl.DataFrame, bucket: pl.Series) -> Iterator[tuple[int, pl.DataFrame]]:
     for (b,), rows in frame.with_columns(bucket).group_by("bucket", maintain_order=True):
-        yield int(b), rows.drop("bucket")  # type: ignore[call-overload]
+        yield int(b), rows.drop("bucket")
 
 
 def read_task_rows(task: ReadTask, plan_: Plan) -> Iterator[tuple[Any, ...]]:
@@ -445,7 +445,7 @@ def run_on_spark(
             flags = (
                 pl.concat(pieces).sort("line")
                 if pieces
-                else pl.DataFrame(schema=TABLES[FLAGS_TABLE].schema())  # type: ignore[arg-type]
+                else pl.DataFrame(schema=TABLES[FLAGS_TABLE].schema())
             )
         run.seconds["flags"] = tick() - started
 
@@ -470,7 +470,7 @@ def run_on_spark(
     run.problems = sort_problems(pl.concat(problems, how="vertical")) if problems else empty_problems()
     if params is not None:
         if not decided:  # no accepted unit: the core's own empty answer
-            empty = {n: pl.DataFrame(schema=TABLES[n].schema()) for n in located}  # type: ignore[arg-type]
+            empty = {n: pl.DataFrame(schema=TABLES[n].schema()) for n in located}
             decided.append(screen(empty, params, as_of or params.resolved_on))
         run.decisions = pl.concat(decided, how="vertical").sort("unit_id")
     return run
