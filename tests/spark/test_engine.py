@@ -48,7 +48,9 @@ def on_spark(drop: Path, out: Path) -> str:
 def dirty_tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     clean = tmp_path_factory.mktemp("gen") / "clean"
     generate(units=UNITS, seed=7, out=clean, fmt="parquet")
-    return _dirty({name: pl.read_parquet(clean / f"{name}.parquet") for name in SCREEN_TABLES})
+    tables = _dirty({name: pl.read_parquet(clean / f"{name}.parquet") for name in SCREEN_TABLES})
+    accounts = pl.read_parquet(clean / "bank_accounts.parquet")  # validate reads it too: a repeated key
+    return {**tables, "bank_accounts": pl.concat([accounts, accounts.slice(UNITS // 2, 1)])}
 
 
 def write_layout(tables: dict[str, pl.DataFrame], layout: str, out: Path) -> Path:
@@ -102,6 +104,31 @@ def test_spark_screens_and_validates_as_polars(
     )  # one bucket: the same as many
     assert screened.decisions is not None
     assert screened.decisions.equals(pl.read_parquet(tmp_path / "polars" / "decisions.parquet"))
+
+
+def test_validate_on_spark_writes_the_same_report(
+    spark_session: Any, dirty_tables: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    """``mianshen validate --engine spark``: the same report file, the same summary, the same exit status."""
+    drop = write_layout(dirty_tables, "shuffled-parts", tmp_path / "drop")
+    outputs = []
+    for engine in ("polars", "spark"):
+        out, report = StringIO(), tmp_path / f"{engine}.csv"
+        with pytest.raises(SystemExit) as exited:
+            call_command(
+                "validate",
+                str(drop),
+                "--report",
+                str(report),
+                "--engine",
+                engine,
+                stdout=out,
+                stderr=StringIO(),
+            )
+        assert exited.value.code == 3  # rows rejected
+        outputs.append((out.getvalue(), report.read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert b"DUPLICATE_KEY" in outputs[1][1] and "bank_accounts/" in outputs[1][0]
 
 
 def test_spark_at_100k_units_in_part_files(spark_session: Any, tmp_path: Path) -> None:

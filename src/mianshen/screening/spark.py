@@ -30,6 +30,7 @@ Money never leaves integer fen and nothing is summed across buckets but row coun
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -45,7 +46,7 @@ import polars as pl
 from mianshen.datadrop import reader
 from mianshen.datadrop.checks import KnownUnits, prepare
 from mianshen.datadrop.drop import DropUnusable, SourceFile
-from mianshen.datadrop.schema import TABLES, Table
+from mianshen.datadrop.schema import EXIT_OK, EXIT_REJECTED, TABLES, Table
 from mianshen.datadrop.validate import TableResult, empty_problems, sort_problems, validate_table
 from mianshen.policy.engine import check_as_of, screen
 from mianshen.policy.parameters import ResolvedParams
@@ -90,7 +91,7 @@ class Plan:
     tasks: tuple[ReadTask, ...]
 
 
-def plan(drop: Path, tables: Sequence[str], *, encoding: str, partitions: int) -> Plan:
+def plan(drop: Path, tables: Sequence[str] | None, *, encoding: str, partitions: int) -> Plan:
     """Locate the drop's files (as ``validate`` does: a missing required file makes the drop unusable) and
     describe each; a folder's parts are counted from their footers, so each part can be read on its own."""
     import pyarrow.parquet as pq
@@ -287,10 +288,12 @@ def screen_bucket(group: Any, plan_: Plan, work: Screening) -> Any:
 class SparkRun:
     """What the driver gathers: decisions (sorted by unit_id), problems (report order), counts per table."""
 
+    path: Path
     decisions: pl.DataFrame | None
     problems: pl.DataFrame
     rejected: dict[str, int] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # records read per table (blank lines not counted)
+    files: dict[str, SourceFile] = field(default_factory=dict)  # as ``ValidatedDrop.files`` (no digests)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -300,6 +303,20 @@ class SparkRun:
     @property
     def error_count(self) -> int:
         return int(self.problems.filter(pl.col("severity") == "error").height)
+
+    @property
+    def warning_count(self) -> int:
+        return int(self.problems.filter(pl.col("severity") == "warning").height)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_REJECTED if self.rejected_rows else EXIT_OK
+
+    def accepted_in(self, table: str) -> int:
+        return self.rows.get(table, 0) - self.rejected.get(table, 0)
+
+    def rejected_in(self, table: str) -> int:
+        return self.rejected.get(table, 0)
 
 
 def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> Any:
@@ -375,7 +392,7 @@ def _gather(result: Any, run: SparkRun, problems: list[pl.DataFrame], decided: l
 def run_on_spark(
     session: Any,
     drop: Path,
-    tables: Sequence[str],
+    tables: Sequence[str] | None,
     *,
     params: ResolvedParams | None = None,
     as_of: date | None = None,
@@ -383,8 +400,8 @@ def run_on_spark(
     partitions: int | None = None,
     clock: Callable[[], float] | None = None,
 ) -> SparkRun:
-    """Validate (and, with ``params``, screen) the drop at ``drop`` on ``session``. ``DropUnusable`` as
-    ``validate_drop`` raises it."""
+    """Validate (and, with ``params``, screen) the tables of the drop at ``drop`` (None: every table, as
+    ``mianshen validate``) on ``session``. ``DropUnusable`` as ``validate_drop`` raises it."""
     import time
 
     from pyspark import StorageLevel
@@ -396,7 +413,7 @@ def run_on_spark(
     plan_ = plan(Path(drop), tables, encoding=encoding, partitions=partitions or default_partitions(session))
     located = [name for name in plan_.sources]
     facts = tuple(n for n in located if n not in ("units", FLAGS_TABLE))
-    run = SparkRun(decisions=None, problems=empty_problems())
+    run = SparkRun(path=Path(drop), decisions=None, problems=empty_problems())
     problems: list[pl.DataFrame] = []
     decided: list[pl.DataFrame] = []
 
@@ -468,6 +485,7 @@ def run_on_spark(
         units.unpersist()
     run.seconds["screen"] = tick() - started
     run.problems = sort_problems(pl.concat(problems, how="vertical")) if problems else empty_problems()
+    run.files = {n: dataclasses.replace(src, rows=run.rows.get(n, 0)) for n, src in plan_.sources.items()}
     if params is not None:
         if not decided:  # no accepted unit: the core's own empty answer
             empty = {n: pl.DataFrame(schema=TABLES[n].schema()) for n in located}
