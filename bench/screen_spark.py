@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=bl.parse_units, default=1_000_000)
     parser.add_argument("--layouts", default="generator,parts")
+    parser.add_argument(
+        "--impls", default="polars,duckdb,spark", help="which to run (default all three, in this order)"
+    )
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
     parser.add_argument("--child", nargs=2, metavar=("DROP", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         drop = sb.layout_drop(args.units, layout)
         outs = {impl: OUT / f"{impl}-{layout}-{args.units}" for impl in ("polars", "duckdb", "spark")}
         measured: dict[str, bl.Measured] = {}
-        for impl in ("polars", "duckdb", "spark"):
+        for impl in args.impls.split(","):
             if impl == "spark":
                 child = [bl.PYTHON, str(Path(__file__).resolve()), "--child", str(drop), str(outs[impl])]
                 m = bl.run_measured(child, rss_cap_bytes=cap)
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        same = all(measured[i].ok for i in measured) and filecmp.cmp(
+        have = all(measured[i].ok for i in measured) and (outs["polars"] / "decisions.csv").exists()
+        same = have and filecmp.cmp(
             outs["polars"] / "decisions.csv", outs["spark"] / "decisions.csv", shallow=False
         )
         rows.append((layout, measured, same))
@@ -175,7 +179,7 @@ def markdown(
                 if impl == "spark"
                 else ("", "")
             )
-            ident = ("yes" if same else "NO") if impl == "spark" else ""
+            ident = ("yes" if same else "NO") if impl == "spark" and m.ok else ""
             lines.append(
                 f"| {units:,} | {layout} | {impl} | {work} | {extra[0]} | {extra[1]} | {m.wall_s:.2f} s | "
                 f"{m.user_s + m.sys_s:.2f} s | {rss:.2f} GiB | {m.load_before[0]:.2f} | {ident} |"

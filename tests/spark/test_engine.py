@@ -144,15 +144,22 @@ def test_spark_at_100k_units_in_part_files(spark_session: Any, tmp_path: Path) -
 
 def test_an_unusable_drop_is_one_line_as_with_polars(spark_session: Any, tmp_path: Path) -> None:
     generate(units=50, seed=1, out=tmp_path / "drop", fmt="csv")
-    units = tmp_path / "drop" / "units.csv"
-    original = units.read_bytes()
+    units, headcount, flags = (tmp_path / "drop" / f"{t}.csv" for t in ("units", "headcount", "credit_flags"))
+    original = {path: path.read_bytes() for path in (units, headcount, flags)}
+    bad_text = "坏".encode("gb18030") + b"\n"
     cases = {
-        "not UTF-8": lambda: units.write_bytes(units.read_bytes() + "坏".encode("gb18030") + b"\n"),
-        "no data rows": lambda: units.write_bytes(original.splitlines()[0] + b"\n\n"),
+        "units not UTF-8": lambda: units.write_bytes(original[units] + bad_text),
+        "a fact table not UTF-8": lambda: headcount.write_bytes(original[headcount] + bad_text),
+        "flags and a fact table": lambda: (
+            flags.write_bytes(original[flags] + bad_text),
+            headcount.write_bytes(original[headcount] + bad_text),
+        ),  # the first in table order, as validate reads them
+        "no data rows": lambda: units.write_bytes(original[units].splitlines()[0] + b"\n\n"),
         "missing": lambda: units.unlink(),
     }
     for what, change in cases.items():
-        units.write_bytes(original)
+        for path, data in original.items():
+            path.write_bytes(data)
         change()
         messages = []
         for engine in ("polars", "spark"):

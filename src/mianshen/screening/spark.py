@@ -242,8 +242,36 @@ def unit_codes(group: Any, plan_: Plan) -> Any:
     )
 
 
+def _unusable(group: Any) -> Any | None:
+    """The group of bucket -1 (files that could not be read): their messages, as rows of kind ``unusable``."""
+    if group.num_rows == 0 or group.column("bucket")[0].as_py() != -1:
+        return None
+    tables, payloads = group.column("tbl").to_pylist(), group.column("payload").to_pylist()
+    return _arrow([_row("unusable", t, p) for t, p in zip(tables, payloads, strict=True)])
+
+
+def _raise_if_unusable(*results: Any) -> None:
+    """The first unusable file in table order (as ``validate_drop`` reads them) makes the drop unusable."""
+    bad = [
+        (t, p)
+        for result in results
+        for k, t, p in zip(
+            result.column("kind").to_pylist(),
+            result.column("tbl").to_pylist(),
+            result.column("payload").to_pylist(),
+            strict=True,
+        )
+        if k == "unusable"
+    ]
+    if bad:
+        order = list(TABLES)
+        raise DropUnusable(bytes(min(bad, key=lambda b: order.index(b[0]))[1]).decode("utf-8"))
+
+
 def validate_flags(group: Any, plan_: Plan) -> Any:
     """Step 3 in a bucket of credit codes: ``credit_flags`` checked; accepted rows, problems and counts out."""
+    if (unusable := _unusable(group)) is not None:
+        return unusable
     result = validate_table(raw_tables(group, plan_, [FLAGS_TABLE])[FLAGS_TABLE])
     rows = _table_rows(FLAGS_TABLE, result)
     if not result.accepted.is_empty():
@@ -266,6 +294,8 @@ class Screening:
 
 def screen_bucket(group: Any, plan_: Plan, work: Screening) -> Any:
     """Step 4 in a unit bucket: validate units then facts, screen the accepted rows with the unchanged core."""
+    if (unusable := _unusable(group)) is not None:
+        return unusable
     raws = raw_tables(group, plan_, ["units", *work.fact_tables])
     results = {"units": validate_table(raws["units"], credit_repeats=work.repeats)}
     units = results["units"]
@@ -336,7 +366,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "8",
-        **({"spark.driver.memory": "2g"} if master.startswith("local") else {}),
+        **({"spark.driver.memory": "3g"} if master.startswith("local") else {}),
         **dict(conf or {}),
     }
     for key, value in settings.items():
@@ -379,6 +409,8 @@ def _gather(result: Any, run: SparkRun, problems: list[pl.DataFrame], decided: l
         result.column("payload").to_pylist(),
         strict=True,
     ):
+        if kind == "unusable":  # a message, raised by _raise_if_unusable
+            continue
         frame = _frame(payload)
         if kind == "counts":
             run.rows[tbl] = run.rows.get(tbl, 0) + int(frame["rows"].sum())
@@ -417,12 +449,15 @@ def run_on_spark(
     problems: list[pl.DataFrame] = []
     decided: list[pl.DataFrame] = []
 
-    units = _blobs(session, plan_, ["units"]).persist(StorageLevel.MEMORY_AND_DISK)
+    # Nothing is cached: Spark's cache of multi-megabyte blobs lost blocks at 1M units in local mode
+    # ([INTERNAL_ERROR_STORAGE]); the units and flags files are read again instead (a small share of a drop).
+    session.conf.set("spark.sql.shuffle.partitions", str(plan_.partitions))  # one task per bucket
+    units = _blobs(session, plan_, ["units"])
+    _raise_unusable(units)
+    # step 2: credit codes repeated across the unit buckets, found in a Spark aggregate by credit code
+    codes = units.groupBy("bucket").applyInArrow(lambda g: unit_codes(g, plan_), _CODES_SCHEMA)
+    codes = codes.persist(StorageLevel.MEMORY_AND_DISK)  # small: a code and a line per unit
     try:
-        _raise_unusable(units)
-        # step 2: credit codes repeated across the unit buckets, found in a Spark aggregate by credit code
-        codes = units.groupBy("bucket").applyInArrow(lambda g: unit_codes(g, plan_), _CODES_SCHEMA)
-        codes = codes.persist(StorageLevel.MEMORY_AND_DISK)
         height = codes.agg({"height": "sum"}).collect()[0][0] or 0
         if height == 0:
             raise DropUnusable(
@@ -436,53 +471,42 @@ def run_on_spark(
         repeats_rows = (
             accepted.withColumn("first_line", first).filter("line <> first_line").select("line", "first_line")
         ).collect()
-        codes.unpersist()
-        repeats = pl.DataFrame(
-            {"line": [r[0] for r in repeats_rows], "first_line": [r[1] for r in repeats_rows]},
-            schema={"line": pl.Int64, "first_line": pl.Int64},
-        )
-        run.seconds["units"] = tick() - started
-
-        # step 3: the credit flags, validated per credit code; accepted rows gathered for every bucket
-        flags: pl.DataFrame | None = None
-        if FLAGS_TABLE in located:
-            flag_blobs = _blobs(session, plan_, [FLAGS_TABLE]).persist(StorageLevel.MEMORY_AND_DISK)
-            _raise_unusable(flag_blobs)
-            out = flag_blobs.groupBy("bucket").applyInArrow(lambda g: validate_flags(g, plan_), _OUT_SCHEMA)
-            result = out.toArrow()
-            flag_blobs.unpersist()
-            _gather(result, run, problems, decided)
-            pieces = [
-                _frame(p)
-                for k, p in zip(
-                    result.column("kind").to_pylist(), result.column("payload").to_pylist(), strict=True
-                )
-                if k == "accepted"
-            ]
-            flags = (
-                pl.concat(pieces).sort("line")
-                if pieces
-                else pl.DataFrame(schema=TABLES[FLAGS_TABLE].schema())
-            )
-        run.seconds["flags"] = tick() - started
-
-        # step 4: units and facts by unit bucket: validate, then screen
-        fact_blobs = _blobs(session, plan_, facts) if facts else None
-        if fact_blobs is not None:
-            fact_blobs = fact_blobs.persist(StorageLevel.MEMORY_AND_DISK)
-            _raise_unusable(fact_blobs)
-        both = units if fact_blobs is None else units.unionByName(fact_blobs)
-        work = Screening(params, as_of, repeats, flags, facts)
-        out = (
-            both.filter("bucket >= 0")
-            .groupBy("bucket")
-            .applyInArrow(lambda g: screen_bucket(g, plan_, work), _OUT_SCHEMA)
-        )
-        _gather(out.toArrow(), run, problems, decided)
-        if fact_blobs is not None:
-            fact_blobs.unpersist()
     finally:
-        units.unpersist()
+        codes.unpersist()
+    repeats = pl.DataFrame(
+        {"line": [r[0] for r in repeats_rows], "first_line": [r[1] for r in repeats_rows]},
+        schema={"line": pl.Int64, "first_line": pl.Int64},
+    )
+    run.seconds["units"] = tick() - started
+
+    # step 3: the credit flags, validated per credit code; accepted rows gathered for every bucket
+    flags: pl.DataFrame | None = None
+    flag_result = None
+    if FLAGS_TABLE in located:
+        flag_blobs = _blobs(session, plan_, [FLAGS_TABLE])
+        out = flag_blobs.groupBy("bucket").applyInArrow(lambda g: validate_flags(g, plan_), _OUT_SCHEMA)
+        result = flag_result = out.toArrow()
+        _gather(result, run, problems, decided)
+        pieces = [
+            _frame(p)
+            for k, p in zip(
+                result.column("kind").to_pylist(), result.column("payload").to_pylist(), strict=True
+            )
+            if k == "accepted"
+        ]
+        flags = (
+            pl.concat(pieces).sort("line") if pieces else pl.DataFrame(schema=TABLES[FLAGS_TABLE].schema())
+        )
+    run.seconds["flags"] = tick() - started
+
+    # step 4: units and facts by unit bucket: validate, then screen
+    fact_blobs = _blobs(session, plan_, facts) if facts else None
+    both = units if fact_blobs is None else units.unionByName(fact_blobs)
+    work = Screening(params, as_of, repeats, flags, facts)
+    out = both.groupBy("bucket").applyInArrow(lambda g: screen_bucket(g, plan_, work), _OUT_SCHEMA)
+    result = out.toArrow()
+    _raise_if_unusable(result, *([flag_result] if flag_result is not None else []))
+    _gather(result, run, problems, decided)
     run.seconds["screen"] = tick() - started
     run.problems = sort_problems(pl.concat(problems, how="vertical")) if problems else empty_problems()
     run.files = {n: dataclasses.replace(src, rows=run.rows.get(n, 0)) for n, src in plan_.sources.items()}
