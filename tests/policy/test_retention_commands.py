@@ -96,3 +96,12 @@ def test_the_refund_is_not_asked_of_a_retention_drop_and_simulate_refuses(drop: 
     assert refund.returncode == 2 and "headcount.csv" in refund.stderr and "Traceback" not in refund.stderr
     sim = run("simulate", "--policy", POLICY, "--data", str(drop), "--as-of", AS_OF, "--set", "per_head=400")
     assert sim.returncode != 0 and "refund" in sim.stderr and "Traceback" not in sim.stderr
+
+
+def test_screen_on_spark_refuses_the_retention_family_in_one_line(drop: Path, tmp_path: Path) -> None:
+    """The Spark engine runs the refund's core; another family is refused before any JVM starts."""
+    done = run("screen", "--policy", POLICY, "--data", str(drop), "--as-of", AS_OF, "--out", str(tmp_path),
+               "--engine", "spark")  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--engine polars" in done.stderr, done.stderr
+    assert not (tmp_path / "decisions.csv").exists()

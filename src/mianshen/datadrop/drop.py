@@ -78,6 +78,12 @@ class ValidatedDrop:
     def rejected_rows(self) -> int:
         return sum(df.height for df in self.rejected.values())
 
+    def accepted_in(self, table: str) -> int:
+        return self.tables[table].height if table in self.tables else 0
+
+    def rejected_in(self, table: str) -> int:
+        return self.rejected[table].height if table in self.rejected else 0
+
     @property
     def exit_code(self) -> int:
         return EXIT_REJECTED if self.rejected_rows else EXIT_OK

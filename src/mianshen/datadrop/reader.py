@@ -191,26 +191,16 @@ def _read_parts(folder: Path, table: Table) -> RawTable:
     """A folder of Parquet parts: the rows of every part in sorted part-name order, numbered across the parts
     (``part_places`` gives each row's part and line back). Every part must have the same columns and types as
     the first; an empty folder is a table with no rows."""
-    parts = part_files(folder)
+    parts = checked_parts(folder)
     frames: list[pl.DataFrame] = []
     sources: list[SourceFile] = []
-    first: tuple[str, dict[str, pl.DataType]] | None = None
-    for part in parts:
-        name = f"{folder.name}/{part.name}"
-        try:
-            schema = dict(pl.read_parquet_schema(part))
-        except _READ_ERRORS as exc:
-            raise DropUnusable(f"{name}: not a readable Parquet file") from exc
-        if first is None:
-            first = (name, schema)
-        elif schema != first[1]:
-            raise DropUnusable(f"{name}: its columns or types differ from {first[0]}; every part must match")
+    for part, name in parts:
         try:
             digest = file_sha256(part)
         except OSError as exc:
             raise DropUnusable(f"{name}: cannot be read ({exc.strerror or exc})") from exc
-        frame = _parquet_frame(part, table, name=name)
-        frames.append(frame.drop("line"))
+        frame = read_part(part, table, name)
+        frames.append(frame)
         sources.append(SourceFile(table.name, name, "parquet", digest, frame.height))
     if frames:
         frame = pl.concat(frames, how="vertical", rechunk=False)
@@ -223,6 +213,29 @@ def _read_parts(folder: Path, table: Table) -> RawTable:
         parts=tuple(sources),
     )  # fmt: skip
     return RawTable(table=table, source=source, frame=frame, ascii=False, blank_rows=False)
+
+
+def checked_parts(folder: Path) -> list[tuple[Path, str]]:
+    """The parts of a table's folder with their names in the drop (``X/part-0.parquet``), in reading order,
+    after checking that every part has the columns and types of the first (from the files' footers)."""
+    parts = [(part, f"{folder.name}/{part.name}") for part in part_files(folder)]
+    first: tuple[str, dict[str, pl.DataType]] | None = None
+    for part, name in parts:
+        try:
+            schema = dict(pl.read_parquet_schema(part))
+        except _READ_ERRORS as exc:
+            raise DropUnusable(f"{name}: not a readable Parquet file") from exc
+        if first is None:
+            first = (name, schema)
+        elif schema != first[1]:
+            raise DropUnusable(f"{name}: its columns or types differ from {first[0]}; every part must match")
+    return parts
+
+
+def read_part(part: Path, table: Table, name: str) -> pl.DataFrame:
+    """One Parquet part's rows (every column of ``table``, no ``line``): a folder's rows are numbered across its
+    parts by the caller."""
+    return _parquet_frame(part, table, name=name).drop("line")
 
 
 def file_sha256(path: Path) -> str:

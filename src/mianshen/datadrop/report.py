@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from .drop import ValidatedDrop
+from .drop import SourceFile
 from .schema import ERROR, REPORT_COLUMNS, WARNING
 
 
@@ -22,7 +24,30 @@ def write_report(problems: pl.DataFrame, path: Path) -> None:
     rows.write_csv(path, include_header=True, line_terminator="\n", null_value="")
 
 
-def file_summary(drop: ValidatedDrop) -> Table:
+class Validation(Protocol):
+    """What the summary reads: a ``ValidatedDrop``, or the Spark engine's validation of a drop."""
+
+    path: Path
+    problems: pl.DataFrame
+
+    @property
+    def files(self) -> Mapping[str, SourceFile]: ...
+
+    @property
+    def error_count(self) -> int: ...
+
+    @property
+    def warning_count(self) -> int: ...
+
+    @property
+    def rejected_rows(self) -> int: ...
+
+    def accepted_in(self, table: str) -> int: ...
+
+    def rejected_in(self, table: str) -> int: ...
+
+
+def file_summary(drop: Validation) -> Table:
     """Per file: records read, accepted, rejected, errors and warnings."""
     counts = _problem_counts(drop.problems)
     table = Table(title=f"data drop {drop.path}", title_justify="left")
@@ -32,8 +57,7 @@ def file_summary(drop: ValidatedDrop) -> Table:
         names = [source.filename, *(p.filename for p in source.parts)]  # a folder: its parts' problems too
         errors = sum(counts.get((n, ERROR), 0) for n in names)
         warnings = sum(counts.get((n, WARNING), 0) for n in names)
-        accepted = drop.tables[name].height if name in drop.tables else 0
-        rejected = drop.rejected[name].height if name in drop.rejected else 0
+        accepted, rejected = drop.accepted_in(name), drop.rejected_in(name)
         table.add_row(
             source.filename,
             f"{source.rows:,}",
@@ -59,7 +83,7 @@ def code_summary(problems: pl.DataFrame) -> Table | None:
     return table
 
 
-def print_summary(drop: ValidatedDrop, console: Console) -> None:
+def print_summary(drop: Validation, console: Console) -> None:
     """The summary tables and one closing line: what the exit status will say."""
     console.print(file_summary(drop))
     by_code = code_summary(drop.problems)
@@ -68,7 +92,7 @@ def print_summary(drop: ValidatedDrop, console: Console) -> None:
     console.print(verdict(drop))
 
 
-def verdict(drop: ValidatedDrop) -> str:
+def verdict(drop: Validation) -> str:
     """One line: how many rows were rejected, how many problems there are."""
     errors, warnings, rejected = drop.error_count, drop.warning_count, drop.rejected_rows
     if rejected:

@@ -126,9 +126,17 @@ class TableResult:
     problems: pl.DataFrame  # REPORT_COLUMNS
 
 
-def validate_table(raw: reader.RawTable, *, units: KnownUnits | None = None) -> TableResult:
-    """Check one file's records; ``units`` (the accepted units) enables UNKNOWN_UNIT."""
-    return _TableValidator(raw, units).run()
+def validate_table(
+    raw: reader.RawTable, *, units: KnownUnits | None = None, credit_repeats: pl.DataFrame | None = None
+) -> TableResult:
+    """Check one file's records; ``units`` (the accepted units) enables UNKNOWN_UNIT.
+
+    ``credit_repeats`` (units only): when the rows of ``raw`` are one partition of the table (the Spark engine,
+    partitioned by unit_id), DUPLICATE_CREDIT_CODE cannot be found inside it; the caller finds it across the
+    whole table (partitioned by credit code) and gives here the repeating rows as ``line`` and ``first_line``
+    (Int64, the line of the code's first accepted row); rows of other partitions are ignored. An empty frame
+    checks no credit code (the accepted rows before that check)."""
+    return _TableValidator(raw, units, credit_repeats).run()
 
 
 def empty_problems() -> pl.DataFrame:
@@ -168,8 +176,11 @@ class Finding:
 
 
 class _TableValidator:
-    def __init__(self, raw: reader.RawTable, units: KnownUnits | None) -> None:
+    def __init__(
+        self, raw: reader.RawTable, units: KnownUnits | None, credit_repeats: pl.DataFrame | None = None
+    ) -> None:
         self.table: Table = raw.table
+        self.credit_repeats = credit_repeats
         self.units = units if self.table.unit_ref else None
         self.frame = raw.frame
         self.columns = self._prepare_all(raw.ascii)
@@ -354,6 +365,23 @@ class _TableValidator:
 
     def _check_shared_credit_codes(self, row_errors: pl.Series | None) -> None:
         """DUPLICATE_CREDIT_CODE: among the accepted units only."""
+        message = "credit_code '{}' is also the code of the unit on line {}"
+        if self.credit_repeats is not None:  # found across the partitions by the caller
+            here = (
+                self.frame.select("line", pl.int_range(pl.len(), dtype=pl.Int64).alias("pos"))
+                .join(self.credit_repeats.select("line", "first_line"), on="line", how="inner")
+                .sort("pos")
+            )
+            if not here.is_empty():
+                self._add_repeats(
+                    "DUPLICATE_CREDIT_CODE",
+                    "credit_code",
+                    ["credit_code"],
+                    message,
+                    here["pos"],
+                    here["first_line"].cast(pl.Int64),
+                )
+            return
         codes = self.columns["credit_code"].text.to_frame()
         lines, positions = self.frame["line"], pl.int_range(self.frame.height, eager=True, dtype=pl.Int64)
         if row_errors is not None:
@@ -361,7 +389,6 @@ class _TableValidator:
             codes, lines, positions = codes.filter(keep), lines.filter(keep), positions.filter(keep)
         later = later_repeats(codes, lines)
         if later is not None:
-            message = "credit_code '{}' is also the code of the unit on line {}"
             at = positions.gather(later["pos"])
             self._add_repeats(
                 "DUPLICATE_CREDIT_CODE", "credit_code", ["credit_code"], message, at, later["first_line"]

@@ -12,7 +12,7 @@ from rich.console import Console
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.datadrop.drop import DropUnusable
 from mianshen.datadrop.reader import ENCODINGS
-from mianshen.datadrop.report import print_summary, verdict, write_report
+from mianshen.datadrop.report import Validation, print_summary, verdict, write_report
 from mianshen.datadrop.schema import EXIT_REJECTED
 from mianshen.datadrop.validate import validate_drop
 
@@ -37,10 +37,25 @@ class Command(MianshenCommand):
             help="encoding of CSV files that are not UTF-8 (default utf-8: such a file is unusable)",
         )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--engine",
+            choices=("polars", "spark"),
+            default="polars",
+            help="polars (default): this machine; spark: Apache Spark, the drop partitioned by unit (docs/spark.md)",
+        )
+        parser.add_argument(
+            "--spark-master", metavar="URL", help="the Spark master (default local[*]); with --engine spark"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        show_progress = not options["quiet"] and sys.stderr.isatty()
-        drop = validate_drop(options["drop"], encoding=options["encoding"], progress=show_progress)
+        drop: Validation
+        if options["engine"] == "spark":
+            drop = self._on_spark(options)
+        else:
+            if options["spark_master"]:
+                raise UserError("--spark-master goes with --engine spark")
+            show_progress = not options["quiet"] and sys.stderr.isatty()
+            drop = validate_drop(options["drop"], encoding=options["encoding"], progress=show_progress)
         terminal = self.stdout.isatty()
         console = Console(file=cast(IO[str], self.stdout), highlight=False, width=None if terminal else 120)
         print_summary(drop, console)
@@ -50,6 +65,16 @@ class Command(MianshenCommand):
                 write_report(drop.problems, report)
             except OSError as exc:
                 raise UserError(f"cannot write the report {report}: {exc.strerror or exc}") from exc
-        if drop.exit_code == EXIT_REJECTED:
+        if drop.rejected_rows:
             self.stderr.write(f"mianshen validate: {verdict(drop)}")
             sys.exit(EXIT_REJECTED)
+
+    def _on_spark(self, options: dict[str, Any]) -> Validation:
+        """The same checks on Spark (mianshen.screening.spark): the same problems, the same rows rejected."""
+        from mianshen.screening import spark
+
+        try:
+            session = spark.spark_session(options["spark_master"])
+        except spark.SparkUnavailable as exc:
+            raise UserError(str(exc)) from None
+        return spark.run_on_spark(session, Path(options["drop"]), None, encoding=options["encoding"])
