@@ -2,8 +2,9 @@
 
 A snapshot holds the accepted rows of every table of a drop exactly as validated (normalised values), the
 rejected rows with their reasons, and every problem the validation reported. Rows are written once, by
-``registry.services.snapshot_import``, and never changed: the database refuses UPDATE and DELETE on them
-(triggers, see migration 0002), so a screening round can always be replayed on the data it saw.
+``registry.services.snapshot_import``, and never changed: no code path updates or deletes them, so a
+screening round can always be replayed on the data it saw (the content hash shows a change; unlike the audit
+trail, no database trigger refuses UPDATE or DELETE here yet).
 
 Fact tables carry ``unit_id`` as text rather than a foreign key: the drop's own key is what the policy, the
 reports and the agency speak, and bulk COPY stays a straight stream.
