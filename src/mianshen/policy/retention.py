@@ -26,6 +26,7 @@ import polars as pl
 from mianshen.datadrop.schema import TABLES
 
 from . import codes as C
+from .conditions import CONDITION_BY_CODE as REFUND_CONDITION_BY_CODE
 from .conditions import Condition, gettext_noop
 from .engine import OUTCOME, _codes, _outcome, check_as_of
 from .facts import FLAG_COLUMNS, Frame, active_flags, month, source
@@ -151,10 +152,6 @@ def _dereg_test(p: ResolvedParams, as_of: date) -> pl.Expr:
     return pl.col("deregistered_on").is_null() | (pl.col("deregistered_on") > as_of)
 
 
-def _dishonesty_test(p: ResolvedParams, as_of: date) -> pl.Expr:
-    return pl.col("serious_dishonesty_since").is_null()
-
-
 def _affected_test(p: ResolvedParams, as_of: date) -> pl.Expr:
     return pl.col("affected_basis").is_not_null()
 
@@ -214,27 +211,9 @@ CONDITIONS: tuple[Condition, ...] = (
             },
         },
     ),
-    Condition(
-        C.SERIOUS_DISHONESTY,
-        None,
-        {"zh": gettext_noop("严重失信"), "en": "serious dishonesty"},
-        ("serious_dishonesty_since",),
-        (),
-        _dishonesty_test,
-        "no active listing means not listed; never unknown",
-        {
-            "zh": {
-                "pass": "比对日 {as_of} 不在严重失信名单中",
-                "fail": "自 {serious_dishonesty_since} 起列入严重失信名单，比对日 {as_of} 仍在名单中",
-                "unknown": "严重失信名单状态不明",
-            },
-            "en": {
-                "pass": "not on the serious-dishonesty list on {as_of}",
-                "fail": "on the serious-dishonesty list since {serious_dishonesty_since}, still listed on {as_of}",
-                "unknown": "the serious-dishonesty listing is not known",
-            },
-        },
-    ),
+    REFUND_CONDITION_BY_CODE[
+        C.SERIOUS_DISHONESTY
+    ],  # the refund's own condition: the same test, the same words
     Condition(
         C.NOT_AFFECTED,
         None,
