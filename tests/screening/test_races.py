@@ -10,6 +10,7 @@ import pytest
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.policy.families import REFUND
 from mianshen.registry.models import Snapshot
 from mianshen.screening.models import RoundStatus, ScreeningRound
 from mianshen.screening.services import RoundRefused, round_start
@@ -22,8 +23,14 @@ ROUND_ROW = insert_into("screening_screeninground")
 
 @pytest.fixture
 def snapshot() -> Snapshot:
-    """A snapshot to start rounds over (no round runs here: starting one only queues its job)."""
-    return Snapshot.objects.create(content_hash="ab" * 32, source="tests", extracted_on=date(2021, 7, 1))
+    """A snapshot to start rounds over (no round runs here: starting one only queues its job), holding the tables
+    the refund's family needs (a round is refused over a snapshot without them)."""
+    return Snapshot.objects.create(
+        content_hash="ab" * 32,
+        source="tests",
+        extracted_on=date(2021, 7, 1),
+        rows_accepted={table: 0 for table in REFUND.required_tables},
+    )
 
 
 def test_a_second_round_waits_for_the_first_and_is_refused_while_it_runs(snapshot: Snapshot) -> None:
