@@ -334,12 +334,9 @@ class DemoRun:
         self._paying().reconcile()
         breach = self.breach
         if breach is not None:
-            from mianshen.cases.states import State
-
             breach.refresh_from_db()
             self.note("key supervision", f"commitment-breach unit {breach.unit_id}: applied, granted by two "
-                      f"officers, carried by the next rounds — now {breach.state}"
-                      + (" (paid)" if breach.state == State.PAID else ""))  # fmt: skip
+                      f"officers, carried by the next rounds — now {breach.state}")  # fmt: skip
         if self.hosted is not None:
             self.hosted.refresh_from_db()
             self.note("dispatch hosts", f"labour-dispatch firm {self.hosted.unit_id}: confirmed by its host "
