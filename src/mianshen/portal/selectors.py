@@ -120,10 +120,11 @@ def _short_name(q: str) -> bool:
     return is_short(q) and not CODE_PART.match(q)
 
 
-def _grams(notice_id: int, q: str, district: str) -> QuerySet[PublicityGram]:
-    """One notice's lines holding a short fragment, from the fragment index, in list order (entry id): an
-    index-only range scan of its primary key (gram, notice, entry) or, with a district, of its second index."""
-    grams = PublicityGram.objects.filter(gram=q, notice_id=notice_id)
+def _grams(notice_ids: list[int], q: str, district: str) -> QuerySet[PublicityGram]:
+    """The notices' lines holding a short fragment, from the fragment index, in list order (entry id); for one
+    notice an index-only range scan of its primary key (gram, notice, entry) or, with a district, of its second
+    index."""
+    grams = PublicityGram.objects.filter(gram=q, notice_id__in=notice_ids)
     if district:
         grams = grams.filter(district=district)
     return grams.order_by("entry_id")
@@ -132,23 +133,20 @@ def _grams(notice_id: int, q: str, district: str) -> QuerySet[PublicityGram]:
 def _short_page(notice_ids: list[int], q: str, district: str, start: int, stop: int) -> tuple[list[int], int]:
     """The entry ids ``[start:stop]`` (list order) of the lines holding a short fragment in the open notices, and
     the count of matches capped at ``COUNT_CAP + 1`` — per notice (each its own ordered range), merged."""
-    firsts = [list(_grams(i, q, district).values_list("entry_id", flat=True)[:stop]) for i in notice_ids]
+    firsts = [list(_grams([i], q, district).values_list("entry_id", flat=True)[:stop]) for i in notice_ids]
     found = list(heapq.merge(*firsts))[start:stop]
     matches = 0
     for notice_id in notice_ids:
         if matches > COUNT_CAP:
             break
-        matches += _grams(notice_id, q, district).order_by()[: COUNT_CAP + 1 - matches].count()
+        matches += _grams([notice_id], q, district).order_by()[: COUNT_CAP + 1 - matches].count()
     return found, matches
 
 
 def _entries(notice_ids: list[int], q: str, district: str) -> QuerySet[NoticeEntry]:
     entries = NoticeEntry.objects.filter(notice_id__in=notice_ids)
     if q and _short_name(q):
-        grams = PublicityGram.objects.filter(gram=q, notice_id__in=notice_ids)
-        return entries.filter(
-            id__in=(grams.filter(district=district) if district else grams).values("entry_id")
-        )
+        return entries.filter(id__in=_grams(notice_ids, q, district).order_by().values("entry_id"))
     if district:
         entries = entries.filter(district=district)
     if q:
