@@ -227,20 +227,12 @@ PAYMENT_LABELS = {
 }
 
 
-def _steps(case: Case) -> list[Step]:
+def _steps(case: Case, listed_on: datetime | None) -> list[Step]:
+    """The timeline of a case; ``listed_on``: the start of the first notice it was on (None: never listed)."""
     history = list(case.history.order_by("pk").values_list("to_state", "at"))
     reached: dict[str, datetime] = {}
     for to_state, at in history:
         reached.setdefault(to_state, at)
-    if hasattr(case, "listed_on"):  # annotated by lookup_cases (None: never on a notice)
-        listed_on: datetime | None = case.listed_on
-    else:
-        listed_on = (
-            NoticeEntry.objects.filter(case=case)
-            .order_by("pk")
-            .values_list("notice__starts_at", flat=True)
-            .first()
-        )
     failed = case.state in (State.EXCLUDED, State.AWAITING_CORRECTION, State.PAYMENT_CANCELLED)
     plan: list[tuple[str, str, datetime | None, bool]] = [
         ("identified", str(_("已识别")), reached.get(State.IDENTIFIED) or case.opened_at, True),
@@ -300,7 +292,7 @@ def lookup_cases(unit_ids: tuple[str, ...], lang: str) -> list[CaseView]:
                 amount_fen=case.amount_fen,
                 amount_yuan=format_yuan(case.amount_fen),
                 explanation=_explanation(case, lang_short),
-                steps=_steps(case),
+                steps=_steps(case, case.listed_on),  # annotated by the query above
                 payment_state=state,
                 payment_label=str(PAYMENT_LABELS.get(state, "")),
                 account_last4=last4,
