@@ -265,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
     listed = NoticeEntry.objects.count()
     port = _free_port()
     env = {**os.environ, "MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS": "1000000", "MIANSHEN_DEBUG": "0",
-           "DJANGO_SETTINGS_MODULE": "mianshen.settings"}  # fmt: skip
+           "DJANGO_SETTINGS_MODULE": "mianshen.settings", "MIANSHEN_PORTAL_VIEW_CACHE": str(args.view_cache)}  # fmt: skip
     server = subprocess.Popen(
         [str(BIN / "gunicorn"), "mianshen.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
          "--threads", str(args.threads), "--worker-class", "gthread" if args.threads > 1 else "sync",
@@ -288,6 +288,10 @@ def run(args: argparse.Namespace) -> int:
         targets = [(f"progress lookup: GET /api/case ({len(cookies)} signed-in units in turn)", ["/api/case"], cookies),
                    (f"publicity search: /publicity/?q= and /api/publicity?q= ({args.paths:,} varied)",
                     publicity_paths(args.paths), [])]  # fmt: skip
+        if args.only:
+            targets = [
+                t for t in targets if t[0].startswith("progress" if args.only == "case" else "publicity")
+            ]
         for label, paths, with_cookies in targets:
             wrk(base, paths, rate=args.rate, seconds=args.warmup, connections=args.connections,
                 threads=args.wrk_threads, cookies=with_cookies)  # warm-up, not recorded  # fmt: skip
@@ -324,6 +328,9 @@ def run(args: argparse.Namespace) -> int:
   bench/portal_load.lua to a fixed schedule of {args.rate} requests/s, {args.seconds} s measured after a
   {args.warmup} s warm-up; latency from send to last byte; "late" = schedule slots that were already past when
   a connection came free (sent at once: > 0 means the generator lagged behind the schedule)
+- case view cache: `MIANSHEN_PORTAL_VIEW_CACHE={args.view_cache}` per worker (0: every `/api/case` builds its
+  view from the database; otherwise a view is built once per worker and unit, then read back after one
+  freshness query while nothing it shows changes); {args.sessions} units signed in, used in turn
 - rate limiter: `MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS=1000000` (only code requests are counted per address;
   the two endpoints under test are not limited)
 
@@ -352,6 +359,13 @@ def main() -> int:
     r.add_argument("--wrk-threads", type=int, default=2)
     r.add_argument("--sessions", type=int, default=20, help="units signed in, their sessions used in turn")
     r.add_argument("--paths", type=int, default=2000, help="distinct publicity searches, taken in turn")
+    r.add_argument(
+        "--view-cache",
+        type=int,
+        default=5000,
+        help="MIANSHEN_PORTAL_VIEW_CACHE for the server (0: off, every case view built)",
+    )
+    r.add_argument("--only", choices=("case", "publicity"), help="one target only")
     r.add_argument("--record", action="store_true")
     args = parser.parse_args()
     if not os.environ.get("MIANSHEN_DATABASE_URL", "").startswith("postgresql"):

@@ -6,6 +6,7 @@ transactional tests; the plugin below lifts them around the flush only (see ``mi
 
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +42,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _empty_view_cache() -> None:
+    """The portal's per-process view cache starts empty in each test: a test's rolled-back rows may come back
+    with the same ids in the next test (SQLite reuses row ids), and a frozen clock can give them the same times."""
+    if "mianshen.portal.lookup" in sys.modules:
+        sys.modules["mianshen.portal.lookup"]._CASE_VIEWS.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -123,7 +123,8 @@ def _database() -> dict[str, object]:
         db["ENGINE"] = "mianshen.core.sqlite_private"
         # Writers serialise on SQLite: BEGIN IMMEDIATE instead of select_for_update (a no-op there).
         db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
-        db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+        # one test database per test run (process): two runs in one checkout must not share (and delete) it
+        db["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     return db
 
 
@@ -230,6 +231,14 @@ CONTENT_SECURITY_POLICY = {
 # (until the notify outbox exists: a file per message under var/outbox/sms/).
 PORTAL_POLICY = os.environ.get("MIANSHEN_PORTAL_POLICY", "").strip() or "beijing-2021"
 PORTAL_PAGE_SIZE = _positive("MIANSHEN_PORTAL_PAGE_SIZE", 20)
+# How many case views (the progress lookup's, /lookup/ and GET /api/case) a web worker keeps in its own memory,
+# each under a key of every fact it shows, so a kept view is never stale (portal.view_cache); 0 turns it off.
+_view_cache = os.environ.get("MIANSHEN_PORTAL_VIEW_CACHE", "").strip() or "5000"
+if not _view_cache.isdigit():
+    raise ImproperlyConfigured(
+        f"MIANSHEN_PORTAL_VIEW_CACHE={_view_cache!r}: a whole number of views (0: none)"
+    )
+PORTAL_VIEW_CACHE = int(_view_cache)
 PORTAL_CODE_SENDER = "mianshen.portal.codes.OutboxSender"
 PORTAL_ADDRESS_MAX_REQUESTS = _positive("MIANSHEN_PORTAL_ADDRESS_MAX_REQUESTS", 20)
 PORTAL_CLIENT_ADDRESS_HEADER = SIGNIN_CLIENT_ADDRESS_HEADER

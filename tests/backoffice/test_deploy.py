@@ -84,6 +84,7 @@ def fresh(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Complet
         ),
         ({"MIANSHEN_SESSION_HOURS": "0"}, "MIANSHEN_SESSION_HOURS='0': a whole number of at least 1"),
         ({"MIANSHEN_DB_CONN_MAX_AGE": "1m"}, "MIANSHEN_DB_CONN_MAX_AGE='1m': a whole number of seconds"),
+        ({"MIANSHEN_PORTAL_VIEW_CACHE": "-1"}, "MIANSHEN_PORTAL_VIEW_CACHE='-1': a whole number of views"),
     ],
 )
 def test_a_refused_configuration_is_one_line_and_exit_2(

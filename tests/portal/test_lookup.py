@@ -249,14 +249,71 @@ def test_a_case_is_read_with_its_payment_and_notice_in_one_query(
     listed: Listed, django_assert_max_num_queries: object
 ) -> None:
     """The lookup reads a case with its round, payment (and current instruction) and first notice together:
-    the case, its inbox and its history are the queries (a decided case adds its decision's evidence)."""
+    the freshness row, the case, its inbox and its history are the queries (a decided case adds its decision's
+    evidence); asked again with nothing changed, the view comes from the cache after the one freshness query."""
     case = paid(listed.cases[0])
-    with django_assert_max_num_queries(3):  # type: ignore[operator]
+    with django_assert_max_num_queries(4):  # type: ignore[operator]
         (view,) = lookup.lookup_cases((case.unit_id,), "zh-hans")
     assert (view.payment_state, view.account_last4) == ("paid", "3445")
     listed_step = next(s for s in view.steps if s.key == "listed")
     assert listed_step.at == listed.notice.starts_at and listed_step.done
+    with django_assert_max_num_queries(1):  # type: ignore[operator]
+        assert lookup.lookup_cases((case.unit_id,), "zh-hans") == [view]
     unlisted = make_cases(1, start=900)[0]
-    with django_assert_max_num_queries(3):  # type: ignore[operator]
+    with django_assert_max_num_queries(4):  # type: ignore[operator]
         (view,) = lookup.lookup_cases((unlisted.unit_id,), "zh-hans")
     assert view.payment_state == "" and not next(s for s in view.steps if s.key == "listed").done
+
+
+def _fresh(unit_id: str, lang: str = "zh") -> list[lookup.CaseView]:
+    case_ids = tuple(Case.objects.filter(unit_id=unit_id).order_by("-pk").values_list("pk", flat=True))
+    return lookup.build_case_views(case_ids, lang)
+
+
+def test_the_cached_view_follows_every_change_it_shows(listed: Listed) -> None:
+    """Each kind of change a unit can see — a state move, a round, a message, the bank's answer, a re-issue to
+    another account, a cancellation, another language — gives the view built from the database, never the
+    cached one (the cache is keyed by those facts)."""
+    from mianshen.cases.models import CaseHistory
+    from mianshen.notify.models import Channel
+    from mianshen.notify.services import message_queue
+    from mianshen.payments.models import Instruction, Payment
+
+    case = listed.cases[0]
+    unit = (case.unit_id,)
+
+    def same() -> None:
+        for lang, short in (("zh-hans", "zh"), ("en", "en")):
+            assert lookup.lookup_cases(unit, lang) == _fresh(case.unit_id, short), lang
+
+    same()
+    case = paid(case)  # history, state, payment and a settled instruction
+    same()
+    message_queue(kind="paid", channel=Channel.INBOX, to=case.unit_id, key="test-paid", unit_id=case.unit_id,
+                  case_id=case.pk, context={"unit_name": case.unit_name, "amount": "1.00", "date": "2026-12-01",
+                           "last4": "3445"})  # fmt: skip
+    same()
+    payment = Payment.objects.get(case=case)
+    first = Instruction.objects.get(payment=payment)
+    Instruction.objects.filter(pk=first.pk).update(status="returned", return_reason="AC04")  # a return
+    same()
+    CaseHistory.objects.create(
+        case=case, from_state="paid", to_state="awaiting_correction", actor="t", reason="t"
+    )
+    Case.objects.filter(pk=case.pk).update(state="awaiting_correction")
+    same()
+    second = Instruction.objects.create(
+        payment=payment, case=case, attempt=2, end_to_end_id=f"E2F{case.pk:012d}", amount_fen=case.amount_fen,
+        bank=first.bank, creditor_branch_code="102100000001", creditor_account="6222020200199990001",
+        creditor_name=case.unit_name[:140], remittance="x", account_source="correction:1", status="frozen",
+        created_by="test",
+    )  # fmt: skip
+    Payment.objects.filter(pk=payment.pk).update(current=second)
+    same()
+    assert lookup.lookup_cases(unit, "zh-hans")[0].account_last4 == "0001"
+    Payment.objects.filter(pk=payment.pk).update(cancelled_at=timezone.now())
+    same()
+    assert lookup.lookup_cases(unit, "zh-hans")[0].payment_state == "cancelled"
+    Case.objects.filter(pk=case.pk).update(unit_name="北京改名后的公司")  # a later drop renamed it
+    same()
+    assert lookup.lookup_cases(unit, "en")[0].unit_name == "北京改名后的公司"

@@ -106,3 +106,12 @@ def test_the_csv_is_read_in_chunks_by_key(listed: Listed, monkeypatch: pytest.Mo
 
 def test_credit_codes_of_the_fixture_are_distinct() -> None:
     assert len({credit_code(i) for i in range(1000)}) == 1000
+
+
+def test_a_name_with_markup_is_shown_as_text(client: Client, db: None) -> None:
+    """The rows are written by a template tag, not the template: every value is still escaped."""
+    name = '北京<script>alert("x")</script>&"公司'
+    open_notice(make_cases(1, names=(name,)))
+    body = client.get("/publicity/").content.decode()
+    assert "<script>alert" not in body
+    assert "北京&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&quot;公司" in body

@@ -60,7 +60,8 @@ def publicity(request: HttpRequest) -> HttpResponse:
         )
     except SearchError as exc:
         errors[exc.field] = str(exc)
-    opened, closed = selectors.notices()
+    # the notices the page was read with (one query), else read for the page that shows the error
+    opened, closed = (page.open_notices, page.closed_notices) if page else selectors.notices()
     context = {
         "page": page,
         "errors": errors,

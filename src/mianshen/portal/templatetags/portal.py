@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from mianshen.core.money import format_yuan
 
@@ -40,3 +42,39 @@ def get_item(mapping: Any, key: str) -> Any:
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+ROW = (
+    '<tr><th scope="row" data-label="{}">{}</th><td data-label="{}" class="code">{}</td><td data-label="{}">{}</td>'
+    '<td data-label="{}" class="num">{}</td><td><a href="{}?entry={}">{}<span class="visually-hidden"> {}</span>'
+    "</a></td></tr>\n"
+)
+
+
+@register.simple_tag
+def publicity_rows(
+    rows: Any, objection_url: str, l_name: str, l_code: str, l_district: str, l_amount: str, l_object: str
+) -> SafeString:
+    """The publicity table's rows (every value escaped): one Python loop instead of a template loop of ten
+    nodes a row — the list is the portal's busiest page."""
+    return format_html_join(
+        "",
+        ROW,
+        (
+            (
+                l_name,
+                r.unit_name,
+                l_code,
+                r.masked_credit_code,
+                l_district,
+                r.district_name,
+                l_amount,
+                r.amount_yuan,
+                objection_url,
+                r.id,
+                l_object,
+                r.unit_name,
+            )
+            for r in rows
+        ),
+    )
