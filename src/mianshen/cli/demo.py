@@ -627,7 +627,7 @@ class _Payer:
         from mianshen.payments.services.instructions import payments_release
 
         released = payments_release(actor="system:disbursement", policy_id=self.policy_id).released
-        self.note("payment", f"{released:,} approved refunds released as payment instructions")
+        self.note("payment", f"{released:,} approved payments released as payment instructions")
 
     def files(self) -> None:
         from mianshen.payments.services.bankfiles import bank_files_build, bank_files_upload_pending
@@ -691,7 +691,7 @@ class _Payer:
             self._settle(True)
         settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
         total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
-        self.note("payment", f"{settled.count():,} refunds settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts "
+        self.note("payment", f"{settled.count():,} payments settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts "
                   "corrected (maker + checker) and re-issued")  # fmt: skip
 
     def reconcile(self) -> None:
