@@ -45,11 +45,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def _empty_view_cache() -> None:
-    """The portal's per-process view cache starts empty in each test: a test's rolled-back rows may come back
-    with the same ids in the next test (SQLite reuses row ids), and a frozen clock can give them the same times."""
-    if "mianshen.portal.lookup" in sys.modules:
-        sys.modules["mianshen.portal.lookup"]._CASE_VIEWS.clear()
+def _empty_view_caches() -> None:
+    """The portal's per-process caches start empty in each test: a test's rolled-back rows may come back with
+    the same ids in the next test (SQLite reuses row ids), and a frozen clock can give them the same times."""
+    if "mianshen.portal.view_cache" in sys.modules:
+        sys.modules["mianshen.portal.view_cache"].clear_all()
 
 
 @pytest.fixture(autouse=True)

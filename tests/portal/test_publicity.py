@@ -115,3 +115,21 @@ def test_a_name_with_markup_is_shown_as_text(client: Client, db: None) -> None:
     body = client.get("/publicity/").content.decode()
     assert "<script>alert" not in body
     assert "北京&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&quot;公司" in body
+
+
+def test_a_page_asked_again_is_read_back_and_a_new_notice_is_seen_at_once(
+    listed: Listed, django_assert_max_num_queries: object
+) -> None:
+    """A page of a search is kept per worker under the open notices, the search and the page (a notice's lines
+    never change once it opened): asked again, only the notices are read; once another notice opens, its lines
+    are in the answer at once."""
+    from mianshen.portal.selectors import publicity_page
+
+    first = publicity_page(q="北京", district="", page=1)
+    with django_assert_max_num_queries(1):  # type: ignore[operator]
+        again = publicity_page(q="北京", district="", page=1)
+    assert again.rows == first.rows and again.total == first.total
+    more = make_cases(3, start=500, names=("北京新开张有限公司",))
+    open_notice(more)
+    after = publicity_page(q="新开张", district="", page=1)
+    assert [r.unit_name for r in after.rows] == ["北京新开张有限公司"]

@@ -30,6 +30,7 @@ from mianshen.staff.roles import DISTRICTS
 from .districts import district_name
 from .models import PublicityGram
 from .publicity_index import is_short
+from .view_cache import ViewCache
 
 FULL_CODE = re.compile(r"^[0-9A-Z]{18}$")
 CODE_PART = re.compile(r"^[0-9A-Za-z]{1,6}$")
@@ -177,6 +178,21 @@ def publicity_page(
     opened, closed = notices(now)
     size = int(settings.PORTAL_PAGE_SIZE)
     ids = [n.pk for n in opened]
+    # a notice's lines are frozen when it opens: the same search over the same open notices is the same page
+    key = (tuple(ids), q, district, number, size)
+    rows, has_next, total, capped = _PAGES.get_or_build(key, lambda: _page(ids, q, district, number, size))
+    return PublicityPage(rows, number, size, has_next, total, capped, opened, closed, q, district)
+
+
+# Pages of the list kept per web worker (portal.view_cache): keyed by the open notices, the search and the page,
+# over lines that never change once their notice opened, so a kept page is never stale.
+_PAGES: ViewCache[tuple[list[PublicityRow], bool, int, bool]] = ViewCache(int(settings.PORTAL_VIEW_CACHE))
+
+
+def _page(
+    ids: list[int], q: str, district: str, number: int, size: int
+) -> tuple[list[PublicityRow], bool, int, bool]:
+    """(rows, has next, total, total capped) of one page of the search over the notices ``ids``."""
     start = (number - 1) * size
     columns = ("id", "notice_id", "unit_name", "masked_credit_code", "district", "amount_fen")
     if _short_name(q):
@@ -193,7 +209,7 @@ def publicity_page(
         total, capped = sum(_notice_size(i) for i in ids), False
     else:
         total, capped = min(matches, COUNT_CAP), matches > COUNT_CAP
-    return PublicityPage(rows, number, size, len(values) > size, total, capped, opened, closed, q, district)
+    return rows, len(values) > size, total, capped
 
 
 def publicity_rows(*, q: Any = "", district: Any = "", now: datetime | None = None) -> Iterator[PublicityRow]:

@@ -18,6 +18,13 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
+EVERY: list[ViewCache[object]] = []  # every cache made, for ``clear_all``
+
+
+def clear_all() -> None:
+    """Empty every cache of this process (the tests start each test with none)."""
+    for each in EVERY:
+        each.clear()
 
 
 class ViewCache(Generic[V]):
@@ -29,6 +36,7 @@ class ViewCache(Generic[V]):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        EVERY.append(self)  # type: ignore[arg-type]
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
