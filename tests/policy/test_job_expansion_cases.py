@@ -2,7 +2,8 @@
 through the scalar reference evaluator, like the retention family's cases.
 
 A case file names its policy, its as-of date, the register (``label: [category, graduation_year, birth_year]``),
-the hiring-subsidy recipients and the persons already paid (``paid``, as the person ledger would pass them),
+the hiring-subsidy recipients and the persons already paid (``paid``: ``label`` under another policy id,
+``label@UNIT`` for that unit under this one, as the person ledger passes them),
 defaults for the unit, the row every case expects by default, and the cases. A case's ``hires`` are
 ``[label, hired_on, contract_start, contribution_months]``; a label stands for an identity number and is turned into
 its pseudonym by ``core.pseudonym`` (a test key), as the generator does.
@@ -70,8 +71,10 @@ def build(spec: dict[str, Any], cases: list[dict[str, Any]]) -> dict[str, list[d
 
 def frames_of(spec: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> dict[str, pl.DataFrame]:
     frames = {name: frame(name, rows[name]) for name in TABLES}
+    paid = [entry.partition("@") for entry in spec.get("paid") or []]  # label, or label@unit (this policy)
     frames["paid_persons"] = pl.DataFrame(
-        {"person_id": [pid(p) for p in spec.get("paid") or []]}, schema={"person_id": pl.String}
+        {"person_id": [pid(p) for p, _, _ in paid], "unit_id": [u or None for _, _, u in paid]},
+        schema={"person_id": pl.String, "unit_id": pl.String},
     )
     return frames
 

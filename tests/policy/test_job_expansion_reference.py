@@ -84,7 +84,11 @@ def drops(draw: st.DrawFn) -> tuple[str, dict[str, list[dict[str, Any]]], date, 
                 }
             )
     recipients = [{"person_id": p, "granted_on": None} for p in people if draw(st.integers(0, 5)) == 0]
-    paid = [p for p in people if draw(st.integers(0, 5)) == 0]
+    paid = [  # the person ledger: under another policy id (no unit), or this one for a unit
+        {"person_id": p, "unit_id": draw(st.sampled_from([None, "U00", "U01"]))}
+        for p in people
+        if draw(st.integers(0, 5)) == 0
+    ]
     flags = [
         {
             "credit_code": u["credit_code"],
@@ -107,7 +111,7 @@ def drops(draw: st.DrawFn) -> tuple[str, dict[str, list[dict[str, Any]]], date, 
         "hires": hires,
         "graduate_register": register,
         "hiring_subsidy_recipients": recipients,
-        "paid_persons": [{"person_id": p} for p in paid],
+        "paid_persons": paid,
     }
     return policy, rows, as_of, overrides
 
@@ -120,7 +124,9 @@ def test_engine_agrees_with_reference(
     policy, rows, as_of, overrides = case
     params = with_overrides(resolve(policy, as_of), overrides)
     frames: dict[str, pl.DataFrame] = {name: frame(name, rows[name]) for name in rows if name != "paid_persons"}
-    frames["paid_persons"] = pl.DataFrame(rows["paid_persons"], schema={"person_id": pl.String})
+    frames["paid_persons"] = pl.DataFrame(
+        rows["paid_persons"], schema={"person_id": pl.String, "unit_id": pl.String}
+    )
     got = job_expansion.decisions(job_expansion.evaluate(frames, params, as_of))
     engine_rows = [
         {c: "" if r[c] is None else str(r[c]) for c in JOB_DECISION_COLUMNS} for r in got.iter_rows(named=True)

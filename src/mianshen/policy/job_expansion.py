@@ -18,8 +18,10 @@ A per-person amount for hires matched against an outside register (domain.md §6
   away from a later employer that qualifies;
 - the amount is eligible persons × ``per_person`` (integer fen, no rounding).
 
-``paid_persons`` is not a drop table: the screening rounds pass the persons the person ledger holds for this
-benefit (cases app); a drop screened from the command line has none. Pure: no clock, no files, no Django.
+``paid_persons`` (person_id, optional unit_id) is not a drop table: the screening rounds pass the persons the
+person ledger holds for this benefit (cases app), with the unit when the person was paid for under the same policy
+id — that unit's own re-evaluation still counts the person, every other unit finds them ``ALREADY_PAID``; a drop
+screened from the command line has none. Pure: no clock, no files, no Django.
 """
 
 from __future__ import annotations
@@ -55,10 +57,16 @@ def _table(tables: Mapping[str, Frame], name: str) -> pl.LazyFrame:
 
 
 def _paid(tables: Mapping[str, Frame]) -> pl.LazyFrame:
+    """(person_id, _paid_unit): a person paid for before, and the unit paid for the person under this very policy
+    id (null: under another one), whose own re-evaluation still counts the person."""
     found = tables.get(PAID_PERSONS)
     if found is None:
-        return pl.LazyFrame(schema={"person_id": pl.String})
-    return found.lazy().select(pl.col("person_id").cast(pl.String)).unique()
+        return pl.LazyFrame(schema={"person_id": pl.String, "_paid_unit": pl.String})
+    lf = found.lazy()
+    unit = pl.col("unit_id") if "unit_id" in lf.collect_schema().names() else pl.lit(None)
+    return lf.select(pl.col("person_id").cast(pl.String), unit.cast(pl.String).alias("_paid_unit")).unique(
+        "person_id", keep="first", maintain_order=True
+    )
 
 
 # --- conditions ------------------------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ def judge_hires(tables: Mapping[str, Frame], params: ResolvedParams, as_of: date
         .join(units, on="unit_id", how="left")
         .with_columns(
             pl.col("_recipient").fill_null(False),
-            pl.col("_paid").fill_null(False),
+            (pl.col("_paid").fill_null(False) & (pl.col("_paid_unit") != pl.col("unit_id")).fill_null(True)),
             pl.col("_unit_ok").fill_null(False),
         )
         .with_columns(reason.alias("reason"))

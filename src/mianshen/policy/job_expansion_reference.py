@@ -35,7 +35,7 @@ def hire_reason(
     hire: Row,
     register: Mapping[str, Row],
     recipients: set[str],
-    paid: set[str],
+    paid: Mapping[str, str | None],
     unit_ok: bool,
     params: ResolvedParams,
     as_of: date,
@@ -64,8 +64,8 @@ def hire_reason(
         return C.SHORT_CONTRIBUTIONS
     if hire["person_id"] in recipients:
         return C.HIRING_SUBSIDY
-    if hire["person_id"] in paid:
-        return C.ALREADY_PAID
+    if hire["person_id"] in paid and paid[hire["person_id"]] != hire["unit_id"]:
+        return C.ALREADY_PAID  # paid before: under another policy id (no unit), or for another unit
     if not unit_ok:
         return C.UNIT_EXCLUDED
     return None
@@ -78,7 +78,9 @@ def evaluate(tables: Mapping[str, list[Row]], params: ResolvedParams, as_of: dat
     failures = {u["unit_id"]: unit_failures(u, flags, params, as_of) for u in units}
     register = {r["person_id"]: r for r in tables.get("graduate_register", [])}
     recipients = {r["person_id"] for r in tables.get("hiring_subsidy_recipients", [])}
-    paid = {r["person_id"] for r in tables.get("paid_persons", [])}
+    paid: dict[str, str | None] = {}
+    for r in tables.get("paid_persons", []):
+        paid.setdefault(r["person_id"], r.get("unit_id"))
     hires = list(tables.get("hires", []))
     # the one-enterprise rule: of a person's hires that may count, the earliest (then the smaller unit id)
     winner: dict[str, tuple[date, str]] = {}
