@@ -48,6 +48,7 @@ import polars as pl
 from .schema import TABLES as SCHEMA_TABLES
 from .schema import Table
 from .synth import activity, ids, partners
+from .synth import job_expansion as job_synth
 from .synth import retention as retention_synth
 from .synth import units as unit_synth
 from .synth.partners import account_fate
@@ -94,11 +95,14 @@ def generate(
     progress: bool = False,
     on_progress: Progress | None = None,
     retention: bool = False,
+    job_expansion: bool = False,
 ) -> dict[str, int]:
     """Write a synthetic drop of ``units`` units into ``out``; return the rows written per table.
 
     ``retention`` also writes ``risk_areas`` and ``person_months`` (``synth.retention``), so the drop can be
     screened under ``retention-training-2022`` too; without it, such files of a previous drop are removed.
+    ``job_expansion`` likewise writes ``hires``, ``graduate_register`` and ``hiring_subsidy_recipients``
+    (``synth.job_expansion``, pseudonyms made with ``MIANSHEN_PSEUDONYM_KEY``) for ``job-expansion-2022``.
 
     ``parts`` > 0 writes each table as a folder ``X/`` of that many Parquet part files (contracts §1; Parquet
     only): the units are split into ``parts`` contiguous ranges and every row goes to the part of its unit (a
@@ -110,16 +114,23 @@ def generate(
     _check_args(units, seed, fmt, parts)
     out = Path(out)
     stale = prepare_output(out, fmt, parts)
-    if not retention:  # a previous drop's retention tables would not match the new units
-        stale += [
-            out / f"{t}.{ext}" for t in RETENTION_TABLES for ext in FORMATS if (out / f"{t}.{ext}").exists()
-        ]
-        stale += [out / t for t in RETENTION_TABLES if _own_folder(out / t)]
+    unwanted = (() if retention else RETENTION_TABLES) + (() if job_expansion else JOB_TABLES)
+    # a previous drop's family tables would not match the new units
+    stale += [out / f"{t}.{ext}" for t in unwanted for ext in FORMATS if (out / f"{t}.{ext}").exists()]
+    stale += [out / t for t in unwanted if _own_folder(out / t)]
     write = functools.partial(
-        _write_drop, units=units, seed=seed, out=out, fmt=fmt, parts=parts, stale=stale, retention=retention
+        _write_drop,
+        units=units,
+        seed=seed,
+        out=out,
+        fmt=fmt,
+        parts=parts,
+        stale=stale,
+        retention=retention,
+        job_expansion=job_expansion,
     )
     if progress and on_progress is None:
-        with _rich_progress(units, tables_for(retention)) as report:
+        with _rich_progress(units, tables_for(retention, job_expansion)) as report:
             return write(on_progress=report)
     return write(on_progress=on_progress)
 
@@ -134,12 +145,20 @@ def _write_drop(
     stale: list[Path],
     on_progress: Progress | None,
     retention: bool = False,
+    job_expansion: bool = False,
 ) -> dict[str, int]:
     writers: dict[str, _Writer | _PartsWriter] = {}
     try:
-        for name, table in tables_for(retention).items():
+        for name, table in tables_for(retention, job_expansion).items():
             writers[name] = _PartsWriter(out, table, parts, units) if parts else _Writer(out, table, fmt)
-        _fill(writers, units=units, seed=seed, on_progress=on_progress, retention=retention)
+        _fill(
+            writers,
+            units=units,
+            seed=seed,
+            on_progress=on_progress,
+            retention=retention,
+            job_expansion=job_expansion,
+        )
         for writer in writers.values():
             writer.commit()
     except OSError as exc:
@@ -156,7 +175,14 @@ def _write_drop(
 
 
 def _batch_tables(
-    plan: pl.DataFrame, seed: int, *, last: bool, units: int, window: pl.DataFrame, retention: bool = False
+    plan: pl.DataFrame,
+    seed: int,
+    *,
+    last: bool,
+    units: int,
+    window: pl.DataFrame,
+    retention: bool = False,
+    job_expansion: bool = False,
 ) -> Iterator[tuple[str, pl.DataFrame]]:
     """The rows of every table for one batch of units, table by table (built one at a time)."""
     months = activity.unit_months(plan, seed)
@@ -174,6 +200,8 @@ def _batch_tables(
         if last:
             yield "risk_areas", retention_synth.risk_areas(seed)
         yield "person_months", retention_synth.person_months(plan, seed)
+    if job_expansion:
+        yield from job_synth.tables(plan, seed).items()
 
 
 def _fill(
@@ -183,6 +211,7 @@ def _fill(
     seed: int,
     on_progress: Progress | None,
     retention: bool = False,
+    job_expansion: bool = False,
 ) -> None:
     number = ids.unit_number_start(seed)
     window: pl.DataFrame | None = (
@@ -196,7 +225,15 @@ def _fill(
             "unit_id", "credit_code", pl.int_range(start, stop, dtype=pl.Int64).alias("ordinal")
         )
         window = partners.host_window(window, plan)
-        batch = _batch_tables(plan, seed, last=stop == units, units=units, window=window, retention=retention)
+        batch = _batch_tables(
+            plan,
+            seed,
+            last=stop == units,
+            units=units,
+            window=window,
+            retention=retention,
+            job_expansion=job_expansion,
+        )
         for name, frame in batch:
             writers[name].write(frame, ordinals)
             if on_progress is not None:
