@@ -163,7 +163,11 @@ def test_job_expansion_demo_pays_each_person_once_with_its_own_remittance(
     monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
     said: list[tuple[str, str]] = []
     run_family_demo(
-        policy_id=JOB_POLICY, root=tmp_path, units=200, seed=7, say=lambda step, text: said.append((step, text))
+        policy_id=JOB_POLICY,
+        root=tmp_path,
+        units=200,
+        seed=7,
+        say=lambda step, text: said.append((step, text)),
     )
     text = dict(said)
     assert text["reconcile"].startswith("holds to the fen")

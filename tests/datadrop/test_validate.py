@@ -307,7 +307,12 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
             (
                 "add",
                 "graduate_register",
-                {"person_id": "a" * 64, "category": "graduate", "graduation_year": "2021", "birth_year": "1999"},
+                {
+                    "person_id": "a" * 64,
+                    "category": "graduate",
+                    "graduation_year": "2021",
+                    "birth_year": "1999",
+                },
             )
         ],
         {("graduate_register.csv", 4, "", "DUPLICATE_KEY")},

@@ -84,9 +84,7 @@ def _text(value: Any) -> str:
 
 
 def specs() -> list[Any]:
-    return [
-        pytest.param(yaml.safe_load(p.read_text(encoding="utf-8")), id=p.stem) for p in FILES
-    ]
+    return [pytest.param(yaml.safe_load(p.read_text(encoding="utf-8")), id=p.stem) for p in FILES]
 
 
 def _expected(spec: dict[str, Any], case: dict[str, Any]) -> dict[str, str]:

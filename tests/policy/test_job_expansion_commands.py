@@ -20,7 +20,8 @@ from mianshen.policy.codes import JOB_DECISION_COLUMNS
 from mianshen.policy.parameters import resolve
 
 from .test_commands import run
-from .test_job_expansion_cases import CASES, TABLES as FAMILY_TABLES, build
+from .test_job_expansion_cases import CASES, build
+from .test_job_expansion_cases import TABLES as FAMILY_TABLES
 from .test_output import rfc4180
 
 AS_OF = "2022-12-31"
@@ -74,7 +75,10 @@ def test_explain_in_both_languages_with_sources(drop: Path) -> None:
     j13 = run(*base, "J13", "--lang", "en")
     assert "1 of 1 hires are eligible" in j13.stdout, j13.stdout
     refused = run(*base, "J04", "--lang", "en")
-    assert "FAIL NO_ELIGIBLE_HIRE" in refused.stdout and "received the one-off hiring subsidy: 1" in refused.stdout
+    assert (
+        "FAIL NO_ELIGIBLE_HIRE" in refused.stdout
+        and "received the one-off hiring subsidy: 1" in refused.stdout
+    )
     assert "amount: 0.00 yuan (not eligible)" in refused.stdout
 
 
@@ -89,7 +93,11 @@ def test_simulate_by_size_class_and_district(drop: Path) -> None:
     assert result["units_changing_decision"] == 3
     by = {(r["breakdown"], r["key"]): r for r in result["breakdowns"]}
     district = by[("district", "110105")]
-    assert (district["units_insured"], district["covered_baseline"], district["covered_variant"]) == (17, 7, 4)
+    assert (district["units_insured"], district["covered_baseline"], district["covered_variant"]) == (
+        17,
+        7,
+        4,
+    )
     assert district["amount_fen_change"] == 4 * 100000 - 7 * 150000
     table = run(*base, "--set", "per_person=1000")
     assert table.returncode == 0 and "covered = a payable decision (eligible)" in table.stdout

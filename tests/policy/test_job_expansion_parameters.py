@@ -18,7 +18,15 @@ from .test_parameters import raw
 @pytest.mark.parametrize(
     ("policy", "as_of", "categories", "years_back", "months", "types", "window"),
     [
-        ("job-expansion-2022", date(2022, 12, 31), {"graduate"}, 0, 1, {"enterprise"}, ("2022-01", "2022-12")),
+        (
+            "job-expansion-2022",
+            date(2022, 12, 31),
+            {"graduate"},
+            0,
+            1,
+            {"enterprise"},
+            ("2022-01", "2022-12"),
+        ),
         (
             "job-expansion-2023",
             date(2023, 6, 30),

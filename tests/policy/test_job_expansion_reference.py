@@ -56,7 +56,9 @@ def drops(draw: st.DrawFn) -> tuple[str, dict[str, list[dict[str, Any]]], date, 
                 "graduation_year": draw(st.sampled_from([year, year, year - 1, year - 2, year - 3, year + 1]))
                 if category == "graduate"
                 else None,
-                "birth_year": draw(st.sampled_from([year - 20, year - 20, year - 16, year - 24, year - 25, year - 15])),
+                "birth_year": draw(
+                    st.sampled_from([year - 20, year - 20, year - 16, year - 24, year - 25, year - 15])
+                ),
             }
         )
     hires, seen = [], set()
@@ -123,13 +125,16 @@ def test_engine_agrees_with_reference(
 ) -> None:
     policy, rows, as_of, overrides = case
     params = with_overrides(resolve(policy, as_of), overrides)
-    frames: dict[str, pl.DataFrame] = {name: frame(name, rows[name]) for name in rows if name != "paid_persons"}
+    frames: dict[str, pl.DataFrame] = {
+        name: frame(name, rows[name]) for name in rows if name != "paid_persons"
+    }
     frames["paid_persons"] = pl.DataFrame(
         rows["paid_persons"], schema={"person_id": pl.String, "unit_id": pl.String}
     )
     got = job_expansion.decisions(job_expansion.evaluate(frames, params, as_of))
     engine_rows = [
-        {c: "" if r[c] is None else str(r[c]) for c in JOB_DECISION_COLUMNS} for r in got.iter_rows(named=True)
+        {c: "" if r[c] is None else str(r[c]) for c in JOB_DECISION_COLUMNS}
+        for r in got.iter_rows(named=True)
     ]
     typed = {name: f.to_dicts() for name, f in frames.items()}
     assert engine_rows == job_expansion_reference.evaluate(typed, params, as_of)

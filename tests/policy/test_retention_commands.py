@@ -109,7 +109,11 @@ def test_simulate_runs_through_the_family(drop: Path) -> None:
     kinds = {row["breakdown"] for row in result["breakdowns"]}
     assert kinds == {"size_class", "district"}
     table = run(*base, "--set", "per_head=400")
-    assert table.returncode == 0 and "manual_review" in table.stdout and "covered = a payable decision" in table.stdout
+    assert (
+        table.returncode == 0
+        and "manual_review" in table.stdout
+        and "covered = a payable decision" in table.stdout
+    )
     bad = run(*base, "--set", "per_person=400")
     assert bad.returncode == 2 and "unknown parameter" in bad.stderr and "Traceback" not in bad.stderr
 

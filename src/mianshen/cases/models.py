@@ -100,8 +100,12 @@ class PersonLedger(models.Model):
     counts for one enterprise once" hold across rounds and policy ids (2023 after 2022), whatever the code above it
     does; the screening rounds read it back as the engine's ``paid_persons``. ``person_id`` is a pseudonym."""
 
-    benefit = models.CharField(max_length=40, help_text="the policy family (policy.families), e.g. job_expansion")
-    person_id = models.CharField(max_length=64, help_text="pseudonym (HMAC-SHA256 hex), never an identity number")
+    benefit = models.CharField(
+        max_length=40, help_text="the policy family (policy.families), e.g. job_expansion"
+    )
+    person_id = models.CharField(
+        max_length=64, help_text="pseudonym (HMAC-SHA256 hex), never an identity number"
+    )
     unit_id = models.CharField(max_length=64)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="person_entries")
     policy_id = models.CharField(max_length=40)

@@ -120,7 +120,7 @@ def record_person_benefits(
         return 0
     entered = set(PersonLedger.objects.filter(case__in=approved).values_list("case_id", flat=True))
     todo = [c for c in approved if c.pk not in entered]
-    evidence = {
+    evidence: dict[tuple[int | None, str], Any] = {
         (d.round_id, d.unit_id): d.evidence
         for d in RoundDecision.objects.filter(
             round_id__in={c.last_round_id for c in todo}, unit_id__in={c.unit_id for c in todo}

@@ -421,7 +421,8 @@ def run_family_demo(
 
     as_of, as_of_final, switch, holds = FAMILY_DEMOS[policy_id]
     drop_path = root / f"drop-{as_of.isoformat()}"
-    rows = generate(units=units, seed=seed, out=drop_path, fmt="csv", **{switch: True})
+    rows = generate(units=units, seed=seed, out=drop_path, fmt="csv", retention=switch == "retention",
+                    job_expansion=switch == "job_expansion")  # fmt: skip
     note("generate", f"{units:,} units, {sum(rows.values()):,} rows in {drop_path} (with {holds})")
     drop = validate_drop(drop_path)
     note("validate", f"{drop.error_count} errors, {drop.warning_count} warnings")

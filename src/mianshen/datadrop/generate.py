@@ -60,15 +60,15 @@ __all__ = ["BATCH_UNITS", "MAX_PARTS", "MAX_UNITS", "GenerateError", "Progress",
 RETENTION_TABLES = ("risk_areas", "person_months")
 JOB_TABLES = ("hires", "graduate_register", "hiring_subsidy_recipients")
 FAMILY_TABLES = RETENTION_TABLES + JOB_TABLES
-TABLES: dict[str, Table] = {
-    name: table for name, table in SCHEMA_TABLES.items() if name not in FAMILY_TABLES
-}
+TABLES: dict[str, Table] = {name: table for name, table in SCHEMA_TABLES.items() if name not in FAMILY_TABLES}
 
 
 def tables_for(retention: bool, job_expansion: bool = False) -> dict[str, Table]:
     """The tables a generation writes, in schema order."""
-    wanted = set(TABLES) | (set(RETENTION_TABLES) if retention else set()) | (
-        set(JOB_TABLES) if job_expansion else set()
+    wanted = (
+        set(TABLES)
+        | (set(RETENTION_TABLES) if retention else set())
+        | (set(JOB_TABLES) if job_expansion else set())
     )
     return {name: table for name, table in SCHEMA_TABLES.items() if name in wanted}
 

@@ -57,7 +57,9 @@ class RuleFamily:
         str  # first part of the payment's remittance text (RmtInf/Ustrd): what the money is for
     )
     once_per_unit: bool  # a unit receives it once, ever (the cases app's benefit ledger enforces it)
-    once_per_person: bool = False  # a person is paid for once, ever (the cases app's person ledger enforces it)
+    once_per_person: bool = (
+        False  # a person is paid for once, ever (the cases app's person ledger enforces it)
+    )
 
 
 REFUND = RuleFamily(

@@ -42,7 +42,9 @@ from .parameters import ResolvedParams
 
 INPUT_TABLES = ("units", "credit_flags", "hires", "graduate_register", "hiring_subsidy_recipients")
 REQUIRED_TABLES = INPUT_TABLES
-PAID_PERSONS = "paid_persons"  # (person_id): persons the person ledger holds for this benefit; not a drop table
+PAID_PERSONS = (
+    "paid_persons"  # (person_id): persons the person ledger holds for this benefit; not a drop table
+)
 
 UNIT_COLUMNS: tuple[str, ...] = ("unit_id", "credit_code", "unit_type", "deregistered_on")
 UNIT_CONDITIONS = (C.TYPE_NOT_COVERED, C.DEREGISTERED, C.SERIOUS_DISHONESTY)

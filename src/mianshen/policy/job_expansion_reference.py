@@ -20,7 +20,9 @@ Row = Mapping[str, Any]
 def unit_failures(unit: Row, flags: list[Row], params: ResolvedParams, as_of: date) -> list[str]:
     """The unit conditions in force that the unit fails (type, deregistration, serious dishonesty)."""
     dishonest = any(
-        f["flag"] == "serious_dishonesty" and f["credit_code"] == unit["credit_code"] and flag_active(f, as_of)
+        f["flag"] == "serious_dishonesty"
+        and f["credit_code"] == unit["credit_code"]
+        and flag_active(f, as_of)
         for f in flags
     )
     fails = {
@@ -95,9 +97,7 @@ def evaluate(tables: Mapping[str, list[Row]], params: ResolvedParams, as_of: dat
     for u in units:
         mine = [h for h in hires if h["unit_id"] == u["unit_id"]]
         eligible = {
-            h["person_id"]
-            for h in mine
-            if winner.get(h["person_id"]) == (h["hired_on"], h["unit_id"])
+            h["person_id"] for h in mine if winner.get(h["person_id"]) == (h["hired_on"], h["unit_id"])
         }
         failed = list(failures[u["unit_id"]])
         if C.NO_ELIGIBLE_HIRE in params.conditions and not eligible:

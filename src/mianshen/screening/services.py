@@ -160,7 +160,8 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
     _check_tables(family, rnd.snapshot, rnd.policy_id)
     frames = dict(snapshot_frames(snapshot=rnd.snapshot, tables=family.input_tables))
     for _receiver, extra in round_inputs.send(sender=ScreeningRound, round=rnd, family=family.kind):
-        frames.update(extra or {})
+        if isinstance(extra, dict):
+            frames.update(extra)
     report("evaluating", 0, units)
     evaluated = family.evaluate(frames, params, rnd.as_of)
     rows = _decision_rows(evaluated, family)
