@@ -100,6 +100,15 @@ def test_a_round_screens_and_an_approval_enters_its_persons_once(
     case_apply_round(round=completed_round, actor="round 1")
     case = Case.objects.get(policy_id=POLICY, unit_id=eligible.unit_id)
     assert case.amount_fen == eligible.amount_fen and case.last_round_id == completed_round.pk
+    # the back office and the public lookup explain it in the family's own words, from the stored evidence
+    from mianshen.backoffice.selectors import case_explanation
+    from mianshen.reports.unit_facts import public_explanation
+
+    explained = case_explanation(case, "en")
+    assert explained is not None and "hires are eligible" in explained.text
+    assert "a person" in explained.text and "人社部发〔2022〕31号" in explained.text
+    public = public_explanation(case, "zh")
+    assert "符合条件" in public and "参数（版本）" not in public
     Case.objects.filter(pk=case.pk).update(state=State.PUBLICISED.value)
     case_transition(case_id=case.pk, to=State.APPROVED, actor="round 2", reason="notice ended")
     entries = PersonLedger.objects.filter(case=case)
