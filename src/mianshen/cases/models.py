@@ -116,7 +116,6 @@ class PersonLedger(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["benefit", "person_id"], name="benefit_once_per_person")
         ]
-        indexes = [models.Index(fields=["case"], name="person_ledger_case")]
 
     def __str__(self) -> str:
         return f"{self.benefit} {self.person_id[:12]}… (case {self.case_id})"

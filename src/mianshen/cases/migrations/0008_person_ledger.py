@@ -24,7 +24,6 @@ class Migration(migrations.Migration):
                 ('case', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='person_entries', to='cases.case')),
             ],
             options={
-                'indexes': [models.Index(fields=['case'], name='person_ledger_case')],
                 'constraints': [models.UniqueConstraint(fields=('benefit', 'person_id'), name='benefit_once_per_person')],
             },
         ),
