@@ -84,3 +84,10 @@ def test_screenable_with_every_reason_and_the_reference_agrees(drop: Path) -> No
     ]
     typed = {name: frame.to_dicts() for name, frame in tables.items()}
     assert rows == job_expansion_reference.evaluate(typed, params, AS_OF)
+
+
+def test_distinct_persons_get_distinct_identity_numbers() -> None:
+    """So two persons never share a pseudonym (the register's key): the number is a bijection of the index."""
+    numbers = {identity_number(5, k) for k in range(0, 400_000, 3)}
+    assert len(numbers) == len(range(0, 400_000, 3))
+    assert all(re.fullmatch(r"11[0-9]{15}[0-9X]", n) for n in list(numbers)[:1000])

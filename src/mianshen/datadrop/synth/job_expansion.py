@@ -10,7 +10,8 @@
 - ``hiring_subsidy_recipients``: about 4% of the registered persons received the one-off hiring subsidy.
 
 Every person has a synthetic 18-digit identity number (with a real GB 11643 check character) that exists only in
-memory: the tables hold ``core.pseudonym.pseudonym(number, key)`` with the key of ``configured_key()``; the
+memory (distinct persons get distinct numbers, ``NUMBERS`` of them): the tables hold
+``core.pseudonym.pseudonym(number, key)`` with the key of ``configured_key()``; the
 register's side is computed from the number as another office would type it (a lower-case ``x``), which the
 pseudonym's normalisation makes the same. No identity number is ever written.
 """
@@ -34,11 +35,21 @@ def _draw(seed: int, stream: str, key: int) -> int:
     return rng.mix64_int(key * rng.GAMMA + rng.stream_base(seed, stream))
 
 
+# The synthetic numbers: one of 16 district codes, a birth day in 1996-2005, a 3-digit sequence: NUMBERS of them, and
+# a person's is a bijection of its index (distinct persons get distinct numbers up to NUMBERS persons).
+DISTRICTS = ("110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111",
+             "110112", "110113", "110114", "110115", "110116", "110117", "110118", "110119")  # fmt: skip
+DAYS = 10 * 365
+NUMBERS = DAYS * 1000 * len(DISTRICTS)
+_SPREAD = 2654435761  # coprime with NUMBERS: person -> number is one-to-one
+
+
 def identity_number(seed: int, person: int) -> str:
     """A synthetic resident identity number (GB 11643 shape and check character) of a person born 1996-2005."""
-    h = _draw(seed, "jobexp.id", person)
-    born = date(1996, 1, 1) + timedelta(days=h % (10 * 365))
-    body = f"110105{born:%Y%m%d}{(h >> 20) % 1000:03d}"
+    q = (person * _SPREAD + rng.mix64_int(seed)) % NUMBERS
+    born = date(1996, 1, 1) + timedelta(days=q % DAYS)
+    district = DISTRICTS[q // (DAYS * 1000)]
+    body = f"{district}{born:%Y%m%d}{(q // DAYS) % 1000:03d}"
     return body + _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True)) % 11]
 
 
@@ -68,12 +79,14 @@ def tables(plan: pl.DataFrame, seed: int, key: bytes | None = None) -> dict[str,
                 hires.append((next_unit[idx], pid, later, later, months))
     register: list[tuple[str, str, int | None, int]] = []
     recipients: list[tuple[str, date | None]] = []
+    registered: set[str] = set()  # a number comes back only past NUMBERS persons: the register lists it once
     for person, number in people.items():
         h = _draw(seed, "jobexp.register", person)
-        if h % 100 >= 88:
-            continue
         typed = number.lower()  # another office's typing; the pseudonym normalises it
         pid = pseudonym(typed, key)
+        if h % 100 >= 88 or pid in registered:
+            continue
+        registered.add(pid)
         born = int(number[6:10])
         kind = (h >> 8) % 10
         if kind < 7:
