@@ -150,3 +150,40 @@ def test_retention_demo_pays_each_unit_once_with_its_own_remittance(
     assert all(amount % 50000 == 0 for amount in ledger.values())  # 500 yuan a head
     remittances = set(Instruction.objects.values_list("remittance", flat=True))
     assert remittances and all(r.startswith("留工培训补助/RETENTION-TRAINING-2022-") for r in remittances)
+
+
+def test_job_expansion_demo_pays_each_person_once_with_its_own_remittance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db.models import Count, Sum
+
+    from mianshen.cases.models import BenefitLedger, PersonLedger
+    from mianshen.cli.demo import JOB_POLICY, run_family_demo
+
+    monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINT_FILE", str(tmp_path / "checkpoints.jsonl"))
+    said: list[tuple[str, str]] = []
+    run_family_demo(
+        policy_id=JOB_POLICY,
+        root=tmp_path,
+        units=200,
+        seed=7,
+        say=lambda step, text: said.append((step, text)),
+    )
+    text = dict(said)
+    assert text["reconcile"].startswith("holds to the fen")
+    assert "audit trail intact" in [t for s, t in said if s == "audit"][-1]
+    assert any("persons entered in the person ledger" in t for _, t in said)
+    paid = Case.objects.filter(policy_id=JOB_POLICY, state=State.PAID)
+    assert paid.exists() and not Case.objects.filter(state__in=[State.APPROVED, State.RELEASED]).exists()
+    # once per person, ever: each paid case's amount is 1,500 yuan for each of its persons in the ledger
+    per_case = {
+        c["case"]: (c["n"], c["total"])
+        for c in PersonLedger.objects.values("case").annotate(n=Count("id"), total=Sum("amount_fen"))
+    }
+    assert per_case == {c.pk: (c.amount_fen // 150000, c.amount_fen) for c in paid}
+    assert not BenefitLedger.objects.exists()  # not a once-per-unit benefit
+    remittances = set(Instruction.objects.values_list("remittance", flat=True))
+    assert remittances and all(r.startswith("扩岗补助/JOB-EXPANSION-2022-") for r in remittances)
+    # no identity number anywhere in the drop: person ids are 64-hex pseudonyms
+    hires = (tmp_path / "drop-2022-12-20" / "hires.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert hires and all(len(line.split(",")[1]) == 64 for line in hires)

@@ -43,6 +43,7 @@ from mianshen.payments.models import (
 from mianshen.payments.reasons import Action
 from mianshen.payments.states import BankFileStatus
 from mianshen.policy.conditions import CONDITIONS, ROUTES
+from mianshen.policy.job_expansion import CONDITIONS as JOB_CONDITIONS
 from mianshen.policy.retention import CONDITIONS as RETENTION_CONDITIONS
 from mianshen.screening.models import DECISION_LABELS
 from mianshen.staff.roles import DISTRICTS
@@ -283,7 +284,9 @@ def test_every_choice_label_resolves_in_both_languages(where: str, label: object
     assert not CJK.search(in_english), f"{where}: the English {in_english!r} still has Chinese"
 
 
-@pytest.mark.parametrize("item", [*CONDITIONS, *ROUTES, *RETENTION_CONDITIONS], ids=lambda c: c.code)
+@pytest.mark.parametrize(
+    "item", [*CONDITIONS, *ROUTES, *RETENTION_CONDITIONS, *JOB_CONDITIONS], ids=lambda c: c.code
+)
 def test_the_policy_titles_are_in_the_catalogue(item: object) -> None:
     """The policy keeps its own zh/en titles (the explain command's contract); the back office reads the Chinese
     through the catalogue, whose English must be the policy's."""

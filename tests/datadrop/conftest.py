@@ -127,6 +127,27 @@ GOOD: dict[str, Rows] = {
         {"person_id": PERSON_1, "unit_id": "U001", "month": "2022-04"},
         {"person_id": PERSON_2, "unit_id": "U001", "month": "2022-04"},
     ],
+    "hires": [
+        {
+            "unit_id": "U002",
+            "person_id": PERSON_1,
+            "hired_on": "2022-07-01",
+            "contract_start": "2022-07-01",
+            "contribution_months": "3",
+        },
+        {
+            "unit_id": "U002",
+            "person_id": PERSON_2,
+            "hired_on": "2022-08-15",
+            "contract_start": "",
+            "contribution_months": "0",
+        },
+    ],
+    "graduate_register": [
+        {"person_id": PERSON_1, "category": "graduate", "graduation_year": "2022", "birth_year": "2000"},
+        {"person_id": PERSON_2, "category": "unemployed_youth", "graduation_year": "", "birth_year": "2003"},
+    ],
+    "hiring_subsidy_recipients": [{"person_id": PERSON_2, "granted_on": "2022-09-01"}],
 }
 
 

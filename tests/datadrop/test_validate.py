@@ -292,6 +292,60 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
         {("person_months.csv", 4, "", "DUPLICATE_KEY")},
     ),
     (
+        "a graduate without a graduation year",
+        [("set", "graduate_register", 0, "graduation_year", "")],
+        {("graduate_register.csv", 2, "graduation_year", "GRADUATION_YEAR_MISSING")},
+    ),
+    (
+        "register category not listed",
+        [("set", "graduate_register", 1, "category", "retiree")],
+        {("graduate_register.csv", 3, "category", "BAD_ENUM")},
+    ),
+    (
+        "register person repeated",
+        [
+            (
+                "add",
+                "graduate_register",
+                {
+                    "person_id": "a" * 64,
+                    "category": "graduate",
+                    "graduation_year": "2021",
+                    "birth_year": "1999",
+                },
+            )
+        ],
+        {("graduate_register.csv", 4, "", "DUPLICATE_KEY")},
+    ),
+    *[
+        (
+            f"{table} person id not a pseudonym",
+            [("set", table, 0, "person_id", "11010520000101123X")],
+            {(f"{table}.csv", 2, "person_id", "BAD_PSEUDONYM")},
+        )
+        for table in ("hires", "graduate_register", "hiring_subsidy_recipients")
+    ],
+    (
+        "hire of an unknown unit",
+        [("set", "hires", 1, "unit_id", "U999")],
+        {("hires.csv", 3, "unit_id", "UNKNOWN_UNIT")},
+    ),
+    (
+        "hire contribution months negative",
+        [("set", "hires", 0, "contribution_months", "-1")],
+        {("hires.csv", 2, "contribution_months", "NEGATIVE")},
+    ),
+    (
+        "hire without a hire date",
+        [("set", "hires", 0, "hired_on", "")],
+        {("hires.csv", 2, "hired_on", "REQUIRED_MISSING")},
+    ),
+    (
+        "hiring subsidy recipient repeated",
+        [("add", "hiring_subsidy_recipients", {"person_id": "0123456789abcdef" * 4, "granted_on": ""})],
+        {("hiring_subsidy_recipients.csv", 3, "", "DUPLICATE_KEY")},
+    ),
+    (
         "duplicate unit",
         [
             (
@@ -371,6 +425,8 @@ CASES: list[tuple[str, list[Edit], set[Key]]] = [
             ("dispatch_confirmations.csv", 2, "unit_id", "UNKNOWN_UNIT"),
             ("dispatch_hosts.csv", 2, "unit_id", "UNKNOWN_UNIT"),
             ("dispatch_hosts.csv", 3, "unit_id", "UNKNOWN_UNIT"),
+            ("hires.csv", 2, "unit_id", "UNKNOWN_UNIT"),
+            ("hires.csv", 3, "unit_id", "UNKNOWN_UNIT"),
         },
     ),
     (

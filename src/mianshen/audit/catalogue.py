@@ -74,6 +74,12 @@ class Action(IntEnum):
         "benefit.recorded",
         "a once-only benefit (retention training subsidy) was entered in the ledger for a unit: once, ever",
     )
+    PERSONS_RECORDED = (
+        361,
+        "benefit.persons_recorded",
+        "the persons a once-per-person benefit (job-expansion subsidy) was approved for were entered in the person "
+        "ledger (pseudonyms): once per person, ever",
+    )
 
     # 4xx public notice and objections
     NOTICE_OPENED = 400, "notice.opened", "a public notice (公示) list was published"

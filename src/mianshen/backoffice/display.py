@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.translation import get_language, gettext
 
 from mianshen.policy.conditions import CONDITIONS, ROUTES
+from mianshen.policy.job_expansion import CONDITIONS as JOB_CONDITIONS
 from mianshen.policy.retention import CONDITIONS as RETENTION_CONDITIONS
 
 from .roles import DISTRICTS
@@ -31,7 +32,7 @@ def label(labels: Mapping[Any, Any], code: Any) -> str:
 def code_title(code: str) -> str:
     """A condition or route code with its title in the active language (``ARREARS`` → ``ARREARS 欠费``): the
     policy's Chinese title through the catalogue."""
-    for c in (*CONDITIONS, *RETENTION_CONDITIONS):  # a code of both families has one title (the refund's)
+    for c in (*CONDITIONS, *RETENTION_CONDITIONS, *JOB_CONDITIONS):  # a shared code: the refund's title
         if code == c.code:
             return f"{code} {gettext(c.title['zh'])}"
         if code == c.unknown_code:

@@ -93,6 +93,34 @@ class BenefitLedger(models.Model):
         return f"{self.benefit} {self.unit_id} (case {self.case_id})"
 
 
+class PersonLedger(models.Model):
+    """Once per person, ever: a person paid for under a once-per-person benefit (the job-expansion subsidy), written
+    in the transaction that approves the case of the unit the person counted for
+    (``receivers.record_person_benefits``). The unique constraint on (benefit, person_id) is what makes "a person
+    counts for one enterprise once" hold across rounds and policy ids (2023 after 2022), whatever the code above it
+    does; the screening rounds read it back as the engine's ``paid_persons``. ``person_id`` is a pseudonym."""
+
+    benefit = models.CharField(
+        max_length=40, help_text="the policy family (policy.families), e.g. job_expansion"
+    )
+    person_id = models.CharField(
+        max_length=64, help_text="pseudonym (HMAC-SHA256 hex), never an identity number"
+    )
+    unit_id = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="person_entries")
+    policy_id = models.CharField(max_length=40)
+    amount_fen = models.BigIntegerField(help_text="the amount paid for this person")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["benefit", "person_id"], name="benefit_once_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.benefit} {self.person_id[:12]}… (case {self.case_id})"
+
+
 class CaseHistory(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="history")
     from_state = models.CharField(max_length=24, blank=True)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import polars as pl
 from django.dispatch import receiver
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record_many
 from mianshen.policy.families import family_of
 from mianshen.policy.parameters import UnknownPolicy
-from mianshen.screening.models import ScreeningRound
-from mianshen.screening.signals import round_completed
+from mianshen.screening.models import RoundDecision, ScreeningRound
+from mianshen.screening.signals import round_completed, round_inputs
 
-from .models import BenefitLedger, Case
+from .models import BenefitLedger, Case, PersonLedger
 from .services import applications_settle_reissued, case_apply_round
 from .signals import cases_moved
 from .states import State
@@ -96,6 +97,99 @@ def record_once_only_benefits(
         ],
     )
     return len(entries)
+
+
+@receiver(cases_moved, dispatch_uid="cases.record_person_benefits")
+def record_person_benefits(
+    sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: str, **kwargs: Any
+) -> int:
+    """A case of a once-per-person family (``RuleFamily.once_per_person``) that reaches ``approved`` enters the
+    persons its decision counted (the evidence's ``persons``, of the round that decided it) in the person ledger,
+    in the same transaction. A person already in the ledger through another case makes the insert fail on the
+    unique constraint, which refuses the whole change (the rounds pass the ledger to the engine, which leaves such
+    persons out first: ``paid_persons_for_round``). A case approved again keeps its entries."""
+    approved = [
+        case
+        for case, before in moved
+        if case.state == State.APPROVED
+        and before != State.APPROVED
+        and case.last_round_id is not None
+        and _once_per_person(case.policy_id)
+    ]
+    if not approved:
+        return 0
+    entered = set(PersonLedger.objects.filter(case__in=approved).values_list("case_id", flat=True))
+    todo = [c for c in approved if c.pk not in entered]
+    evidence: dict[tuple[int | None, str], Any] = {
+        (d.round_id, d.unit_id): d.evidence
+        for d in RoundDecision.objects.filter(
+            round_id__in={c.last_round_id for c in todo}, unit_id__in={c.unit_id for c in todo}
+        ).only("round_id", "unit_id", "evidence")
+    }
+    entries: list[PersonLedger] = []
+    events = []
+    for case in todo:
+        found = evidence.get((case.last_round_id, case.unit_id)) or {}
+        persons = sorted(found.get("persons") or [])
+        per_person = int(found.get("per_person_fen") or 0)
+        if not persons:
+            continue
+        benefit = family_of(case.policy_id).kind
+        entries += [
+            PersonLedger(
+                benefit=benefit,
+                person_id=p,
+                unit_id=case.unit_id,
+                case=case,
+                policy_id=case.policy_id,
+                amount_fen=per_person,
+            )
+            for p in persons
+        ]
+        events.append(
+            dict(
+                action=Action.PERSONS_RECORDED,
+                obj_type="case",
+                obj_id=str(case.pk),
+                after={
+                    "benefit": benefit,
+                    "unit_id": case.unit_id,
+                    "policy_id": case.policy_id,
+                    "persons": persons,
+                    "per_person_fen": per_person,
+                },
+            )
+        )
+    if not entries:
+        return 0
+    PersonLedger.objects.bulk_create(entries)
+    audit_record_many(actor=actor, events=events)
+    return len(entries)
+
+
+@receiver(round_inputs, dispatch_uid="cases.paid_persons_for_round")
+def paid_persons_for_round(
+    sender: type[ScreeningRound], *, round: ScreeningRound, family: str, **kwargs: Any
+) -> dict[str, pl.DataFrame] | None:
+    """The job-expansion engine's ``paid_persons`` for a round: every person of the family's person ledger, with
+    the unit when paid for under the round's own policy id (that unit keeps counting the person)."""
+    if not _once_per_person(round.policy_id):
+        return None
+    rows = PersonLedger.objects.filter(benefit=family).values_list("person_id", "unit_id", "policy_id")
+    return {
+        "paid_persons": pl.DataFrame(
+            [(p, u if policy == round.policy_id else None) for p, u, policy in rows],
+            schema={"person_id": pl.String, "unit_id": pl.String},
+            orient="row",
+        )
+    }
+
+
+def _once_per_person(policy_id: str) -> bool:
+    try:
+        return family_of(policy_id).once_per_person
+    except UnknownPolicy:
+        return False
 
 
 def _once_only(policy_id: str) -> bool:

@@ -35,6 +35,20 @@ AS_OF_FINAL = date(2021, 7, 20)
 RETENTION_POLICY = "retention-training-2022"
 RETENTION_AS_OF = date(2022, 6, 30)
 RETENTION_AS_OF_FINAL = date(2022, 7, 20)
+# `mianshen demo --policy job-expansion-2022`: the third family (a person ledger: once per person)
+JOB_POLICY = "job-expansion-2022"
+JOB_AS_OF = date(2022, 12, 20)
+JOB_AS_OF_FINAL = date(2022, 12, 31)
+# per one-off family: its as-of dates, the generator's switch for its tables, and what the drop holds
+FAMILY_DEMOS: dict[str, tuple[date, date, str, str]] = {
+    RETENTION_POLICY: (RETENTION_AS_OF, RETENTION_AS_OF_FINAL, "retention", "risk_areas, person_months"),
+    JOB_POLICY: (
+        JOB_AS_OF,
+        JOB_AS_OF_FINAL,
+        "job_expansion",
+        "hires, graduate_register, hiring_subsidy_recipients (pseudonyms)",
+    ),
+}
 
 
 class DemoStopped(Exception):
@@ -372,12 +386,19 @@ def run_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], Non
 
 
 def run_retention_demo(*, root: Path, units: int, seed: int, say: Callable[[str, str], None]) -> DemoReport:
-    """The one-off retention training subsidy (一次性留工培训补助) through the same services: a generated city with
-    risk areas and person-months, screened, imported, three comparison rounds, publicity, approval (each approved
-    unit entered once in the benefit ledger), payment through the simulated banks with its own remittance text,
-    reconciliation and the audit check."""
+    """The one-off retention training subsidy (一次性留工培训补助): ``run_family_demo`` of its policy."""
+    return run_family_demo(policy_id=RETENTION_POLICY, root=root, units=units, seed=seed, say=say)
+
+
+def run_family_demo(
+    *, policy_id: str, root: Path, units: int, seed: int, say: Callable[[str, str], None]
+) -> DemoReport:
+    """A one-off subsidy (``FAMILY_DEMOS``: 一次性留工培训补助, 一次性扩岗补助) through the same services: a generated
+    city with the family's tables, screened, imported, three comparison rounds, publicity, approval (each approved
+    unit entered once in the benefit ledger, or each person it counted in the person ledger), payment through the
+    simulated banks with the family's own remittance text, reconciliation and the audit check."""
     from mianshen.audit.verify import audit_verify
-    from mianshen.cases.models import BenefitLedger, Case
+    from mianshen.cases.models import BenefitLedger, Case, PersonLedger
     from mianshen.cases.services import case_apply_round, notice_open
     from mianshen.cases.states import State
     from mianshen.core.jobs import JobFailed, job_drain
@@ -398,26 +419,25 @@ def run_retention_demo(*, root: Path, units: int, seed: int, say: Callable[[str,
         report.add(step, text)
         say(step, text)
 
-    drop_path = root / "drop-2022-06-30"
-    rows = generate(units=units, seed=seed, out=drop_path, fmt="csv", retention=True)
-    note(
-        "generate",
-        f"{units:,} units, {sum(rows.values()):,} rows in {drop_path} (with risk_areas, person_months)",
-    )
+    as_of, as_of_final, switch, holds = FAMILY_DEMOS[policy_id]
+    drop_path = root / f"drop-{as_of.isoformat()}"
+    rows = generate(units=units, seed=seed, out=drop_path, fmt="csv", retention=switch == "retention",
+                    job_expansion=switch == "job_expansion")  # fmt: skip
+    note("generate", f"{units:,} units, {sum(rows.values()):,} rows in {drop_path} (with {holds})")
     drop = validate_drop(drop_path)
     note("validate", f"{drop.error_count} errors, {drop.warning_count} warnings")
-    params = resolve(RETENTION_POLICY, RETENTION_AS_OF)
+    params = resolve(policy_id, as_of)
     family = family_of(params)
-    decided = family.screen(drop.tables, params, RETENTION_AS_OF)
+    decided = family.screen(drop.tables, params, as_of)
     csv_path, _ = write_decisions(decided, root / "screen", family.decision_columns, family.int_columns)
     counts = dict(decided.group_by("decision").len().iter_rows())
     note("screen", f"{csv_path}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
-    snapshot = snapshot_import(drop=drop, extracted_on=RETENTION_AS_OF).snapshot
+    snapshot = snapshot_import(drop=drop, extracted_on=as_of).snapshot
     del drop
     note("import", f"snapshot {snapshot.pk} ({snapshot.content_hash[:12]})")
     for checkpoint in (Checkpoint.INITIAL, Checkpoint.BEFORE_PUBLICITY):
-        rnd = round_start(policy_id=RETENTION_POLICY, snapshot=snapshot, actor="市级管理员 admin",
-                          as_of=RETENTION_AS_OF, checkpoint=checkpoint)  # fmt: skip
+        rnd = round_start(policy_id=policy_id, snapshot=snapshot, actor="市级管理员 admin",
+                          as_of=as_of, checkpoint=checkpoint)  # fmt: skip
         try:
             job_drain(stop_on_failure=True, kinds={"screening.round"})
         except JobFailed as exc:
@@ -428,22 +448,27 @@ def run_retention_demo(*, root: Path, units: int, seed: int, say: Callable[[str,
             f"{checkpoint}: " + ", ".join(f"{k} {v:,}" for k, v in rnd.counts["decision"].items()),
         )
     start = timezone.localdate() - timedelta(days=2)
-    notice = notice_open(policy_id=RETENTION_POLICY, actor="市级管理员 admin", start=start)
+    notice = notice_open(policy_id=policy_id, actor="市级管理员 admin", start=start)
     note("publicity", f"notice {notice.pk}: {notice.entries.count():,} units (dates are today's calendar)")
-    final = round_start(policy_id=RETENTION_POLICY, snapshot=snapshot, actor="市级管理员 admin",
-                        as_of=RETENTION_AS_OF_FINAL, checkpoint=Checkpoint.BEFORE_PAYMENT)  # fmt: skip
+    final = round_start(policy_id=policy_id, snapshot=snapshot, actor="市级管理员 admin",
+                        as_of=as_of_final, checkpoint=Checkpoint.BEFORE_PAYMENT)  # fmt: skip
     final = round_run(round_id=final.pk)
     applied = case_apply_round(
         round=final, actor=f"round {final.number}", now=notice.ends_at + timedelta(minutes=1)
     )
     Job.objects.filter(key=f"round:{final.pk}").delete()  # ran in-process with the simulated clock
-    approved = Case.objects.filter(policy_id=RETENTION_POLICY, state=State.APPROVED)
+    approved = Case.objects.filter(policy_id=policy_id, state=State.APPROVED)
     total = approved.aggregate(total=Sum("amount_fen"))["total"] or 0
-    ledger = BenefitLedger.objects.filter(policy_id=RETENTION_POLICY).count()
+    if family.once_per_person:
+        persons = PersonLedger.objects.filter(policy_id=policy_id).count()
+        ledger_note = f"{persons:,} persons entered in the person ledger (once per person, ever)"
+    else:
+        ledger = BenefitLedger.objects.filter(policy_id=policy_id).count()
+        ledger_note = f"{ledger:,} units entered in the benefit ledger (once, ever)"
     note(f"round {final.number}", f"before_payment: {applied.moved:,} cases moved; {approved.count():,} approved, "
-         f"{format_yuan(total, unit='symbol')}; {ledger:,} units entered in the benefit ledger (once, ever)")  # fmt: skip
-    _pay(root=root, seed=seed, note=note, drop=drop_path, policy_id=RETENTION_POLICY)
-    sample = Instruction.objects.filter(case__policy_id=RETENTION_POLICY).order_by("pk").first()
+         f"{format_yuan(total, unit='symbol')}; {ledger_note}")  # fmt: skip
+    _pay(root=root, seed=seed, note=note, drop=drop_path, policy_id=policy_id)
+    sample = Instruction.objects.filter(case__policy_id=policy_id).order_by("pk").first()
     if sample is not None:
         note("remittance", sample.remittance)
     from mianshen.audit.services import audit_checkpoint

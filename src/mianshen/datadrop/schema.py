@@ -63,6 +63,7 @@ SEPARATION_REASONS = ("retirement", "death", "resignation", "dismissal", "contra
 FLAGS = ("serious_dishonesty", "abnormal_operation", "commitment_breach")
 RISK_LEVELS = ("medium", "high")
 PSEUDONYM_LENGTH = 64  # HMAC-SHA256 in lower-case hex
+PERSON_CATEGORIES = ("graduate", "unemployed_youth")
 
 # The GB 32100-2015 alphabet (no I, O, S, V, Z); a character's value is its index.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -263,6 +264,47 @@ TABLES: dict[str, Table] = {
             description="a person insured (contributing, not suspended, ended or retired) at a unit in a month; "
             "person_id is a pseudonym (HMAC-SHA256 hex), never an identity number",
         ),
+        # The job-expansion family's tables (optional: a refund drop has none of them; docs/data-drop.md).
+        Table(
+            "hires",
+            (
+                UNIT_REF,
+                Column("person_id", "id", max_length=PSEUDONYM_LENGTH),
+                Column("hired_on", "date"),
+                Column("contract_start", "date", required=False),
+                Column("contribution_months", "int"),
+            ),
+            key=("unit_id", "person_id", "hired_on"),
+            required_file=False,
+            description="a person (pseudonym) hired by a unit: the day, the labour contract's start (empty: no "
+            "contract) and the unemployment-insurance contribution months paid for the person since",
+        ),
+        Table(
+            "graduate_register",
+            (
+                Column("person_id", "id", max_length=PSEUDONYM_LENGTH),
+                Column("category", "enum", choices=PERSON_CATEGORIES, max_length=16),
+                Column("graduation_year", "int", required=False),
+                Column("birth_year", "int"),
+            ),
+            key=("person_id",),
+            required_file=False,
+            unit_ref=None,
+            description="the outside register matched against the hires: college graduates (by graduation year) "
+            "and registered-unemployed youth (by birth year), by pseudonym",
+        ),
+        Table(
+            "hiring_subsidy_recipients",
+            (
+                Column("person_id", "id", max_length=PSEUDONYM_LENGTH),
+                Column("granted_on", "date", required=False),
+            ),
+            key=("person_id",),
+            required_file=False,
+            unit_ref=None,
+            description="persons for whom the one-off hiring subsidy (一次性吸纳就业补贴) was granted: the "
+            "job-expansion subsidy is not paid for them",
+        ),
     )
 }
 
@@ -291,6 +333,7 @@ CODES: dict[str, str] = {
     "TOO_LONG": ERROR,
     "CONTROL_CHARACTER": ERROR,
     "BAD_PSEUDONYM": ERROR,
+    "GRADUATION_YEAR_MISSING": ERROR,
 }
 
 REPORT_COLUMNS = ("file", "line", "column", "code", "severity", "message")

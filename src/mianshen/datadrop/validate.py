@@ -334,6 +334,16 @@ class _TableValidator:
                 reversed_,
                 pl.format("to_on {} is earlier than from_on {}", pl.col("to_on"), pl.col("from_on")),
             )
+        if "graduation_year" in names and "category" in names:
+            missing = (self.typed["category"] == "graduate").fill_null(False) & self.typed[
+                "graduation_year"
+            ].is_null()
+            self._add(
+                "GRADUATION_YEAR_MISSING",
+                "graduation_year",
+                missing,
+                pl.lit("a graduate's graduation_year is empty"),
+            )
         if "bank_code" in names and "branch_code" in names:
             bank, branch = self.typed["bank_code"], self.typed["branch_code"]
             other_bank = (

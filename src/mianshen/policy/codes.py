@@ -120,3 +120,49 @@ RETENTION_DECISION_COLUMNS: tuple[str, ...] = (
     "amount_fen",
 )
 RETENTION_DECISION_INT_COLUMNS: frozenset[str] = frozenset({"headcount", "per_head_fen", "amount_fen"})
+
+
+# --- the job-expansion family (一次性扩岗补助, job-expansion-2022/-2023/-2025) ----------------------------------------
+# Unit conditions (the first three are the refund's codes, the same tests on the same columns).
+NO_ELIGIBLE_HIRE = "NO_ELIGIBLE_HIRE"  # no hire of the unit counts for it (see PERSON_REASONS)
+JOB_CONDITION_CODES: tuple[str, ...] = (TYPE_NOT_COVERED, DEREGISTERED, SERIOUS_DISHONESTY, NO_ELIGIBLE_HIRE)
+JOB_DECISIONS: tuple[str, ...] = (INELIGIBLE, ELIGIBLE)
+JOB_PAYABLE: tuple[str, ...] = (ELIGIBLE,)
+# Why one hire does not count, in the order they are judged (the first that holds is the hire's reason).
+NOT_REGISTERED = "NOT_REGISTERED"  # the person is not in the graduate / unemployed-youth register
+CATEGORY_NOT_COVERED = "CATEGORY_NOT_COVERED"  # category, graduation year or age outside the year's rule
+HIRED_OUTSIDE_WINDOW = "HIRED_OUTSIDE_WINDOW"  # hired_on outside the hire window (or after the as-of date)
+NO_CONTRACT = "NO_CONTRACT"  # no labour-contract start on or before the as-of date
+SHORT_CONTRIBUTIONS = "SHORT_CONTRIBUTIONS"  # fewer contribution months than the minimum
+HIRING_SUBSIDY = "HIRING_SUBSIDY"  # the person is on the one-off hiring subsidy's recipients list
+ALREADY_PAID = "ALREADY_PAID"  # the person was paid this subsidy before (the person ledger)
+UNIT_EXCLUDED = "UNIT_EXCLUDED"  # the hiring unit fails a unit condition
+COUNTED_ELSEWHERE = "COUNTED_ELSEWHERE"  # the person counts for another enterprise (earliest hire)
+PERSON_REASONS: tuple[str, ...] = (
+    NOT_REGISTERED,
+    CATEGORY_NOT_COVERED,
+    HIRED_OUTSIDE_WINDOW,
+    NO_CONTRACT,
+    SHORT_CONTRIBUTIONS,
+    HIRING_SUBSIDY,
+    ALREADY_PAID,
+    UNIT_EXCLUDED,
+    COUNTED_ELSEWHERE,
+)
+PERSON_CATEGORIES: tuple[str, ...] = ("graduate", "unemployed_youth")
+
+# The columns of the job-expansion family's decisions.csv / .parquet, in order (docs/policy.md).
+JOB_DECISION_COLUMNS: tuple[str, ...] = (
+    "unit_id",
+    "credit_code",
+    "decision",
+    "failed",
+    "unknown",
+    "hires",
+    "eligible_persons",
+    "per_person_fen",
+    "amount_fen",
+)
+JOB_DECISION_INT_COLUMNS: frozenset[str] = frozenset(
+    {"hires", "eligible_persons", "per_person_fen", "amount_fen"}
+)

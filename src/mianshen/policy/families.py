@@ -3,7 +3,8 @@
 A policy id resolves, through its parameter file's ``kind`` (``parameters.Policy.kind``), to one ``RuleFamily``:
 the drop tables it reads and requires, its engine (``evaluate``, ``decisions``, ``screen``), the columns of its
 decisions file, its explanation and its independent scalar reference. The refund (``kind: refund``, the default)
-is one family, unchanged; ``retention_training`` (一次性留工培训补助) is the second.
+is one family, unchanged; ``retention_training`` (一次性留工培训补助) is the second, ``job_expansion``
+(一次性扩岗补助) the third.
 
 Pure: no Django; the command line and the screening rounds look a family up here and call it.
 """
@@ -18,7 +19,17 @@ from typing import Any
 import polars as pl
 
 from . import codes as C
-from . import engine, explain, reference, retention, retention_explain, retention_reference
+from . import (
+    engine,
+    explain,
+    job_expansion,
+    job_expansion_explain,
+    job_expansion_reference,
+    reference,
+    retention,
+    retention_explain,
+    retention_reference,
+)
 from .conditions import CONDITIONS, ROUTES, Condition, Route
 from .facts import Frame
 from .parameters import Policy, ResolvedParams, get_policy
@@ -46,6 +57,9 @@ class RuleFamily:
         str  # first part of the payment's remittance text (RmtInf/Ustrd): what the money is for
     )
     once_per_unit: bool  # a unit receives it once, ever (the cases app's benefit ledger enforces it)
+    once_per_person: bool = (
+        False  # a person is paid for once, ever (the cases app's person ledger enforces it)
+    )
 
 
 REFUND = RuleFamily(
@@ -84,7 +98,26 @@ RETENTION = RuleFamily(
     remittance_prefix="留工培训补助",
     once_per_unit=True,
 )
-FAMILIES: dict[str, RuleFamily] = {f.kind: f for f in (REFUND, RETENTION)}
+JOB_EXPANSION = RuleFamily(
+    kind="job_expansion",
+    input_tables=job_expansion.INPUT_TABLES,
+    required_tables=job_expansion.REQUIRED_TABLES,
+    decision_columns=C.JOB_DECISION_COLUMNS,
+    int_columns=C.JOB_DECISION_INT_COLUMNS,
+    decisions_values=C.JOB_DECISIONS,
+    payable=C.JOB_PAYABLE,
+    conditions=job_expansion.CONDITIONS,
+    routes=(),
+    evaluate=job_expansion.evaluate,
+    decisions=job_expansion.decisions,
+    screen=job_expansion.screen,
+    render=job_expansion_explain.render,
+    reference=job_expansion_reference.evaluate,
+    remittance_prefix="扩岗补助",
+    once_per_unit=False,
+    once_per_person=True,
+)
+FAMILIES: dict[str, RuleFamily] = {f.kind: f for f in (REFUND, RETENTION, JOB_EXPANSION)}
 
 
 def family_of(policy: Policy | ResolvedParams | str) -> RuleFamily:

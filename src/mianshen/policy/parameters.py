@@ -36,6 +36,8 @@ from mianshen.datadrop.schema import SEPARATION_REASONS, SIZE_CLASSES, UNIT_TYPE
 from .codes import (
     CONDITION_CODES,
     HEADCOUNT_RULES,
+    JOB_CONDITION_CODES,
+    PERSON_CATEGORIES,
     RATIO_CATEGORIES,
     RETENTION_CONDITION_CODES,
     ROUTE_CODES,
@@ -119,10 +121,30 @@ RETENTION_SPECS: dict[str, Spec] = {
     "headcount_rule": Spec("choice", "who counts in the reference month", HEADCOUNT_RULES),
     "min_insured_months": Spec("count", "months insured at the unit for the insured_months rule"),
 }
-SPECS_BY_KIND: dict[str, dict[str, Spec]] = {"refund": SPECS, "retention_training": RETENTION_SPECS}
+# The job-expansion family (一次性扩岗补助): a per-person amount for hires matched against an outside register.
+JOB_SPECS: dict[str, Spec] = {
+    "conditions": Spec("set", "the conditions in force (codes)", JOB_CONDITION_CODES),
+    "covered_unit_types": Spec("set", "unit types covered by the subsidy", UNIT_TYPES),
+    "per_person": Spec("money", "amount per eligible person, in yuan (parsed to fen)"),
+    "person_categories": Spec("set", "register categories covered", PERSON_CATEGORIES),
+    "graduation_years_back": Spec(
+        "count", "graduates count whose graduation year is the data year or up to this many years before"
+    ),
+    "youth_min_age": Spec("count", "youngest age of a registered-unemployed youth (hire year - birth year)"),
+    "youth_max_age": Spec("count", "oldest age of a registered-unemployed youth (hire year - birth year)"),
+    "hire_from": Spec("month", "first month of the hire window"),
+    "hire_until": Spec("month", "last month of the hire window"),
+    "min_contribution_months": Spec("count", "unemployment-insurance contribution months needed for a hire"),
+}
+SPECS_BY_KIND: dict[str, dict[str, Spec]] = {
+    "refund": SPECS,
+    "retention_training": RETENTION_SPECS,
+    "job_expansion": JOB_SPECS,
+}
 CITED_BY_KIND: dict[str, tuple[str, ...]] = {
     "refund": CITED_CODES,
     "retention_training": RETENTION_CONDITION_CODES,
+    "job_expansion": JOB_CONDITION_CODES,
 }
 
 _FAMILY_KEYS = {"family", "title", "policies", "parameters", "citations"}

@@ -4,6 +4,12 @@
 derived once when the change does not touch them) and returns the coverage by decision and size class, the cost
 in fen, and the units whose decision changes. ``report`` renders it as text; money is shown in fen and in yuan
 (two decimals, from integers).
+
+A policy of another family (``policy.families``: retention training, job expansion) is simulated through its
+``RuleFamily``: both parameter sets through the family's engine, its own decisions and payable decisions; the size
+class is the family's own column when its decisions file has one (retention), else the units' size by the 2017
+table from their own indicators (``sizeclass.classify``, employees only). ``families`` imports this module's
+callers, not the reverse: the family is passed in.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -20,6 +27,10 @@ from . import codes as C
 from .engine import check_as_of, decisions, judge
 from .facts import Frame, derive_facts
 from .parameters import ResolvedParams
+from .sizeclass import classify
+
+if TYPE_CHECKING:
+    from .families import RuleFamily
 
 # parameters the per-unit facts depend on; when none of them changes, the facts are derived once
 FACT_PARAMETERS = ("base_headcount_fallback", "natural_attrition_reasons", "base_paid_cutoff")
@@ -41,6 +52,8 @@ class Simulation:
     # coverage and cost by size class and by district (``breakdown``): one row per class or district
     by_size_class: pl.DataFrame = field(default_factory=pl.DataFrame)
     by_district: pl.DataFrame = field(default_factory=pl.DataFrame)
+    decisions: tuple[str, ...] = C.DECISIONS  # the family's decisions, in report order
+    payable: tuple[str, ...] = C.PAYABLE_DECISIONS  # the family's decisions that are paid (covered)
 
     @property
     def units(self) -> int:
@@ -64,11 +77,17 @@ def share_text(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     return pl.when(whole > 0).then(text).otherwise(pl.lit(""))
 
 
-def breakdown(before: pl.DataFrame, after: pl.DataFrame, groups: pl.DataFrame, by: str) -> pl.DataFrame:
+def breakdown(
+    before: pl.DataFrame,
+    after: pl.DataFrame,
+    groups: pl.DataFrame,
+    by: str,
+    payable_decisions: tuple[str, ...] = C.PAYABLE_DECISIONS,
+) -> pl.DataFrame:
     """Coverage and cost per value of ``by`` (a column of ``groups``: unit_id → size class or district): the
     insured units (every unit of the drop), the units covered (a payable decision: eligible, manual review or
     pending confirmation) and their share of the insured, and the money, baseline beside variant."""
-    payable = pl.col("decision").is_in(C.PAYABLE_DECISIONS)
+    payable = pl.col("decision").is_in(payable_decisions)
 
     def side(rows: pl.DataFrame, suffix: str) -> pl.DataFrame:
         return rows.select(
@@ -103,17 +122,47 @@ def breakdown(before: pl.DataFrame, after: pl.DataFrame, groups: pl.DataFrame, b
     )
 
 
+def _family_decisions(
+    family: RuleFamily, tables: Mapping[str, Frame], params: ResolvedParams, as_of: date
+) -> pl.DataFrame:
+    """A family's decisions with the columns the simulation compares (``size_class``, ``routes``: empty when the
+    family has none)."""
+    decided = family.decisions(family.evaluate(tables, params, as_of))
+    if "routes" not in decided.columns:
+        decided = decided.with_columns(pl.lit(None, dtype=pl.String).alias("routes"))
+    if "size_class" not in decided.columns:
+        units = tables["units"].lazy()
+        sized = classify(
+            units.select(
+                "unit_id", "industry", "employees", "revenue_yuan", "assets_yuan", "size_class_declared"
+            ).with_columns(pl.lit(None, dtype=pl.Int64).alias("base_headcount")),
+            headcount_fallback="employees_only",
+        ).select("unit_id", "size_class")
+        decided = decided.join(sized.collect(), on="unit_id", how="left", maintain_order="left")
+    return decided
+
+
 def simulate(
-    tables: Mapping[str, Frame], baseline: ResolvedParams, variant: ResolvedParams, as_of: date
+    tables: Mapping[str, Frame],
+    baseline: ResolvedParams,
+    variant: ResolvedParams,
+    as_of: date,
+    family: RuleFamily | None = None,
 ) -> Simulation:
     check_as_of(baseline, as_of)
     check_as_of(variant, as_of)
-    facts = derive_facts(tables, baseline, as_of).collect()
-    same_facts = all(baseline.values[p].text == variant.values[p].text for p in FACT_PARAMETERS)
-    variant_facts = facts if same_facts else derive_facts(tables, variant, as_of).collect()
-    before = decisions(judge(facts.lazy(), baseline, as_of).collect())
-    after = decisions(judge(variant_facts.lazy(), variant, as_of).collect())
-    order = {d: i for i, d in enumerate(C.DECISIONS)}
+    order_of, payable = C.DECISIONS, C.PAYABLE_DECISIONS
+    if family is None or family.kind == "refund":
+        facts = derive_facts(tables, baseline, as_of).collect()
+        same_facts = all(baseline.values[p].text == variant.values[p].text for p in FACT_PARAMETERS)
+        variant_facts = facts if same_facts else derive_facts(tables, variant, as_of).collect()
+        before = decisions(judge(facts.lazy(), baseline, as_of).collect())
+        after = decisions(judge(variant_facts.lazy(), variant, as_of).collect())
+    else:
+        order_of, payable = family.decisions_values, family.payable
+        before = _family_decisions(family, tables, baseline, as_of)
+        after = _family_decisions(family, tables, variant, as_of)
+    order = {d: i for i, d in enumerate(order_of)}
     coverage = (
         _coverage(before, "baseline")
         .join(_coverage(after, "variant"), on=["decision", "size_class"], how="full", coalesce=True)
@@ -141,7 +190,8 @@ def simulate(
         .join(before.select("unit_id", "size_class"), on="unit_id", how="left")
     )
     return Simulation(baseline, variant, as_of, coverage, changes, amount_only,
-                      breakdown(before, after, groups, "size_class"), breakdown(before, after, groups, "district"))  # fmt: skip
+                      breakdown(before, after, groups, "size_class", payable),
+                      breakdown(before, after, groups, "district", payable), order_of, payable)  # fmt: skip
 
 
 def _text(value: object) -> str:
@@ -174,7 +224,7 @@ def report(sim: Simulation, *, sample: int = 10) -> str:
             f"{format_yuan(row['amount_fen_variant'])}"
         )
     lines.append("")
-    for decision in C.DECISIONS:
+    for decision in sim.decisions:
         part = sim.coverage.filter(pl.col("decision") == decision)
         b, v = int(part.get_column("units_baseline").sum()), int(part.get_column("units_variant").sum())
         lines.append(f"{decision:<21} units {b} → {v} ({v - b:+d})")
@@ -196,7 +246,9 @@ def report(sim: Simulation, *, sample: int = 10) -> str:
         lines.append(f"  … {sim.changes.height - sample} more (--out FILE.csv for the full list)")
     lines += [
         "",
-        "covered = a payable decision (eligible, manual review, pending confirmation); share of the insured",
+        "covered = a payable decision (eligible, manual review, pending confirmation); share of the insured"
+        if sim.payable == C.PAYABLE_DECISIONS
+        else f"covered = a payable decision ({', '.join(sim.payable)}); share of the insured",
     ]
     for frame, title in ((sim.by_size_class, "size class"), (sim.by_district, "district")):
         lines += ["", f"{title:<12} {'insured':>9} {'covered':>9} {'→':^3} {'covered':<9} {'share':>7} {'→':^3} "

@@ -27,6 +27,11 @@ CONTRIBUTIONS, BANK_ACCOUNTS, CREDIT_FLAGS = (
 CONFIRMATIONS = TABLES["dispatch_confirmations"]
 DISPATCH_HOSTS = TABLES["dispatch_hosts"]
 RISK_AREAS, PERSON_MONTHS = TABLES["risk_areas"], TABLES["person_months"]
+HIRES, REGISTER, RECIPIENTS = (
+    TABLES["hires"],
+    TABLES["graduate_register"],
+    TABLES["hiring_subsidy_recipients"],
+)
 
 
 class Snapshot(models.Model):
@@ -184,6 +189,41 @@ class PersonMonth(_SnapshotRow):
 
     class Meta:
         indexes = [models.Index(fields=["snapshot", "unit_id"], name="person_month_unit")]
+
+
+class Hire(_SnapshotRow):
+    """A pseudonymous person hired by a unit (the job-expansion family; never an identity number)."""
+
+    unit_id = models.CharField(max_length=HIRES.max_length("unit_id"))
+    person_id = models.CharField(max_length=HIRES.max_length("person_id"))
+    hired_on = models.DateField()
+    contract_start = models.DateField(null=True)
+    contribution_months = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "unit_id"], name="hire_unit")]
+
+
+class RegisterEntry(_SnapshotRow):
+    """A graduate or registered-unemployed youth of the outside register, by pseudonym."""
+
+    person_id = models.CharField(max_length=REGISTER.max_length("person_id"))
+    category = models.CharField(max_length=REGISTER.max_length("category"))
+    graduation_year = models.BigIntegerField(null=True)
+    birth_year = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "person_id"], name="register_person")]
+
+
+class HiringSubsidyRecipient(_SnapshotRow):
+    """A person for whom the one-off hiring subsidy was granted (the job-expansion subsidy is not paid for them)."""
+
+    person_id = models.CharField(max_length=RECIPIENTS.max_length("person_id"))
+    granted_on = models.DateField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "person_id"], name="hiring_recipient_person")]
 
 
 class RejectedRow(_SnapshotRow):

@@ -41,6 +41,9 @@ TABLE_MODELS: dict[str, type[models._SnapshotRow]] = {
     "dispatch_hosts": models.DispatchHost,
     "risk_areas": models.RiskArea,
     "person_months": models.PersonMonth,
+    "hires": models.Hire,
+    "graduate_register": models.RegisterEntry,
+    "hiring_subsidy_recipients": models.HiringSubsidyRecipient,
 }
 
 

@@ -32,6 +32,7 @@ from mianshen.registry.models import Snapshot
 from mianshen.registry.selectors import snapshot_frames
 
 from .models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
+from .signals import round_inputs
 
 CONTRACT_KEYS = ("unit_id", "credit_code", "decision", "failed", "unknown", "routes", "amount_fen")
 
@@ -157,7 +158,10 @@ def round_run(*, round_id: int, progress: Callable[[str, int, int], None] | None
     report("loading", 0, units)
     family = family_of(params)
     _check_tables(family, rnd.snapshot, rnd.policy_id)
-    frames = snapshot_frames(snapshot=rnd.snapshot, tables=family.input_tables)
+    frames = dict(snapshot_frames(snapshot=rnd.snapshot, tables=family.input_tables))
+    for _receiver, extra in round_inputs.send(sender=ScreeningRound, round=rnd, family=family.kind):
+        if isinstance(extra, dict):
+            frames.update(extra)
     report("evaluating", 0, units)
     evaluated = family.evaluate(frames, params, rnd.as_of)
     rows = _decision_rows(evaluated, family)

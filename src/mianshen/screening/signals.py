@@ -9,3 +9,8 @@ from django.dispatch import Signal
 # ``round_completed.send(sender=ScreeningRound, round=rnd)``. A receiver returns a dict of counts for the
 # job's result (or None); an exception in a receiver fails the job, which the worker retries.
 round_completed = Signal()
+
+# Sent by the round job before it evaluates: ``round_inputs.send(sender=ScreeningRound, round=rnd, family=kind)``.
+# A receiver returns a dict of extra engine inputs ({name: polars frame}) or None: the cases app answers the
+# job-expansion family's ``paid_persons`` from its person ledger (a table screening cannot read itself).
+round_inputs = Signal()

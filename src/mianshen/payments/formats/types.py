@@ -32,8 +32,8 @@ _BAD_TEXT_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 MAX_TEXT = 140
 REMITTANCE_PREFIX = "稳岗返还"
 # What the money is for, by policy family (``policy.families.RuleFamily.remittance_prefix``): the refund's, and
-# the one-off retention training subsidy's.
-REMITTANCE_PREFIXES = (REMITTANCE_PREFIX, "留工培训补助")
+# the one-off retention training subsidy's and the one-off job-expansion subsidy's.
+REMITTANCE_PREFIXES = (REMITTANCE_PREFIX, "留工培训补助", "扩岗补助")
 
 
 def check_identifier(value: str, what: str = "identifier") -> str:
@@ -79,7 +79,8 @@ def check_fen(value: int, what: str = "amount") -> int:
 
 def remittance_text(case_no: str, uscc: str, prefix: str = REMITTANCE_PREFIX) -> str:
     """``RmtInf/Ustrd``: ``<what for>/<case number>/<USCC>`` (the unit's 统一社会信用代码); ``稳岗返还`` for a
-    refund, ``留工培训补助`` for the retention training subsidy (``REMITTANCE_PREFIXES``)."""
+    refund, ``留工培训补助`` for the retention training subsidy, ``扩岗补助`` for the job-expansion subsidy
+    (``REMITTANCE_PREFIXES``)."""
     if prefix not in REMITTANCE_PREFIXES:
         raise ValueError(f"unknown remittance prefix {prefix!r}")
     check_identifier(case_no, "case number")

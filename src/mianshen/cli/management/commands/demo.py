@@ -37,13 +37,14 @@ class Command(MianshenCommand):
         parser.add_argument("--seed", type=int, default=2021)
         parser.add_argument(
             "--policy",
-            choices=("beijing-2021", "retention-training-2022"),
+            choices=("beijing-2021", "retention-training-2022", "job-expansion-2022"),
             default="beijing-2021",
-            help="the refund (default) or the one-off retention training subsidy (一次性留工培训补助)",
+            help="the refund (default), the one-off retention training subsidy (一次性留工培训补助) or the one-off "
+            "job-expansion subsidy (一次性扩岗补助)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mianshen.cli.demo import DemoRun, DemoStopped, run_retention_demo
+        from mianshen.cli.demo import FAMILY_DEMOS, DemoRun, DemoStopped, run_family_demo
 
         if options["units"] < 10:
             raise UserError("--units must be at least 10")
@@ -81,8 +82,14 @@ class Command(MianshenCommand):
         with _log_to(log_path):
             try:
                 run: DemoRun | None = None
-                if options["policy"] == "retention-training-2022":
-                    run_retention_demo(root=root, units=options["units"], seed=options["seed"], say=say)
+                if options["policy"] in FAMILY_DEMOS:
+                    run_family_demo(
+                        policy_id=options["policy"],
+                        root=root,
+                        units=options["units"],
+                        seed=options["seed"],
+                        say=say,
+                    )
                 else:
                     run = DemoRun(root=root, units=options["units"], seed=options["seed"], say=say)
                     for _name, step in run.steps():

@@ -47,14 +47,18 @@ class Command(MianshenCommand):
         # the unit's own rows; tables of the whole city (risk areas) and of every person at every unit (a
         # person insured at two units) are kept whole, since the rule reads across units
         whole = {"risk_areas", "person_months"}
-        tables = {
-            name: frame
-            if name in whole
-            else frame.filter(pl.col("credit_code").is_in(credit_codes))
-            if name == "credit_flags"
-            else frame.filter(pl.col("unit_id") == unit_id)
-            for name, frame in drop.tables.items()
-        }
+        tables: dict[str, pl.DataFrame] = (
+            dict(drop.tables)
+            if family.once_per_person  # one enterprise per person: every unit's hires and conditions matter
+            else {
+                name: frame
+                if name in whole
+                else frame.filter(pl.col("credit_code").is_in(credit_codes))
+                if name == "credit_flags"
+                else frame.filter(pl.col("unit_id") == unit_id)
+                for name, frame in drop.tables.items()
+            }
+        )
         evaluated = family.evaluate(tables, params, as_of)
         row = evaluated.filter(pl.col("unit_id") == unit_id).row(0, named=True)
         self.stdout.write(family.render(row, params, options["lang"]), ending="")

@@ -49,6 +49,12 @@ class Command(MianshenCommand):
             action="store_true",
             help="also write risk_areas and person_months, for retention-training-2022 (docs/data-drop.md)",
         )
+        parser.add_argument(
+            "--job-expansion",
+            action="store_true",
+            help="also write hires, graduate_register and hiring_subsidy_recipients (pseudonyms keyed by "
+            "MIANSHEN_PSEUDONYM_KEY), for job-expansion-2022 (docs/data-drop.md)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="do not show progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -64,6 +70,7 @@ class Command(MianshenCommand):
             parts=parts,
             progress=not options["no_progress"],
             retention=options["retention"],
+            job_expansion=options["job_expansion"],
         )
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{table} {count:,}" for table, count in rows.items())

@@ -9,6 +9,7 @@ from typing import Any
 
 from mianshen.core.command import MianshenCommand, UserError
 from mianshen.datadrop.drop import DropUnusable
+from mianshen.policy.families import family_of
 from mianshen.policy.output import write_csv
 from mianshen.policy.parameters import SPECS, ParameterError, parse_assignment, with_overrides
 from mianshen.policy.simulate import Simulation, breakdown_rows, report, simulate
@@ -20,8 +21,9 @@ class Command(MianshenCommand):
     help = (
         "What-if: screen the drop under the policy and under changed parameters (--set NAME=VALUE, e.g. "
         "layoff_rate_limit=0.055, ratio.sme=0.90, covered_unit_types=enterprise,law_firm), and show coverage "
-        "by decision and size class, the cost in fen and yuan, and the units whose decision changes. "
-        f"Parameters: {', '.join(sorted(SPECS))}."
+        "by decision and size class, the cost in fen and yuan, and the units whose decision changes. Every "
+        "policy family (refund, retention training, job expansion) through its own engine. "
+        f"Refund parameters: {', '.join(sorted(SPECS))}; the other families' in docs/policy.md."
     )
     user_errors = (DropUnusable, ParameterError)
 
@@ -49,10 +51,6 @@ class Command(MianshenCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         params, as_of = resolve_params(options)
-        if params.policy.kind != "refund":
-            raise UserError(
-                f"simulate covers the refund's policies only; {params.policy_id} is not one of them"
-            )
         assignments: dict[str, str] = {}
         for text in options["assignments"]:
             name, value = parse_assignment(text)
@@ -61,7 +59,7 @@ class Command(MianshenCommand):
             assignments[name] = value
         variant = with_overrides(params, assignments)
         drop = read_drop(options, params)
-        result = simulate(drop.tables, params, variant, as_of)
+        result = simulate(drop.tables, params, variant, as_of, family_of(params))
         self.stderr.write(f"{drop.rejected_rows} rows rejected")
         if options["format"] == "csv":
             self.stdout.write(breakdown_rows(result).write_csv(), ending="")
