@@ -476,6 +476,12 @@ class ReconcileRun(models.Model):
     buckets = models.JSONField(help_text="bucket → {cases, fen}")
     problems = models.PositiveIntegerField(help_text="case, ledger and bank-day problems found")
     approved_waiting = models.PositiveIntegerField(default=0)
+    money_mark = models.BigIntegerField(
+        null=True, help_text="seq of the last audit event that may move money, read before the check (None: unknown)"
+    )
+    detail = models.JSONField(
+        default=dict, help_text="days: [bank, day, settled, debit, returned]; case_problems, ledger_problems (the first 1,000)"
+    )
 
     class Meta:
         ordering = ("-id",)
