@@ -139,8 +139,44 @@ def test_the_figures_are_kept_until_a_business_event(pay: PayWorld, login: Login
     assert after["computed_at"] != first["computed_at"]
     assert _table(after, "objections_applications")["rows"][0][1] == before + 1
     assert DashboardFigures.objects.get(district=pay.district).fingerprint == fingerprint()
-    # the city's kept figures are another scope: computed on their own
-    assert DashboardFigures.objects.filter(district="").count() <= 1
+    # one computation kept every scope: the city's and every district's figures are current too
+    city = DashboardFigures.objects.get(district="")
+    assert city.fingerprint == fingerprint() and city.computed_at.isoformat() == after["computed_at"]
+    assert dashboard()["computed_at"] == after["computed_at"]
+    assert dashboard(district=pay.third_district)["computed_at"] == after["computed_at"]
+
+
+def _add_enquiries(pay: PayWorld) -> None:
+    """Enquiries that resolve to a district in each way: naming one, through their unit's case, naming another
+    district than their unit's case's (its size class is then unknown in that district), and none at all."""
+    from datetime import date, datetime
+    from datetime import timezone as tz
+
+    from mianshen.notify.models import Enquiry
+
+    at = datetime(2026, 12, 2, 2, tzinfo=tz.utc)
+    rows = [("lookup", pay.paid.unit_id, ""), ("phone", pay.failed.unit_id, ""),
+            ("phone", pay.paid.unit_id, pay.other_district), ("callback", None, pay.district),
+            ("lookup", pay.elsewhere.unit_id, pay.district), ("phone", None, "")]  # fmt: skip
+    for i, (channel, unit, district) in enumerate(rows):
+        Enquiry.objects.create(channel=channel, key=f"test:{i}", unit_id=unit, district=district,
+                               outcome="answered", recorded_by="test", day=date(2026, 12, 2), at=at)  # fmt: skip
+
+
+def test_every_scope_at_once_equals_each_scope_computed_alone(pay: PayWorld) -> None:
+    """``compute_all`` (one pass, grouped by district) gives the city and each district exactly what
+    ``compute`` gives each scope on its own."""
+    from mianshen.reports.dashboard import compute_all
+
+    _add_enquiries(pay)
+    every = compute_all()
+    districts = set(Case.objects.values_list("district", flat=True).distinct())
+    assert districts <= set(every) and None in every
+    assert every[None] == compute()
+    for district in sorted(d for d in every if d is not None):
+        assert every[district] == compute(district=district), district
+    own = every[pay.district]
+    assert _table(own, "enquiries_channel")["rows"] != _table(compute(), "enquiries_channel")["rows"]
 
 
 @pytest.mark.parametrize("table_id", TABLES)
@@ -308,13 +344,16 @@ def test_the_worker_computes_stale_figures_again(pay: PayWorld) -> None:
 
     DashboardFigures.objects.all().delete()
     dashboard(district=pay.district)
+    DashboardFigures.objects.exclude(district=pay.district).delete()  # only the district's figures kept
     assert dashboard_refresh() == []  # nothing stale
     objection_record(
         case_id=pay.paid.pk, raised_by="public", contact="13800000002", grounds="复查", actor="own"
     )
     assert DashboardFigures.objects.get().fingerprint != fingerprint()
     assert dashboard_refresh() == [("beijing-2021", pay.district)]
-    kept = DashboardFigures.objects.get()
+    assert DashboardFigures.objects.exclude(fingerprint=fingerprint()).count() == 0
+    assert DashboardFigures.objects.filter(district="").exists(), "one computation kept the city's too"
+    kept = DashboardFigures.objects.get(district=pay.district)
     assert kept.fingerprint == fingerprint()
     assert (
         _table(kept.payload, "objections_applications")["rows"][0][1]
