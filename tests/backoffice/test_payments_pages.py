@@ -451,3 +451,31 @@ def test_auditor_changes_nothing_on_the_payment_side(pay: PayWorld, login: Login
                        ("inbound_files", []), ("case", [pay.corrected.pk])):  # fmt: skip
         page = client.get(reverse(f"backoffice:{name}", args=args)).content.decode()
         assert 'method="post" action="/office/' not in page, name
+
+
+def test_the_failures_queue_is_every_payment_awaiting_a_correction(pay: PayWorld) -> None:
+    """The queue's subquery (two partial indexes) against the bucket of every payment, computed in Python: with
+    a payment never instructed, a cancelled failure and a withdrawn attempt as well."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from mianshen.backoffice import payment_selectors as ps
+    from mianshen.payments.lifecycle import Bucket, InstructionStatus, bucket
+
+    Payment.objects.filter(case=pay.failed).update(cancelled_at=timezone.now())  # a failure, cancelled since
+    Payment.objects.filter(case=pay.inflight).update(current=None)  # as if never instructed
+    Instruction.objects.filter(case=pay.corrected).update(status="cancelled")  # withdrawn
+    expected = {
+        p.pk
+        for p in Payment.objects.select_related("current")
+        if bucket(current=InstructionStatus(p.current.status) if p.current else None,
+                  cancelled=p.cancelled_at is not None) == Bucket.AWAITING_CORRECTION
+    }  # fmt: skip
+    assert Payment.objects.get(case=pay.inflight).pk in expected
+    assert Payment.objects.get(case=pay.corrected).pk in expected
+    assert Payment.objects.get(case=pay.failed).pk not in expected
+    city = get_user_model().objects.get(username="city")
+    assert set(ps.failures(city, ps.FailureFilter()).values_list("pk", flat=True)) == expected
+    assert ps.failures(city, ps.FailureFilter()).count() == len(expected)
+    uninstructed = ps.failures(city, ps.FailureFilter(action="no_account"))
+    assert list(uninstructed.values_list("case_id", flat=True)) == [pay.inflight.pk]

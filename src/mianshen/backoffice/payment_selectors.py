@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
 from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
@@ -41,6 +42,19 @@ NOT_PAID = sorted(s.value for s in FAILED | {IS.CANCELLED})
 # ---- the failures queue ----------------------------------------------------------------------------------
 
 
+def awaiting_correction_ids() -> RawSQL:
+    """The ids of the payments awaiting a correction and not cancelled (``Bucket.AWAITING_CORRECTION``: never
+    instructed, or their current attempt failed or was withdrawn), as a subquery read from two small partial
+    indexes (``payment_uninstructed``, ``instruction_not_paid``) rather than a join of every payment with its
+    current attempt (seconds at 441,300 payments: the OR across the join defeats every index)."""
+    pay, ins = Payment._meta.db_table, Instruction._meta.db_table
+    sql = f"""SELECT p.id FROM {pay} p WHERE p.current_id IS NULL AND p.cancelled_at IS NULL
+              UNION ALL
+              SELECT p.id FROM {ins} i JOIN {pay} p ON p.id = i.payment_id AND p.current_id = i.id
+              WHERE i.status IN ({", ".join(["%s"] * len(NOT_PAID))}) AND p.cancelled_at IS NULL"""
+    return RawSQL(sql, NOT_PAID)  # a fixed three parameters, whatever the number of payments
+
+
 @dataclass(frozen=True)
 class FailureFilter:
     district: str = ""
@@ -52,7 +66,7 @@ def failures(user: Any, f: FailureFilter) -> QuerySet[Payment]:
     """Payments awaiting a correction (failed, returned, or never instructed for want of a usable account) and
     not cancelled, in the user's districts; each annotated with whether a correction or a cancellation request
     waits for a decision."""
-    qs = Payment.objects.filter(cancelled_at=None).filter(Q(current=None) | Q(current__status__in=NOT_PAID))
+    qs = Payment.objects.filter(pk__in=awaiting_correction_ids())
     qs = scope(qs, user, district_field="case__district")
     if f.district:
         qs = qs.filter(case__district=f.district)
