@@ -376,3 +376,27 @@ def test_cases_by_state_from_the_kept_figures_match_the_selectors(
     assert districts == selectors.district_counts(person)
     page = login(user).get(reverse("backoffice:dashboard")).content.decode()
     assert 'id="state-counts"' in page
+
+
+@pytest.mark.parametrize("user", ["city", "own"])
+def test_payment_states_from_the_kept_figures_match_a_count(pay: PayWorld, user: str) -> None:
+    """The payments overview's state totals come from the dashboard's kept figures while they are current, else
+    from counting the cases: the same numbers either way, and never stale ones."""
+    from mianshen.backoffice.payment_selectors import payment_state_totals
+    from mianshen.reports.dashboard import kept_case_states
+
+    person = get_user_model().objects.get(username=user)
+    district = person.staff.district  # type: ignore[attr-defined]
+    DashboardFigures.objects.all().delete()
+    counted = payment_state_totals(person)
+    assert kept_case_states(district) is None
+    dashboard(district=district)
+    assert kept_case_states(district) is not None
+    assert payment_state_totals(person) == counted
+    assert sum(t.cases for t in counted) > 0
+    # a case moved (a business event): the kept figures are stale and not used
+    Case.objects.filter(pk=pay.paid.pk).update(state="awaiting_correction")
+    objection_record(case_id=pay.inflight.pk, raised_by="public", contact="13800000003", grounds="查", actor="own")
+    assert kept_case_states(district) is None
+    moved = {t.state: t.cases for t in payment_state_totals(person)}
+    assert moved["paid"] == {t.state: t.cases for t in counted}["paid"] - 1

@@ -31,6 +31,7 @@ from mianshen.payments.models import (
 )
 from mianshen.payments.reasons import Action as Do
 from mianshen.payments.selectors import reissue_waiting
+from mianshen.reports.dashboard import kept_case_states
 
 from .roles import scope, staff_of, visible_cases
 
@@ -318,22 +319,27 @@ class StateTotal:
 
 def payment_state_totals(user: Any) -> list[StateTotal]:
     """Cases and amounts in each payment state (released, paid, awaiting correction, cancelled), in the
-    user's districts."""
-    rows = {
-        r["state"]: r
-        for r in visible_cases(user)
-        .filter(state__in=PAYMENT_STATES)
-        .values("state")
-        .annotate(n=Count("id"), fen=Sum("amount_fen"))
-        .order_by()
-    }
+    user's districts: from the dashboard's kept figures while they are current (counting every case by state
+    reads the whole case table: about a second at 441,300 cases under load), else counted now."""
+    staff = staff_of(user)
+    kept = None if staff is None else kept_case_states(None if staff.city_level else staff.district)
+    totals: dict[str, tuple[int, int]] = {}
+    if kept is not None:
+        for _district, state, n, fen in kept:
+            if state in PAYMENT_STATES:
+                cases, money = totals.get(state, (0, 0))
+                totals[state] = (cases + int(n), money + int(fen))
+    else:
+        for r in (
+            visible_cases(user)
+            .filter(state__in=PAYMENT_STATES)
+            .values("state")
+            .annotate(n=Count("id"), fen=Sum("amount_fen"))
+            .order_by()
+        ):
+            totals[r["state"]] = (int(r["n"]), int(r["fen"] or 0))
     order = [State.RELEASED, State.PAID, State.AWAITING_CORRECTION, State.PAYMENT_CANCELLED]
-    return [
-        StateTotal(
-            s.value, int(rows[s]["n"]) if s in rows else 0, int(rows[s]["fen"] or 0) if s in rows else 0
-        )
-        for s in order
-    ]
+    return [StateTotal(s.value, *totals.get(s.value, (0, 0))) for s in order]
 
 
 def open_counts(user: Any) -> dict[str, int]:

@@ -367,6 +367,18 @@ def dashboard(policy_id: str | None = None, *, district: str | None = None) -> d
     return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds}
 
 
+def kept_case_states(district: str | None = None) -> list[list[Any]] | None:
+    """:func:`case_states` of the city (or of ``district``) from kept figures that are current, without reading
+    the cases; None when no current figures of that scope are kept (the caller counts the cases itself)."""
+    kept = (
+        DashboardFigures.objects.filter(district=district or "", fingerprint=fingerprint())
+        .order_by("-computed_at")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    return None if kept is None else list(kept.get("case_states", []))
+
+
 def _compute_and_keep(
     policy_id: str | None, mark: str, district: str | None = None
 ) -> tuple[dict[str | None, dict[str, Any]], float, Any]:
