@@ -372,7 +372,7 @@ def test_reconciliation_holds_then_shows_a_corrupted_booking(pay: PayWorld, logi
     queued = Job.objects.get(kind="payments.reconcile", status="queued")
     assert f'data-pending="{queued.pk}"' in city.get(url).content.decode()
     job = job_run_next(kinds=["payments.reconcile"])
-    assert job is not None and job.pk == queued.pk and job.status == "done", (job and job.error)
+    assert job is not None and job.pk == queued.pk and job.status == "done", job and job.error
     assert job.result["ok"] is False and job.result["difference_fen"] == 0
     bad = client.get(url).content.decode()
     assert 'class="verdict bad"' in bad and "账实相符" not in bad

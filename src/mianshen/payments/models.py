@@ -73,7 +73,9 @@ class Payment(models.Model):
         # the failures queue (``backoffice.payment_selectors.failures``): payments never instructed (no usable
         # account) found without reading every payment; an entry is not rewritten once a payment is instructed
         indexes = (
-            models.Index(fields=["id"], condition=Q(current=None, cancelled_at=None), name="payment_uninstructed"),
+            models.Index(
+                fields=["id"], condition=Q(current=None, cancelled_at=None), name="payment_uninstructed"
+            ),
         )
 
     def __str__(self) -> str:
@@ -491,10 +493,12 @@ class ReconcileRun(models.Model):
     problems = models.PositiveIntegerField(help_text="case, ledger and bank-day problems found")
     approved_waiting = models.PositiveIntegerField(default=0)
     money_mark = models.BigIntegerField(
-        null=True, help_text="seq of the last audit event that may move money, read before the check (None: unknown)"
+        null=True,
+        help_text="seq of the last audit event that may move money, read before the check (None: unknown)",
     )
     detail = models.JSONField(
-        default=dict, help_text="days: [bank, day, settled, debit, returned]; case_problems, ledger_problems (the first 1,000)"
+        default=dict,
+        help_text="days: [bank, day, settled, debit, returned]; case_problems, ledger_problems (the first 1,000)",
     )
 
     class Meta:

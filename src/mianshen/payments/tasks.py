@@ -44,4 +44,9 @@ def reconcile(job: Job) -> dict[str, Any]:
     """Check the money identity and record the result (queued from the reconciliation page's "recompute"; the
     record is kept under the name of the staff member who asked)."""
     report, run = reconcile_record(actor=job.created_by or ACTOR)
-    return {"run": run.pk, "ok": report.ok, "difference_fen": report.difference_fen, "money_mark": run.money_mark}
+    return {
+        "run": run.pk,
+        "ok": report.ok,
+        "difference_fen": report.difference_fen,
+        "money_mark": run.money_mark,
+    }

@@ -13,10 +13,11 @@ exports, notifications) do not invalidate them. A request that finds its figures
 stale ones); the worker, when it has no job, computes stale kept figures again (:func:`dashboard_refresh`), so
 that the next request usually finds them ready.
 
-Computing is done for the city and every district at once (:func:`compute_all`: one facts table, each figure
-grouped by district as well — not one pass per district), and every scope is kept: after a business event, the
-first request (or the worker) pays for one computation, and every other scope's request then finds its figures
-ready.
+The city's figures are computed together with every district's (:func:`compute_all`: one facts table, each
+figure grouped by district as well — not one pass per district), and every scope is kept: after a business
+event, the city's first request or the worker pays for one computation, and every district's request then finds
+its figures ready. A district officer whose request comes first computes their district alone (a fraction of the
+city's work) rather than waiting for every district.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from mianshen.screening.models import RoundDecision, RoundStatus, ScreeningRound
 
 from .models import DashboardFigures
 from .selectors import (
+    _ENQUIRY_DISTRICT,
     DAY_FIGURES,
     SIZE_CLASSES,
     STATS,
     Outcomes,
-    _ENQUIRY_DISTRICT,
     ReportRefused,
     _breakdown,
     _enquiry_district,
@@ -382,12 +383,14 @@ def kept_case_states(district: str | None = None) -> list[list[Any]] | None:
 def _compute_and_keep(
     policy_id: str | None, mark: str, district: str | None = None
 ) -> tuple[dict[str | None, dict[str, Any]], float, Any]:
-    """Compute every scope's figures (and ``district``'s, should it have nothing to group by: no case, insured
-    unit or enquiry) and keep them with ``mark``."""
+    """Compute and keep with ``mark``: for the city (``district`` None), every scope's figures at once; for a
+    district, that district's alone (a district officer who comes first after a change does not wait for the
+    whole city; the city's request or the worker then computes every scope)."""
     started = time.perf_counter()
-    payloads = compute_all(policy_id)
-    if district not in payloads:
-        payloads[district] = compute(policy_id, district=district)
+    if district is None:
+        payloads = compute_all(policy_id)
+    else:
+        payloads = {district: compute(policy_id, district=district)}
     seconds = round(time.perf_counter() - started, 3)
     now = timezone.now()
     for scope, payload in payloads.items():
@@ -396,7 +399,12 @@ def _compute_and_keep(
                 DashboardFigures.objects.update_or_create(
                     policy_id=payload["policy_id"],
                     district=scope or "",
-                    defaults={"fingerprint": mark, "payload": payload, "computed_at": now, "seconds": seconds},
+                    defaults={
+                        "fingerprint": mark,
+                        "payload": payload,
+                        "computed_at": now,
+                        "seconds": seconds,
+                    },
                 )
         except IntegrityError:  # another request kept the same figures first
             pass

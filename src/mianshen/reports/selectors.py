@@ -393,7 +393,9 @@ class _Figures:
     asked: dict[Any, tuple[int | None, ...]]
 
 
-def _figures(cur: object, group: list[str], facts: str, insured: str, enquiry_group: list[str], where: str) -> _Figures:
+def _figures(
+    cur: object, group: list[str], facts: str, insured: str, enquiry_group: list[str], where: str
+) -> _Figures:
     """The sums of every figure grouped by the columns ``group`` of the facts and insured tables, and the
     enquiries grouped by the expressions ``enquiry_group`` (over ``e`` and ``f``) kept by ``where``."""
     g, width = ", ".join(group), len(group)
@@ -466,8 +468,15 @@ def district_breakdowns(cur: object, facts: str, insured: str) -> dict[str, list
     districts = sorted(set(by_d.ins) | set(by_d.fx) | (set(by_d.asked) - {""}))
     out: dict[str, list[Cell]] = {}
     for d in districts:
-        cells = _cells("total", [""], by_d, lambda _key, d=d: d)
-        cells += _cells("size_class", list(SIZE_CLASSES), by_ds, lambda key, d=d: (d, key))
+
+        def whole(_key: str, d: str = d) -> str:
+            return d
+
+        def by_size(key: str, d: str = d) -> tuple[str, str]:
+            return (d, key)
+
+        cells = _cells("total", [""], by_d, whole)
+        cells += _cells("size_class", list(SIZE_CLASSES), by_ds, by_size)
         cells += _cells("district", [d], by_d, lambda key: key)
         out[d] = cells
     return out

@@ -4,29 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0007_merge_0006_benefit_ledgers_0006_host_answers'),
-        ('payments', '0011_merge_0010_choice_labels_0010_delete_unitnotice'),
+        ("cases", "0007_merge_0006_benefit_ledgers_0006_host_answers"),
+        ("payments", "0011_merge_0010_choice_labels_0010_delete_unitnotice"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reconcilerun',
-            name='detail',
-            field=models.JSONField(default=dict, help_text='days: [bank, day, settled, debit, returned]; case_problems, ledger_problems (the first 1,000)'),
+            model_name="reconcilerun",
+            name="detail",
+            field=models.JSONField(
+                default=dict,
+                help_text="days: [bank, day, settled, debit, returned]; case_problems, ledger_problems (the first 1,000)",
+            ),
         ),
         migrations.AddField(
-            model_name='reconcilerun',
-            name='money_mark',
-            field=models.BigIntegerField(help_text='seq of the last audit event that may move money, read before the check (None: unknown)', null=True),
+            model_name="reconcilerun",
+            name="money_mark",
+            field=models.BigIntegerField(
+                help_text="seq of the last audit event that may move money, read before the check (None: unknown)",
+                null=True,
+            ),
         ),
         migrations.AddIndex(
-            model_name='instruction',
-            index=models.Index(condition=models.Q(('status__in', ['cancelled', 'rejected', 'returned'])), fields=['payment'], name='instruction_not_paid'),
+            model_name="instruction",
+            index=models.Index(
+                condition=models.Q(("status__in", ["cancelled", "rejected", "returned"])),
+                fields=["payment"],
+                name="instruction_not_paid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(condition=models.Q(('cancelled_at', None), ('current', None)), fields=['id'], name='payment_uninstructed'),
+            model_name="payment",
+            index=models.Index(
+                condition=models.Q(("cancelled_at", None), ("current", None)),
+                fields=["id"],
+                name="payment_uninstructed",
+            ),
         ),
     ]
