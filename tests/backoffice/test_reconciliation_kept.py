@@ -138,9 +138,12 @@ def test_recompute_queues_one_job_per_money_mark(pay: PayWorld, login: Login) ->
     assert jobs.count() == 2 and jobs.filter(status=JobStatus.QUEUED).get().key == f"{job.key}:1"
 
 
-def test_recompute_is_a_post_for_city_staff(pay: PayWorld, login: Login) -> None:
+def test_recompute_is_a_post_for_city_staff_who_may_write(pay: PayWorld, login: Login) -> None:
     assert login("city").get(reverse(RECOMPUTE)).status_code == 405
     assert login("own").post(reverse(RECOMPUTE)).status_code == 403
+    auditor = login("aud")
+    assert auditor.post(reverse(RECOMPUTE)).status_code == 403  # a read-only role
+    assert 'action="' + reverse(RECOMPUTE) not in _page(auditor)
     assert not Job.objects.filter(kind=rec.RECONCILE_JOB).exists()
 
 

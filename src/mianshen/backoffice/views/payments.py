@@ -179,7 +179,13 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
                 ["difference", None, report.difference_fen]]  # fmt: skip
         return export_response(request, fmt=fmt, name="reconciliation", columns=("bucket", "cases", "fen"),
                                rows=iter(rows), count=len(rows))  # fmt: skip
-    context: dict[str, Any] = {"latest": latest, "pending": reconcile_pending()}
+    # auditors read only: no "recompute" for them (a POST by a read-only role is refused)
+    may_recompute = not staff(request).read_only
+    context: dict[str, Any] = {
+        "latest": latest,
+        "pending": reconcile_pending(),
+        "may_recompute": may_recompute,
+    }
     if latest is not None:
         context.update(report=latest.report, buckets=_buckets(latest.report), days=latest.report.days)
     return render(request, "backoffice/reconciliation.html", context)
