@@ -479,3 +479,10 @@ def test_the_failures_queue_is_every_payment_awaiting_a_correction(pay: PayWorld
     assert ps.failures(city, ps.FailureFilter()).count() == len(expected)
     uninstructed = ps.failures(city, ps.FailureFilter(action="no_account"))
     assert list(uninstructed.values_list("case_id", flat=True)) == [pay.inflight.pk]
+    # the page's list: counted from the candidates, a slice read ids first (in case order), then its rows
+    paged = ps.failures_paged(city, ps.FailureFilter())
+    whole = list(ps.failures(city, ps.FailureFilter()))
+    assert paged.count() == len(paged) == len(whole) >= 3
+    assert [p.pk for p in paged[0:2]] == [p.pk for p in whole[:2]]
+    assert [p.pk for p in paged[1:]] == [p.pk for p in whole[1:]] and paged[2].pk == whole[2].pk
+    assert [p.open_correction for p in paged[0:]] == [p.open_correction for p in whole]

@@ -7,9 +7,10 @@ orders and groups what they hold for the pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
@@ -43,16 +44,16 @@ NOT_PAID = sorted(s.value for s in FAILED | {IS.CANCELLED})
 # ---- the failures queue ----------------------------------------------------------------------------------
 
 
-def awaiting_correction_ids() -> RawSQL:
-    """The ids of the payments awaiting a correction and not cancelled (``Bucket.AWAITING_CORRECTION``: never
-    instructed, or their current attempt failed or was withdrawn), as a subquery read from two small partial
-    indexes (``payment_uninstructed``, ``instruction_not_paid``) rather than a join of every payment with its
-    current attempt (seconds at 441,300 payments: the OR across the join defeats every index)."""
+def correction_candidate_ids() -> RawSQL:
+    """The ids of the payments that may be awaiting a correction — never instructed and not cancelled, or with an
+    attempt that failed or was withdrawn (the current one or an earlier) — as a subquery read from two small
+    partial indexes (``payment_uninstructed``, ``instruction_not_paid``: index-only scans), rather than every
+    payment joined with its current attempt (seconds at 441,300 payments: the OR across the join defeats every
+    index). :func:`failures` keeps those whose current attempt is the failed one."""
     pay, ins = Payment._meta.db_table, Instruction._meta.db_table
     sql = f"""SELECT p.id FROM {pay} p WHERE p.current_id IS NULL AND p.cancelled_at IS NULL
-              UNION ALL
-              SELECT p.id FROM {ins} i JOIN {pay} p ON p.id = i.payment_id AND p.current_id = i.id
-              WHERE i.status IN ({", ".join(["%s"] * len(NOT_PAID))}) AND p.cancelled_at IS NULL"""
+              UNION
+              SELECT i.payment_id FROM {ins} i WHERE i.status IN ({", ".join(["%s"] * len(NOT_PAID))})"""
     return RawSQL(sql, NOT_PAID)  # a fixed three parameters, whatever the number of payments
 
 
@@ -67,7 +68,30 @@ def failures(user: Any, f: FailureFilter) -> QuerySet[Payment]:
     """Payments awaiting a correction (failed, returned, or never instructed for want of a usable account) and
     not cancelled, in the user's districts; each annotated with whether a correction or a cancellation request
     waits for a decision."""
-    qs = Payment.objects.filter(pk__in=awaiting_correction_ids())
+    return _failure_details(_failures_chosen(user, f))
+
+
+def failures_paged(user: Any, f: FailureFilter) -> KeysFirst:
+    """:func:`failures` for the paginator: counted from the candidates' partial indexes; a page's 25 ids chosen
+    by walking the payments in case order (the failures are a few percent: a page reads a few hundred payments,
+    not every candidate), then only those rows read with their case, attempt, file and open requests."""
+    walk = _failures_filtered(
+        Payment.objects.filter(cancelled_at=None).filter(Q(current=None) | Q(current__status__in=NOT_PAID)),
+        user,
+        f,
+    )
+    return KeysFirst(
+        _failures_chosen(user, f), walk, lambda ids: _failure_details(Payment.objects.filter(pk__in=ids))
+    )
+
+
+def _failures_chosen(user: Any, f: FailureFilter) -> QuerySet[Payment]:
+    qs = Payment.objects.filter(pk__in=correction_candidate_ids(), cancelled_at=None)
+    qs = qs.filter(Q(current=None) | Q(current__status__in=NOT_PAID))  # a few probes per candidate
+    return _failures_filtered(qs, user, f)
+
+
+def _failures_filtered(qs: QuerySet[Payment], user: Any, f: FailureFilter) -> QuerySet[Payment]:
     qs = scope(qs, user, district_field="case__district")
     if f.district:
         qs = qs.filter(case__district=f.district)
@@ -77,6 +101,10 @@ def failures(user: Any, f: FailureFilter) -> QuerySet[Payment]:
         qs = qs.filter(current__action=f.action)
     if f.q:
         qs = qs.filter(Q(case__unit_name__icontains=f.q) | Q(case__unit_id__icontains=f.q))
+    return qs.order_by("case_id")
+
+
+def _failure_details(qs: QuerySet[Payment]) -> QuerySet[Payment]:
     open_correction = Correction.objects.filter(payment=OuterRef("pk"), decided_by="")
     open_cancel = Approval.objects.filter(
         case=OuterRef("case_id"), kind=ApprovalKind.CANCEL_PAYMENT, decided_by=""
@@ -87,6 +115,33 @@ def failures(user: Any, f: FailureFilter) -> QuerySet[Payment]:
         .annotate(open_correction=Exists(open_correction), open_cancel=Exists(open_cancel))
         .order_by("case_id")
     )
+
+
+class KeysFirst(Sequence[Any]):
+    """A list for ``Paginator``: counted by ``counted``; a slice read as the ids of ``paged`` (the same rows, in
+    page order) in that slice, then their rows by ``rows(ids)``, in the same order."""
+
+    def __init__(
+        self, counted: QuerySet[Any], paged: QuerySet[Any], rows: Callable[[list[int]], QuerySet[Any]]
+    ) -> None:
+        self.counted, self.paged, self.rows = counted, paged, rows
+
+    def count(self) -> int:
+        return self.counted.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @overload
+    def __getitem__(self, k: int) -> Any: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[Any]: ...
+    def __getitem__(self, k: int | slice) -> Any:
+        if isinstance(k, int):
+            return self[k : k + 1][0]
+        ids = list(self.paged.values_list("pk", flat=True)[k])
+        found = {row.pk: row for row in self.rows(ids)}
+        return [found[pk] for pk in ids if pk in found]
 
 
 def holds_open_all() -> QuerySet[HoldItem]:
