@@ -7,7 +7,7 @@ orders and groups what they hold for the pages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, overload
@@ -117,8 +117,8 @@ def _failure_details(qs: QuerySet[Payment]) -> QuerySet[Payment]:
     )
 
 
-class KeysFirst(Sequence[Any]):
-    """A list for ``Paginator``: counted by ``counted``; a slice read as the ids of ``paged`` (the same rows, in
+class KeysFirst:
+    """A list for ``Paginator`` (``count``, ``len``, slices): counted by ``counted``; a slice read as the ids of ``paged`` (the same rows, in
     page order) in that slice, then their rows by ``rows(ids)``, in the same order."""
 
     def __init__(
