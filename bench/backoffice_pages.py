@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="an existing PostgreSQL database (read)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--record", action="store_true", help="append the table to bench/RESULTS.md")
+    parser.add_argument("--pages", help="comma-separated page names (default: all six)")
     args = parser.parse_args(argv)
     info = benchlib.machine()
     os.environ["MIANSHEN_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{args.db}"
@@ -68,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     client = verified_client(Client(HTTP_HOST="localhost"), users.get(username="bench-admin"))
     payments = Payment.objects.count()
     rows = []
+    wanted = set(args.pages.split(",")) if args.pages else {name for name, _ in PAGES}
     for name, page_args in PAGES:
+        if name not in wanted:
+            continue
         url = reverse(f"backoffice:{name}", args=page_args)
         status = client.get(url).status_code  # warm-up
         times = []

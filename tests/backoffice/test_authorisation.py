@@ -342,6 +342,9 @@ PAGES: dict[str, Page] = {
         _only(200, "city", "aud"),
     ),
     "reconciliation": Page("get", lambda w: reverse("backoffice:reconciliation"), CITY_READ),
+    "reconciliation_recompute": Page(
+        "post", lambda w: reverse("backoffice:reconciliation_recompute"), _only(302, "city", "rev")
+    ),
     "inbound_files": Page("get", lambda w: reverse("backoffice:inbound_files"), CITY_READ),
     # ---- payments: actions
     "correction_prepare": Page(

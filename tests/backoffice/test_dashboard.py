@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -139,8 +140,46 @@ def test_the_figures_are_kept_until_a_business_event(pay: PayWorld, login: Login
     assert after["computed_at"] != first["computed_at"]
     assert _table(after, "objections_applications")["rows"][0][1] == before + 1
     assert DashboardFigures.objects.get(district=pay.district).fingerprint == fingerprint()
-    # the city's kept figures are another scope: computed on their own
-    assert DashboardFigures.objects.filter(district="").count() <= 1
+    # a district's request computed that district alone; the city's computes and keeps every scope at once
+    assert not DashboardFigures.objects.filter(district="").exists()
+    city = dashboard()
+    assert city["computed_at"] != after["computed_at"]
+    kept = DashboardFigures.objects.filter(fingerprint=fingerprint(), computed_at=city["computed_at"])
+    assert {"", pay.district, pay.third_district} <= set(kept.values_list("district", flat=True))
+    assert dashboard(district=pay.third_district)["computed_at"] == city["computed_at"]
+    assert dashboard(district=pay.district)["computed_at"] == city["computed_at"]
+
+
+def _add_enquiries(pay: PayWorld) -> None:
+    """Enquiries that resolve to a district in each way: naming one, through their unit's case, naming another
+    district than their unit's case's (its size class is then unknown in that district), and none at all."""
+    from datetime import date, datetime
+
+    from mianshen.notify.models import Enquiry
+
+    at = datetime(2026, 12, 2, 2, tzinfo=UTC)
+    rows = [("lookup", pay.paid.unit_id, ""), ("phone", pay.failed.unit_id, ""),
+            ("phone", pay.paid.unit_id, pay.other_district), ("callback", None, pay.district),
+            ("lookup", pay.elsewhere.unit_id, pay.district), ("phone", None, "")]  # fmt: skip
+    for i, (channel, unit, district) in enumerate(rows):
+        Enquiry.objects.create(channel=channel, key=f"test:{i}", unit_id=unit, district=district,
+                               outcome="answered", recorded_by="test", day=date(2026, 12, 2), at=at)  # fmt: skip
+
+
+def test_every_scope_at_once_equals_each_scope_computed_alone(pay: PayWorld) -> None:
+    """``compute_all`` (one pass, grouped by district) gives the city and each district exactly what
+    ``compute`` gives each scope on its own."""
+    from mianshen.reports.dashboard import compute_all
+
+    _add_enquiries(pay)
+    every = compute_all()
+    districts = set(Case.objects.values_list("district", flat=True).distinct())
+    assert districts <= set(every) and None in every
+    assert every[None] == compute()
+    for district in sorted(d for d in every if d is not None):
+        assert every[district] == compute(district=district), district
+    own = every[pay.district]
+    assert _table(own, "enquiries_channel")["rows"] != _table(compute(), "enquiries_channel")["rows"]
 
 
 @pytest.mark.parametrize("table_id", TABLES)
@@ -314,7 +353,9 @@ def test_the_worker_computes_stale_figures_again(pay: PayWorld) -> None:
     )
     assert DashboardFigures.objects.get().fingerprint != fingerprint()
     assert dashboard_refresh() == [("beijing-2021", pay.district)]
-    kept = DashboardFigures.objects.get()
+    assert DashboardFigures.objects.exclude(fingerprint=fingerprint()).count() == 0
+    assert DashboardFigures.objects.filter(district="").exists(), "one computation kept the city's too"
+    kept = DashboardFigures.objects.get(district=pay.district)
     assert kept.fingerprint == fingerprint()
     assert (
         _table(kept.payload, "objections_applications")["rows"][0][1]
@@ -337,3 +378,29 @@ def test_cases_by_state_from_the_kept_figures_match_the_selectors(
     assert districts == selectors.district_counts(person)
     page = login(user).get(reverse("backoffice:dashboard")).content.decode()
     assert 'id="state-counts"' in page
+
+
+@pytest.mark.parametrize("user", ["city", "own"])
+def test_payment_states_from_the_kept_figures_match_a_count(pay: PayWorld, user: str) -> None:
+    """The payments overview's state totals come from the dashboard's kept figures while they are current, else
+    from counting the cases: the same numbers either way, and never stale ones."""
+    from mianshen.backoffice.payment_selectors import payment_state_totals
+    from mianshen.reports.dashboard import kept_case_states
+
+    person = get_user_model().objects.get(username=user)
+    district = person.staff.district  # type: ignore[attr-defined]
+    DashboardFigures.objects.all().delete()
+    counted = payment_state_totals(person)
+    assert kept_case_states(district) is None
+    dashboard(district=district)
+    assert kept_case_states(district) is not None
+    assert payment_state_totals(person) == counted
+    assert sum(t.cases for t in counted) > 0
+    # a case moved (a business event): the kept figures are stale and not used
+    Case.objects.filter(pk=pay.paid.pk).update(state="awaiting_correction")
+    objection_record(
+        case_id=pay.inflight.pk, raised_by="public", contact="13800000003", grounds="查", actor="own"
+    )
+    assert kept_case_states(district) is None
+    moved = {t.state: t.cases for t in payment_state_totals(person)}
+    assert moved["paid"] == {t.state: t.cases for t in counted}["paid"] - 1

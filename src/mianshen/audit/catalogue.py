@@ -201,6 +201,11 @@ class Action(IntEnum):
         "document.unit_downloaded",
         "a unit signed in through the portal's lookup downloaded its own letter",
     )
+    RECONCILE_REQUESTED = (
+        853,
+        "payment.reconcile_requested",
+        "a staff member queued a check of the money identity (the worker records its result as 541)",
+    )
 
     APPLICATION_DECIDED = (
         820,

@@ -91,6 +91,11 @@ urlpatterns = [
         name="bank_file_reissue_request",
     ),
     path("payments/reconciliation/", payments.reconciliation, name="reconciliation"),
+    path(
+        "payments/reconciliation/recompute/",
+        payments.reconciliation_recompute,
+        name="reconciliation_recompute",
+    ),
     path("payments/inbound/", payments.inbound_file_list, name="inbound_files"),
     path("payments/inbound/<int:pk>/reprocess/", payments.inbound_reprocess_view, name="inbound_reprocess"),
 ]

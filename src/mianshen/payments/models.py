@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.models import Case
 
-from .lifecycle import LIVE, InstructionStatus
+from .lifecycle import FAILED, LIVE, InstructionStatus
 from .reasons import Action
 from .states import BankFileStatus
 
@@ -70,10 +70,20 @@ class Payment(models.Model):
 
     class Meta:
         constraints = (models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payment_amount_positive"),)
+        # the failures queue (``backoffice.payment_selectors.failures``): payments never instructed (no usable
+        # account) found without reading every payment; an entry is not rewritten once a payment is instructed
+        indexes = (
+            models.Index(
+                fields=["id"], condition=Q(current=None, cancelled_at=None), name="payment_uninstructed"
+            ),
+        )
 
     def __str__(self) -> str:
         return f"payment of case {self.case_id} ({self.amount_fen} fen)"
 
+
+# an attempt that did not pay (a payment whose current instruction is one of these waits for a correction)
+NOT_PAID = FAILED | {InstructionStatus.CANCELLED}
 
 # the statuses and their allowed moves are in ``lifecycle`` / ``states`` (pure); their names for people here
 INSTRUCTION_STATUS_LABELS = {
@@ -165,6 +175,12 @@ class Instruction(models.Model):
         # only the instructions waiting for a file: an entry is never rewritten when a payment moves on
         indexes = (
             models.Index(fields=["bank"], condition=Q(status="created"), name="instruction_waiting_by_bank"),
+            # the failed and withdrawn attempts (a few percent): the failures queue reads them, not every attempt
+            models.Index(
+                fields=["payment"],
+                condition=Q(status__in=sorted(s.value for s in NOT_PAID)),
+                name="instruction_not_paid",
+            ),
         )
 
     def __str__(self) -> str:
@@ -476,6 +492,14 @@ class ReconcileRun(models.Model):
     buckets = models.JSONField(help_text="bucket → {cases, fen}")
     problems = models.PositiveIntegerField(help_text="case, ledger and bank-day problems found")
     approved_waiting = models.PositiveIntegerField(default=0)
+    money_mark = models.BigIntegerField(
+        null=True,
+        help_text="seq of the last audit event that may move money, read before the check (None: unknown)",
+    )
+    detail = models.JSONField(
+        default=dict,
+        help_text="days: [bank, day, settled, debit, returned]; case_problems, ledger_problems (the first 1,000)",
+    )
 
     class Meta:
         ordering = ("-id",)

@@ -14,6 +14,7 @@ from mianshen.core.models import Job
 from .services.bankfiles import bank_file_upload
 from .services.channel import FolderChannel
 from .services.cycle import disbursement_cycle
+from .services.reconcile import reconcile_record
 
 ACTOR = "system:payments"
 
@@ -36,3 +37,16 @@ def cycle(job: Job) -> dict[str, Any]:
     """One pass of the disbursement worker (release, build, upload, ingest, silence)."""
     result = disbursement_cycle(actor=ACTOR, channel=FolderChannel(), policy_id=job.params.get("policy_id"))
     return dict(result.__dict__)
+
+
+@handler("payments.reconcile")
+def reconcile(job: Job) -> dict[str, Any]:
+    """Check the money identity and record the result (queued from the reconciliation page's "recompute"; the
+    record is kept under the name of the staff member who asked)."""
+    report, run = reconcile_record(actor=job.created_by or ACTOR)
+    return {
+        "run": run.pk,
+        "ok": report.ok,
+        "difference_fen": report.difference_fen,
+        "money_mark": run.money_mark,
+    }

@@ -12,6 +12,12 @@ lock, so a new business event means new figures. Events that change no figure (s
 exports, notifications) do not invalidate them. A request that finds its figures stale computes them (never shows
 stale ones); the worker, when it has no job, computes stale kept figures again (:func:`dashboard_refresh`), so
 that the next request usually finds them ready.
+
+The city's figures are computed together with every district's (:func:`compute_all`: one facts table, each
+figure grouped by district as well — not one pass per district), and every scope is kept: after a business
+event, the city's first request or the worker pays for one computation, and every district's request then finds
+its figures ready. A district officer whose request comes first computes their district alone (a fraction of the
+city's work) rather than waiting for every district.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from mianshen.screening.models import RoundDecision, RoundStatus, ScreeningRound
 
 from .models import DashboardFigures
 from .selectors import (
+    _ENQUIRY_DISTRICT,
     DAY_FIGURES,
     SIZE_CLASSES,
     STATS,
@@ -44,6 +51,7 @@ from .selectors import (
     _in,
     _t,
     default_policy,
+    district_breakdowns,
     facts_tables,
 )
 
@@ -94,12 +102,66 @@ def compute(policy_id: str | None = None, *, district: str | None = None) -> dic
     return payload
 
 
+def compute_all(policy_id: str | None = None) -> dict[str | None, dict[str, Any]]:
+    """The figures of the city (key ``None``) and of every district with cases of the policy, insured units or
+    enquiries (key: its code), each equal to :func:`compute`'s for that scope, from one pass over the city's
+    facts (every district's figures grouped by district)."""
+    with facts_tables(policy_id) as (cur, out, facts, insured):
+        for breakdown in ("total", "size_class", "district"):
+            out.cells.extend(_breakdown(cur, breakdown, facts, insured, None))
+        days = _days_distribution(cur, facts)
+        channels = _channels(cur, facts, None)
+        per_district = district_breakdowns(cur, facts, insured)
+        days_by = _days_by_district(cur, facts)
+        channels_by = _channels_by_district(cur, facts)
+    states = case_states()
+    city = _assemble(out, None, days, channels, _rounds(out.policy_id, None))
+    payloads: dict[str | None, dict[str, Any]] = {None: {**city, "case_states": states}}
+    rounds_by = _rounds_by_district(out.policy_id)
+    for district, cells in per_district.items():
+        mine = Outcomes(out.policy_id, out.round_id, out.round_number, cells)
+        payload = _assemble(mine, district, days_by.get(district, []), channels_by.get(district, {}),
+                            rounds_by.get(district, []))  # fmt: skip
+        payload["case_states"] = [row for row in states if row[0] == district]
+        payloads[district] = payload
+    return payloads
+
+
 def case_states(district: str | None = None) -> list[list[Any]]:
     """Cases of every policy per district and state, with their money: ``[district, state, cases, fen]`` rows
-    (the dashboard's "cases by state" and "cases by district"; ``district``: that district's only)."""
+    by district and state (the dashboard's "cases by state" and "cases by district"; ``district``: that
+    district's only)."""
     qs = Case.objects.all() if district is None else Case.objects.filter(district=district)
-    rows = qs.values_list("district", "state").annotate(n=Count("id"), fen=Sum("amount_fen")).order_by()
+    rows = (
+        qs.values_list("district", "state")
+        .annotate(n=Count("id"), fen=Sum("amount_fen"))
+        .order_by("district", "state")
+    )
     return [[d, st, int(n), int(fen or 0)] for d, st, n, fen in rows]
+
+
+def _days_by_district(cur: Any, facts: str) -> dict[str, list[list[int]]]:
+    """:func:`_days_distribution` of every district at once."""
+    cur.execute(
+        f"SELECT district, d_identified, COUNT(*) FROM {facts} WHERE paid = 1 AND d_identified IS NOT NULL "
+        "GROUP BY district, d_identified ORDER BY district, d_identified"
+    )
+    out: dict[str, list[list[int]]] = {}
+    for district, d, n in cur.fetchall():
+        out.setdefault(str(district), []).append([int(d), int(n)])
+    return out
+
+
+def _channels_by_district(cur: Any, facts: str) -> dict[str, dict[str, int]]:
+    """:func:`_channels` of every district at once (an enquiry's district as ``_enquiry_district`` reads it)."""
+    cur.execute(
+        f"""SELECT {_ENQUIRY_DISTRICT}, e.channel, COUNT(*) FROM {_t(Enquiry)} e
+            LEFT JOIN {facts} f ON f.unit_id = e.unit_id GROUP BY 1, 2"""
+    )
+    out: dict[str, dict[str, int]] = {}
+    for district, channel, n in cur.fetchall():
+        out.setdefault(str(district), {})[str(channel)] = int(n)
+    return out
 
 
 def _days_distribution(cur: Any, facts: str) -> list[list[int]]:
@@ -116,6 +178,27 @@ def _channels(cur: Any, facts: str, district: str | None) -> dict[str, int]:
             {_enquiry_district(district)} GROUP BY e.channel"""
     )
     return {str(c): int(n) for c, n in cur.fetchall()}
+
+
+def _rounds_by_district(policy_id: str) -> dict[str, list[list[Any]]]:
+    """:func:`_rounds` of every district at once."""
+    rd, rnd, unit = _t(RoundDecision), _t(ScreeningRound), _t(Unit)
+    payable = f"d.decision IN {_in(PAYABLE_DECISIONS)}"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""SELECT u.district, r.number, r.checkpoint, COUNT(*), SUM(CASE WHEN {payable} THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN {payable} THEN d.amount_fen ELSE 0 END)
+                FROM {rd} d JOIN {rnd} r ON r.id = d.round_id
+                JOIN {unit} u ON u.snapshot_id = r.snapshot_id AND u.unit_id = d.unit_id
+                WHERE r.policy_id = %s AND r.status = '{RoundStatus.COMPLETED.value}'
+                GROUP BY u.district, r.number, r.checkpoint ORDER BY u.district, r.number""",
+            [policy_id],
+        )
+        found = cur.fetchall()
+    grouped: dict[str, list[tuple[Any, ...]]] = {}
+    for district, *row in found:
+        grouped.setdefault(str(district), []).append(tuple(row))
+    return {district: _round_rows(rows) for district, rows in grouped.items()}
 
 
 def _rounds(policy_id: str, district: str | None) -> list[list[Any]]:
@@ -137,6 +220,12 @@ def _rounds(policy_id: str, district: str | None) -> list[list[Any]]:
             params,
         )
         found = cur.fetchall()
+    return _round_rows(found)
+
+
+def _round_rows(found: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """``[round, checkpoint, screened, payable, payable fen, change in payable]`` from the grouped rows (in round
+    order)."""
     rows: list[list[Any]] = []
     before: int | None = None
     for number, checkpoint, screened, payable_n, payable_fen in found:
@@ -266,39 +355,79 @@ def _assemble(
 
 def dashboard(policy_id: str | None = None, *, district: str | None = None) -> dict[str, Any]:
     """The dashboard's figures, from ``DashboardFigures`` when nothing has changed since they were computed, else
-    computed now and kept. The mapping of :func:`compute` plus ``computed_at`` (ISO text) and ``seconds``."""
+    computed now — for the city and every district at once (:func:`compute_all`) — and kept for every scope. The
+    mapping of :func:`compute` plus ``computed_at`` (ISO text) and ``seconds``."""
+    _enquiry_district(district)  # refuses a malformed district code before anything runs
     policy_id = policy_id or default_policy()
     mark = fingerprint()  # read before computing: the figures then include at least every event up to it
     if policy_id is not None:
         kept = DashboardFigures.objects.filter(policy_id=policy_id, district=district or "").first()
         if kept is not None and kept.fingerprint == mark:
             return {**kept.payload, "computed_at": kept.computed_at.isoformat(), "seconds": kept.seconds}
+    payloads, seconds, now = _compute_and_keep(policy_id, mark, district)
+    return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds}
+
+
+def kept_case_states(district: str | None = None) -> list[list[Any]] | None:
+    """:func:`case_states` of the city (or of ``district``) from kept figures that are current, without reading
+    the cases; None when no current figures of that scope are kept (the caller counts the cases itself)."""
+    kept = (
+        DashboardFigures.objects.filter(district=district or "", fingerprint=fingerprint())
+        .order_by("-computed_at")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    return None if kept is None else list(kept.get("case_states", []))
+
+
+def _compute_and_keep(
+    policy_id: str | None, mark: str, district: str | None = None
+) -> tuple[dict[str | None, dict[str, Any]], float, Any]:
+    """Compute and keep with ``mark``: for the city (``district`` None), every scope's figures at once; for a
+    district, that district's alone (a district officer who comes first after a change does not wait for the
+    whole city; the city's request or the worker then computes every scope)."""
     started = time.perf_counter()
-    payload = compute(policy_id, district=district)
+    if district is None:
+        payloads = compute_all(policy_id)
+    else:
+        payloads = {district: compute(policy_id, district=district)}
     seconds = round(time.perf_counter() - started, 3)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            DashboardFigures.objects.update_or_create(
-                policy_id=payload["policy_id"],
-                district=district or "",
-                defaults={"fingerprint": mark, "payload": payload, "computed_at": now, "seconds": seconds},
-            )
-    except IntegrityError:  # another request kept the same figures first
-        pass
-    return {**payload, "computed_at": now.isoformat(), "seconds": seconds}
+    for scope, payload in payloads.items():
+        try:
+            with transaction.atomic():
+                DashboardFigures.objects.update_or_create(
+                    policy_id=payload["policy_id"],
+                    district=scope or "",
+                    defaults={
+                        "fingerprint": mark,
+                        "payload": payload,
+                        "computed_at": now,
+                        "seconds": seconds,
+                    },
+                )
+        except IntegrityError:  # another request kept the same figures first
+            pass
+    return payloads, seconds, now
 
 
 def dashboard_refresh(limit: int = 1) -> list[tuple[str, str]]:
-    """Compute again up to ``limit`` kept figures that a business event has made stale, the oldest first, so that
-    the next request finds them ready (the worker calls this when it has no job: ``mianshen worker``). Returns the
-    (policy, district) scopes refreshed; a scope whose policy no longer has cases is dropped."""
+    """Compute again the kept figures that a business event has made stale, for up to ``limit`` policies (the one
+    with the oldest stale figures first; one computation refreshes the city and every district of a policy), so
+    that the next request finds them ready (the worker calls this when it has no job: ``mianshen worker``).
+    Returns the stale (policy, district) scopes refreshed; a policy that no longer has cases has its figures
+    dropped."""
     mark = fingerprint()
+    stale = list(
+        DashboardFigures.objects.exclude(fingerprint=mark)
+        .order_by("computed_at", "pk")
+        .values_list("policy_id", "district")
+    )
     done: list[tuple[str, str]] = []
-    for kept in DashboardFigures.objects.exclude(fingerprint=mark).order_by("computed_at")[:limit]:
+    for policy_id in list(dict.fromkeys(p for p, _d in stale))[:limit]:
         try:
-            dashboard(kept.policy_id, district=kept.district or None)
+            _compute_and_keep(policy_id, mark)
         except ReportRefused:
-            DashboardFigures.objects.filter(pk=kept.pk).delete()
-        done.append((kept.policy_id, kept.district))
+            DashboardFigures.objects.filter(policy_id=policy_id).delete()
+        done.extend(sorted((p, d) for p, d in stale if p == policy_id))
     return done

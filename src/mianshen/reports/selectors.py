@@ -17,7 +17,7 @@ calendar days in the configured time zone (Asia/Shanghai).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -374,50 +374,121 @@ def facts_tables(
         yield cur, out, facts, insured
 
 
-def _fetch(cur: object, sql: str) -> dict[str, tuple[int | None, ...]]:
+def _fetch(cur: object, sql: str, width: int = 1) -> dict[Any, tuple[int | None, ...]]:
+    """Rows keyed by their first column (as text), or by their first ``width`` columns (a tuple of texts)."""
     cur.execute(sql)  # type: ignore[attr-defined]
-    return {str(row[0]): tuple(row[1:]) for row in cur.fetchall()}  # type: ignore[attr-defined]
+    rows = cur.fetchall()  # type: ignore[attr-defined]
+    if width == 1:
+        return {str(row[0]): tuple(row[1:]) for row in rows}
+    return {tuple(str(v) for v in row[:width]): tuple(row[width:]) for row in rows}
 
 
-def _breakdown(cur: object, breakdown: str, facts: str, insured: str, district: str | None) -> list[Cell]:
-    k = _key(breakdown)
-    ins = _fetch(cur, f"SELECT {k}, COUNT(*), SUM(sme_ent) FROM {insured} GROUP BY {k}")
+@dataclass(frozen=True)
+class _Figures:
+    """The grouped sums behind one breakdown's cells, keyed by the group (a text, or a tuple of texts)."""
+
+    ins: dict[Any, tuple[int | None, ...]]
+    fx: dict[Any, tuple[int | None, ...]]
+    days: dict[str, dict[Any, tuple[int | None, ...]]]
+    asked: dict[Any, tuple[int | None, ...]]
+
+
+def _figures(
+    cur: object, group: list[str], facts: str, insured: str, enquiry_group: list[str], where: str
+) -> _Figures:
+    """The sums of every figure grouped by the columns ``group`` of the facts and insured tables, and the
+    enquiries grouped by the expressions ``enquiry_group`` (over ``e`` and ``f``) kept by ``where``."""
+    g, width = ", ".join(group), len(group)
+    ins = _fetch(cur, f"SELECT {g}, COUNT(*), SUM(sme_ent) FROM {insured} GROUP BY {g}", width)
     fx = _fetch(
         cur,
-        f"""SELECT {k}, SUM(eligible), SUM(paid), SUM(paid_fen), SUM(paid * sme_ent), SUM(first_try),
+        f"""SELECT {g}, SUM(eligible), SUM(paid), SUM(paid_fen), SUM(paid * sme_ent), SUM(first_try),
                    SUM(recovered), SUM(untouched), SUM(objections), SUM(objections_upheld), SUM(applications),
                    SUM(applications_granted),
                    SUM(CASE WHEN objections > 0 THEN 1 ELSE 0 END),
                    SUM(CASE WHEN objections_upheld > 0 THEN 1 ELSE 0 END),
                    SUM(CASE WHEN applications > 0 THEN 1 ELSE 0 END),
                    SUM(CASE WHEN applications_granted > 0 THEN 1 ELSE 0 END)
-            FROM {facts} GROUP BY {k}""",
+            FROM {facts} GROUP BY {g}""",
+        width,
     )
-    days: dict[str, dict[str, tuple[int | None, ...]]] = {}
+    days: dict[str, dict[Any, tuple[int | None, ...]]] = {}
+    outer = ", ".join(f"g{i}" for i in range(width))
+    inner = ", ".join(f"{c} AS g{i}" for i, c in enumerate(group))
     for name, column in zip(DAY_FIGURES, ("d_identified", "d_publicity", "d_approval"), strict=True):
         days[name] = _fetch(
             cur,
-            f"""SELECT g, COUNT(*),
+            f"""SELECT {outer}, COUNT(*),
                        MAX(CASE WHEN rn = (n + 1) / 2 THEN v END),
                        MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN v END),
                        MAX(v)
-                FROM (SELECT {k} AS g, {column} AS v,
-                             ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {column}) AS rn,
-                             COUNT(*) OVER (PARTITION BY {k}) AS n
+                FROM (SELECT {inner}, {column} AS v,
+                             ROW_NUMBER() OVER (PARTITION BY {g} ORDER BY {column}) AS rn,
+                             COUNT(*) OVER (PARTITION BY {g}) AS n
                       FROM {facts} WHERE paid = 1 AND {column} IS NOT NULL) ranked
-                GROUP BY g""",
+                GROUP BY {outer}""",
+            width,
         )
-    asked = _enquiries(cur, breakdown, facts, district)
+    eg = ", ".join(enquiry_group)
+    asked = _fetch(
+        cur,
+        f"""SELECT {eg}, SUM(CASE WHEN e.channel = '{EnquiryChannel.LOOKUP.value}' THEN 1 ELSE 0 END), COUNT(*)
+            FROM {Enquiry._meta.db_table} e LEFT JOIN {facts} f ON f.unit_id = e.unit_id
+            {where} GROUP BY {", ".join(str(i + 1) for i in range(len(enquiry_group)))}""",
+        width,
+    )
+    return _Figures(ins, fx, days, asked)
+
+
+# an enquiry's district: the one it names, else its unit's case's
+_ENQUIRY_DISTRICT = "COALESCE(NULLIF(e.district, ''), f.district, '')"
+
+
+def _breakdown(cur: object, breakdown: str, facts: str, insured: str, district: str | None) -> list[Cell]:
+    k = _key(breakdown)
+    got = _figures(cur, [k], facts, insured, [_enquiry_group(breakdown)], _enquiry_district(district))
     if breakdown == "total":
         keys = [""]
     elif breakdown == "size_class":
         keys = list(SIZE_CLASSES)
     else:
-        keys = sorted(set(ins) | set(fx) | (set(asked) - {""}))
+        keys = sorted(set(got.ins) | set(got.fx) | (set(got.asked) - {""}))
+    return _cells(breakdown, keys, got, lambda key: key)
+
+
+def district_breakdowns(cur: object, facts: str, insured: str) -> dict[str, list[Cell]]:
+    """For every district in the city's facts, insured units or enquiries: the cells :func:`_breakdown` gives
+    for its three breakdowns when the tables hold that district only (a district officer's figures), from the
+    city's tables in one pass (``GROUP BY district``, not one pass per district). An enquiry counts in the
+    district it resolves to; its size class is its unit's case's only when that case is in the same district
+    (a district's facts table holds no other)."""
+    by_d = _figures(cur, ["district"], facts, insured, [_ENQUIRY_DISTRICT], "")
+    size_in = f"CASE WHEN f.district = {_ENQUIRY_DISTRICT} THEN f.size_class ELSE 'unknown' END"
+    by_ds = _figures(cur, ["district", "size_class"], facts, insured, [_ENQUIRY_DISTRICT, size_in], "")
+    districts = sorted(set(by_d.ins) | set(by_d.fx) | (set(by_d.asked) - {""}))
+    out: dict[str, list[Cell]] = {}
+    for d in districts:
+
+        def whole(_key: str, d: str = d) -> str:
+            return d
+
+        def by_size(key: str, d: str = d) -> tuple[str, str]:
+            return (d, key)
+
+        cells = _cells("total", [""], by_d, whole)
+        cells += _cells("size_class", list(SIZE_CLASSES), by_ds, by_size)
+        cells += _cells("district", [d], by_d, lambda key: key)
+        out[d] = cells
+    return out
+
+
+def _cells(breakdown: str, keys: list[str], got: _Figures, group_of: Callable[[str], Any]) -> list[Cell]:
+    """The cells of ``breakdown`` for each key, from the grouped sums (``group_of``: a key's group in them)."""
     cells: list[Cell] = []
     for key in keys:
-        insured_n, insured_sme = (int(v or 0) for v in ins.get(key, (0, 0)))
-        f = [int(v or 0) for v in fx.get(key, (0,) * 15)]
+        group = group_of(key)
+        insured_n, insured_sme = (int(v or 0) for v in got.ins.get(group, (0, 0)))
+        f = [int(v or 0) for v in got.fx.get(group, (0,) * 15)]
         (eligible, paid, paid_fen, paid_sme, first_try, recovered, untouched, objections, upheld,
          applications, granted, obj_units, upheld_units, app_units, granted_units) = f  # fmt: skip
 
@@ -430,7 +501,7 @@ def _breakdown(cur: object, breakdown: str, facts: str, insured: str, district: 
         add("paid_fen", paid_fen, paid)
         add("sme_coverage", ratio(paid_sme, insured_sme), insured_sme)
         for name in DAY_FIGURES:
-            n, median, p90, most = days[name].get(key, (0, None, None, None))
+            n, median, p90, most = got.days[name].get(group, (0, None, None, None))
             for stat, v in zip(STATS, (median, p90, most), strict=True):
                 add(f"{name}_{stat}", None if v is None else int(v), int(n or 0))
         add("first_try_success", ratio(first_try, paid), paid)
@@ -442,28 +513,19 @@ def _breakdown(cur: object, breakdown: str, facts: str, insured: str, district: 
         add("untouched_share", ratio(untouched, paid), paid)
         # lookups ÷ all enquiries (notify.Enquiry: portal sign-ins once per unit-day, call-backs, phone
         # consultations); no enquiry in a group: not available, never a made-up number
-        lookups, enquiries = (int(v or 0) for v in asked.get(key, (0, 0)))
+        lookups, enquiries = (int(v or 0) for v in got.asked.get(group, (0, 0)))
         add("self_service_share", ratio(lookups, enquiries) if enquiries else None, enquiries or None)
     return cells
 
 
-def _enquiries(
-    cur: object, breakdown: str, facts: str, district: str | None = None
-) -> dict[str, tuple[int | None, ...]]:
-    """(lookups, enquiries) per breakdown key: an enquiry's district is the one it names, else its unit's case's;
-    its size class is its unit's case's (``unknown`` without one). ``district``: that district's enquiries only
-    (``facts`` then holds that district's cases only)."""
-    group = {
+def _enquiry_group(breakdown: str) -> str:
+    """An enquiry's group: its district is the one it names, else its unit's case's; its size class is its
+    unit's case's (``unknown`` without one)."""
+    return {
         "total": "''",
-        "district": "COALESCE(NULLIF(e.district, ''), f.district, '')",
+        "district": _ENQUIRY_DISTRICT,
         "size_class": "COALESCE(f.size_class, 'unknown')",
     }[breakdown]
-    return _fetch(
-        cur,
-        f"""SELECT {group}, SUM(CASE WHEN e.channel = '{EnquiryChannel.LOOKUP.value}' THEN 1 ELSE 0 END), COUNT(*)
-            FROM {Enquiry._meta.db_table} e LEFT JOIN {facts} f ON f.unit_id = e.unit_id
-            {_enquiry_district(district)} GROUP BY 1""",
-    )
 
 
 def _enquiry_district(district: str | None) -> str:

@@ -25,7 +25,12 @@ from mianshen.payments.selectors import payment_counts
 from mianshen.payments.services.approvals import approval_request
 from mianshen.payments.services.common import PaymentError
 from mianshen.payments.services.ingest import inbound_file_reprocess
-from mianshen.payments.services.reconcile import ReconcileReport, reconcile_run
+from mianshen.payments.services.reconcile import (
+    ReconcileReport,
+    reconcile_latest,
+    reconcile_pending,
+    reconcile_request,
+)
 
 from .. import payment_selectors as ps
 from ..exports import export_response, wanted
@@ -63,10 +68,12 @@ def payments_overview(request: HttpRequest) -> HttpResponse:
     if city:
         # the latest recorded check (mianshen reconcile, the disbursement cycle): recomputing the identity over
         # every case is the reconciliation page's job, not the overview's
-        latest = ReconcileRun.objects.first()
+        checked = reconcile_latest()
+        latest = checked.run if checked else None
         context.update(
             counts=payment_counts(),
             latest=latest,
+            latest_current=checked is not None and checked.current,
             buckets=[(b.value, *_stored(latest, b.value)) for b in Bucket] if latest else [],
             batches=paginate(request, ps.batches(), per_page=20),
         )
@@ -159,19 +166,42 @@ def bank_file_reissue_request_view(request: HttpRequest, msg_id: str) -> HttpRes
 
 @staff_view(perm=Perm.VIEW_PAYMENT_FILES)
 def reconciliation(request: HttpRequest) -> HttpResponse:
-    """The money identity, computed now (a read: ``reconcile_run`` writes nothing)."""
-    report = reconcile_run()
+    """The latest recorded check of the money identity (``mianshen reconcile``, the disbursement cycle, or the
+    "recompute" job queued here), with its age and whether money has moved since: checking reads every payment
+    (seconds at Beijing's size), so the page never recomputes it."""
+    latest = reconcile_latest()
     fmt = wanted(request)
     if fmt is not None:  # the identity's table: the bucket, its cases and fen (and the approved total first)
+        if latest is None:
+            return _no_check(request)
+        report = latest.report
         rows: list[list[Any]] = [["approved", report.cases, report.approved_fen], *(list(b) for b in _buckets(report)),
                 ["difference", None, report.difference_fen]]  # fmt: skip
         return export_response(request, fmt=fmt, name="reconciliation", columns=("bucket", "cases", "fen"),
                                rows=iter(rows), count=len(rows))  # fmt: skip
-    return render(
-        request,
-        "backoffice/reconciliation.html",
-        {"report": report, "buckets": _buckets(report), "days": report.days},
-    )
+    # auditors read only: no "recompute" for them (a POST by a read-only role is refused)
+    may_recompute = not staff(request).read_only
+    context: dict[str, Any] = {
+        "latest": latest,
+        "pending": reconcile_pending(),
+        "may_recompute": may_recompute,
+    }
+    if latest is not None:
+        context.update(report=latest.report, buckets=_buckets(latest.report), days=latest.report.days)
+    return render(request, "backoffice/reconciliation.html", context)
+
+
+def _no_check(request: HttpRequest) -> HttpResponse:
+    messages.error(request, _("尚无对账记录：请先重新对账。"))
+    return redirect("backoffice:reconciliation")
+
+
+@staff_view(methods=("POST",), perm=Perm.VIEW_PAYMENT_FILES)
+def reconciliation_recompute(request: HttpRequest) -> HttpResponse:
+    """Queue a check (the worker runs it and records the result); once per money mark."""
+    job = reconcile_request(actor=actor(request))
+    messages.success(request, _("已排队重新对账（任务 %(job)s），完成后本页显示新结果。") % {"job": job.pk})
+    return redirect("backoffice:reconciliation")
 
 
 # ---- inbound bank answers --------------------------------------------------------------------------------

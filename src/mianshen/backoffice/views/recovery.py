@@ -63,7 +63,7 @@ def render_failures(
             resolve_forms = {h.pk: bound.get(h.pk) or HoldResolveForm() for h in holds}
     context = {
         "form": form,
-        "page": paginate(request, ps.failures(request.user, form.filter())),
+        "page": paginate(request, ps.failures_paged(request.user, form.filter())),
         "holds": holds,
         "resolve_forms": resolve_forms,
         "may_view_files": can(request.user, Perm.VIEW_PAYMENT_FILES),

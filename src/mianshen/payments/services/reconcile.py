@@ -5,6 +5,12 @@
    cancelled. A case counted twice (two settled instructions) or nowhere (released without a payment) breaks it.
 2. Per bank and booking day: settled instructions = debit bookings − returns of those bookings (the ledger comes
    from camt.054, the instructions from the fold of every report: two independent records of the same money).
+
+Checking reads every payment (seconds at 450,000), so a check is recorded (:func:`reconcile_record`: the command,
+the disbursement cycle, the back office's "recompute" job) and the pages show the latest record
+(:func:`reconcile_latest`) with the audit trail's last money event before it (:func:`money_mark`): a record is
+current only while no later event may have moved money (every change to a case, payment, bank file, answer or
+correction writes an audit event in its own transaction, under the chain's one lock, with a gapless ``seq``).
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, Max, OuterRef, Q, Sum
 
 from mianshen.audit.catalogue import Action
+from mianshen.audit.models import AuditEvent
 from mianshen.audit.services import audit_record
 from mianshen.cases.models import Case
 from mianshen.cases.states import PAYMENT_STATES, State
+from mianshen.core.jobs import job_enqueue
+from mianshen.core.models import Job, JobStatus
 
 from ..case_states import CASE_STATE
 from ..lifecycle import Bucket, InstructionStatus, bucket
@@ -74,8 +83,71 @@ class ReconcileReport:
         )
 
 
+# the audit events after which a recorded check may no longer hold: a case moved (3xx: released, paid, awaiting a
+# correction, cancelled, approved), anything on the payment side (5xx) but the check itself, an account correction
+# (6xx). Deliberately wide: an event that moved no money only makes the record look older than it is.
+MONEY_EVENTS = Q(action__gte=300, action__lt=700) & ~Q(action=Action.RECONCILED)
+PROBLEMS_KEPT = 1000  # problems of each kind kept with a record (their number is kept whole)
+
+
+def money_mark() -> int:
+    """The ``seq`` of the audit trail's last event that may have moved money (0: none)."""
+    return int(AuditEvent.objects.filter(MONEY_EVENTS).aggregate(m=Max("seq"))["m"] or 0)
+
+
+@dataclass(frozen=True)
+class Latest:
+    """The latest recorded check as the pages show it: its report (rebuilt from the record), and whether it is
+    current (no money event since the mark read before it ran)."""
+
+    run: ReconcileRun
+    report: ReconcileReport
+    current: bool
+    events_since: bool  # a money event is known to have followed it (False also when the record has no mark)
+
+
+def reconcile_latest() -> Latest | None:
+    """The latest recorded check, or None when none was recorded."""
+    run = ReconcileRun.objects.first()
+    if run is None:
+        return None
+    mark = money_mark()
+    current = run.money_mark is not None and run.money_mark == mark
+    return Latest(run, stored_report(run), current, run.money_mark is not None and mark > run.money_mark)
+
+
+def stored_report(run: ReconcileRun) -> ReconcileReport:
+    """The report a record was made from (problem lists: the first ``PROBLEMS_KEPT`` of each kind)."""
+    report = ReconcileReport(
+        approved_fen=run.approved_fen, cases=run.cases, approved_waiting=run.approved_waiting
+    )
+    for b in Bucket:
+        got = run.buckets.get(b.value, {})
+        report.buckets_count[b.value] = int(got.get("cases", 0))
+        report.buckets_fen[b.value] = int(got.get("fen", 0))
+    detail = run.detail or {}
+    report.days = [
+        DayLine(bank, date.fromisoformat(day) if day else None, int(settled), int(debit), int(returned))
+        for bank, day, settled, debit, returned in detail.get("days", [])
+    ]
+    report.case_problems = list(detail.get("case_problems", []))
+    report.ledger_problems = list(detail.get("ledger_problems", []))
+    return report
+
+
+def _detail(report: ReconcileReport) -> dict[str, object]:
+    return {
+        "days": [[d.bank, d.day.isoformat() if d.day else None, d.settled_fen, d.debit_fen, d.returned_fen]
+                 for d in report.days],
+        "case_problems": report.case_problems[:PROBLEMS_KEPT],
+        "ledger_problems": report.ledger_problems[:PROBLEMS_KEPT],
+    }  # fmt: skip
+
+
 def reconcile_record(*, actor: str) -> tuple[ReconcileReport, ReconcileRun]:
-    """Reconcile and keep the result (the overview's latest check, and the history of checks)."""
+    """Reconcile and keep the result (the pages' latest check, and the history of checks), with the money mark
+    read before checking: the record then includes at least every money event up to it."""
+    mark = money_mark()
     report = reconcile_run()
     problems = len(report.case_problems) + len(report.ledger_problems) + len(report.day_differences)
     with transaction.atomic():
@@ -83,6 +155,7 @@ def reconcile_record(*, actor: str) -> tuple[ReconcileReport, ReconcileRun]:
             by=actor, ok=report.ok, cases=report.cases, approved_fen=report.approved_fen,
             difference_fen=report.difference_fen, problems=problems, approved_waiting=report.approved_waiting,
             buckets={b: {"cases": report.buckets_count[b], "fen": report.buckets_fen[b]} for b in report.buckets_fen},
+            money_mark=mark, detail=_detail(report),
         )  # fmt: skip
         audit_record(
             actor=actor,
@@ -93,6 +166,32 @@ def reconcile_record(*, actor: str) -> tuple[ReconcileReport, ReconcileRun]:
                    "difference_fen": report.difference_fen, "problems": problems},
         )  # fmt: skip
     return report, run
+
+
+RECONCILE_JOB = "payments.reconcile"
+
+
+def reconcile_request(*, actor: str) -> Job:
+    """Queue a check (the worker runs it: ``payments.tasks.reconcile``), once per money mark: asking again before
+    money moves returns the same job, unless that one failed (then a new one is queued)."""
+    mark = money_mark()
+    attempt = 0
+    with transaction.atomic():
+        while True:
+            key = f"{RECONCILE_JOB}:{mark}" + (f":{attempt}" if attempt else "")
+            job = job_enqueue(kind=RECONCILE_JOB, key=key, params={"money_mark": mark}, actor=actor)
+            if job.status != JobStatus.FAILED:
+                break
+            attempt += 1
+        audit_record(actor=actor, action=Action.RECONCILE_REQUESTED, obj_type="job", obj_id=job.pk,
+                     after={"money_mark": mark, "status": job.status})  # fmt: skip
+    return job
+
+
+def reconcile_pending() -> Job | None:
+    """A check queued or running, if any."""
+    waiting = (JobStatus.QUEUED, JobStatus.RUNNING)
+    return Job.objects.filter(kind=RECONCILE_JOB, status__in=waiting).order_by("-id").first()
 
 
 def reconcile_run() -> ReconcileReport:
@@ -176,8 +275,15 @@ def _ledger(report: ReconcileReport) -> None:
                 int(returned.get((bank, day), 0)))
         for bank, day in keys
     ]  # fmt: skip
-    unbooked = Instruction.objects.filter(status=IS.SETTLED).exclude(
-        end_to_end_id__in=Booking.objects.filter(kind=BookingKind.DEBIT).values("end_to_end_id")
-    )
-    for e2e in unbooked.values_list("end_to_end_id", flat=True)[:100]:
+    for e2e in unbooked_settled(limit=100):
         report.ledger_problems.append(f"{e2e} is settled without a debit booking")
+
+
+def unbooked_settled(*, limit: int) -> list[str]:
+    """EndToEndIds of settled instructions without a debit booking, up to ``limit`` in EndToEndId order. An
+    anti-join (``NOT EXISTS``, merged along the two EndToEndId indexes: 1.7 s at 428,000 bookings under load):
+    ``NOT IN (subquery)`` is planned, once the tables are analysed and the subquery no longer fits in
+    ``work_mem``, as the subquery scanned again for every instruction (unfinished after 14 minutes)."""
+    debit = Booking.objects.filter(kind=BookingKind.DEBIT, end_to_end_id=OuterRef("end_to_end_id"))
+    unbooked = Instruction.objects.filter(status=IS.SETTLED).filter(~Exists(debit))
+    return list(unbooked.order_by("end_to_end_id").values_list("end_to_end_id", flat=True)[:limit])
