@@ -24,6 +24,7 @@ Parquet, bytes of CSV): a drop that fits is read whole as before (one bucket).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import tempfile
 import time
@@ -53,6 +54,8 @@ from .buckets import (
     screen_tables,
     unit_codes,
 )
+
+log = logging.getLogger(__name__)
 
 # Rows of all tables a bucket should hold at most: the whole-drop run holds about 110 bytes a row at its peak
 # (5.8 GiB for the 52M rows of 1M units), so a bucket of this many rows stays near 1.5 GiB.
@@ -180,6 +183,7 @@ def _run(
     def step(name: str, started: float) -> float:
         now = clock()
         run.seconds[name] = now - started
+        log.info("%s: %.2f s (%d buckets)", name, now - started, plan_.partitions)
         return now
 
     def cut(names: Sequence[str]) -> None:
