@@ -1,7 +1,8 @@
 """`mianshen screen --engine spark` (contracts §6): the drop validated and screened on Apache Spark, partitioned by
 unit, with the same Polars code as the single-node run on each partition (docs/spark.md).
 
-The plan, in four Spark jobs over one SparkSession:
+The plan, the buckets and a bucket's work are ``buckets.py``'s, shared with the single-node run of a large drop
+(``local.py``). In four Spark jobs over one SparkSession:
 
 1. **Read** (one task per file, or per Parquet part of a folder): the project's reader reads the file as
    ``validate`` does (``reader.read_table`` / ``reader.read_part``; every row keeps its ``line``, numbered across

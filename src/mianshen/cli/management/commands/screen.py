@@ -25,8 +25,8 @@ BUCKETS_VARIABLE = "MIANSHEN_SCREEN_BUCKETS"
 
 
 def _buckets(options: dict[str, Any]) -> int:
-    """The buckets of units the drop is screened in on this machine: from the drop's size (docs/screening.md),
-    or the number in the environment variable MIANSHEN_SCREEN_BUCKETS (1: read whole)."""
+    """The buckets of units the drop is screened in on this machine: from the drop's size, or the number in the
+    environment variable MIANSHEN_SCREEN_BUCKETS (1: read whole). docs/policy.md, "A drop larger than memory"."""
     from mianshen.screening import local
 
     text = os.environ.get(BUCKETS_VARIABLE, "").strip()
@@ -53,7 +53,7 @@ class Command(MianshenCommand):
             "--engine",
             choices=("polars", "spark"),
             default="polars",
-            help="polars (default): this machine; spark: Apache Spark, the drop partitioned by unit (docs/spark.md)",
+            help="polars (default): this machine (a large drop in buckets of units, docs/policy.md); spark: Apache Spark, the drop partitioned by unit (docs/spark.md)",
         )
         parser.add_argument(
             "--spark-master",
