@@ -9,6 +9,7 @@ import os
 from datetime import date
 from io import StringIO
 from pathlib import Path
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -22,6 +23,7 @@ from mianshen.datadrop.generate import generate
 from mianshen.datadrop.validate import validate_drop
 from mianshen.policy.engine import INPUT_TABLES, screen
 from mianshen.policy.parameters import resolve
+from mianshen.screening import buckets as buckets_module
 from mianshen.screening import local
 from tests.bench.test_duckdb_baseline import SCREEN_TABLES, _dirty
 from tests.datadrop.test_parts import dirty, split, write_single
@@ -73,6 +75,7 @@ def single(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ValidatedDro
     parts=st.integers(0, 5),  # 0: one shuffled file per table
     buckets=st.integers(1, 7),
     row_group=st.sampled_from([None, 7, 1000]),
+    slice_rows=st.sampled_from([13, 500, buckets_module.SLICE_ROWS]),  # a single file read in pieces
 )
 def test_buckets_give_the_whole_run_on_any_layout(
     single: tuple[Path, ValidatedDrop],
@@ -81,6 +84,7 @@ def test_buckets_give_the_whole_run_on_any_layout(
     parts: int,
     buckets: int,
     row_group: int | None,
+    slice_rows: int,
 ) -> None:
     source, _ = single
     drop = tmp_path_factory.mktemp("layout")
@@ -92,9 +96,10 @@ def test_buckets_give_the_whole_run_on_any_layout(
         else:
             frame.write_parquet(drop / f"{name}.parquet", row_group_size=row_group)
     work = tmp_path_factory.mktemp("work")
-    run = local.run_partitioned(
-        drop, INPUT_TABLES, workdir=work, params=PARAMS, as_of=AS_OF, partitions=buckets
-    )
+    with mock.patch.object(buckets_module, "SLICE_ROWS", slice_rows):
+        run = local.run_partitioned(
+            drop, INPUT_TABLES, workdir=work, params=PARAMS, as_of=AS_OF, partitions=buckets
+        )
     assert_same_run(run, validate_drop(drop, tables=INPUT_TABLES))
     assert list(work.iterdir()) == []  # the bucket files are removed
 
@@ -142,6 +147,22 @@ def test_the_command_in_buckets_writes_the_same_decisions(
     assert checked.decisions is None
     assert checked.problems.equals(reference.problems)
     assert checked.rows == {name: src.rows for name, src in reference.files.items()}
+
+
+def test_a_single_parquet_file_is_read_in_pieces_with_its_lines(single: tuple[Path, ValidatedDrop]) -> None:
+    drop, whole = single
+    rows = whole.files["headcount"].rows
+    with mock.patch.object(buckets_module, "SLICE_ROWS", 1000):
+        plan_ = local.plan(drop, INPUT_TABLES, encoding="utf-8", partitions=3)
+    pieces = [t for t in plan_.tasks if t.table == "headcount"]
+    assert [(t.offset, t.first_line, t.rows) for t in pieces] == [
+        (start, start + 2, min(1000, rows - start)) for start in range(0, rows, 1000)
+    ]
+    cut = pl.concat([p.frame for t in pieces for p in buckets_module.read_pieces(t, plan_)]).sort("line")
+    assert cut["line"].to_list() == list(range(2, rows + 2))
+    assert cut.drop("line").equals(
+        pl.read_parquet(drop / "headcount.parquet").select(cut.drop("line").columns)
+    )
 
 
 # --- how many buckets -----------------------------------------------------------------------------------------

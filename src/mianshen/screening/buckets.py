@@ -28,6 +28,7 @@ from mianshen.policy.parameters import ResolvedParams
 
 FLAGS_TABLE = "credit_flags"
 _HASH_SEED = 20210701
+SLICE_ROWS = 4_000_000  # a single Parquet file of more rows is read in pieces of this many rows
 NO_REPEATS = pl.DataFrame(schema={"line": pl.Int64, "first_line": pl.Int64})
 
 
@@ -42,7 +43,10 @@ class ReadTask:
     path: str
     name: str  # the part's name in the drop (``units/part-0.parquet``); empty for a whole file
     first_line: int
-    rows: int  # rows in the part's footer (a whole file: 0, not read before its task)
+    rows: int  # rows in the part's or file's footer (a CSV file: 0, not known before its task)
+    offset: int | None = (
+        None  # a piece of a single Parquet file: its first row (None: the whole file or part)
+    )
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def plan(drop: Path, tables: Sequence[str] | None, *, encoding: str, partitions:
         if not path.is_dir():
             fmt = path.suffix.lstrip(".")
             sources[name] = SourceFile(table=name, filename=path.name, format=fmt, sha256="", rows=0)
-            tasks.append(ReadTask(name, str(path), "", 2, 0))
+            tasks.extend(_file_tasks(name, path))
             continue
         parts: list[SourceFile] = []
         first = 2
@@ -89,6 +93,26 @@ def plan(drop: Path, tables: Sequence[str] | None, *, encoding: str, partitions:
             parts=tuple(parts),
         )
     return Plan(drop, encoding, partitions, sources, tuple(tasks))
+
+
+def _file_tasks(name: str, path: Path) -> list[ReadTask]:
+    """A single file's read tasks: a Parquet file of more than ``SLICE_ROWS`` rows in pieces of that many rows
+    (each read on its own, lines numbered from the file's start); a CSV file, or a Parquet file whose footer
+    cannot be read (the reader then says why, as ``validate`` does), whole."""
+    import pyarrow.parquet as pq
+
+    if path.suffix != ".parquet":
+        return [ReadTask(name, str(path), "", 2, 0)]
+    try:
+        rows = pq.read_metadata(path).num_rows
+    except Exception:  # any reader error: the whole-file task reports it in the reader's words
+        return [ReadTask(name, str(path), "", 2, 0)]
+    if rows <= SLICE_ROWS:
+        return [ReadTask(name, str(path), "", 2, rows)]
+    return [
+        ReadTask(name, str(path), "", 2 + start, min(SLICE_ROWS, rows - start), start)
+        for start in range(0, rows, SLICE_ROWS)
+    ]
 
 
 # --- buckets ----------------------------------------------------------------------------------------------
@@ -121,8 +145,11 @@ def read_pieces(task: ReadTask, plan_: Plan) -> Iterator[Piece]:
     """The rows of one task's file or part cut into buckets (rows in file order inside each bucket).
     ``DropUnusable`` when the file cannot be read."""
     table = TABLES[task.table]
-    if task.name:
-        frame = reader.read_part(Path(task.path), table, task.name)
+    if task.name or task.offset is not None:
+        if task.name:
+            frame = reader.read_part(Path(task.path), table, task.name)
+        else:
+            frame = reader.read_parquet_slice(Path(task.path), table, task.offset or 0, task.rows)
         line = pl.int_range(task.first_line, task.first_line + frame.height, dtype=pl.Int64, eager=True)
         frame = frame.insert_column(0, line.alias("line"))
         ascii_known, blank = False, False
