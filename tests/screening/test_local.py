@@ -173,9 +173,10 @@ def test_a_single_parquet_file_is_read_in_pieces_with_its_lines(single: tuple[Pa
     [
         (0, 1),
         (1, 1),
-        (local.ROWS_PER_BUCKET, 1),
-        (local.ROWS_PER_BUCKET + 1, 2),
-        (52_000_000, 4),  # 1M units
+        (52_000_000, 1),  # 1M units: read whole
+        (local.WHOLE_ROWS, 1),
+        (local.WHOLE_ROWS + 1, 5),
+        (260_000_000, 19),  # 5M units
         (517_000_000, 37),  # 10M units
         (10**15, local.MAX_BUCKETS),
     ],

@@ -18,7 +18,7 @@ whole, and the problems are the same, on the same lines.
 
 Peak memory is one file or part being cut (pass 1) or one bucket's working set (pass 2), plus the credit codes
 and the decisions gathered. ``buckets_for`` picks the number of buckets from the drop's rows (footers of
-Parquet, bytes of CSV): a drop that fits is read whole as before (one bucket).
+Parquet, bytes of CSV): a drop of up to ``WHOLE_ROWS`` rows is read whole as before (one bucket).
 """
 
 from __future__ import annotations
@@ -57,8 +57,12 @@ from .buckets import (
 
 log = logging.getLogger(__name__)
 
-# Rows of all tables a bucket should hold at most: the whole-drop run holds about 110 bytes a row at its peak
-# (5.8 GiB for the 52M rows of 1M units), so a bucket of this many rows stays near 1.5 GiB.
+# A drop of up to WHOLE_ROWS rows (all tables) is read whole: about 1.15M units, 6.5 GiB at the whole-drop run's
+# peak of about 110 bytes a row (5.8 GiB for the 52M rows of 1M units). Cutting a drop into buckets costs a
+# second pass over its rows (bench/RESULTS.md: about twice the time at 1M units, half the memory), worth it only
+# where the whole read would not fit. A larger drop is cut into buckets of ROWS_PER_BUCKET rows at most (a
+# bucket's working set near 1.5 GiB).
+WHOLE_ROWS = 60_000_000
 ROWS_PER_BUCKET = 14_000_000
 CSV_BYTES_PER_ROW = 40  # a CSV row of the drop's fact tables, for the estimate of rows before reading
 MAX_BUCKETS = 4096
@@ -81,7 +85,9 @@ def drop_rows(plan_: Plan) -> int:
 
 def buckets_for(rows: int) -> int:
     """How many buckets a drop of ``rows`` rows is cut into (1: read whole, as ``validate_drop`` does)."""
-    return max(1, min(MAX_BUCKETS, -(-rows // ROWS_PER_BUCKET)))
+    if rows <= WHOLE_ROWS:
+        return 1
+    return min(MAX_BUCKETS, -(-rows // ROWS_PER_BUCKET))
 
 
 def buckets_wanted(drop: Path, tables: Sequence[str] | None, *, encoding: str = "utf-8") -> int:
