@@ -58,7 +58,10 @@ SCREEN_TABLES = (
 IMPLS = ("mianshen", "duckdb")
 # ``mianshen-whole``: the command with MIANSHEN_SCREEN_BUCKETS=1 (the drop read whole, as before the buckets);
 # ``mianshen`` is the command as it is run, its buckets chosen from the drop's size (screening/local.py)
-ALL_IMPLS = ("mianshen", "mianshen-whole", "duckdb")
+# ``mianshen-buckets``: the command with MIANSHEN_SCREEN_BUCKETS=--buckets (cut into that many buckets whatever
+# the size)
+ALL_IMPLS = ("mianshen", "mianshen-whole", "mianshen-buckets", "duckdb")
+FORCED_BUCKETS: list[int] = [4]  # --buckets
 BUCKET_VARIABLE = "MIANSHEN_SCREEN_BUCKETS"
 DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
 LAYOUTS = ("generator", "shuffled", "parts", "genparts")
@@ -202,6 +205,8 @@ def child(impl: str, drop: Path, out: Path) -> None:
     if impl.startswith("mianshen"):
         if impl == "mianshen-whole":
             os.environ[BUCKET_VARIABLE] = "1"
+        elif impl == "mianshen-buckets":
+            os.environ[BUCKET_VARIABLE] = os.environ.get("BENCH_BUCKETS", "4")
         setup_django()
         import logging
 
@@ -240,6 +245,7 @@ DUCKDB_MEMORY_LIMIT: list[str] = []  # --duckdb-memory-limit
 def measure(impl: str, drop: Path, out: Path, cap: int) -> bl.Measured:
     argv = [bl.PYTHON, str(Path(__file__).resolve()), "--child", impl, str(drop), str(out)]
     env = {"BENCH_DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT[0]} if DUCKDB_MEMORY_LIMIT else {}
+    env["BENCH_BUCKETS"] = str(FORCED_BUCKETS[0])
     return bl.run_measured(argv, rss_cap_bytes=cap, env=env)
 
 
@@ -565,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     if not impls or any(x not in ALL_IMPLS for x in impls):
         parser.error(f"--impls: choose from {', '.join(ALL_IMPLS)}")
     GENPARTS_DIRS.extend(args.genparts_dir)
+    FORCED_BUCKETS[0] = args.buckets
     if args.duckdb_memory_limit:
         DUCKDB_MEMORY_LIMIT.append(args.duckdb_memory_limit)
     return run_comparison(args.sizes, args.runs, args.record, layouts, impls, args.cap_gib)
