@@ -165,6 +165,21 @@ def test_a_single_parquet_file_is_read_in_pieces_with_its_lines(single: tuple[Pa
     )
 
 
+def test_a_large_part_is_read_in_pieces_with_its_lines(tmp_path: Path) -> None:
+    generate(units=300, seed=3, out=tmp_path / "drop", fmt="parquet", parts=2)
+    whole = validate_drop(tmp_path / "drop", tables=["headcount"]).files["headcount"]
+    with mock.patch.object(buckets_module, "SLICE_ROWS", 700):
+        plan_ = local.plan(tmp_path / "drop", ["headcount"], encoding="utf-8", partitions=2)
+    tasks = [t for t in plan_.tasks if t.table == "headcount"]
+    first = whole.parts[0].rows
+    assert [(t.name, t.offset, t.first_line) for t in tasks] == [
+        *((whole.parts[0].filename, s, 2 + s) for s in range(0, first, 700)),
+        *((whole.parts[1].filename, s, 2 + first + s) for s in range(0, whole.parts[1].rows, 700)),
+    ]
+    cut = pl.concat([p.frame for t in tasks for p in buckets_module.read_pieces(t, plan_)]).sort("line")
+    assert cut["line"].to_list() == list(range(2, whole.rows + 2))
+
+
 # --- how many buckets -----------------------------------------------------------------------------------------
 
 

@@ -507,10 +507,13 @@ def _check_closed_quotes(text: str, filename: str, last_start: int, total_lines:
 _TEXT_KINDS = frozenset({"id", "text", "enum", "code", "month", "phone"})
 
 
-def read_parquet_slice(path: Path, table: Table, offset: int, length: int) -> pl.DataFrame:
-    """Rows ``offset`` … ``offset + length - 1`` of a table's single Parquet file (every column of ``table``,
-    no ``line``), checked and typed as ``read_table`` reads the whole file: a large file read in pieces."""
-    return _parquet_frame(path, table, rows=(offset, length)).drop("line")
+def read_parquet_slice(
+    path: Path, table: Table, offset: int, length: int, *, name: str | None = None
+) -> pl.DataFrame:
+    """Rows ``offset`` … ``offset + length - 1`` of a table's Parquet file or part (``name``: the part's name in
+    the drop), every column of ``table``, no ``line``; checked and typed as ``read_table`` and ``read_part`` read
+    the whole file: a large file read in pieces."""
+    return _parquet_frame(path, table, name=name, rows=(offset, length)).drop("line")
 
 
 def _parquet_frame(

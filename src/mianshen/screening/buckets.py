@@ -11,6 +11,7 @@ accepted units (``unit_codes``), and its repeats are given to each bucket's ``va
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -82,7 +83,7 @@ def plan(drop: Path, tables: Sequence[str] | None, *, encoding: str, partitions:
             except Exception as exc:  # any reader error: the file is not Parquet
                 raise DropUnusable(f"{part_name}: not a readable Parquet file") from exc
             parts.append(SourceFile(name, part_name, "parquet", "", rows))
-            tasks.append(ReadTask(name, str(part), part_name, first, rows))
+            tasks.extend(_pieces(ReadTask(name, str(part), part_name, first, rows)))
             first += rows
         sources[name] = SourceFile(
             table=name,
@@ -107,11 +108,18 @@ def _file_tasks(name: str, path: Path) -> list[ReadTask]:
         rows = pq.read_metadata(path).num_rows
     except Exception:  # any reader error: the whole-file task reports it in the reader's words
         return [ReadTask(name, str(path), "", 2, 0)]
-    if rows <= SLICE_ROWS:
-        return [ReadTask(name, str(path), "", 2, rows)]
+    return _pieces(ReadTask(name, str(path), "", 2, rows))
+
+
+def _pieces(task: ReadTask) -> list[ReadTask]:
+    """A Parquet file's or part's task as tasks of ``SLICE_ROWS`` rows at most (one task when it is smaller)."""
+    if task.rows <= SLICE_ROWS:
+        return [task]
     return [
-        ReadTask(name, str(path), "", 2 + start, min(SLICE_ROWS, rows - start), start)
-        for start in range(0, rows, SLICE_ROWS)
+        dataclasses.replace(
+            task, first_line=task.first_line + start, rows=min(SLICE_ROWS, task.rows - start), offset=start
+        )
+        for start in range(0, task.rows, SLICE_ROWS)
     ]
 
 
@@ -146,10 +154,11 @@ def read_pieces(task: ReadTask, plan_: Plan) -> Iterator[Piece]:
     ``DropUnusable`` when the file cannot be read."""
     table = TABLES[task.table]
     if task.name or task.offset is not None:
-        if task.name:
+        if task.offset is None:
             frame = reader.read_part(Path(task.path), table, task.name)
         else:
-            frame = reader.read_parquet_slice(Path(task.path), table, task.offset or 0, task.rows)
+            name = task.name or None
+            frame = reader.read_parquet_slice(Path(task.path), table, task.offset, task.rows, name=name)
         line = pl.int_range(task.first_line, task.first_line + frame.height, dtype=pl.Int64, eager=True)
         frame = frame.insert_column(0, line.alias("line"))
         ascii_known, blank = False, False
