@@ -545,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(IMPLS),
         help=f"comma separated, of {', '.join(ALL_IMPLS)} (default mianshen,duckdb)",
     )
+    parser.add_argument("--buckets", type=int, default=4, help="buckets of mianshen-buckets (default 4)")
     parser.add_argument(
         "--cap-gib", type=float, default=None, help="memory cap per run (default 85%% of free)"
     )
