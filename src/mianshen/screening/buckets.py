@@ -173,8 +173,9 @@ def read_pieces(task: ReadTask, plan_: Plan) -> Iterator[Piece]:
 def raw_tables(
     pieces: Iterable[Piece], sources: Mapping[str, SourceFile], names: Sequence[str]
 ) -> dict[str, reader.RawTable]:
-    """One bucket's pieces as one ``RawTable`` per table of ``names``, rows in line order; a table with no row in
-    the bucket is an empty frame of text columns."""
+    """One bucket's pieces as one ``RawTable`` per table of ``names``, rows in line order (each piece's rows in
+    line order, the pieces of a table of disjoint line ranges, in any order); a table with no row in the bucket
+    is an empty frame of text columns."""
     found: dict[str, list[Piece]] = {name: [] for name in names}
     for piece in pieces:
         if piece.table in found:
@@ -183,7 +184,11 @@ def raw_tables(
     for name in names:
         table, got = TABLES[name], found[name]
         if got:
-            frame = pl.concat([p.frame for p in got], how="vertical").sort("line")
+            # the pieces of a table are of distinct files, parts or slices: their lines are disjoint runs, each in
+            # order, so ordering the pieces by their first line orders the rows (no sort of the rows themselves)
+            got.sort(key=lambda p: p.frame["line"][0] if p.frame.height else 0)
+            frame = pl.concat([p.frame for p in got], how="vertical", rechunk=True)
+            frame = frame.with_columns(pl.col("line").set_sorted())
             ascii_known, blank = all(p.ascii for p in got), any(p.blank for p in got)
         else:
             frame = pl.DataFrame(schema={"line": pl.Int64(), **{c.name: pl.String() for c in table.columns}})

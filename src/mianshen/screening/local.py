@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -66,6 +67,7 @@ WHOLE_ROWS = 60_000_000
 ROWS_PER_BUCKET = 14_000_000
 CSV_BYTES_PER_ROW = 40  # a CSV row of the drop's fact tables, for the estimate of rows before reading
 MAX_BUCKETS = 4096
+COMPRESSION: Literal["lz4", "uncompressed"] = "lz4"  # of the bucket files
 
 
 def drop_rows(plan_: Plan) -> int:
@@ -125,7 +127,7 @@ class _BucketFiles:
             folder.mkdir(exist_ok=True)
         path = folder / f"{self.count:07d}.arrow"
         self.count += 1
-        piece.frame.write_ipc(path, compression="lz4")
+        piece.frame.write_ipc(path, compression=COMPRESSION)
         self.index[piece.bucket].append((piece.table, piece.ascii, piece.blank, path))
 
     def pieces(self, bucket: int, tables: Sequence[str]) -> list[Piece]:
