@@ -56,13 +56,23 @@ SCREEN_TABLES = (
     "dispatch_confirmations",
 )
 IMPLS = ("mianshen", "duckdb")
+# ``mianshen-whole``: the command with MIANSHEN_SCREEN_BUCKETS=1 (the drop read whole, as before the buckets);
+# ``mianshen`` is the command as it is run, its buckets chosen from the drop's size (screening/local.py)
+# ``mianshen-buckets``: the command with MIANSHEN_SCREEN_BUCKETS=--buckets (cut into that many buckets whatever
+# the size)
+ALL_IMPLS = ("mianshen", "mianshen-whole", "mianshen-buckets", "duckdb")
+FORCED_BUCKETS: list[int] = [4]  # --buckets
+BUCKET_VARIABLE = "MIANSHEN_SCREEN_BUCKETS"
 DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
-LAYOUTS = ("generator", "shuffled", "parts")
+LAYOUTS = ("generator", "shuffled", "parts", "genparts")
+GENPARTS = 20  # ``genparts``: the drop as ``mianshen generate --parts 20`` writes it (issue 14 item 3)
 ALL_TABLES = (*SCREEN_TABLES, "bank_accounts")
 
 
 def layout_drop(units: int, layout: str) -> Path:
     """The drop of ``units`` units in ``layout`` (see the module's docstring), derived once and reused."""
+    if layout == "genparts":
+        return generated_parts(units)
     source = bl.ensure_drop(units, "parquet")
     if layout == "generator":
         return source
@@ -101,6 +111,29 @@ def layout_drop(units: int, layout: str) -> Path:
 
 
 SCREEN_OUT = bl.OUT_DIR / "screen-out"
+GENPARTS_DIRS: list[Path] = []  # --genparts-dir: where drop-<units> folders were generated beforehand
+
+
+def generated_parts(units: int) -> Path:
+    """``mianshen generate --units N --format parquet --parts 20`` (seed 1), from ``--genparts-dir`` when it
+    holds ``drop-<units>``, else generated once under bench/out/."""
+    for folder in GENPARTS_DIRS:
+        if (folder / f"drop-{units}" / "units").is_dir():
+            return folder / f"drop-{units}"
+    path = bl.OUT_DIR / f"drop-genparts-{units}"
+    marker = path.with_suffix(".json")
+    if marker.exists() and path.is_dir():
+        return path
+    import shutil
+    import subprocess
+
+    shutil.rmtree(path, ignore_errors=True)
+    print(f"generating {units:,} units in {GENPARTS} parts into {path} ...", file=sys.stderr, flush=True)
+    argv = [str(Path(bl.PYTHON).with_name("mianshen")), "generate", "--units", str(units), "--seed", "1"]
+    argv += ["--out", str(path), "--format", "parquet", "--parts", str(GENPARTS), "--no-progress"]
+    subprocess.run(argv, check=True, cwd=bl.ROOT)
+    marker.write_text(json.dumps({"units": units, "layout": "genparts"}))
+    return path
 
 
 # --- the two implementations, in-process ------------------------------------------------------------------
@@ -157,29 +190,48 @@ def screen_pipeline(drop: Path, out: Path) -> None:
     write_decisions(screen(validated.tables, params, AS_OF), out)
 
 
-def duckdb_screen(drop: Path, out: Path) -> dict[str, Any]:
+def duckdb_screen(drop: Path, out: Path, memory_limit: str | None = None) -> dict[str, Any]:
     from duckdb_screen import run_baseline
 
-    result = run_baseline(drop, out)
+    result = run_baseline(drop, out, memory_limit=memory_limit)
     return {"steps": result.steps, "summary": result.summary}
 
 
 def child(impl: str, drop: Path, out: Path) -> None:
     """One measured run (in a subprocess): imports first, then the timed work; one JSON line on stdout."""
+    import os
+
     extra: dict[str, Any] = {}
-    if impl == "mianshen":
+    if impl.startswith("mianshen"):
+        if impl == "mianshen-whole":
+            os.environ[BUCKET_VARIABLE] = "1"
+        elif impl == "mianshen-buckets":
+            os.environ[BUCKET_VARIABLE] = os.environ.get("BENCH_BUCKETS", "4")
         setup_django()
+        import logging
+
         import mianshen.datadrop.validate
         import mianshen.policy.engine
-        import mianshen.policy.output  # noqa: F401
+        import mianshen.policy.output
+        import mianshen.screening.local  # noqa: F401
 
+        steps: list[str] = []
+
+        class Steps(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                steps.append(record.getMessage())
+
+        logger = logging.getLogger("mianshen.screening.local")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(Steps())
         started = time.perf_counter()
         extra["path"] = mianshen_screen(drop, out)
+        extra["bucket_steps"] = steps
     else:
         import duckdb  # noqa: F401
 
         started = time.perf_counter()
-        extra.update(duckdb_screen(drop, out))
+        extra.update(duckdb_screen(drop, out, os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT") or None))
     work = time.perf_counter() - started
     print(json.dumps({"impl": impl, "work_s": work, **extra}, default=str))
 
@@ -187,17 +239,24 @@ def child(impl: str, drop: Path, out: Path) -> None:
 # --- the comparison ---------------------------------------------------------------------------------------
 
 
+DUCKDB_MEMORY_LIMIT: list[str] = []  # --duckdb-memory-limit
+
+
 def measure(impl: str, drop: Path, out: Path, cap: int) -> bl.Measured:
     argv = [bl.PYTHON, str(Path(__file__).resolve()), "--child", impl, str(drop), str(out)]
-    return bl.run_measured(argv, rss_cap_bytes=cap)
+    env = {"BENCH_DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT[0]} if DUCKDB_MEMORY_LIMIT else {}
+    env["BENCH_BUCKETS"] = str(FORCED_BUCKETS[0])
+    return bl.run_measured(argv, rss_cap_bytes=cap, env=env)
 
 
-def compare_size(units: int, runs: int, cap: int, layout: str = "generator") -> dict[str, Any]:
+def compare_size(
+    units: int, runs: int, cap: int, layout: str = "generator", impls: tuple[str, ...] = IMPLS
+) -> dict[str, Any]:
     drop = layout_drop(units, layout)
-    outs = {impl: SCREEN_OUT / f"{impl}-{layout}-{units}" for impl in IMPLS}
-    measured: dict[str, list[bl.Measured]] = {impl: [] for impl in IMPLS}
+    outs = {impl: SCREEN_OUT / f"{impl}-{layout}-{units}" for impl in impls}
+    measured: dict[str, list[bl.Measured]] = {impl: [] for impl in impls}
     for run in range(runs):
-        order = IMPLS if run % 2 == 0 else tuple(reversed(IMPLS))
+        order = impls if run % 2 == 0 else tuple(reversed(impls))
         for impl in order:
             m = measure(impl, drop, outs[impl], cap)
             measured[impl].append(m)
@@ -205,18 +264,20 @@ def compare_size(units: int, runs: int, cap: int, layout: str = "generator") -> 
                 "ok" if m.ok else ("killed (memory cap)" if m.killed_for_memory else f"exit {m.returncode}")
             )
             print(
-                f"  {units:>9,} {layout:<9} {impl:<9} run {run + 1}/{runs}: work {m.result.get('work_s', float('nan')):7.2f} s"
+                f"  {units:>9,} {layout:<9} {impl:<14} run {run + 1}/{runs}: work {m.result.get('work_s', float('nan')):7.2f} s"
                 f"  process {m.wall_s:7.2f} s  peak RSS {m.max_rss_gib:5.2f} GiB"
                 f"  load {m.load_before[0]:.2f}  {status}",
                 file=sys.stderr,
                 flush=True,
             )
+            for step in m.result.get("bucket_steps") or []:
+                print(f"      {step}", file=sys.stderr)
             if not m.ok:
                 print(m.stderr.strip()[-1500:], file=sys.stderr)
-    identical = None
-    csvs = [outs[impl] / "decisions.csv" for impl in IMPLS]
-    if all(all(m.ok for m in measured[impl]) for impl in IMPLS) and all(p.exists() for p in csvs):
-        identical = filecmp.cmp(csvs[0], csvs[1], shallow=False)
+    identical = None  # every implementation's decisions.csv byte-identical to the first's
+    csvs = [outs[impl] / "decisions.csv" for impl in impls]
+    if all(all(m.ok for m in measured[impl]) for impl in impls) and all(p.exists() for p in csvs):
+        identical = all(filecmp.cmp(csvs[0], other, shallow=False) for other in csvs[1:])
     return {"units": units, "layout": layout, "runs": runs, "drop": str(drop), "measured": measured,
             "identical": identical}  # fmt: skip
 
@@ -239,8 +300,12 @@ def summarise(size: dict[str, Any]) -> dict[str, Any]:
             "peak_rss_gib": max((m.max_rss_gib for m in runs), default=float("nan")),
             "load": [round(m.load_before[0], 2) for m in runs],
             "path": next((m.result.get("path") for m in ok if m.result.get("path")), ""),
+            "steps": next((m.result.get("bucket_steps") for m in ok if m.result.get("bucket_steps")), []),
         }
     m, d = rows.get("mianshen", {}), rows.get("duckdb", {})
+    for impl, row in rows.items():
+        if impl.startswith("mianshen") and d.get("work_s"):
+            row["ratio"] = row["work_s"] / d["work_s"]
     ratio = m.get("work_s", float("nan")) / d["work_s"] if d.get("work_s") else float("nan")
     return {
         "units": size["units"],
@@ -264,34 +329,53 @@ def markdown(summaries: list[dict[str, Any]], info: dict[str, Any], command: str
         "load at start (1 min) | mianshen/duckdb | CSV identical |",
         "|---:|---|---|---:|---:|---|---:|---:|---:|---|---:|---|",
     ]
+    steps: list[str] = []
     for s in summaries:
-        for impl in IMPLS:
+        for impl in s["rows"]:
             r = s["rows"][impl]
+            if r.get("steps"):
+                steps.append(f"- {s['units']:,} {s['layout']}, {impl} (first run): " + "; ".join(r["steps"]))
             fails = f" ({'; '.join(r['failed'])})" if r["failed"] else ""
             path = f" ({r['path']})" if r["path"] else ""
             lines.append(
                 f"| {s['units']:,} | {s['layout']} | {impl}{path} | {r['ok']}/{s['runs']}{fails} | {r['work_s']:.2f} s | "
                 f"{', '.join(f'{x:.2f}' for x in r['work_all'])} | {r['process_s']:.2f} s | {r['cpu_s']:.2f} s | "
                 f"{r['peak_rss_gib']:.2f} GiB | {', '.join(f'{x:.2f}' for x in r['load'])} | "
-                + (f"{s['ratio']:.2f}" if impl == "mianshen" else "")
+                + (f"{r['ratio']:.2f}" if "ratio" in r else "")
                 + " | "
-                + ({True: "yes", False: "**NO**", None: "n/a"}[s["identical"]] if impl == "mianshen" else "")
+                + (
+                    {True: "yes", False: "**NO**", None: "n/a"}[s["identical"]]
+                    if impl == next(iter(s["rows"]))
+                    else ""
+                )
                 + " |"
             )
+    if steps:
+        lines += [
+            "",
+            "Where the bucketed run's time goes (wall, per step of screening/local.py):",
+            "",
+            *steps,
+        ]
     return "\n".join(lines)
 
 
 def run_comparison(
-    sizes: list[int], runs: int | None, record: bool, layouts: tuple[str, ...] = ("generator",)
+    sizes: list[int],
+    runs: int | None,
+    record: bool,
+    layouts: tuple[str, ...] = ("generator",),
+    impls: tuple[str, ...] = IMPLS,
+    cap_gib: float | None = None,
 ) -> int:
     info = bl.machine()
-    cap = bl.rss_cap()
+    cap = bl.rss_cap() if cap_gib is None else min(bl.rss_cap(), int(cap_gib * bl.GiB))
     print(bl.machine_line(info), file=sys.stderr)
     sizes_done = []
     for units in sizes:
         n = runs if runs is not None else (1 if units >= 5_000_000 else 3)
         for layout in layouts:
-            sizes_done.append(compare_size(units, n, cap, layout))
+            sizes_done.append(compare_size(units, n, cap, layout, impls))
     summaries = [summarise(s) for s in sizes_done]
     text = markdown(summaries, info, bl.command_line(), cap)
     print(text)
@@ -456,11 +540,26 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", type=bl.parse_units, metavar="UNITS", help="profile mianshen on this size instead"
     )
     parser.add_argument("--cprofile", action="store_true", help="with --profile: also cProfile (stderr)")
+    parser.add_argument(
+        "--impls",
+        default=",".join(IMPLS),
+        help=f"comma separated, of {', '.join(ALL_IMPLS)} (default mianshen,duckdb)",
+    )
+    parser.add_argument("--buckets", type=int, default=4, help="buckets of mianshen-buckets (default 4)")
+    parser.add_argument(
+        "--cap-gib", type=float, default=None, help="memory cap per run (default 85%% of free)"
+    )
+    parser.add_argument(
+        "--duckdb-memory-limit", default=None, help="DuckDB memory_limit, e.g. 10GB (it spills)"
+    )
+    parser.add_argument(
+        "--genparts-dir", type=Path, action="append", default=[], help="where drop-<units> (--parts 20) are"
+    )
     parser.add_argument("--child", nargs=3, metavar=("IMPL", "DROP", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         impl, drop, out = args.child
-        if impl not in IMPLS:
+        if impl not in ALL_IMPLS:
             parser.error(f"unknown implementation {impl}")
         child(impl, Path(drop), Path(out))
         return 0
@@ -469,7 +568,14 @@ def main(argv: list[str] | None = None) -> int:
     layouts = tuple(x.strip() for x in args.layouts.split(",") if x.strip())
     if not layouts or any(x not in LAYOUTS for x in layouts):
         parser.error(f"--layouts: choose from {', '.join(LAYOUTS)}")
-    return run_comparison(args.sizes, args.runs, args.record, layouts)
+    impls = tuple(x.strip() for x in args.impls.split(",") if x.strip())
+    if not impls or any(x not in ALL_IMPLS for x in impls):
+        parser.error(f"--impls: choose from {', '.join(ALL_IMPLS)}")
+    GENPARTS_DIRS.extend(args.genparts_dir)
+    FORCED_BUCKETS[0] = args.buckets
+    if args.duckdb_memory_limit:
+        DUCKDB_MEMORY_LIMIT.append(args.duckdb_memory_limit)
+    return run_comparison(args.sizes, args.runs, args.record, layouts, impls, args.cap_gib)
 
 
 if __name__ == "__main__":

@@ -507,7 +507,18 @@ def _check_closed_quotes(text: str, filename: str, last_start: int, total_lines:
 _TEXT_KINDS = frozenset({"id", "text", "enum", "code", "month", "phone"})
 
 
-def _parquet_frame(path: Path, table: Table, *, name: str | None = None) -> pl.DataFrame:
+def read_parquet_slice(
+    path: Path, table: Table, offset: int, length: int, *, name: str | None = None
+) -> pl.DataFrame:
+    """Rows ``offset`` … ``offset + length - 1`` of a table's Parquet file or part (``name``: the part's name in
+    the drop), every column of ``table``, no ``line``; checked and typed as ``read_table`` and ``read_part`` read
+    the whole file: a large file read in pieces."""
+    return _parquet_frame(path, table, name=name, rows=(offset, length)).drop("line")
+
+
+def _parquet_frame(
+    path: Path, table: Table, *, name: str | None = None, rows: tuple[int, int] | None = None
+) -> pl.DataFrame:
     filename = name or path.name
     try:
         schema = pl.read_parquet_schema(path)
@@ -518,7 +529,10 @@ def _parquet_frame(path: Path, table: Table, *, name: str | None = None) -> pl.D
     for column in present:
         _check_parquet_type(filename, column, schema[column.name])
     try:
-        raw = pl.read_parquet(path, columns=[c.name for c in present])
+        if rows is None:
+            raw = pl.read_parquet(path, columns=[c.name for c in present])
+        else:
+            raw = pl.scan_parquet(path).select([c.name for c in present]).slice(*rows).collect()
     except _READ_ERRORS as exc:
         raise DropUnusable(f"{filename}: not a readable Parquet file") from exc
     selected = []

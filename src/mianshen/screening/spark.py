@@ -1,7 +1,8 @@
 """`mianshen screen --engine spark` (contracts §6): the drop validated and screened on Apache Spark, partitioned by
 unit, with the same Polars code as the single-node run on each partition (docs/spark.md).
 
-The plan, in four Spark jobs over one SparkSession:
+The plan, the buckets and a bucket's work are ``buckets.py``'s, shared with the single-node run of a large drop
+(``local.py``). In four Spark jobs over one SparkSession:
 
 1. **Read** (one task per file, or per Parquet part of a folder): the project's reader reads the file as
    ``validate`` does (``reader.read_table`` / ``reader.read_part``; every row keeps its ``line``, numbered across
@@ -44,17 +45,18 @@ from typing import Any
 import polars as pl
 
 from mianshen.datadrop import reader
-from mianshen.datadrop.checks import KnownUnits, prepare
 from mianshen.datadrop.drop import DropUnusable, SourceFile
-from mianshen.datadrop.schema import EXIT_OK, EXIT_REJECTED, TABLES, Table
+from mianshen.datadrop.schema import EXIT_OK, EXIT_REJECTED, TABLES
 from mianshen.datadrop.validate import TableResult, empty_problems, sort_problems, validate_table
 from mianshen.policy.engine import check_as_of, screen
 from mianshen.policy.parameters import ResolvedParams
 
+from . import buckets
+from .buckets import FLAGS_TABLE, Piece, Plan, ReadTask, Screening, plan, raw_tables, read_pieces
+
 INSTALL_SPARK = "the spark engine needs PySpark: pip install mianshen[spark]"
 INSTALL_JAVA = "the spark engine needs Java 17: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"
 DEFAULT_MASTER = "local[*]"
-FLAGS_TABLE = "credit_flags"
 
 # what a read task emits: one row per (bucket, table) and file or part
 _BLOB_SCHEMA = "bucket int, tbl string, ascii boolean, blank boolean, payload binary"
@@ -67,75 +69,7 @@ class SparkUnavailable(Exception):
     """PySpark or Java is missing, or Spark could not start: one line saying what to install."""
 
 
-# --- what the buckets share -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReadTask:
-    """One Spark read task: a table's file, or one part of its folder (its rows' lines start at ``first_line``)."""
-
-    table: str
-    path: str
-    name: str  # the part's name in the drop (``units/part-0.parquet``); empty for a whole file
-    first_line: int
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the driver knows before any row is read: the files, each table's description, the buckets."""
-
-    drop: Path
-    encoding: str
-    partitions: int
-    sources: dict[str, SourceFile]  # per table located: name, format, and a folder's parts with their rows
-    tasks: tuple[ReadTask, ...]
-
-
-def plan(drop: Path, tables: Sequence[str] | None, *, encoding: str, partitions: int) -> Plan:
-    """Locate the drop's files (as ``validate`` does: a missing required file makes the drop unusable) and
-    describe each; a folder's parts are counted from their footers, so each part can be read on its own."""
-    import pyarrow.parquet as pq
-
-    located = reader.locate(drop, reader.requested_tables(tables))
-    sources: dict[str, SourceFile] = {}
-    tasks: list[ReadTask] = []
-    for name, path in located.items():
-        if not path.is_dir():
-            fmt = path.suffix.lstrip(".")
-            sources[name] = SourceFile(table=name, filename=path.name, format=fmt, sha256="", rows=0)
-            tasks.append(ReadTask(name, str(path), "", 2))
-            continue
-        parts: list[SourceFile] = []
-        first = 2
-        for part, part_name in reader.checked_parts(path):
-            try:
-                rows = pq.read_metadata(part).num_rows
-            except Exception as exc:  # any reader error: the file is not Parquet
-                raise DropUnusable(f"{part_name}: not a readable Parquet file") from exc
-            parts.append(SourceFile(name, part_name, "parquet", "", rows))
-            tasks.append(ReadTask(name, str(part), part_name, first))
-            first += rows
-        sources[name] = SourceFile(
-            table=name,
-            filename=f"{path.name}/",
-            format="parquet",
-            sha256="",
-            rows=first - 2,
-            parts=tuple(parts),
-        )
-    return Plan(drop, encoding, partitions, sources, tuple(tasks))
-
-
-def _key_column(table: Table) -> str:
-    return "credit_code" if table.name == FLAGS_TABLE else "unit_id"
-
-
-def buckets_of(frame: pl.DataFrame, table: Table, partitions: int, *, ascii_known: bool) -> pl.Series:
-    """Each row's bucket: a hash of its partition key normalised as the checks normalise it (so two rows the
-    checks would find equal are in one bucket), modulo ``partitions``."""
-    key = _key_column(table)
-    text = prepare(frame[key], table.column(key), ascii_known=ascii_known).text.cast(pl.String)
-    return (text.hash(seed=20210701) % partitions).cast(pl.Int32).alias("bucket")
+# --- what the buckets share (buckets.py) ----------------------------------------------------------------
 
 
 def _ipc(frame: pl.DataFrame) -> bytes:
@@ -148,55 +82,30 @@ def _frame(payload: bytes) -> pl.DataFrame:
     return pl.read_ipc(io.BytesIO(payload))
 
 
-def _bucket_frames(frame: pl.DataFrame, bucket: pl.Series) -> Iterator[tuple[int, pl.DataFrame]]:
-    for (b,), rows in frame.with_columns(bucket).group_by("bucket", maintain_order=True):
-        yield int(b), rows.drop("bucket")
-
-
 def read_task_rows(task: ReadTask, plan_: Plan) -> Iterator[tuple[Any, ...]]:
-    """``read_task`` with one blob per bucket (group_by keeps the rows in file order inside each bucket)."""
-    table = TABLES[task.table]
+    """``buckets.read_pieces`` as one blob per bucket; a file that cannot be read as one row of bucket -1 with
+    the reader's message (nothing is yielded before the file is read whole)."""
     try:
-        if task.name:
-            frame = reader.read_part(Path(task.path), table, task.name)
-            line = pl.int_range(task.first_line, task.first_line + frame.height, dtype=pl.Int64, eager=True)
-            frame = frame.insert_column(0, line.alias("line"))
-            ascii_known, blank = False, False
-        else:
-            raw = reader.read_table(Path(task.path), table, encoding=plan_.encoding)
-            frame, ascii_known, blank = raw.frame, raw.ascii, raw.blank_rows
+        for piece in read_pieces(task, plan_):
+            yield (piece.bucket, piece.table, piece.ascii, piece.blank, _ipc(piece.frame))
     except DropUnusable as exc:
         yield (-1, task.table, False, False, str(exc).encode("utf-8"))
-        return
-    bucket = buckets_of(frame, table, plan_.partitions, ascii_known=ascii_known)
-    for b, rows in _bucket_frames(frame, bucket):
-        yield (b, task.table, ascii_known, blank, _ipc(rows))
 
 
-def raw_tables(group: Any, plan_: Plan, names: Sequence[str]) -> dict[str, reader.RawTable]:
-    """A bucket's blobs (an Arrow table of ``_BLOB_SCHEMA``) as one ``RawTable`` per table of ``names``, rows
-    in line order; a table with no row in the bucket is an empty frame of text columns."""
-    found: dict[str, list[tuple[bool, bool, pl.DataFrame]]] = {name: [] for name in names}
-    for tbl, ascii_known, blank, payload in zip(
-        group.column("tbl").to_pylist(),
-        group.column("ascii").to_pylist(),
-        group.column("blank").to_pylist(),
-        group.column("payload").to_pylist(),
-        strict=True,
-    ):
-        if tbl in found:
-            found[tbl].append((bool(ascii_known), bool(blank), _frame(payload)))
-    out: dict[str, reader.RawTable] = {}
-    for name in names:
-        table, pieces = TABLES[name], found[name]
-        if pieces:
-            frame = pl.concat([p[2] for p in pieces], how="vertical").sort("line")
-            ascii_known, blank = all(p[0] for p in pieces), any(p[1] for p in pieces)
-        else:
-            frame = pl.DataFrame(schema={"line": pl.Int64(), **{c.name: pl.String() for c in table.columns}})
-            ascii_known, blank = True, False
-        out[name] = reader.RawTable(table, plan_.sources[name], frame, ascii_known, blank)
-    return out
+def group_tables(group: Any, plan_: Plan, names: Sequence[str]) -> dict[str, reader.RawTable]:
+    """A bucket's blobs (an Arrow table of ``_BLOB_SCHEMA``) as one ``RawTable`` per table of ``names``."""
+    pieces = (
+        Piece(0, tbl, bool(ascii_known), bool(blank), _frame(payload))
+        for tbl, ascii_known, blank, payload in zip(
+            group.column("tbl").to_pylist(),
+            group.column("ascii").to_pylist(),
+            group.column("blank").to_pylist(),
+            group.column("payload").to_pylist(),
+            strict=True,
+        )
+        if tbl in names
+    )
+    return raw_tables(pieces, plan_.sources, names)
 
 
 # --- the work of one bucket (runs on an executor) -----------------------------------------------------------
@@ -227,14 +136,9 @@ def unit_codes(group: Any, plan_: Plan) -> Any:
     one row with the bucket's unit count (after blank lines)."""
     import pyarrow as pa
 
-    raw = raw_tables(group, plan_, ["units"])["units"]
-    result = validate_table(
-        raw, credit_repeats=pl.DataFrame(schema={"line": pl.Int64, "first_line": pl.Int64})
-    )
-    codes = result.accepted.select(
-        pl.col("credit_code"), pl.col("line"), pl.lit(None, pl.Int64).alias("height")
-    )
-    total = pl.DataFrame({"credit_code": [None], "line": [None], "height": [result.source.rows]}).cast(
+    codes, height = buckets.unit_codes(group_tables(group, plan_, ["units"])["units"])
+    codes = codes.with_columns(pl.lit(None, pl.Int64).alias("height"))
+    total = pl.DataFrame({"credit_code": [None], "line": [None], "height": [height]}).cast(
         {"credit_code": pl.String, "line": pl.Int64, "height": pl.Int64}
     )
     return pa.Table.from_batches(pl.concat([codes, total]).to_arrow().to_batches()).cast(
@@ -272,42 +176,23 @@ def validate_flags(group: Any, plan_: Plan) -> Any:
     """Step 3 in a bucket of credit codes: ``credit_flags`` checked; accepted rows, problems and counts out."""
     if (unusable := _unusable(group)) is not None:
         return unusable
-    result = validate_table(raw_tables(group, plan_, [FLAGS_TABLE])[FLAGS_TABLE])
+    result = validate_table(group_tables(group, plan_, [FLAGS_TABLE])[FLAGS_TABLE])
     rows = _table_rows(FLAGS_TABLE, result)
     if not result.accepted.is_empty():
         rows.append(_row("accepted", FLAGS_TABLE, _ipc(result.accepted)))
     return _arrow(rows)
 
 
-@dataclass(frozen=True)
-class Screening:
-    """What step 4 needs besides the bucket's rows (broadcast: pickled once with the function)."""
-
-    params: ResolvedParams | None  # None: validate only
-    as_of: date | None
-    repeats: pl.DataFrame  # DUPLICATE_CREDIT_CODE: line, first_line
-    flags: (
-        pl.DataFrame | None
-    )  # accepted credit_flags rows (None when the drop has none or they are not read)
-    fact_tables: tuple[str, ...]
-
-
 def screen_bucket(group: Any, plan_: Plan, work: Screening) -> Any:
-    """Step 4 in a unit bucket: validate units then facts, screen the accepted rows with the unchanged core."""
+    """Step 4 in a unit bucket: ``buckets.screen_tables`` (validate units then facts, screen the accepted rows
+    with the unchanged core) on the bucket's blobs."""
     if (unusable := _unusable(group)) is not None:
         return unusable
-    raws = raw_tables(group, plan_, ["units", *work.fact_tables])
-    results = {"units": validate_table(raws["units"], credit_repeats=work.repeats)}
-    units = results["units"]
-    known = KnownUnits(units.accepted["unit_id"], units.source.filename)
-    for name in work.fact_tables:
-        results[name] = validate_table(raws[name], units=known)
+    raws = group_tables(group, plan_, ["units", *work.fact_tables])
+    results, decided = buckets.screen_tables(raws, work)
     rows = [row for name, result in results.items() for row in _table_rows(name, result)]
-    if work.params is not None and work.as_of is not None and not units.accepted.is_empty():
-        tables: dict[str, pl.DataFrame] = {name: r.accepted for name, r in results.items()}
-        if work.flags is not None:
-            tables[FLAGS_TABLE] = work.flags
-        rows.append(_row("decisions", "units", _ipc(screen(tables, work.params, work.as_of))))
+    if decided is not None:
+        rows.append(_row("decisions", "units", _ipc(decided)))
     return _arrow(rows)
 
 
