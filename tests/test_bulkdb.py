@@ -22,6 +22,7 @@ COLUMNS = (
     "buckets",
     "problems",
     "approved_waiting",
+    "detail",
 )
 
 
@@ -29,7 +30,7 @@ def test_timestamps_round_trip_and_compare_like_the_orms() -> None:
     orm = ReconcileRun.objects.create(by="orm", ok=True, cases=1, approved_fen=1, difference_fen=0, buckets={},
                                       problems=0)  # fmt: skip
     later = orm.at + timedelta(microseconds=1)
-    insert_rows(ReconcileRun, COLUMNS, [(later.astimezone(CST), "bulk", True, 2, 2, 0, "{}", 0, 0)])
+    insert_rows(ReconcileRun, COLUMNS, [(later.astimezone(CST), "bulk", True, 2, 2, 0, "{}", 0, 0, "{}")])
     bulk = ReconcileRun.objects.get(by="bulk")
     assert bulk.at == later  # the instant, whatever zone it was given in
     # compared as stored: the bulk row is the later one (on SQLite the text must be the ORM's naive UTC form)
