@@ -76,7 +76,7 @@ def test_a_large_bulk_load_refreshes_the_planner_statistics(monkeypatch: pytest.
     search on a fresh 300,000-entry list took 162 ms on the stale statistics, 22 ms after); SQLite needs none."""
     from mianshen.core import bulkdb
 
-    rows = [(datetime(2026, 12, 1, tzinfo=CST), f"r{i}", True, i, i, 0, "{}", 0, 0) for i in range(30)]
+    rows = [(datetime(2026, 12, 1, tzinfo=CST), f"r{i}", True, i, i, 0, "{}", 0, 0, "{}") for i in range(30)]
     loaded = insert_rows(ReconcileRun, COLUMNS, rows)
     assert bulkdb.analyze_after_load(ReconcileRun, loaded) is False  # below the threshold: nothing
     monkeypatch.setattr(bulkdb, "ANALYZE_AFTER_ROWS", 30)
