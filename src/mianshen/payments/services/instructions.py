@@ -229,25 +229,30 @@ def _release_chunk(
     instruction_ids = dict(
         zip((c["pk"] for c, _, _ in planned), allocate_ids(Instruction, len(planned)), strict=True)
     )
-    # Payments first (without their current instruction), then the instructions, then the payments pointed at
-    # them: no row ever references one not inserted yet. On SQLite an outstanding deferred foreign-key violation
-    # makes every later insert into the referenced table search the referencing one, and nothing indexes
-    # payment.current_id: inserting payments that point ahead made the release quadratic (hours at 450,000).
-    insert_rows(
-        Payment,
-        ("id", "case_id", "amount_fen", "released_at", "released_by", "note", "cancelled_by", "cancel_reason",
-         "current_id"),
-        [(payment_ids[c["pk"]], c["pk"], c["amount_fen"], now, actor, notes.get(c["pk"], ""), "", "", None)
-         for c in cases],
-    )  # fmt: skip
     rows = []
     for c, account, remittance in planned:
         values = instruction_values(payment_id=payment_ids[c["pk"]], case_id=c["pk"], attempt=1,
                                     amount_fen=c["amount_fen"], account=account, remittance=remittance, actor=actor)  # fmt: skip
         rows.append((instruction_ids[c["pk"]], *values, now, "", False, "", "", ""))
+    # On PostgreSQL the payments are inserted pointing at their instructions already: the foreign keys are
+    # checked at commit (Django makes them DEFERRABLE INITIALLY DEFERRED), so no second pass of 10,000 UPDATEs
+    # per chunk (``current_id`` was 19 s of the release at 441,300). On SQLite payments first (without their
+    # current instruction), then the instructions, then the payments pointed at them: no row ever references one
+    # not inserted yet. There an outstanding deferred foreign-key violation makes every later insert into the
+    # referenced table search the referencing one, and nothing indexes payment.current_id: inserting payments
+    # that point ahead made the release quadratic (hours at 450,000).
+    ahead = is_postgres()
+    insert_rows(
+        Payment,
+        ("id", "case_id", "amount_fen", "released_at", "released_by", "note", "cancelled_by", "cancel_reason",
+         "current_id"),
+        [(payment_ids[c["pk"]], c["pk"], c["amount_fen"], now, actor, notes.get(c["pk"], ""), "", "",
+          instruction_ids.get(c["pk"]) if ahead else None) for c in cases],
+    )  # fmt: skip
     insert_rows(Instruction, ("id", *INSERT_FIELDS, "created_at", "bank_status", "rejected", "reject_codes",
                               "return_reason", "action"), rows)  # fmt: skip
-    update_rows(Payment, ["current_id"], [(payment_ids[pk], iid) for pk, iid in instruction_ids.items()])
+    if not ahead:
+        update_rows(Payment, ["current_id"], [(payment_ids[pk], iid) for pk, iid in instruction_ids.items()])
     if notes:
         amounts = {c["pk"]: c["amount_fen"] for c in cases}
         unit_notices.send(
