@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
@@ -79,15 +80,51 @@ def account_problem(account: Account | None, banks: set[str]) -> str:
     return ""
 
 
-def _accounts(cases: Sequence[Mapping[str, Any]]) -> dict[str, Account]:
+Prefetched = dict[int, tuple[int, Account | None]]
+"""Per case id: the snapshot its account was looked up in, and the account there (None: none on file)."""
+
+
+def _accounts_prefetch(approved: QuerySet[Case]) -> Prefetched:
+    """The account on file of every case of ``approved`` that a round decided, in the snapshot of that round: ONE
+    statement for the whole release (the cases joined to their round and to that snapshot's accounts: a hash
+    join, where one lookup per 10,000-case chunk cost 24 s at 441,300). The cases are not locked here: each chunk
+    uses an entry only if the locked case still names that snapshot (a snapshot's accounts never change)."""
+    ids_sql, ids_params = approved.filter(last_round__isnull=False).values("pk").query.sql_with_params()
+    qn = connection.ops.quote_name
+    round_model = Case._meta.get_field("last_round").related_model  # the screening round (cases' own link)
+    assert not isinstance(round_model, str)
+    case_t, round_t, account_t = (qn(m._meta.db_table) for m in (Case, round_model, BankAccount))
+    sql = (
+        f"SELECT c.id, r.snapshot_id, b.id, b.bank_code, b.branch_code, b.account_no, b.account_name "
+        f"FROM {case_t} c JOIN {round_t} r ON r.id = c.last_round_id "
+        f"LEFT JOIN {account_t} b ON b.snapshot_id = r.snapshot_id AND b.unit_id = c.unit_id "
+        f"WHERE c.id IN ({ids_sql})"
+    )
+    out: Prefetched = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids_params)
+        while batch := cursor.fetchmany(20_000):
+            for pk, snap, found, bank, branch, no, name in batch:
+                account = None if found is None else Account(bank, branch, no, name, f"snapshot:{snap}")
+                out[pk] = (snap, account)
+    return out
+
+
+def _accounts(cases: Sequence[Mapping[str, Any]], known: Prefetched | None = None) -> dict[str, Account]:
     """The account on file per unit: in the snapshot of the approving round, else the latest snapshot that
-    holds one (looked up snapshot by snapshot, newest first, through the (snapshot, unit) index)."""
+    holds one (looked up snapshot by snapshot, newest first, through the (snapshot, unit) index). ``known``:
+    the release's prefetched accounts (``_accounts_prefetch``), used where a case names the same snapshot."""
     pinned: dict[int, list[str]] = {}
     loose: list[str] = []
+    found: dict[str, Account] = {}
     for c in cases:
         snap = c["last_round__snapshot_id"]
+        hit = None if known is None or snap is None else known.get(c["pk"])
+        if hit is not None and hit[0] == snap:
+            if hit[1] is not None:
+                found[c["unit_id"]] = hit[1]
+            continue
         (pinned.setdefault(snap, []) if snap is not None else loose).append(c["unit_id"])
-    found: dict[str, Account] = {}
     for snap, units in pinned.items():
         found.update(_accounts_in(snap, units))
     if loose:
@@ -169,10 +206,11 @@ def payments_release(
     if policy_id is not None:
         approved = approved.filter(policy_id=policy_id)
     if case_ids is not None:
-        approved = approved.filter(pk__in=list(case_ids))
+        approved = approved.filter(pk__in=one_parameter(list(case_ids)))
     ids = list(approved.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return ReleaseResult(0, 0, 0, 0)
+    known = _accounts_prefetch(approved)
     banks = set(Bank.objects.values_list("code", flat=True))
     totals = [0, 0, 0, 0]
     for chunk in chunks(ids, CHUNK):
@@ -186,7 +224,7 @@ def payments_release(
             )
             if not cases:
                 continue
-            counts, waiting = _release_chunk(cases, banks, actor)
+            counts, waiting = _release_chunk(cases, banks, actor, known)
             maybe_crash("after_instruction_insert")
             moves = [
                 Move(c["pk"], State.RELEASED, "handed over to payments", frozenset({State.APPROVED}))
@@ -199,11 +237,11 @@ def payments_release(
 
 
 def _release_chunk(
-    cases: Sequence[Mapping[str, Any]], banks: set[str], actor: str
+    cases: Sequence[Mapping[str, Any]], banks: set[str], actor: str, known: Prefetched | None = None
 ) -> tuple[tuple[int, int, int, int], list[int]]:
     """Payments and first instructions for one chunk of locked cases (COPY on PostgreSQL), audited per chunk.
     Returns the counts and the cases whose payment waits for an account."""
-    accounts = _accounts(cases)
+    accounts = _accounts(cases, known)
     now = timezone.now()
     notes: dict[int, str] = {}
     planned: list[tuple[Mapping[str, Any], Account, str]] = []
