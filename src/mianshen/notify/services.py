@@ -394,12 +394,14 @@ def _insert_ignoring(rows: Iterable[tuple[Any, ...]], *, fresh: bool = False) ->
             new = cursor.rowcount
             cursor.execute("DROP TABLE _notify_new")
             return int(new)
-        before = Message.objects.count()
         marks = ", ".join(["%s"] * len(_COLUMNS))
         batch = [list(r) for r in rows]
-        if batch:
-            cursor.executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", batch)
-        return Message.objects.count() - before
+        if not batch:
+            return 0
+        # sqlite3 sums the rows each statement changed; an ignored duplicate changes none (no COUNT(*) of the
+        # whole outbox before and after, a scan that grew with it)
+        cursor.executemany(f"INSERT OR IGNORE INTO {table} ({cols}) VALUES ({marks})", batch)
+        return int(cursor.rowcount)
 
 
 # ---- delivery ----------------------------------------------------------------------------------------------
