@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -117,6 +117,77 @@ def message_transition(
             reason=reason[:500],
         )
     return msg
+
+
+@dataclass(frozen=True)
+class MessageMove:
+    """One message's move for ``message_transition_many``: to ``to`` with ``changes`` (other fields)."""
+
+    message_id: int
+    to: MessageState
+    reason: str
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+def message_transition_many(
+    *, moves: Sequence[MessageMove], actor: str, strict: bool = True
+) -> list[Message]:
+    """``message_transition`` for many messages in one transaction (a batch of deliveries): the rows locked, each
+    move checked against ``states.TRANSITIONS``, ``closed_at``/``sent_at`` set as there, the rows written as plain
+    rows (``update_rows``: COPY and one UPDATE on PostgreSQL) and one ``notification.transition`` event per message,
+    the same event the one-message function records. ``strict``: a refused move refuses them all
+    (``MessageTransitionRefused``, nothing written); otherwise it is left out (a receipt came first). Returns the
+    messages written. No retries out of a final state here (``message_retry`` is one message, by a person)."""
+    if not moves:
+        return []
+    with transaction.atomic():
+        locked = {
+            m.pk: m
+            for m in Message.objects.select_for_update()
+            .filter(pk__in=one_parameter([mv.message_id for mv in moves]))
+            .order_by("pk")
+        }
+        now = timezone.now()
+        written: list[Message] = []
+        events: list[dict[str, Any]] = []
+        columns: dict[str, None] = {"state": None}
+        for mv in moves:
+            msg = locked.get(mv.message_id)
+            if msg is None:
+                raise MessageTransitionRefused(f"message {mv.message_id}: no such message")
+            current = MessageState(msg.state)
+            if not can_move(current, mv.to, closed=msg.closed_at is not None):
+                if strict:
+                    raise MessageTransitionRefused(
+                        f"message {msg.pk}: {current.value} → {mv.to.value} is not an allowed move"
+                        + (" (closed)" if msg.closed_at else "")
+                    )
+                continue
+            changes = dict(mv.changes)
+            before = _snapshot(msg)
+            if mv.to in FINAL:
+                changes.setdefault("closed_at", now)
+            if mv.to == M.SENT and current != M.SENT:
+                changes.setdefault("sent_at", now)
+            msg.state = mv.to.value
+            for name, value in changes.items():
+                setattr(msg, name, value)
+                columns[name] = None
+            written.append(msg)
+            events.append(
+                {
+                    "action": Action.NOTIFICATION_TRANSITION,
+                    "obj_type": "message",
+                    "obj_id": str(msg.pk),
+                    "before": before,
+                    "after": _snapshot(msg),
+                    "reason": mv.reason[:500],
+                }
+            )
+        names = list(columns)
+        update_rows(Message, names, [(m.pk, *(getattr(m, n) for n in names)) for m in written])
+        audit_record_many(actor=actor, events=events)
+    return written
 
 
 def message_retry(*, message_id: int, actor: str, reason: str = "") -> Message:
@@ -637,7 +708,7 @@ def deliver_batch(
         return result
     claimed = _claim_many(due, now, actor, result)
     _point("claimed")
-    outcomes: list[tuple[int, MessageState, dict[str, Any], str]] = []
+    outcomes: list[MessageMove] = []
     for msg in claimed:
         sender = senders[msg.channel]
         accepted: Accepted | None = None
@@ -653,7 +724,9 @@ def deliver_batch(
             try:
                 accepted = sender.send(msg)
             except SendRefused as exc:
-                outcomes.append((msg.pk, M.FAILED, {"last_error": str(exc)[:300]}, f"refused: {exc}"))
+                outcomes.append(
+                    MessageMove(msg.pk, M.FAILED, f"refused: {exc}", {"last_error": str(exc)[:300]})
+                )
                 result.failed += 1
                 continue
             except SendFailed as exc:
@@ -662,10 +735,11 @@ def deliver_batch(
         _point("accepted")
         target = M.DELIVERED if accepted.delivered else M.SENT
         changes = {"provider_id": accepted.provider_id[:80], "last_error": ""}
-        outcomes.append((msg.pk, target, changes, f"{sender.name} accepted"))
+        outcomes.append(MessageMove(msg.pk, target, f"{sender.name} accepted", changes))
         result.delivered += target == M.DELIVERED
         result.sent += target == M.SENT
-    _record_many(outcomes, actor)
+    # a move the table refuses now is one a receipt overtook (delivered or failed): nothing to add
+    message_transition_many(moves=outcomes, actor=actor, strict=False)
     _point("recorded")
     return result
 
@@ -679,90 +753,32 @@ def _claim_many(pks: list[int], now: datetime, actor: str, result: Delivered) ->
         ).order_by("pk")
         if connection.vendor == "postgresql":
             rows = rows.select_for_update(skip_locked=True)
-        msgs = list(rows)
-        claimed: list[Message] = []
-        events: list[dict[str, Any]] = []
-        for msg in msgs:
-            before = _snapshot(msg)
+        moves: list[MessageMove] = []
+        attempting: set[int] = set()
+        for msg in rows:
             quiet = not_before(msg.kind, msg.channel, now)
             if quiet > now:
-                msg.next_attempt_at = quiet
-                reason = "quiet hours: deferred"
+                moves.append(
+                    MessageMove(msg.pk, M.QUEUED, "quiet hours: deferred", {"next_attempt_at": quiet})
+                )
                 result.deferred += 1
             else:
-                msg.attempts += 1
-                msg.next_attempt_at = now + backoff(msg.attempts)
-                reason = f"attempt {msg.attempts}"
-                claimed.append(msg)
-            events.append(_transition_event(msg, before, reason))
-        result.deferred += len(pks) - len(msgs)  # not due any more, or another worker has it
-        update_rows(Message, ["state", "attempts", "next_attempt_at"],
-                    [(m.pk, m.state, m.attempts, m.next_attempt_at) for m in msgs])  # fmt: skip
-        audit_record_many(actor=actor, events=events)
-    return claimed
+                attempts = msg.attempts + 1
+                changes = {"attempts": attempts, "next_attempt_at": now + backoff(attempts)}
+                moves.append(MessageMove(msg.pk, M.QUEUED, f"attempt {attempts}", changes))
+                attempting.add(msg.pk)
+        result.deferred += len(pks) - len(moves)  # not due any more, or another worker has it
+        written = message_transition_many(moves=moves, actor=actor)
+    return [m for m in written if m.pk in attempting]
 
 
-def _retry_or_fail_outcome(
-    msg: Message, error: str, result: Delivered
-) -> tuple[int, MessageState, dict[str, Any], str]:
+def _retry_or_fail_outcome(msg: Message, error: str, result: Delivered) -> MessageMove:
     if msg.attempts >= MAX_ATTEMPTS:
         result.failed += 1
-        return (
-            msg.pk,
-            M.FAILED,
-            {"last_error": error[:300]},
-            f"dead letter after {msg.attempts} attempts: {error}",
-        )
+        return MessageMove(msg.pk, M.FAILED, f"dead letter after {msg.attempts} attempts: {error}",
+                           {"last_error": error[:300]})  # fmt: skip
     result.retried += 1
-    return msg.pk, M.QUEUED, {"last_error": error[:300]}, f"will retry: {error}"
-
-
-_RECORDED = ("state", "attempts", "provider_id", "last_error", "closed_at", "sent_at")
-
-
-def _record_many(outcomes: list[tuple[int, MessageState, dict[str, Any], str]], actor: str) -> None:
-    """``message_transition`` for each outcome, in one transaction: locked, checked against the state table (a
-    move it refuses — a receipt came first — is left out), written as plain rows, one audit event each."""
-    if not outcomes:
-        return
-    with transaction.atomic():
-        msgs = {
-            m.pk: m
-            for m in Message.objects.select_for_update().filter(
-                pk__in=one_parameter([o[0] for o in outcomes])
-            )
-        }
-        now = timezone.now()
-        written: list[Message] = []
-        events: list[dict[str, Any]] = []
-        for pk, to, changes, reason in outcomes:
-            msg = msgs[pk]
-            if not can_move(MessageState(msg.state), to, closed=msg.closed_at is not None):
-                continue
-            before = _snapshot(msg)
-            if to in FINAL:
-                msg.closed_at = now
-            if to == M.SENT and msg.state != M.SENT:
-                msg.sent_at = now
-            msg.state = to.value
-            for name, value in changes.items():
-                setattr(msg, name, value)
-            written.append(msg)
-            events.append(_transition_event(msg, before, reason))
-        update_rows(Message, list(_RECORDED), [(m.pk, *(getattr(m, f) for f in _RECORDED)) for m in written])
-        audit_record_many(actor=actor, events=events)
-
-
-def _transition_event(msg: Message, before: dict[str, Any], reason: str) -> dict[str, Any]:
-    """The audit event ``message_transition`` records."""
-    return {
-        "action": Action.NOTIFICATION_TRANSITION,
-        "obj_type": "message",
-        "obj_id": str(msg.pk),
-        "before": before,
-        "after": _snapshot(msg),
-        "reason": reason[:500],
-    }
+    return MessageMove(msg.pk, M.QUEUED, f"will retry: {error}", {"last_error": error[:300]})
 
 
 def receipt_apply(
