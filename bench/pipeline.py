@@ -243,7 +243,9 @@ def run(
                 )
                 for shape, seconds, count in phase.top_sql[:3]:  # where the statements' time went, as it runs
                     if seconds >= 0.5:
-                        progress.console.print(f"[dim]{'':>15}   {seconds:6.1f} s ×{count:<5} {shape[:110]}[/]")
+                        progress.console.print(
+                            f"[dim]{'':>15}   {seconds:6.1f} s ×{count:<5} {shape[:110]}[/]"
+                        )
                 if prof is not None:
                     _profile_out(prof, name, work)
                 progress.advance(overall)
