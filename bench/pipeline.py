@@ -5,7 +5,7 @@
     PYTHONPATH=src .venv/bin/python bench/pipeline.py --units 50000 --profile "round 3,bank answers"
 
 Each run empties its own database (``--db``, default ``h_pipeline``: ``DROP SCHEMA public CASCADE``, then
-``migrate``; only a database whose name starts with ``h_pipeline`` or ``mianshen_bench`` is accepted, so that it
+``migrate``; only a database whose name starts with ``h_pipeline``, ``h_scale`` or ``mianshen_bench`` is accepted, so that it
 never empties someone else's), then runs every step of ``mianshen demo`` in this process: generate, validate,
 screen, import, round 1, four-eyes review, key supervision, fresh data (drop B validated and imported), round 2,
 the notice, objections, round 3 (the comparison before payment), release, bank files, bank answers (pain.002
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import OUT_DIR, append_results, command_line, machine, machine_line, parse_units, save_raw
 
-ALLOWED_PREFIXES = ("h_pipeline", "mianshen_bench")
+ALLOWED_PREFIXES = ("h_pipeline", "h_scale", "mianshen_bench")
 TO_FILES = (
     "round 3",
     "release",
@@ -241,6 +241,11 @@ def run(
                     + (f", banks {bank:.1f} s" if bank else "")
                     + f", peak {phase.peak_gib:.2f} GB  [dim]{text[:150]}[/]"
                 )
+                for shape, seconds, count in phase.top_sql[:3]:  # where the statements' time went, as it runs
+                    if seconds >= 0.5:
+                        progress.console.print(
+                            f"[dim]{'':>15}   {seconds:6.1f} s ×{count:<5} {shape[:110]}[/]"
+                        )
                 if prof is not None:
                     _profile_out(prof, name, work)
                 progress.advance(overall)

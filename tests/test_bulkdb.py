@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.db import connection
 
-from mianshen.core.bulkdb import insert_rows, update_rows
+from mianshen.core.bulkdb import insert_objects, insert_rows, update_rows
 from mianshen.payments.models import ReconcileRun
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +86,40 @@ def test_a_large_bulk_load_refreshes_the_planner_statistics(monkeypatch: pytest.
         with connection.cursor() as cursor:
             cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'payments_reconcilerun'")
             assert cursor.fetchone()[0] == ReconcileRun.objects.count()
+
+
+def test_insert_objects_writes_what_the_orm_writes_bytes_and_json_included() -> None:
+    """Instances inserted by ``insert_objects`` (server-side binding on PostgreSQL) read back exactly as those the
+    ORM saved: bytes, JSON, defaults, ``auto_now_add``, given and database-assigned ids; a unique violation is
+    Django's ``IntegrityError``."""
+    import os
+
+    from django.db import IntegrityError, transaction
+
+    from mianshen.payments.models import InboundFile
+
+    def inbound(sha: str, content: bytes, pk: int | None = None) -> InboundFile:
+        return InboundFile(id=pk, sha256=sha, name="a.xml", kind="camt.054.001.08", msg_id="M1", content=content,
+                           size=len(content), status="applied", counts={"lines": 3, "中": [1, 2]},
+                           received_by="t")  # fmt: skip
+
+    blob = os.urandom(300_000) + b"\x00\\x'\""
+    saved = [inbound("a" * 64, blob), inbound("b" * 64, b"")]
+    for obj in saved:
+        obj.save(force_insert=True)
+    given = 10_000 + max(o.pk for o in saved)
+    mine = [inbound("c" * 64, blob), inbound("d" * 64, b""), inbound("e" * 64, b"x", pk=given)]
+    insert_objects(mine)
+    assert [o.pk for o in mine][2] == given and all(o.pk and not o._state.adding for o in mine)
+    skip = {"id", "sha256", "received_at"}
+    names = [f.attname for f in InboundFile._meta.concrete_fields if f.attname not in skip]
+
+    def row(pk: int) -> list[object]:
+        values = list(InboundFile.objects.filter(pk=pk).values_list(*names).get())
+        return [bytes(v) if isinstance(v, memoryview) else v for v in values]
+
+    assert [row(o.pk) for o in mine[:2]] == [row(o.pk) for o in saved]
+    assert bytes(InboundFile.objects.get(pk=mine[0].pk).content) == blob
+    assert InboundFile.objects.get(pk=given).received_at is not None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_objects([inbound("a" * 64, b"again")])

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from mianshen.audit.canonical import GENESIS_HASH, NotCanonical, event_hash
 from mianshen.audit.catalogue import Action
@@ -115,6 +116,21 @@ def test_checkpoint_appends_the_head_and_records_it(checkpoint_path: Path) -> No
     }
     result = audit_verify()
     assert result.ok and result.checkpoints_checked == 1
+
+
+def test_checkpoint_counts_from_the_head_without_scanning_the_trail(checkpoint_path: Path) -> None:
+    """The count is the head's seq (the chain is gap-free from 1): no COUNT(*) over the whole table, which grew
+    with the trail and ran after every ``checkpoint_every()`` events in every bulk path."""
+    record_many(7)
+    with CaptureQueriesContext(connection) as queries:
+        audit_checkpoint()
+    assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    line = json.loads(checkpoint_path.read_text(encoding="utf-8").splitlines()[-1])
+    assert line["count"] == line["seq"] == 7 == AuditEvent.objects.filter(seq__lte=7).count()
+    audit_checkpoint()  # the second counts the first's own event
+    line = json.loads(checkpoint_path.read_text(encoding="utf-8").splitlines()[-1])
+    assert line["count"] == 8 and AuditEvent.objects.count() == 9
+    assert audit_verify().ok
 
 
 def test_checkpoint_into_a_given_directory(tmp_path: Path) -> None:

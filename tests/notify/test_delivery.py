@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.db import transaction
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
@@ -256,3 +257,70 @@ def test_an_unreachable_smtp_server_is_retried(tmp_path: Path) -> None:
     deliver_due(senders={"sms": InboxSender(), "email": smtp, "inbox": InboxSender()}, now=later(0.01))
     msg.refresh_from_db()
     assert msg.state == "queued" and msg.attempts == 1 and msg.last_error.startswith("SendFailed")
+
+
+class _Scripted(Sender):
+    """A provider whose answer depends on the message's address: ``…1`` refused, ``…2`` fails (5xx), ``…3``
+    accepts without delivering (a receipt comes later), ``…4`` already has it (found by the lookup of a retry),
+    anything else delivered at once."""
+
+    name = "scripted"
+
+    def send(self, msg: Message) -> services.Accepted:
+        tail = msg.to[-1]
+        if tail == "1":
+            raise services.SendRefused("bad number")
+        if tail == "2":
+            raise services.SendFailed("HTTP 500")
+        return services.Accepted(provider_id=f"p{msg.to}", delivered=tail != "3")
+
+    def lookup(self, msg: Message) -> services.Accepted | None:
+        return services.Accepted(provider_id=f"p{msg.to}", delivered=True) if msg.to.endswith("4") else None
+
+
+def _outbox_after(deliver: Any, now: Any, kinds: list[str] | None) -> tuple[Any, dict[str, Any]]:
+    """Deliver with ``deliver``, then what each message (by address and channel) looks like and its audit events
+    (state before/after and reason): read, then rolled back."""
+    picture: dict[str, Any] = {}
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        sender = _Scripted()
+        result = deliver(
+            senders={"sms": sender, "email": sender, "inbox": sender}, now=now, kinds=kinds, limit=50
+        )
+        for m in Message.objects.order_by("to", "channel"):
+            events = AuditEvent.objects.filter(action=Action.NOTIFICATION_TRANSITION, object_id=str(m.pk))
+            picture[f"{m.to}/{m.channel}"] = (
+                m.state, m.attempts, m.provider_id, m.last_error, m.closed_at is not None, m.sent_at is not None,
+                m.next_attempt_at - now, [(e.before, e.after, e.reason) for e in events.order_by("seq")],
+            )  # fmt: skip
+        counts = (result.sent, result.delivered, result.retried, result.failed, result.deferred, result.found)
+        raise Undo
+    return counts, picture
+
+
+@pytest.mark.parametrize("hour", [10, 23])  # Beijing time: 23:00 is in the SMS quiet hours
+@pytest.mark.parametrize("kinds", [None, ["payment_failed"]])
+def test_batch_delivery_does_what_one_at_a_time_does(hour: int, kinds: list[str] | None) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    now = datetime(2026, 12, 8, hour, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for i in range(10):
+        for channel, to in (("sms", f"1380013{i:04d}"), ("inbox", f"U{i}")):
+            kind = "payment_failed" if i % 2 else "approved"
+            context = {"unit_name": "甲", "amount": "1.00", "what": "x", "why": "y", "next_step": "z",
+                       "reason_code": "AC01"}  # fmt: skip
+            message_queue(kind=kind, channel=channel, to=to, key=f"k{i}", context=context)
+    retry = Message.objects.get(to="13800130004")  # an earlier attempt whose answer was lost: looked up first
+    Message.objects.filter(pk=retry.pk).update(attempts=1)
+    dead = Message.objects.get(to="U2")  # its last attempt fails: a dead letter
+    Message.objects.filter(pk=dead.pk).update(attempts=MAX_ATTEMPTS - 1)
+    Message.objects.update(next_attempt_at=now - timedelta(minutes=1))
+    one = _outbox_after(deliver_due, now, kinds)
+    batch = _outbox_after(services.deliver_batch, now, kinds)
+    assert batch == one
+    assert one[0][1] > 0 and any(p[0] == "failed" for p in one[1].values())

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.cases.models import Case
 from mianshen.cases.services import notice_open, objection_decide, objection_record
 from mianshen.cases.states import State
 from mianshen.cases.transitions import Move, case_transition, case_transition_many
@@ -192,3 +193,49 @@ def test_bulk_queueing_skips_what_exists() -> None:
         render("approved", {"unit_name": "甲", "amount": "1.00"}, "zh-hans")
         == Message.objects.first().body_zh
     )  # type: ignore[union-attr]
+
+
+def test_the_straight_copy_writes_what_the_checked_insert_writes() -> None:
+    """``fresh`` (COPY straight into the outbox on PostgreSQL) and the checked path (temporary table and ON
+    CONFLICT; INSERT OR IGNORE on SQLite) write the same rows and audit the same counts."""
+    rows = [NewMessage(Kind.APPROVED, channel, f"U{i}", f"case{i}:approved:v3", {"unit_name": f"甲{i}", "amount": "1.00"},
+                       unit_id=f"U{i}", case_id=i) for i in range(30) for channel in (Channel.INBOX, Channel.SMS)]  # fmt: skip
+    skip = {"id", "created_at", "next_attempt_at"}
+
+    def written() -> list[tuple[object, ...]]:
+        names = [f.attname for f in Message._meta.concrete_fields if f.attname not in skip]
+        return list(Message.objects.order_by("to", "channel").values_list(*names))
+
+    assert messages_queue_many(messages=rows, actor="a", reason="r") == 60
+    checked = written()
+    Message.objects.all().delete()
+    assert messages_queue_many(messages=rows, actor="a", reason="r", fresh=True) == 60
+    assert written() == checked and len(checked) == 60
+    queued = AuditEvent.objects.filter(action=Action.NOTIFICATION_QUEUED).order_by("seq")
+    first, second = (e.after for e in queued)
+    assert first == second
+
+
+def test_case_moves_copy_straight_in_but_paid_and_openings_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mianshen.notify import receivers
+
+    calls: list[bool] = []
+    real = receivers.messages_queue_many
+
+    def spy(**kwargs: object) -> int:
+        calls.append(bool(kwargs.get("fresh")))
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(receivers, "messages_queue_many", spy)
+    rnd = a_round()
+    cases = [unit_case(rnd, i, state=S.PUBLICISED, phone=f"1390000{i:04d}") for i in range(12)]
+    case_transition_many(moves=[Move(c.pk, S.APPROVED, "checkpoint") for c in cases], actor="a")
+    assert calls == [True] and Message.objects.filter(kind="approved").count() == 24
+    case = Case.objects.get(pk=cases[0].pk)
+    assert receivers.case_moves(Case, moved=[(case, "")], actor="a") == 0  # an opening: checked, nothing new
+    assert calls == [True, False]
+    case.state = S.PAID
+    receivers.case_moves(Case, moved=[(case, S.RELEASED.value)], actor="a")  # no instruction: nothing to say
+    assert calls == [True, False, False]

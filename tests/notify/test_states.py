@@ -49,16 +49,20 @@ def test_the_table() -> None:
     assert not can_move(M.SENT, M.DELIVERED, closed=True)
 
 
-def test_no_code_outside_the_transition_function_writes_a_state() -> None:
+def test_no_code_outside_the_transition_functions_writes_a_state() -> None:
     found = writes(app_models="mianshen.notify.models", models={"Message"}, fields={"state"},
                    tables={"notify_message"})  # fmt: skip
     assert {w.module for w in found} == {"mianshen.notify.services"}, [str(w) for w in found]
     lines = {w.line for w in found}
     source = Path(__file__).resolve().parents[2] / "src/mianshen/notify/services.py"
     text = source.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(text, 1) if line.startswith("def message_transition("))
-    end = next(i for i, line in enumerate(text, 1) if i > start and line.startswith("def "))
-    assert all(start < line < end for line in lines), sorted(lines)
+    ranges = []  # the one transition function, and its bulk form (the same checks and events, many messages)
+    for name in ("message_transition", "message_transition_many"):
+        start = next(i for i, line in enumerate(text, 1) if line.startswith(f"def {name}("))
+        end = next(i for i, line in enumerate(text, 1) if i > start and line.startswith("def "))
+        ranges.append((start, end))
+    assert all(any(start < line < end for start, end in ranges) for line in lines), sorted(lines)
+    assert all(any(start < line < end for line in lines) for start, end in ranges)  # both really write it
 
 
 class ScriptedSender(Sender):
@@ -193,3 +197,22 @@ def test_random_walks_of_a_message_follow_the_table() -> None:
         settings=settings(max_examples=30, stateful_step_count=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow]),
     )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_bulk_transition_checks_each_move_like_the_one_message_function() -> None:
+    from mianshen.notify.services import MessageMove, message_transition_many
+
+    a, b = [message_queue(kind="otp", channel="sms", to=f"1380013800{i}", key=f"k{i}",
+                                     context={"code": "123456"}) for i in range(2)]  # fmt: skip
+    message_transition(message_id=b.pk, to=M.DELIVERED, actor="t", reason="r")  # final: closed
+    moves = [MessageMove(a.pk, M.SENT, "ok", {"provider_id": "p1"}), MessageMove(b.pk, M.SENT, "late", {})]
+    with pytest.raises(MessageTransitionRefused, match="delivered → sent"):
+        message_transition_many(moves=moves, actor="t")
+    assert Message.objects.get(pk=a.pk).state == "queued"  # strict: nothing written
+    written = message_transition_many(moves=moves, actor="t", strict=False)
+    assert [m.pk for m in written] == [a.pk]
+    a.refresh_from_db()
+    assert (a.state, a.provider_id, a.sent_at is not None, a.closed_at) == ("sent", "p1", True, None)
+    event = AuditEvent.objects.filter(action=Action.NOTIFICATION_TRANSITION, object_id=str(a.pk)).get()
+    assert (event.before["state"], event.after["state"], event.reason) == ("queued", "sent", "ok")

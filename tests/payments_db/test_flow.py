@@ -60,6 +60,24 @@ def test_release_build_upload_answer_settle(tmp_path: Path) -> None:
     assert Payment.objects.count() == 6
 
 
+def test_release_points_each_payment_at_its_first_instruction() -> None:
+    """PostgreSQL inserts the payments pointing ahead at their instructions (the foreign key is checked at
+    commit), SQLite inserts them first and points them afterwards: the same rows either way. A payment whose
+    unit has no account on file points at nothing and waits."""
+    with_account = approved_cases(14, banks=("102", "313"))
+    without = approved_cases(2, account=False)
+    released = payments_release(actor=ACTOR)
+    assert (released.released, released.instructed, released.awaiting_account) == (16, 14, 2)
+    first = dict(Instruction.objects.filter(attempt=1).values_list("payment_id", "pk"))
+    rows = {
+        case_id: (current, pk)
+        for case_id, current, pk in Payment.objects.values_list("case_id", "current_id", "pk")
+    }
+    assert {c.pk: rows[c.pk][0] for c in with_account} == {c.pk: first[rows[c.pk][1]] for c in with_account}
+    assert {c.pk: rows[c.pk][0] for c in without} == {c.pk: None for c in without}
+    assert Instruction.objects.count() == 14 and set(first) <= {pk for _, pk in rows.values()}
+
+
 def test_large_batches_render_in_worker_processes_with_the_same_bytes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -212,3 +212,25 @@ def test_an_entry_adding_up_is_applied_whatever_its_number_of_transactions(tmp_p
     assert not result.quarantined, result.reason
     assert statuses(bf) == {"settled"} and Booking.objects.count() == 3
     assert reconcile_run().ok
+
+
+def test_collecting_again_reads_what_was_ingested_in_one_statement(tmp_path: Path) -> None:
+    """Answers ingested before are recognised by their SHA-256 from one read of the inbound files, not one query
+    per file in the folders; the same bytes twice in the folders are ingested once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    files = uploaded(4, root=tmp_path, banks=("102", "105"))
+    sim = simulator(tmp_path)
+    sim.process_inbox()
+    ch = FolderChannel(tmp_path)
+    first = inbound_files_collect(channel=ch, actor=ACTOR).results
+    assert len(first) == len(files) and not any(r.duplicate for r in first)
+    answer = sorted((tmp_path / "102" / "outbox").iterdir())[0]
+    (answer.parent / f"copy-{answer.name}").write_bytes(answer.read_bytes())  # the same bytes again
+    with CaptureQueriesContext(connection) as queries:
+        again = inbound_files_collect(channel=ch, actor=ACTOR).results
+    assert again == [] and InboundFile.objects.count() == len(files)
+    assert [q["sql"] for q in queries.captured_queries if "inboundfile" in q["sql"].lower()] == [
+        q["sql"] for q in queries.captured_queries
+    ] and len(queries.captured_queries) == 1

@@ -569,13 +569,14 @@ def _tell(*, root: Path, note: Callable[[str, str], None]) -> None:
     from mianshen.notify.kinds import Channel, Kind
     from mianshen.notify.models import Message
     from mianshen.notify.senders import FileSender, InboxSender
-    from mianshen.notify.services import Sender, deliver_due, not_before
+    from mianshen.notify.services import Sender, deliver_batch, deliver_due, not_before
 
     files = FileSender(root / "outbox")
     senders: dict[str, Sender] = {Channel.SMS: files, Channel.EMAIL: files, Channel.INBOX: InboxSender()}
     when = not_before(Kind.LISTED, Channel.SMS, timezone.now())
     failed_kinds = [Kind.PAYMENT_FAILED, Kind.NO_ACCOUNT]
-    while deliver_due(senders=senders, now=when, kinds=failed_kinds, limit=5000).delivered:
+    # in batches: claimed together, recorded together (one at a time, 3,600 messages at 50,000 units took > 3 min)
+    while deliver_batch(senders=senders, now=when, kinds=failed_kinds, limit=5000).delivered:
         pass
     deliver_due(senders=senders, now=when, limit=DEMO_MESSAGES)
     told = Message.objects.filter(kind__in=failed_kinds, channel=Channel.SMS, state="delivered")

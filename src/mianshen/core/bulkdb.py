@@ -88,6 +88,49 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     return len(rows)
 
 
+def insert_objects(objs: Sequence[models.Model]) -> None:
+    """Insert unsaved model instances of one model, as ``bulk_create`` would (each field's ``pre_save`` and
+    ``get_db_prep_save``; ids given or assigned by the database and set on the instances), for rows with large
+    binary columns (bank files, inbound answers). On PostgreSQL the values are bound by the server (psycopg's
+    ``Cursor`` on Django's connection, in its transaction): the bytes go as binary, where Django's client-side
+    binding writes them into the statement as hex text for the server to parse (20 MB: 4-5 s against 1.1-1.6 s
+    on a loaded machine). Elsewhere ``bulk_create``."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objs)
+        return
+    import psycopg
+
+    meta = model._meta
+    qn = connection.ops.quote_name
+    pk = meta.pk
+    assert pk is not None
+    connection.ensure_connection()
+    raw = connection.connection
+    for with_pk in (True, False):
+        group = [o for o in objs if (o.pk is not None) == with_pk]
+        if not group:
+            continue
+        fields = [f for f in meta.concrete_fields if with_pk or f is not pk]
+        sql = (
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(pk.column)}"
+        )
+        with (
+            connection.wrap_database_errors,
+            psycopg.Cursor(raw) as cursor,
+        ):  # Django's exceptions, as the ORM's
+            for obj in group:
+                values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+                cursor.execute(sql, values)
+                row = cursor.fetchone()
+                assert row is not None
+                obj.pk = row[0]
+                obj._state.adding, obj._state.db = False, connection.alias
+
+
 ANALYZE_AFTER_ROWS = 10_000  # a bulk load at least this large refreshes the planner's statistics at once
 
 

@@ -160,7 +160,13 @@ def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: 
         event = name if kind == Kind.PAID else f"case{case.pk}:{name}:v{case.version}"
         messages += _both(kind, event, case.unit_id, phones.get(case.unit_id),
                           params, **refs)  # fmt: skip
-    return messages_queue_many(messages=messages, actor=actor, reason="cases moved")
+    # A move's event names the case's new version, written in this very transaction: no such message can exist
+    # yet, so the rows are copied straight into the outbox (the unique key still guards it: a duplicate would
+    # fail the move, never pass silently) instead of through a temporary table and ON CONFLICT (37 s of round 3
+    # at 441,300). Not so for "paid" (once per settled instruction, however the case moved) or for cases
+    # announced on opening (from no state: not a move of this transaction).
+    fresh = all(frm != "" and kind != Kind.PAID for _case, frm, (kind, _name) in todo)
+    return messages_queue_many(messages=messages, actor=actor, reason="cases moved", fresh=fresh)
 
 
 def _host_contacts(cases: Sequence[Case]) -> dict[int, list[tuple[str, str, str | None, int]]]:

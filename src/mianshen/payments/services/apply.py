@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
-from mianshen.core.bulkdb import insert_rows, one_parameter
+from mianshen.core.bulkdb import insert_objects, insert_rows, one_parameter
 
 from ..crashpoints import maybe_crash
 from ..lifecycle import FAILED, Bucket, InstructionStatus, bucket, contradiction, derive, merge
@@ -117,8 +117,8 @@ def apply_plan(*, plan: Plan, inbound: InboundFile, actor: str) -> InboundFile:
         "moves": {k: len(v) for k, v in sorted(moves.items())},
         "bookings": len(bookings),
     }
-    if inbound.pk is None:
-        inbound.save(force_insert=True)
+    if inbound.pk is None:  # its bytes bound by the server (a camt.054 of 100,000 bookings is tens of MB)
+        insert_objects([inbound])
     else:  # a quarantined file processed again (ingest.inbound_file_reprocess)
         inbound.save(
             update_fields=["status", "reason", "reason_code", "kind", "msg_id", "original_msg_id", "counts"]

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.audit.catalogue import Action
-from mianshen.core.bulkdb import allocate_ids
+from mianshen.core.bulkdb import allocate_ids, insert_objects
 from mianshen.core.jobs import job_enqueue
 
 from ..banks import add_working_days, fund_account, next_working_day
@@ -125,26 +125,23 @@ def bank_files_build(
             )  # fmt: skip
             rendered = renderer.results()
         maybe_crash("after_render")
-        files = BankFile.objects.bulk_create(
-            [
-                BankFile(
-                    id=fid,
-                    msg_id=job.msg_id,
-                    pmt_inf_id=job.pmt_inf_id,
-                    bank_id=bank,
-                    execution_date=exec_date,
-                    created_at=created_at,
-                    nb_of_txs=len(job.rows),
-                    ctrl_sum_fen=sum(r[1] for r in job.rows),
-                    content=data,
-                    sha256=sha,
-                    frozen_by=actor,
-                )
-                for fid, bank, job, (_, data, sha) in zip(
-                    file_ids, banks_of_jobs, jobs, rendered, strict=True
-                )
-            ]
-        )
+        files = [
+            BankFile(
+                id=fid,
+                msg_id=job.msg_id,
+                pmt_inf_id=job.pmt_inf_id,
+                bank_id=bank,
+                execution_date=exec_date,
+                created_at=created_at,
+                nb_of_txs=len(job.rows),
+                ctrl_sum_fen=sum(r[1] for r in job.rows),
+                content=data,
+                sha256=sha,
+                frozen_by=actor,
+            )
+            for fid, bank, job, (_, data, sha) in zip(file_ids, banks_of_jobs, jobs, rendered, strict=True)
+        ]
+        insert_objects(files)  # the bytes bound by the server: 300 MB of pain.001 at Beijing's size
         for bf in files:
             job_enqueue(kind="payments.upload", key=f"payments.upload:{bf.msg_id}", params={"msg_id": bf.msg_id},
                         actor=actor)  # fmt: skip

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
@@ -79,15 +80,51 @@ def account_problem(account: Account | None, banks: set[str]) -> str:
     return ""
 
 
-def _accounts(cases: Sequence[Mapping[str, Any]]) -> dict[str, Account]:
+Prefetched = dict[int, tuple[int, Account | None]]
+"""Per case id: the snapshot its account was looked up in, and the account there (None: none on file)."""
+
+
+def _accounts_prefetch(approved: QuerySet[Case]) -> Prefetched:
+    """The account on file of every case of ``approved`` that a round decided, in the snapshot of that round: ONE
+    statement for the whole release (the cases joined to their round and to that snapshot's accounts: a hash
+    join, where one lookup per 10,000-case chunk cost 24 s at 441,300). The cases are not locked here: each chunk
+    uses an entry only if the locked case still names that snapshot (a snapshot's accounts never change)."""
+    ids_sql, ids_params = approved.filter(last_round__isnull=False).values("pk").query.sql_with_params()
+    qn = connection.ops.quote_name
+    round_model = Case._meta.get_field("last_round").related_model  # the screening round (cases' own link)
+    assert not isinstance(round_model, str)
+    case_t, round_t, account_t = (qn(m._meta.db_table) for m in (Case, round_model, BankAccount))
+    sql = (
+        f"SELECT c.id, r.snapshot_id, b.id, b.bank_code, b.branch_code, b.account_no, b.account_name "
+        f"FROM {case_t} c JOIN {round_t} r ON r.id = c.last_round_id "
+        f"LEFT JOIN {account_t} b ON b.snapshot_id = r.snapshot_id AND b.unit_id = c.unit_id "
+        f"WHERE c.id IN ({ids_sql})"
+    )
+    out: Prefetched = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids_params)
+        while batch := cursor.fetchmany(20_000):
+            for pk, snap, found, bank, branch, no, name in batch:
+                account = None if found is None else Account(bank, branch, no, name, f"snapshot:{snap}")
+                out[pk] = (snap, account)
+    return out
+
+
+def _accounts(cases: Sequence[Mapping[str, Any]], known: Prefetched | None = None) -> dict[str, Account]:
     """The account on file per unit: in the snapshot of the approving round, else the latest snapshot that
-    holds one (looked up snapshot by snapshot, newest first, through the (snapshot, unit) index)."""
+    holds one (looked up snapshot by snapshot, newest first, through the (snapshot, unit) index). ``known``:
+    the release's prefetched accounts (``_accounts_prefetch``), used where a case names the same snapshot."""
     pinned: dict[int, list[str]] = {}
     loose: list[str] = []
+    found: dict[str, Account] = {}
     for c in cases:
         snap = c["last_round__snapshot_id"]
+        hit = None if known is None or snap is None else known.get(c["pk"])
+        if hit is not None and hit[0] == snap:
+            if hit[1] is not None:
+                found[c["unit_id"]] = hit[1]
+            continue
         (pinned.setdefault(snap, []) if snap is not None else loose).append(c["unit_id"])
-    found: dict[str, Account] = {}
     for snap, units in pinned.items():
         found.update(_accounts_in(snap, units))
     if loose:
@@ -169,10 +206,11 @@ def payments_release(
     if policy_id is not None:
         approved = approved.filter(policy_id=policy_id)
     if case_ids is not None:
-        approved = approved.filter(pk__in=list(case_ids))
+        approved = approved.filter(pk__in=one_parameter(list(case_ids)))
     ids = list(approved.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return ReleaseResult(0, 0, 0, 0)
+    known = _accounts_prefetch(approved)
     banks = set(Bank.objects.values_list("code", flat=True))
     totals = [0, 0, 0, 0]
     for chunk in chunks(ids, CHUNK):
@@ -186,7 +224,7 @@ def payments_release(
             )
             if not cases:
                 continue
-            counts, waiting = _release_chunk(cases, banks, actor)
+            counts, waiting = _release_chunk(cases, banks, actor, known)
             maybe_crash("after_instruction_insert")
             moves = [
                 Move(c["pk"], State.RELEASED, "handed over to payments", frozenset({State.APPROVED}))
@@ -199,11 +237,11 @@ def payments_release(
 
 
 def _release_chunk(
-    cases: Sequence[Mapping[str, Any]], banks: set[str], actor: str
+    cases: Sequence[Mapping[str, Any]], banks: set[str], actor: str, known: Prefetched | None = None
 ) -> tuple[tuple[int, int, int, int], list[int]]:
     """Payments and first instructions for one chunk of locked cases (COPY on PostgreSQL), audited per chunk.
     Returns the counts and the cases whose payment waits for an account."""
-    accounts = _accounts(cases)
+    accounts = _accounts(cases, known)
     now = timezone.now()
     notes: dict[int, str] = {}
     planned: list[tuple[Mapping[str, Any], Account, str]] = []
@@ -229,25 +267,30 @@ def _release_chunk(
     instruction_ids = dict(
         zip((c["pk"] for c, _, _ in planned), allocate_ids(Instruction, len(planned)), strict=True)
     )
-    # Payments first (without their current instruction), then the instructions, then the payments pointed at
-    # them: no row ever references one not inserted yet. On SQLite an outstanding deferred foreign-key violation
-    # makes every later insert into the referenced table search the referencing one, and nothing indexes
-    # payment.current_id: inserting payments that point ahead made the release quadratic (hours at 450,000).
-    insert_rows(
-        Payment,
-        ("id", "case_id", "amount_fen", "released_at", "released_by", "note", "cancelled_by", "cancel_reason",
-         "current_id"),
-        [(payment_ids[c["pk"]], c["pk"], c["amount_fen"], now, actor, notes.get(c["pk"], ""), "", "", None)
-         for c in cases],
-    )  # fmt: skip
     rows = []
     for c, account, remittance in planned:
         values = instruction_values(payment_id=payment_ids[c["pk"]], case_id=c["pk"], attempt=1,
                                     amount_fen=c["amount_fen"], account=account, remittance=remittance, actor=actor)  # fmt: skip
         rows.append((instruction_ids[c["pk"]], *values, now, "", False, "", "", ""))
+    # On PostgreSQL the payments are inserted pointing at their instructions already: the foreign keys are
+    # checked at commit (Django makes them DEFERRABLE INITIALLY DEFERRED), so no second pass of 10,000 UPDATEs
+    # per chunk (``current_id`` was 19 s of the release at 441,300). On SQLite payments first (without their
+    # current instruction), then the instructions, then the payments pointed at them: no row ever references one
+    # not inserted yet. There an outstanding deferred foreign-key violation makes every later insert into the
+    # referenced table search the referencing one, and nothing indexes payment.current_id: inserting payments
+    # that point ahead made the release quadratic (hours at 450,000).
+    ahead = is_postgres()
+    insert_rows(
+        Payment,
+        ("id", "case_id", "amount_fen", "released_at", "released_by", "note", "cancelled_by", "cancel_reason",
+         "current_id"),
+        [(payment_ids[c["pk"]], c["pk"], c["amount_fen"], now, actor, notes.get(c["pk"], ""), "", "",
+          instruction_ids.get(c["pk"]) if ahead else None) for c in cases],
+    )  # fmt: skip
     insert_rows(Instruction, ("id", *INSERT_FIELDS, "created_at", "bank_status", "rejected", "reject_codes",
                               "return_reason", "action"), rows)  # fmt: skip
-    update_rows(Payment, ["current_id"], [(payment_ids[pk], iid) for pk, iid in instruction_ids.items()])
+    if not ahead:
+        update_rows(Payment, ["current_id"], [(payment_ids[pk], iid) for pk, iid in instruction_ids.items()])
     if notes:
         amounts = {c["pk"]: c["amount_fen"] for c in cases}
         unit_notices.send(
