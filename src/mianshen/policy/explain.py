@@ -8,7 +8,7 @@ and its citation; then the amount and the parameter versions used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -267,6 +267,24 @@ def _value_text(text: Any) -> str:
     return str(text)
 
 
+def condition_lines(
+    conditions: Sequence[Any], e: Mapping[str, Any], f: Mapping[str, Any], params: ResolvedParams, lang: str,
+    t: Mapping[str, str],
+) -> list[str]:  # fmt: skip
+    """One line per condition in force (its outcome in ``e``): mark, code, words filled from ``f``, legal basis.
+    Shared by every family's explanation (``t`` gives its ``basis`` and ``end`` words)."""
+    lines = []
+    for c in conditions:
+        outcome = e.get(c.outcome_column)
+        if outcome is None:
+            continue  # not in force for this policy
+        code = {C.FAIL: c.code, C.UNKNOWN: c.unknown_code}.get(str(outcome))
+        mark = MARKS[lang][str(outcome)] + (f" {code}" if code else "")
+        text = c.messages[lang][str(outcome)].format(**f)
+        lines.append(f"  [{mark}] {text}{t['basis']}{params.citation(c.code)}{t['end']}")
+    return lines
+
+
 def render(evidence_row: Mapping[str, Any], params: ResolvedParams, lang: str = "zh") -> str:
     """The explanation of one unit's decision, from its evidence values. ``lang``: ``zh`` or ``en``.
 
@@ -292,14 +310,7 @@ def render(evidence_row: Mapping[str, Any], params: ResolvedParams, lang: str = 
         ),
         t["conditions"],
     ]
-    for c in CONDITIONS:
-        outcome = e.get(c.outcome_column)
-        if outcome is None:
-            continue  # not in force for this policy
-        code = {C.FAIL: c.code, C.UNKNOWN: c.unknown_code}.get(str(outcome))
-        mark = MARKS[lang][str(outcome)] + (f" {code}" if code else "")
-        text = c.messages[lang][str(outcome)].format(**f)
-        lines.append(f"  [{mark}] {text}{t['basis']}{params.citation(c.code)}{t['end']}")
+    lines += condition_lines(CONDITIONS, e, f, params, lang, t)
     lines.append(t["routes"])
     for r in ROUTES:
         applies = bool(e.get(r.column))

@@ -14,7 +14,7 @@ from typing import Any
 from mianshen.core.money import format_yuan
 
 from . import codes as C
-from .explain import DECISIONS, LANGS, MARKS, UNIT_TYPES, _value_text
+from .explain import DECISIONS, LANGS, UNIT_TYPES, _value_text, condition_lines
 from .job_expansion import CONDITIONS, REASON_COLUMNS
 from .parameters import ResolvedParams
 from .retention_explain import _day
@@ -132,14 +132,7 @@ def render(evidence_row: Mapping[str, Any], params: ResolvedParams, lang: str = 
         ),
         t["conditions"],
     ]
-    for c in CONDITIONS:
-        outcome = e.get(c.outcome_column)
-        if outcome is None:
-            continue
-        code = {C.FAIL: c.code, C.UNKNOWN: c.unknown_code}.get(str(outcome))
-        mark = MARKS[lang][str(outcome)] + (f" {code}" if code else "")
-        text = c.messages[lang][str(outcome)].format(**f)
-        lines.append(f"  [{mark}] {text}{t['basis']}{params.citation(c.code)}{t['end']}")
+    lines += condition_lines(CONDITIONS, e, f, params, lang, t)
     left_out = [(code, int(e.get(col) or 0)) for code, col in REASON_COLUMNS.items()]
     if any(n for _, n in left_out):
         lines.append(t["left_out"])

@@ -14,7 +14,7 @@ from typing import Any
 from mianshen.core.money import format_yuan
 
 from . import codes as C
-from .explain import DECISIONS, LANGS, MARKS, SIZES, UNIT_TYPES, _month_name, _value_text
+from .explain import DECISIONS, LANGS, SIZES, UNIT_TYPES, _month_name, _value_text, condition_lines
 from .parameters import ResolvedParams
 from .retention import CONDITIONS
 
@@ -144,14 +144,7 @@ def render(evidence_row: Mapping[str, Any], params: ResolvedParams, lang: str = 
         ),
         t["conditions"],
     ]
-    for c in CONDITIONS:
-        outcome = e.get(c.outcome_column)
-        if outcome is None:
-            continue
-        code = {C.FAIL: c.code, C.UNKNOWN: c.unknown_code}.get(str(outcome))
-        mark = MARKS[lang][str(outcome)] + (f" {code}" if code else "")
-        text = c.messages[lang][str(outcome)].format(**f)
-        lines.append(f"  [{mark}] {text}{t['basis']}{params.citation(c.code)}{t['end']}")
+    lines += condition_lines(CONDITIONS, e, f, params, lang, t)
     if decision == C.INELIGIBLE or e.get("headcount") is None:
         lines.append(t["amount_none"])
     else:
