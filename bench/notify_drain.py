@@ -74,7 +74,7 @@ def main() -> int:
     from tests.notify.fake_gateway import ACCESS_KEY, SECRET, fake_gateway
 
     from benchlib import append_results, command_line, machine, machine_line
-    from mianshen.notify.kinds import Channel, Kind
+    from mianshen.notify.kinds import Channel, Kind, benefit
     from mianshen.notify.models import Message
     from mianshen.notify.senders import FileSender, InboxSender, SmsGatewaySender
     from mianshen.notify.services import (
@@ -100,6 +100,7 @@ def main() -> int:
                 f"13{i % 10}{i:08d}"[-11:],
                 f"{tag}:{i}",
                 {
+                    **benefit("beijing-2021"),
                     "unit_name": f"测试{i}号公司",
                     "amount": "1,234.56",
                     "start": "2026-12-07",

@@ -28,6 +28,7 @@ from mianshen.cases.models import Application, ApplicationDocument, Case
 from mianshen.cases.states import State
 from mianshen.cases.transitions import case_transition
 from mianshen.notify.callbacks import callback_check, callback_request
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import CallbackRequest
 from mianshen.staff.models import SignInCounter
 
@@ -168,7 +169,7 @@ def _dead_letter(w: PayWorld) -> None:
     case = Case.objects.filter(district=w.district).order_by("pk").first()
     assert case is not None
     msg = message_queue(kind="approved", channel="sms", to="13800138000", key=f"auth:{uuid.uuid4().hex}",
-                        context={"unit_name": case.unit_name, "amount": "1.00"}, case_id=case.pk,
+                        context={**benefit("beijing-2021"), "unit_name": case.unit_name, "amount": "1.00"}, case_id=case.pk,
                         unit_id=case.unit_id)  # fmt: skip
     message_transition(message_id=msg.pk, to=MessageState.FAILED, actor="test", reason="test: refused")
 

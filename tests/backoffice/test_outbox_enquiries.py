@@ -15,6 +15,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
 from mianshen.cases.models import Case
 from mianshen.notify.callbacks import callback_check, callback_request
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import Enquiry, Message
 from mianshen.notify.services import message_queue, message_transition
 from mianshen.notify.states import MessageState
@@ -41,7 +42,7 @@ def a_case(i: int, district: str) -> Case:
 
 def a_dead_letter(case: Case, phone: str, error: str = "HTTP 500 from the gateway") -> Message:
     msg = message_queue(kind="approved", channel="sms", to=phone, key=f"case{case.pk}:approved:t",
-                        context={"unit_name": case.unit_name, "amount": "100.00"}, unit_id=case.unit_id,
+                        context={**benefit("beijing-2021"), "unit_name": case.unit_name, "amount": "100.00"}, unit_id=case.unit_id,
                         case_id=case.pk)  # fmt: skip
     for n in range(1, 7):
         message_transition(message_id=msg.pk, to=M.QUEUED, actor="test", reason=f"attempt {n}",

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import Message
 from mianshen.notify.services import message_queue
 
@@ -35,7 +36,7 @@ def refused(*args: str) -> str:
 def _two() -> tuple[Message, Message]:
     code = message_queue(kind="otp", channel="sms", to="13812345678", key="otp:1", context={"code": "482913"})
     paid = message_queue(kind="paid", channel="inbox", to="U000001", key="case1:paid:v5", unit_id="U000001",
-                         context={"unit_name": "甲公司", "amount": "12,345.67", "date": "2021-08-02", "last4": "0042"})  # fmt: skip
+                         context={**benefit("beijing-2021"), "unit_name": "甲公司", "amount": "12,345.67", "date": "2021-08-02", "last4": "0042"})  # fmt: skip
     return code, paid
 
 

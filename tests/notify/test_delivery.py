@@ -19,6 +19,7 @@ from django.utils import timezone
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
 from mianshen.notify import services
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import Message
 from mianshen.notify.senders import FileSender, InboxSender, SmsGatewaySender, SmtpSender
 from mianshen.notify.services import (
@@ -60,7 +61,11 @@ def senders(sms: Sender, tmp_path: Path) -> dict[str, Sender]:
 def test_the_file_sender_writes_a_readable_file_and_delivers(tmp_path: Path, settings: Any) -> None:
     msg = otp()
     inbox = message_queue(
-        kind="approved", channel="inbox", to="U1", key="k", context={"unit_name": "甲公司", "amount": "1.00"}
+        kind="approved",
+        channel="inbox",
+        to="U1",
+        key="k",
+        context={**benefit("beijing-2021"), "unit_name": "甲公司", "amount": "1.00"},
     )
     done = deliver_due(now=later(0.01))
     assert done.delivered == 2
@@ -312,7 +317,7 @@ def test_batch_delivery_does_what_one_at_a_time_does(hour: int, kinds: list[str]
     for i in range(10):
         for channel, to in (("sms", f"1380013{i:04d}"), ("inbox", f"U{i}")):
             kind = "payment_failed" if i % 2 else "approved"
-            context = {"unit_name": "甲", "amount": "1.00", "what": "x", "why": "y", "next_step": "z",
+            context = {**benefit("beijing-2021"), "unit_name": "甲", "amount": "1.00", "what": "x", "why": "y", "next_step": "z",
                        "reason_code": "AC01"}  # fmt: skip
             message_queue(kind=kind, channel=channel, to=to, key=f"k{i}", context=context)
     retry = Message.objects.get(to="13800130004")  # an earlier attempt whose answer was lost: looked up first

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import Message
 from mianshen.notify.senders import FileSender, InboxSender, SmsGatewaySender
 from mianshen.notify.services import (
@@ -45,7 +46,7 @@ def gateway() -> Iterator[tuple[SmsGatewaySender, GatewayState]]:
 
 def dead_letter(sms: SmsGatewaySender, state: GatewayState, tmp_path: Path, last: str) -> Message:
     msg = message_queue(kind="approved", channel="sms", to="13800138000", key="case1:approved:v1",
-                        context={"unit_name": "甲公司", "amount": "1.00"})  # fmt: skip
+                        context={**benefit("beijing-2021"), "unit_name": "甲公司", "amount": "1.00"})  # fmt: skip
     state.script = ["500"] * (MAX_ATTEMPTS - 1) + [last]
     senders = {"sms": sms, "email": FileSender(tmp_path), "inbox": InboxSender()}
     when = timezone.now() + timedelta(hours=1)  # outside quiet hours or not: far enough to be due
@@ -114,7 +115,7 @@ def test_a_retried_dead_letter_goes_out_when_the_provider_never_had_it(
 @pytest.mark.parametrize("state", [M.QUEUED, M.SENT, M.DELIVERED, M.SUPPRESSED])
 def test_only_a_failed_message_can_be_retried(state: MessageState) -> None:
     msg = message_queue(kind="approved", channel="inbox", to="U1", key=f"k-{state}",
-                        context={"unit_name": "甲公司", "amount": "1.00"})  # fmt: skip
+                        context={**benefit("beijing-2021"), "unit_name": "甲公司", "amount": "1.00"})  # fmt: skip
     Message.objects.filter(pk=msg.pk).update(state=state.value)  # the state under test, set directly
     before = AuditEvent.objects.count()
     with pytest.raises(MessageTransitionRefused):

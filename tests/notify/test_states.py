@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import Message
 from mianshen.notify.services import (
     Accepted,
@@ -111,7 +112,7 @@ class MessageMachine(RuleBasedStateMachine):
         type(self)._n = self.n
         self.sender = ScriptedSender()
         self.msg = message_queue(kind="approved", channel="sms", to="13800138000", key=f"m{self.n}",
-                                 context={"unit_name": "甲", "amount": "1.00"})  # fmt: skip
+                                 context={**benefit("beijing-2021"), "unit_name": "甲", "amount": "1.00"})  # fmt: skip
         self.now = timezone.now() + timedelta(days=1)  # past any quiet hours of today
         self.now = self.now.replace(hour=4)  # 12:00 Beijing time
         self.history = [M.QUEUED]

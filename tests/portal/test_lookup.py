@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from mianshen.cases.models import Case
 from mianshen.core.models import Job
+from mianshen.notify.kinds import benefit
 from mianshen.notify.models import Enquiry, Message
 from mianshen.portal import lookup
 from mianshen.portal.models import LookupCode, LookupRequest
@@ -199,7 +200,7 @@ def test_a_paid_unit_sees_its_amount_the_last_4_digits_and_its_inbox(units: list
 
     case = paid(units[0])
     message_queue(kind="paid", channel="inbox", to=case.unit_id, key=f"paid:{case.pk}", unit_id=case.unit_id,
-                  context={"unit_name": case.unit_name, "amount": "1,000.00", "date": "2021-07-01", "last4": "3445"})  # fmt: skip
+                  context={**benefit("beijing-2021"), "unit_name": case.unit_name, "amount": "1,000.00", "date": "2021-07-01", "last4": "3445"})  # fmt: skip
     client = Client()
     ask(client, case.credit_code)
     assert sign_in(client, case.credit_code, sent_codes()[-1]) == 302
@@ -290,7 +291,7 @@ def test_the_cached_view_follows_every_change_it_shows(listed: Listed) -> None:
     case = paid(case)  # history, state, payment and a settled instruction
     same()
     message_queue(kind="paid", channel=Channel.INBOX, to=case.unit_id, key="test-paid", unit_id=case.unit_id,
-                  case_id=case.pk, context={"unit_name": case.unit_name, "amount": "1.00", "date": "2026-12-01",
+                  case_id=case.pk, context={**benefit("beijing-2021"), "unit_name": case.unit_name, "amount": "1.00", "date": "2026-12-01",
                            "last4": "3445"})  # fmt: skip
     same()
     payment = Payment.objects.get(case=case)

@@ -19,7 +19,7 @@ from mianshen.audit.catalogue import Action
 from mianshen.audit.services import audit_record
 from mianshen.core.bulkdb import analyze_after_load, insert_rows, one_parameter, update_rows
 from mianshen.core.errors import Listing, Refusal
-from mianshen.policy.families import family_of
+from mianshen.policy.families import family_of, words_of
 from mianshen.registry.models import Unit
 from mianshen.screening.models import Checkpoint, RoundDecision, RoundStatus, ScreeningRound
 from mianshen.staff.foureyes import FourEyes, four_eyes_close, four_eyes_open
@@ -347,7 +347,7 @@ def notice_open(*, policy_id: str, actor: str, start: date, days: int = 7, title
             )
         notice = Notice.objects.create(
             policy_id=policy_id,
-            title=title or f"{policy_id} 稳岗返还公示",
+            title=title or f"{policy_id} {words_of(policy_id).zh}公示",
             opened_by=actor,
             starts_at=datetime.combine(start, time(0, 0), tzinfo=BEIJING),
             ends_at=notice_end(start, days),

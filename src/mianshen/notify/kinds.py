@@ -3,7 +3,8 @@
 Each text is a Chinese msgid (the source text) translated to English in ``locale/en`` through gettext, the
 project's one path for user-facing text; placeholders are ``str.format`` fields filled from the message's
 parameters. A parameter that itself depends on the language (a reason in words) is given as
-``{"zh": …, "en": …}``. Money is integer fen, formatted here (``core.money.format_yuan``, the one formatter).
+``{"zh": …, "en": …}``; so is the benefit's name (``{benefit}``, ``{benefit_full}``, ``{grant}``: ``benefit(policy_id)``),
+so that one text serves the refund and the 2022 subsidies alike. Money is integer fen, formatted here (``core.money.format_yuan``, the one formatter).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as _
 
 from mianshen.core.money import format_yuan
+from mianshen.policy.families import BenefitWords, words_of
 
 
 class Channel(StrEnum):
@@ -88,43 +90,43 @@ CATALOGUE: dict[Kind, KindInfo] = {
     ),
     Kind.LISTED: KindInfo(
         _(
-            "{unit_name}：贵单位已列入失业保险稳岗返还公示名单，拟返还 {amount} 元，无需申请。公示期 {start} 至 "
+            "{unit_name}：贵单位已列入{benefit_full}公示名单，拟{grant} {amount} 元，无需申请。公示期 {start} 至 "
             "{end}。对名单有异议的，可在公示期内在 /objections/new/ 提出。"
         ),
         "SMS_MS_LISTED",
     ),
     Kind.APPROVED: KindInfo(
-        _("{unit_name}：贵单位的稳岗返还 {amount} 元已核准，将拨付至登记的对公账户。"), "SMS_MS_APPROVED"
+        _("{unit_name}：贵单位的{benefit} {amount} 元已核准，将拨付至登记的对公账户。"), "SMS_MS_APPROVED"
     ),
     Kind.PAID: KindInfo(
-        _("{unit_name}：稳岗返还 {amount} 元已于 {date} 拨付至尾号 {last4} 的账户。"), "SMS_MS_PAID"
+        _("{unit_name}：{benefit} {amount} 元已于 {date} 拨付至尾号 {last4} 的账户。"), "SMS_MS_PAID"
     ),
     Kind.PAYMENT_FAILED: KindInfo(
-        _("{unit_name}：稳岗返还款 {amount} 元{what}：{why}。{next_step} 进度可在 /lookup/ 查询。"),
+        _("{unit_name}：{benefit}款 {amount} 元{what}：{why}。{next_step} 进度可在 /lookup/ 查询。"),
         "SMS_MS_PAY_FAILED",
     ),
     Kind.NO_ACCOUNT: KindInfo(
         _(
-            "{unit_name}：单位未登记可用的社保缴费银行账户，稳岗返还 {amount} 元暂无法拨付：请登记有效的对公账户，"
+            "{unit_name}：单位未登记可用的社保缴费银行账户，{benefit} {amount} 元暂无法拨付：请登记有效的对公账户，"
             "经复核后拨付，无需重新申请。进度可在 /lookup/ 查询。"
         ),
         "SMS_MS_NO_ACCOUNT",
     ),
     Kind.DROPPED: KindInfo(
         _(
-            "{unit_name}：经公示后的比对，贵单位不再符合稳岗返还条件（{why}）。说明可在 /lookup/ 查看，"
+            "{unit_name}：经公示后的比对，贵单位不再符合{benefit}条件（{why}）。说明可在 /lookup/ 查看，"
             "也可在 /callback/ 申请回电。"
         ),
         "SMS_MS_DROPPED",
     ),
     Kind.MUST_APPLY: KindInfo(
-        _("{unit_name}：贵单位在重点监管名单上，稳岗返还须主动申请：请在 /lookup/ 验证后于 /apply/ 提交。"),
+        _("{unit_name}：贵单位在重点监管名单上，{benefit}须主动申请：请在 /lookup/ 验证后于 /apply/ 提交。"),
         "SMS_MS_MUST_APPLY",
     ),
     Kind.CONFIRM_DISPATCH: KindInfo(
         _(
             "{unit_name}：劳务派遣单位{firm_name}申报向贵单位派遣了 {workers} 人，请在 /lookup/ 验证后于 /apply/ "
-            "确认或提出异议，确认后该单位的稳岗返还方可继续办理。"
+            "确认或提出异议，确认后该单位的{benefit}方可继续办理。"
         ),
         "SMS_MS_DISPATCH",
     ),
@@ -151,15 +153,25 @@ WORDS: dict[str, str] = {
     "not_credited": _("未能入账"),
     "objection_rejected": _("异议不成立，继续公示"),
     "objection_withdrawn": _("异议已撤回，继续公示"),
-    "objection_upheld": _("异议成立，不予返还"),
+    "objection_upheld": _("异议成立，不予{grant}"),
     "application_granted": _("准予，案件将在下一轮比对中继续办理"),
     "application_refused": _("不予准许，理由可在 /apply/ 查看"),
 }
 
 
-def word(name: str) -> dict[str, str]:
-    """A word of ``WORDS`` in both languages, as a parameter."""
-    return both(WORDS[name])
+def word(name: str, words: BenefitWords | None = None) -> dict[str, str]:
+    """A word of ``WORDS`` in both languages, as a parameter; one that names the benefit (``{grant}``,
+    ``{benefit}``) is filled with ``words``, the words of the case's policy family."""
+    out = both(WORDS[name])
+    if words is not None:
+        out = {lang: text.format_map(words.params(lang)) for lang, text in out.items()}
+    return out
+
+
+def benefit(policy_id: str) -> dict[str, dict[str, str]]:
+    """The benefit's words of ``policy_id``'s family as message parameters (``{benefit}``, ``{benefit_full}``,
+    ``{grant}`` … in both languages): every text about a case names the benefit it is about."""
+    return words_of(policy_id).both()
 
 
 def both(msgid: str) -> dict[str, str]:

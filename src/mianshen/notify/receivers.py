@@ -38,10 +38,11 @@ from mianshen.cases.states import State
 from mianshen.core.bulkdb import one_parameter
 from mianshen.payments.models import Booking, Instruction, Payment
 from mianshen.payments.signals import UnitNotice, unit_notices
+from mianshen.policy.families import words_of
 from mianshen.registry.models import DispatchHost, Unit
 from mianshen.screening.models import ScreeningRound
 
-from .kinds import Channel, Kind, word, yuan
+from .kinds import Channel, Kind, benefit, word, yuan
 from .services import PHONE, NewMessage, messages_queue_many
 
 S = State
@@ -93,12 +94,18 @@ def listed(
         rows = list(
             Case.objects.filter(pk__in=one_parameter(ids[begin : begin + _CHUNK]))
             .order_by("pk")
-            .values_list("pk", "unit_id", "unit_name", "amount_fen", "last_round_id")
+            .values_list("pk", "unit_id", "unit_name", "amount_fen", "last_round_id", "policy_id")
         )
-        phones = contacts((u, r) for _, u, _, _, r in rows)
+        phones = contacts((u, r) for _, u, _, _, r, _ in rows)
         messages: list[NewMessage] = []
-        for pk, unit_id, name, amount, round_id in rows:
-            params = {"unit_name": name, "amount": yuan(amount), "start": start, "end": end}
+        for pk, unit_id, name, amount, round_id, policy_id in rows:
+            params = {
+                "unit_name": name,
+                "amount": yuan(amount),
+                "start": start,
+                "end": end,
+                **benefit(policy_id),
+            }
             messages += _both(Kind.LISTED, f"notice{notice.pk}:case{pk}", unit_id, phones.get(unit_id), params,
                               case_id=pk, round_id=round_id)  # fmt: skip
         queued += messages_queue_many(
@@ -143,7 +150,9 @@ def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: 
         if kind == Kind.CONFIRM_DISPATCH:
             messages += _to_hosts(case, name, hosts.get(case.pk, []))
             continue
-        params: dict[str, Any] = {"unit_name": case.unit_name, "amount": yuan(case.amount_fen)}
+        params: dict[str, Any] = {
+            "unit_name": case.unit_name, "amount": yuan(case.amount_fen), **benefit(case.policy_id)
+        }  # fmt: skip
         refs: dict[str, Any] = {"case_id": case.pk, "round_id": case.last_round_id}
         if kind == Kind.PAID:
             details = paid.get(case.pk)
@@ -156,7 +165,10 @@ def case_moves(sender: type[Case], *, moved: Sequence[tuple[Case, str]], actor: 
         elif kind == Kind.DROPPED:
             params["why"] = case.reason or "-"
         elif kind == Kind.OBJECTION_OUTCOME:
-            params["outcome"] = word("objection_upheld" if case.state == S.EXCLUDED else "objection_rejected")
+            upheld = case.state == S.EXCLUDED
+            params["outcome"] = word(
+                "objection_upheld" if upheld else "objection_rejected", words_of(case.policy_id)
+            )
         event = name if kind == Kind.PAID else f"case{case.pk}:{name}:v{case.version}"
         messages += _both(kind, event, case.unit_id, phones.get(case.unit_id),
                           params, **refs)  # fmt: skip
@@ -215,7 +227,12 @@ def _to_hosts(case: Case, name: str, hosts: list[tuple[str, str, str | None, int
     declares there, never its amount."""
     messages: list[NewMessage] = []
     for unit_id, host_name, phone, workers in hosts:
-        params = {"unit_name": host_name, "firm_name": case.unit_name, "workers": workers}
+        params = {
+            "unit_name": host_name,
+            "firm_name": case.unit_name,
+            "workers": workers,
+            **benefit(case.policy_id),
+        }
         event = f"case{case.pk}:{name}:{unit_id}:v{case.version}"
         messages += _both(Kind.CONFIRM_DISPATCH, event, unit_id, phone, params, case_id=case.pk,
                           round_id=case.last_round_id)  # fmt: skip
@@ -250,16 +267,16 @@ def payment_notices(
 ) -> int:
     """A payment that failed, or waits for an account: the unit is told why, in words, and what to do."""
     cases = {
-        pk: (unit_id, name, round_id)
-        for pk, unit_id, name, round_id in Case.objects.filter(
+        pk: (unit_id, name, round_id, policy_id)
+        for pk, unit_id, name, round_id, policy_id in Case.objects.filter(
             pk__in=one_parameter(sorted({n.case_id for n in notices}))
-        ).values_list("pk", "unit_id", "unit_name", "last_round_id")
+        ).values_list("pk", "unit_id", "unit_name", "last_round_id", "policy_id")
     }
-    phones = contacts((u, r) for u, _, r in cases.values())
+    phones = contacts((u, r) for u, _, r, _ in cases.values())
     messages: list[NewMessage] = []
     for n in notices:
-        unit_id, name, round_id = cases[n.case_id]
-        params: dict[str, Any] = {"unit_name": name, "amount": yuan(n.amount_fen)}
+        unit_id, name, round_id, policy_id = cases[n.case_id]
+        params: dict[str, Any] = {"unit_name": name, "amount": yuan(n.amount_fen), **benefit(policy_id)}
         if n.kind == Kind.PAYMENT_FAILED:
             params.update(
                 what=word("returned" if n.returned else "not_credited"),

@@ -26,12 +26,15 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from mianshen.policy.families import REFUND_WORDS
 
 from .kinds import CATALOGUE, Channel, Kind
 from .models import Message
@@ -78,6 +81,16 @@ class InboxSender(Sender):
         return self.send(msg)
 
 
+def subject(params: Mapping[str, Any]) -> str:
+    """An e-mail's subject: the benefit the message is about (its ``benefit`` parameter), in both languages;
+    the refund's for a message about no benefit in particular (a code, a call-back)."""
+    named = params.get("benefit")
+    zh, en = (named.get("zh", ""), named.get("en", "")) if isinstance(named, dict) else ("", "")
+    if not zh or not en:
+        zh, en = REFUND_WORDS.zh, REFUND_WORDS.en
+    return f"{zh}通知 / {en[:1].upper()}{en[1:]}"
+
+
 class SmtpSender(Sender):
     name = "smtp"
 
@@ -102,7 +115,7 @@ class SmtpSender(Sender):
         email = EmailMessage()
         email["From"] = self.sender
         email["To"] = msg.to
-        email["Subject"] = "稳岗返还通知 / Job-stabilisation refund"
+        email["Subject"] = subject(msg.params)
         email["Date"] = formatdate(localtime=False)
         email["Message-ID"] = self.message_id(msg)
         email.set_content(f"{msg.body_zh}\n\n{msg.body_en}\n")

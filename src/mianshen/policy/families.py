@@ -32,9 +32,72 @@ from . import (
 )
 from .conditions import CONDITIONS, ROUTES, Condition, Route
 from .facts import Frame
-from .parameters import Policy, ResolvedParams, get_policy
+from .parameters import Policy, ResolvedParams, UnknownPolicy, get_policy
 
 Tables = Mapping[str, Frame]
+
+
+@dataclass(frozen=True)
+class BenefitWords:
+    """How a family's benefit is named in what a unit reads (messages, letters, lists, the portal), in both
+    languages. Plain words, not catalogue entries: they are the parameters of the catalogue's texts (``{benefit}``,
+    ``%(benefit_full)s`` …), so one text serves every family and the refund's texts read as they always did."""
+
+    zh: str  # short name: 稳岗返还 (also the payment's remittance prefix, RmtInf/Ustrd)
+    zh_full: str  # full name: 失业保险稳岗返还
+    zh_grant: str  # the verb for paying it out: 拟返还 … 元 / 拟发放 … 元
+    zh_amount: str  # the amount's label: 返还金额 / 补助金额
+    en: str  # job-stabilisation refund
+    en_full: str  # unemployment-insurance job-stabilisation refund
+    en_amount: str  # Refund / Subsidy (a label: capitalised)
+
+    def params(self, lang: str) -> dict[str, str]:
+        """The words as %-format parameters in ``lang`` (``zh…`` or ``en``): ``benefit``, ``benefit_full``,
+        ``Benefit`` (capitalised, to begin a sentence or a title), ``grant`` and ``amount_label``."""
+        if lang.startswith("zh"):
+            return {"benefit": self.zh, "benefit_full": self.zh_full, "Benefit": self.zh,
+                    "Benefit_full": self.zh_full, "grant": self.zh_grant, "amount_label": self.zh_amount}  # fmt: skip
+        return {"benefit": self.en, "benefit_full": self.en_full, "Benefit": _cap(self.en),
+                "Benefit_full": _cap(self.en_full), "grant": "", "amount_label": self.en_amount}  # fmt: skip
+
+    def both(self) -> dict[str, dict[str, str]]:
+        """The words as message parameters in both languages (``{"benefit": {"zh": …, "en": …}, …}``), the form
+        ``notify.kinds.render`` resolves per language."""
+        zh, en = self.params("zh"), self.params("en")
+        return {key: {"zh": zh[key], "en": en[key]} for key in zh}
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+REFUND_WORDS = BenefitWords(
+    zh="稳岗返还",
+    zh_full="失业保险稳岗返还",
+    zh_grant="返还",
+    zh_amount="返还金额",
+    en="job-stabilisation refund",
+    en_full="unemployment-insurance job-stabilisation refund",
+    en_amount="Refund",
+)
+RETENTION_WORDS = BenefitWords(
+    zh="留工培训补助",
+    zh_full="一次性留工培训补助",
+    zh_grant="发放",
+    zh_amount="补助金额",
+    en="job-retention training subsidy",
+    en_full="one-off job-retention training subsidy",
+    en_amount="Subsidy",
+)
+JOB_EXPANSION_WORDS = BenefitWords(
+    zh="扩岗补助",
+    zh_full="一次性扩岗补助",
+    zh_grant="发放",
+    zh_amount="补助金额",
+    en="job-expansion subsidy",
+    en_full="one-off job-expansion subsidy",
+    en_amount="Subsidy",
+)
 
 
 @dataclass(frozen=True)
@@ -53,13 +116,16 @@ class RuleFamily:
     screen: Callable[[Tables, ResolvedParams, date], pl.DataFrame]
     render: Callable[[Mapping[str, Any], ResolvedParams, str], str]
     reference: Callable[[Mapping[str, list[Any]], ResolvedParams, date], list[dict[str, str]]]
-    remittance_prefix: (
-        str  # first part of the payment's remittance text (RmtInf/Ustrd): what the money is for
-    )
+    words: BenefitWords  # its name in what a unit reads; ``words.zh`` is the remittance text's prefix
     once_per_unit: bool  # a unit receives it once, ever (the cases app's benefit ledger enforces it)
     once_per_person: bool = (
         False  # a person is paid for once, ever (the cases app's person ledger enforces it)
     )
+
+    @property
+    def remittance_prefix(self) -> str:
+        """First part of the payment's remittance text (RmtInf/Ustrd): what the money is for."""
+        return self.words.zh
 
 
 REFUND = RuleFamily(
@@ -77,7 +143,7 @@ REFUND = RuleFamily(
     screen=engine.screen,
     render=explain.render,
     reference=reference.evaluate,
-    remittance_prefix="稳岗返还",
+    words=REFUND_WORDS,
     once_per_unit=False,
 )
 RETENTION = RuleFamily(
@@ -95,7 +161,7 @@ RETENTION = RuleFamily(
     screen=retention.screen,
     render=retention_explain.render,
     reference=retention_reference.evaluate,
-    remittance_prefix="留工培训补助",
+    words=RETENTION_WORDS,
     once_per_unit=True,
 )
 JOB_EXPANSION = RuleFamily(
@@ -113,11 +179,20 @@ JOB_EXPANSION = RuleFamily(
     screen=job_expansion.screen,
     render=job_expansion_explain.render,
     reference=job_expansion_reference.evaluate,
-    remittance_prefix="扩岗补助",
+    words=JOB_EXPANSION_WORDS,
     once_per_unit=False,
     once_per_person=True,
 )
 FAMILIES: dict[str, RuleFamily] = {f.kind: f for f in (REFUND, RETENTION, JOB_EXPANSION)}
+
+
+def words_of(policy_id: str) -> BenefitWords:
+    """The words of the family of ``policy_id``; the refund's for a policy id this installation does not know
+    (a case of a policy whose parameter file was withdrawn still reads as the refund it was)."""
+    try:
+        return family_of(policy_id).words
+    except UnknownPolicy:
+        return REFUND_WORDS
 
 
 def family_of(policy: Policy | ResolvedParams | str) -> RuleFamily:

@@ -33,6 +33,7 @@ from mianshen.notify.models import Channel, Message
 from mianshen.notify.selectors import inbox
 from mianshen.notify.services import NotifyError
 from mianshen.payments.models import Instruction, Payment
+from mianshen.policy.families import words_of
 from mianshen.policy.parameters import policies
 from mianshen.registry.models import Snapshot, Unit
 from mianshen.reports.unit_facts import payment_facts as _payment
@@ -40,6 +41,7 @@ from mianshen.reports.unit_facts import public_explanation as _explanation
 
 from .codes import code_hash, code_sender, new_code
 from .models import LookupCode, LookupRequest
+from .selectors import amount_label
 from .services import CODE_LIFETIME, CODE_TRIES, CodeCheck
 from .view_cache import ViewCache
 
@@ -206,6 +208,11 @@ class CaseView:
     next_step: str
     inbox: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def amount_label(self) -> str:
+        """Its amount's label in the active language: 返还金额（元） for the refund, 补助金额（元） for a subsidy."""
+        return amount_label([self.policy_id])
+
 
 NEXT_STEPS = {
     State.IDENTIFIED: _("无需申请：系统正在比对数据，结果出来后会短信通知您。"),
@@ -216,7 +223,7 @@ NEXT_STEPS = {
     State.PUBLICISED: _("正在公示，公示期结束后无异议即核准拨付。"),
     State.OBJECTED: _("公示期间收到异议，正在核查，结果会通知您。"),
     State.APPROVED: _("已核准，等待拨付到单位社保在用账户。"),
-    State.EXCLUDED: _("本次不予返还，理由见下方说明；如有疑问可申请呼我必回。"),
+    State.EXCLUDED: _("本次不予%(grant)s，理由见下方说明；如有疑问可申请呼我必回。"),
     State.RELEASED: _("已交银行拨付，通常几个工作日内到账。"),
     State.PAID: _("已拨付到账，无需再做任何事。"),
     State.AWAITING_CORRECTION: _("拨付未成功：请到社保经办机构更新单位银行账户，更新后将重新拨付。"),
@@ -358,7 +365,7 @@ def build_case_views(case_ids: tuple[int, ...], lang_short: str) -> list[CaseVie
                 account_last4=last4,
                 paid_on=paid_on,
                 failure=failure,
-                next_step=str(NEXT_STEPS[State(case.state)]),
+                next_step=str(NEXT_STEPS[State(case.state)]) % words_of(case.policy_id).params(lang_short),
                 inbox=messages,
             )
         )

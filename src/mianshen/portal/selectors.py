@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -16,6 +16,7 @@ import yaml
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext as marked  # a message marked N_() where it is defined
 from django.utils.translation import gettext_noop as N_
@@ -23,6 +24,7 @@ from django.utils.translation import gettext_noop as N_
 from mianshen.cases.models import Notice, NoticeEntry
 from mianshen.cases.services import mask_credit_code
 from mianshen.core.money import format_yuan
+from mianshen.policy.families import words_of
 from mianshen.policy.numbers import percent_bp
 from mianshen.policy.parameters import ResolvedParams, get_policy, resolve
 from mianshen.staff.roles import DISTRICTS
@@ -87,6 +89,15 @@ class PublicityPage:
 def notice_is_open(notice: Notice, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return notice.closed_at is None and notice.starts_at <= now < notice.ends_at
+
+
+def amount_label(policy_ids: Iterable[str]) -> str:
+    """The label of an amount about cases of ``policy_ids``, in the active language: the benefit's own
+    (返还金额（元） for the refund, 补助金额（元） for the 2022 subsidies), or 金额（元） when they mix benefits."""
+    words = {words_of(policy_id) for policy_id in policy_ids}
+    if len(words) == 1:
+        return _("%(amount_label)s（元）") % words.pop().params(get_language() or "zh-hans")
+    return _("金额（元）")
 
 
 def notices(now: datetime | None = None) -> tuple[list[Notice], list[Notice]]:

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from mianshen.cases.documents import documents_sweep
@@ -30,6 +31,7 @@ from mianshen.core import http
 from mianshen.core.jobs import job_enqueue
 from mianshen.notify.callbacks import callbacks_forget
 from mianshen.notify.models import CallbackRequest
+from mianshen.policy.families import words_of
 
 from .codes import code_hash, code_sender, new_code, new_reference, normalise_reference
 from .models import AddressCounter, LookupRequest, ObjectionReceipt, StatusCode
@@ -128,6 +130,12 @@ class ObjectionStatus:
     outcome: str  # "" while open
     decided_at: datetime | None
     decision_reason: str
+    policy_id: str = ""
+
+    @property
+    def words(self) -> dict[str, str]:
+        """The benefit's words in the active language (what an upheld objection stops being paid)."""
+        return words_of(self.policy_id).params(get_language() or "zh-hans")
 
 
 def objection_status(reference: str) -> ObjectionStatus | None:
@@ -147,6 +155,7 @@ def objection_status(reference: str) -> ObjectionStatus | None:
         o.outcome,
         o.decided_at,
         o.decision_reason,
+        o.case.policy_id,
     )
 
 

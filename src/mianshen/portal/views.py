@@ -70,6 +70,7 @@ def publicity(request: HttpRequest) -> HttpResponse:
         "districts": district_choices(),
         "open_notices": opened,
         "closed_notices": closed,
+        "amount_label": selectors.amount_label(n.policy_id for n in opened),
     }
     return _render(request, "publicity.html", context, status=400 if errors else 200)
 
@@ -86,10 +87,11 @@ def publicity_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     except SearchError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     writer = csv.writer(_Echo())
+    amount = selectors.amount_label(n.policy_id for n in selectors.notices()[0])
 
     def lines() -> Iterator[str]:
         yield "\ufeff" + writer.writerow(
-            [_("公示批次"), _("单位名称"), _("统一社会信用代码（部分隐藏）"), _("区"), _("返还金额（元）")]
+            [_("公示批次"), _("单位名称"), _("统一社会信用代码（部分隐藏）"), _("区"), amount]
         )
         row = first
         while row is not None:
@@ -114,6 +116,7 @@ def _entry_context(entry_id: Any) -> dict[str, Any]:
         "entry": entry,
         "entry_district": district_name(entry.district),
         "entry_amount": selectors.format_yuan(entry.amount_fen),
+        "entry_amount_label": selectors.amount_label([entry.notice.policy_id]),
     }
 
 

@@ -27,6 +27,7 @@ from mianshen.core.money import format_yuan
 from mianshen.payments.lifecycle import InstructionStatus
 from mianshen.payments.models import Payment
 from mianshen.payments.reasons import reason_info
+from mianshen.policy.families import words_of
 from mianshen.staff.roles import DISTRICTS
 
 from .documents import document_keep
@@ -104,6 +105,7 @@ def letter_facts(case: Case, kind: str, lang: str = "zh") -> Letter:
 
 def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
     masked = mask_credit_code(case.credit_code)
+    words = words_of(case.policy_id).params(lang)  # the benefit's name: %(benefit_full)s, %(grant)s …
     facts: list[tuple[str, str]] = [
         (_("单位名称"), case.unit_name),
         (_("统一社会信用代码"), masked),
@@ -120,8 +122,10 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
         end = _day((notice.ends_at.astimezone(BEIJING) - timedelta(seconds=1)).date())
         key = f"letter:listed:entry{entry.pk}:{lang}"
         paragraphs = [
-            _("经数据比对，贵单位符合失业保险稳岗返还条件，已列入公示名单，拟返还 %(amount)s 元，无需申请。")
-            % {"amount": format_yuan(entry.amount_fen)},
+            _(
+                "经数据比对，贵单位符合%(benefit_full)s条件，已列入公示名单，拟%(grant)s %(amount)s 元，无需申请。"
+            )
+            % {"amount": format_yuan(entry.amount_fen), **words},
             _(
                 "公示期 %(start)s 至 %(end)s（北京时间）。公示期满无异议的，经核准后拨付至贵单位在用的社保缴费"
                 "银行账户。"
@@ -133,9 +137,9 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
                 "核查结果可凭编号在 /objections/status/ 查询。"
             ),
         ]
-        facts += [(_("拟返还金额（元）"), format_yuan(entry.amount_fen)), (_("公示期"), f"{start} — {end}"),
+        facts += [(_("拟%(grant)s金额（元）") % words, format_yuan(entry.amount_fen)), (_("公示期"), f"{start} — {end}"),
                   (_("公示名称"), notice.title)]  # fmt: skip
-        title = _("失业保险稳岗返还告知书（列入公示名单）")
+        title = _("%(Benefit_full)s告知书（列入公示名单）") % words
     else:
         payment = Payment.objects.filter(case=case).select_related("current").first()
         current = current_instruction(payment) if payment is not None else None
@@ -159,21 +163,22 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
             paid_on = _day(current.booked_on) if current.booked_on else ""
             paragraphs = [
                 _(
-                    "贵单位的失业保险稳岗返还 %(amount)s 元已于 %(date)s 拨付至尾号 %(last4)s 的账户，无需再办理"
+                    "贵单位的%(benefit_full)s %(amount)s 元已于 %(date)s 拨付至尾号 %(last4)s 的账户，无需再办理"
                     "任何手续。"
                 )
-                % {"amount": amount, "date": paid_on, "last4": last4},
+                % {"amount": amount, "date": paid_on, "last4": last4, **words},
             ]
-            facts += [(_("返还金额（元）"), amount), (_("到账日期"), paid_on), (_("收款账户尾号"), last4)]
-            title = _("失业保险稳岗返还告知书（已拨付）")
+            facts += [(_("%(amount_label)s（元）") % words, amount), (_("到账日期"), paid_on),
+                      (_("收款账户尾号"), last4)]  # fmt: skip
+            title = _("%(Benefit_full)s告知书（已拨付）") % words
         else:
             code = failure_code(current)
             info = reason_info(code or None)
             zh = lang == "zh"
             why, todo = (info.meaning_zh, info.next_step_zh) if zh else (info.meaning_en, info.next_step_en)
             paragraphs = [
-                _("贵单位的失业保险稳岗返还 %(amount)s 元拨付至尾号 %(last4)s 的账户未成功。")
-                % {"amount": amount, "last4": last4},
+                _("贵单位的%(benefit_full)s %(amount)s 元拨付至尾号 %(last4)s 的账户未成功。")
+                % {"amount": amount, "last4": last4, **words},
                 _("原因：%(why)s") % {"why": why},
                 _(
                     "请您：%(todo)s 更正后将重新拨付，无需重新申请；进度可在 /lookup/ 查询，也可在 /callback/ "
@@ -181,9 +186,9 @@ def _facts(case: Case, kind: LetterKind, lang: str) -> Letter:
                 )
                 % {"todo": todo},
             ]
-            facts += [(_("返还金额（元）"), amount), (_("收款账户尾号"), last4),
+            facts += [(_("%(amount_label)s（元）") % words, amount), (_("收款账户尾号"), last4),
                       (_("银行原因代码"), code or "—")]  # fmt: skip
-            title = _("失业保险稳岗返还告知书（拨付未成功）")
+            title = _("%(Benefit_full)s告知书（拨付未成功）") % words
     return Letter(
         kind=kind,
         lang=lang,

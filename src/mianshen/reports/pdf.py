@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from mianshen.policy.families import words_of
+
 from .exports import _fmt, shown
 from .fonts import FontMissing, cjk_font
 from .selectors import FIGURES, LABELS, Outcomes
@@ -21,6 +23,7 @@ def write_pdf(outcomes: Outcomes, path: Path, *, public: bool) -> None:
     from fpdf import FPDF
 
     font, index = cjk_font()
+    words = words_of(outcomes.policy_id)
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("cjk", fname=font, collection_font_number=index)
@@ -30,7 +33,7 @@ def write_pdf(outcomes: Outcomes, path: Path, *, public: bool) -> None:
     pdf.cell(
         0,
         10,
-        f"失业保险稳岗返还 成效统计 / outcome statistics — {outcomes.policy_id}",
+        f"{words.zh_full} 成效统计 / outcome statistics — {outcomes.policy_id}",
         new_x="LMARGIN",
         new_y="NEXT",
     )

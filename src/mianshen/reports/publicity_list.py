@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from mianshen.cases.models import Notice, NoticeEntry
 from mianshen.core.errors import Refusal
 from mianshen.core.money import format_yuan
+from mianshen.policy.families import words_of
 from mianshen.staff.roles import DISTRICTS
 
 from .documents import document_keep
@@ -61,16 +62,18 @@ def _draw(notice: Notice, district: str, rows: list[tuple[str, str, int]]) -> by
     start = notice.starts_at.astimezone(BEIJING).date().isoformat()
     end = (notice.ends_at.astimezone(BEIJING) - timedelta(seconds=1)).date().isoformat()
     district_name = str(DISTRICTS[district])
-    title = _("失业保险稳岗返还公示名单 — %(district)s") % {"district": district_name}
+    words = words_of(notice.policy_id).params(translation.get_language() or "zh")
+    title = _("%(Benefit_full)s公示名单 — %(district)s") % {"district": district_name, **words}
     intro = [
         _("公示名称：%(title)s") % {"title": notice.title},
-        _("公示期：%(start)s 至 %(end)s（北京时间），共 %(count)s 家单位，拟返还合计 %(total)s 元。")
-        % {"start": start, "end": end, "count": f"{len(rows):,}", "total": format_yuan(sum(r[2] for r in rows))},
-        _("以下单位经数据比对符合失业保险稳岗返还条件，无需申请。任何单位和个人对名单有异议的，可在公示期内通过"
+        _("公示期：%(start)s 至 %(end)s（北京时间），共 %(count)s 家单位，拟%(grant)s合计 %(total)s 元。")
+        % {"start": start, "end": end, "count": f"{len(rows):,}", "total": format_yuan(sum(r[2] for r in rows)),
+           **words},
+        _("以下单位经数据比对符合%(benefit_full)s条件，无需申请。任何单位和个人对名单有异议的，可在公示期内通过"
           "门户网站“异议”栏目（/objections/new/）在线提出，写明理由并留下联系电话；也可向所在区社会保险经办"
-          "机构书面提出。统一社会信用代码中间部分以 * 隐去。"),
+          "机构书面提出。统一社会信用代码中间部分以 * 隐去。") % words,
     ]  # fmt: skip
-    heads = (_("序号"), _("单位名称"), _("统一社会信用代码"), _("拟返还金额（元）"))
+    heads = (_("序号"), _("单位名称"), _("统一社会信用代码"), _("拟%(grant)s金额（元）") % words)
     pages = _("第 %(page)s 页，共 %(pages)s 页")
     text = "".join([title, *intro, *heads, pages, "0123456789,.*/{}"] + [r[0] + r[1] for r in rows])
 

@@ -39,10 +39,13 @@ from ..signals import UnitNotice, unit_notices
 from .common import audit_many, chunks, end_to_end_id, event, is_postgres
 
 CHUNK = 10_000
-NO_ACCOUNT_ZH = "单位未登记可用的社保缴费银行账户，稳岗返还资金暂无法拨付：请登记有效的对公账户，经复核后拨付，无需重新申请。"
+# Whatever the benefit (the message that carries it names the benefit itself).
+NO_ACCOUNT_ZH = (
+    "单位未登记可用的社保缴费银行账户，资金暂无法拨付：请登记有效的对公账户，经复核后拨付，无需重新申请。"
+)
 NO_ACCOUNT_EN = (
-    "Your unit has no usable bank account on file, so the refund cannot be paid yet: register a valid account; "
-    "after review the refund is paid to it. No application is needed."
+    "Your unit has no usable bank account on file, so the money cannot be paid yet: register a valid account; "
+    "after review it is paid to that account. No application is needed."
 )
 
 
