@@ -404,3 +404,46 @@ def test_payment_states_from_the_kept_figures_match_a_count(pay: PayWorld, user:
     assert kept_case_states(district) is None
     moved = {t.state: t.cases for t in payment_state_totals(person)}
     assert moved["paid"] == {t.state: t.cases for t in counted}["paid"] - 1
+
+
+def test_the_page_shows_stale_figures_at_once_marked_and_a_download_is_current(
+    pay: PayWorld, login: Login
+) -> None:
+    """After a business event the page answers from the kept figures (no computation of a minute at Beijing's
+    size), says they are stale and since when, and counts the cases by state live; a download, and "compute now",
+    are of the current figures."""
+    DashboardFigures.objects.all().delete()
+    first = dashboard(district=pay.district)
+    assert first["current"] and first["as_of_seq"] == first["latest_seq"] == int(fingerprint())
+    client = login("own")
+    page = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert 'id="figures-stale"' not in page
+    before = _table(first, "objections_applications")["rows"][0][1]
+    objection_record(
+        case_id=pay.paid.pk, raised_by="public", contact="13800000001", grounds="再查", actor="own"
+    )
+    stale = dashboard(district=pay.district, stale_ok=True)
+    assert not stale["current"] and stale["computed_at"] == first["computed_at"]
+    assert stale["as_of_seq"] < stale["latest_seq"] == int(fingerprint())
+    response = client.get(reverse("backoffice:dashboard"))
+    page = response.content.decode()
+    assert 'id="figures-stale"' in page and str(stale["latest_seq"]) in page
+    assert DashboardFigures.objects.get(district=pay.district).computed_at.isoformat() == first["computed_at"]
+    # the cases by state are counted, not taken from the stale figures: the objected case is there
+    shown = re.search(r'<tr data-state="objected"><td>[^<]*</td><td class="num">([\d,]+)</td>', page)
+    objected = Case.objects.filter(state="objected", district=pay.district).count()
+    assert shown is not None and int(shown.group(1).replace(",", "")) == objected >= 1
+    # a download is computed from the latest data
+    rows = _csv(
+        _download(
+            client.get(reverse("backoffice:dashboard"), {"export": "csv", "table": "objections_applications"})
+        )
+    )
+    assert int(rows[0]["objections"]) == before + 1
+    # "compute now" makes them current; an auditor may not
+    assert login("aud").post(reverse("backoffice:dashboard_recompute")).status_code == 403
+    done = client.post(reverse("backoffice:dashboard_recompute"))
+    assert done.status_code == 302
+    page = client.get(reverse("backoffice:dashboard")).content.decode()
+    assert 'id="figures-stale"' not in page
+    assert dashboard(district=pay.district)["current"]

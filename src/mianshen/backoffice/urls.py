@@ -33,6 +33,7 @@ urlpatterns = [
     path("staff/unlock/", staff.staff_unlock_view, name="staff_unlock"),
     path("language/", set_language, name="set_language"),
     path("", dashboard.dashboard, name="dashboard"),
+    path("dashboard/recompute/", dashboard.dashboard_recompute, name="dashboard_recompute"),
     path("rounds/", rounds.round_list, name="rounds"),
     path("rounds/start/", rounds.round_start_view, name="round_start"),
     path("rounds/<int:pk>/", rounds.round_detail, name="round_detail"),

@@ -9,9 +9,12 @@ policy and scope (the city, or one district), valid while the audit trail's last
 they were computed after (:func:`fingerprint`): every change to a case, round, notice, payment, correction or
 enquiry writes an audit event in its own transaction, and the chain's ``seq`` is gapless and written under one
 lock, so a new business event means new figures. Events that change no figure (sign-ins, views of bank data,
-exports, notifications) do not invalidate them. A request that finds its figures stale computes them (never shows
-stale ones); the worker, when it has no job, computes stale kept figures again (:func:`dashboard_refresh`), so
-that the next request usually finds them ready.
+exports, notifications) do not invalidate them. The worker, when it has no job, computes stale kept figures again
+(:func:`dashboard_refresh`), so that the next request usually finds them ready. A caller that finds its figures
+stale computes them before answering (a download, the outcome report), unless it asks for ``stale_ok``: the
+back-office page then shows the kept figures at once, marked ``current: False`` with the audit ``seq`` they were
+computed after and the latest one, so that the page never waits a minute for 441,300 units' figures after every
+payment (bench/dashboard.py) and never passes old figures off as current.
 
 The city's figures are computed together with every district's (:func:`compute_all`: one facts table, each
 figure grouped by district as well — not one pass per district), and every scope is kept: after a business
@@ -353,19 +356,39 @@ def _assemble(
     }
 
 
-def dashboard(policy_id: str | None = None, *, district: str | None = None) -> dict[str, Any]:
+def dashboard(
+    policy_id: str | None = None, *, district: str | None = None, stale_ok: bool = False
+) -> dict[str, Any]:
     """The dashboard's figures, from ``DashboardFigures`` when nothing has changed since they were computed, else
     computed now — for the city and every district at once (:func:`compute_all`) — and kept for every scope. The
-    mapping of :func:`compute` plus ``computed_at`` (ISO text) and ``seconds``."""
+    mapping of :func:`compute` plus ``computed_at`` (ISO text), ``seconds``, ``current`` and the audit ``seq``
+    they were computed after (``as_of_seq``) beside the latest business event's (``latest_seq``).
+
+    ``stale_ok``: kept figures that a later business event has made stale are returned as they are
+    (``current`` False) instead of being computed again first; figures are computed only when none are kept."""
     _enquiry_district(district)  # refuses a malformed district code before anything runs
     policy_id = policy_id or default_policy()
     mark = fingerprint()  # read before computing: the figures then include at least every event up to it
     if policy_id is not None:
         kept = DashboardFigures.objects.filter(policy_id=policy_id, district=district or "").first()
-        if kept is not None and kept.fingerprint == mark:
-            return {**kept.payload, "computed_at": kept.computed_at.isoformat(), "seconds": kept.seconds}
+        if kept is not None and (kept.fingerprint == mark or stale_ok):
+            return {**kept.payload, "computed_at": kept.computed_at.isoformat(), "seconds": kept.seconds,
+                    "current": kept.fingerprint == mark, "as_of_seq": int(kept.fingerprint),
+                    "latest_seq": int(mark)}  # fmt: skip
     payloads, seconds, now = _compute_and_keep(policy_id, mark, district)
-    return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds}
+    return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds, "current": True,
+            "as_of_seq": int(mark), "latest_seq": int(mark)}  # fmt: skip
+
+
+def dashboard_recompute(policy_id: str | None = None, *, district: str | None = None) -> dict[str, Any]:
+    """Compute the figures of ``district`` (None: the city and every district) now and keep them, whether or not
+    the kept ones are stale (the page's "compute now" when no worker runs)."""
+    _enquiry_district(district)
+    policy_id = policy_id or default_policy()
+    mark = fingerprint()
+    payloads, seconds, now = _compute_and_keep(policy_id, mark, district)
+    return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds, "current": True,
+            "as_of_seq": int(mark), "latest_seq": int(mark)}  # fmt: skip
 
 
 def kept_case_states(district: str | None = None) -> list[list[Any]] | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +24,7 @@ from mianshen.core.models import Job, JobStatus
 from mianshen.core.money import format_yuan
 from mianshen.notify.models import EnquiryChannel
 from mianshen.reports.dashboard import dashboard as outcome_figures
+from mianshen.reports.dashboard import dashboard_recompute as recompute_figures
 from mianshen.reports.selectors import ReportRefused
 from mianshen.screening.models import Checkpoint
 
@@ -147,14 +149,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     me = staff(request)
     figures: dict[str, Any] | None = None
     refusal = ""
+    fmt = wanted(request)
     try:
-        figures = outcome_figures(district=None if me.city_level else me.district)
+        # the page shows kept figures at once, marked when a later change has made them stale (the worker, or
+        # "compute now", brings them up to date); a download is always of current figures
+        figures = outcome_figures(district=None if me.city_level else me.district, stale_ok=fmt is None)
     except ReportRefused as exc:
         refusal = refusal_text(exc)
-    fmt = wanted(request)
     if fmt is not None:
         return _table_export(request, fmt, figures)
-    if figures is not None:  # the kept figures hold the cases by district and state too (same scope)
+    if figures is not None and figures["current"]:  # current kept figures hold the cases by state too
         counts, districts = _case_counts(figures["case_states"], city=me.city_level)
     else:
         counts, districts = selectors.state_counts(request.user), selectors.district_counts(request.user)
@@ -180,6 +184,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "charts": {"charts": charts},
         },
     )
+
+
+@staff_view(methods=("POST",))
+def dashboard_recompute(request: HttpRequest) -> HttpResponse:
+    """Compute the figures of the user's scope now (for when no worker runs: otherwise the worker does it when
+    idle) and show the page again. Not a business event: nothing is audited, nothing changes but the kept
+    figures."""
+    me = staff(request)
+    try:
+        done = recompute_figures(district=None if me.city_level else me.district)
+    except ReportRefused as exc:
+        messages.error(request, refusal_text(exc))
+    else:
+        messages.success(request, _("成效统计已重新计算（%(seconds)s 秒）。") % {"seconds": done["seconds"]})
+    return redirect("backoffice:dashboard")
 
 
 def _case_counts(
