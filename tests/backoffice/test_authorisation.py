@@ -347,6 +347,10 @@ PAGES: dict[str, Page] = {
         "post", lambda w: reverse("backoffice:reconciliation_recompute"), _only(302, "city", "rev")
     ),
     "inbound_files": Page("get", lambda w: reverse("backoffice:inbound_files"), CITY_READ),
+    # every staff member may compute their own scope's dashboard figures now; an auditor writes nothing
+    "dashboard_recompute": Page(
+        "post", lambda w: reverse("backoffice:dashboard_recompute"), _only(302, "city", "own", "other", "rev")
+    ),
     # ---- payments: actions
     "correction_prepare": Page(
         "post",

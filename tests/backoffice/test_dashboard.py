@@ -444,6 +444,8 @@ def test_the_page_shows_stale_figures_at_once_marked_and_a_download_is_current(
     assert login("aud").post(reverse("backoffice:dashboard_recompute")).status_code == 403
     done = client.post(reverse("backoffice:dashboard_recompute"))
     assert done.status_code == 302
+    event = AuditEvent.objects.filter(action=Action.DASHBOARD_RECOMPUTED).get()
+    assert event.actor == "own" and event.object_id.endswith(pay.district)
     page = client.get(reverse("backoffice:dashboard")).content.decode()
     assert 'id="figures-stale"' not in page
     assert dashboard(district=pay.district)["current"]

@@ -271,6 +271,11 @@ class Action(IntEnum):
         "a second factor (TOTP and recovery codes) was enrolled for a user (no secret kept)",
     )
     STAFF_PASSWORD_CHANGED = 928, "staff.password_changed", "a staff member changed their password"
+    DASHBOARD_RECOMPUTED = (
+        929,
+        "reports.dashboard_recomputed",
+        "a staff member had the dashboard's outcome figures computed now (no figure changes with it)",
+    )
 
     @classmethod
     def by_dotted(cls, dotted: str) -> Action:

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from mianshen.audit.catalogue import Action
 from mianshen.audit.models import AuditEvent
+from mianshen.audit.services import audit_record
 from mianshen.cases.models import Case
 from mianshen.notify.models import Enquiry, EnquiryChannel
 from mianshen.policy.codes import PAYABLE_DECISIONS
@@ -380,13 +381,19 @@ def dashboard(
             "as_of_seq": int(mark), "latest_seq": int(mark)}  # fmt: skip
 
 
-def dashboard_recompute(policy_id: str | None = None, *, district: str | None = None) -> dict[str, Any]:
+def dashboard_recompute(
+    policy_id: str | None = None, *, district: str | None = None, actor: str
+) -> dict[str, Any]:
     """Compute the figures of ``district`` (None: the city and every district) now and keep them, whether or not
-    the kept ones are stale (the page's "compute now" when no worker runs)."""
+    the kept ones are stale (the page's "compute now" when no worker runs); audited (929, not a business event:
+    the figures stay current)."""
     _enquiry_district(district)
     policy_id = policy_id or default_policy()
     mark = fingerprint()
     payloads, seconds, now = _compute_and_keep(policy_id, mark, district)
+    audit_record(actor=actor, action=Action.DASHBOARD_RECOMPUTED, obj_type="dashboard",
+                 obj_id=f"{payloads[district]['policy_id']}:{district or 'city'}",
+                 after={"milliseconds": round(seconds * 1000), "as_of_seq": int(mark)})  # fmt: skip
     return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds, "current": True,
             "as_of_seq": int(mark), "latest_seq": int(mark)}  # fmt: skip
 

@@ -30,7 +30,7 @@ from mianshen.screening.models import Checkpoint
 
 from .. import display, selectors
 from ..exports import export_response, wanted
-from ._base import refusal_text, staff, staff_view
+from ._base import actor, refusal_text, staff, staff_view
 
 TITLES: dict[str, Promise] = {
     "coverage_size": _("按企业规模的覆盖"),
@@ -193,7 +193,7 @@ def dashboard_recompute(request: HttpRequest) -> HttpResponse:
     figures."""
     me = staff(request)
     try:
-        done = recompute_figures(district=None if me.city_level else me.district)
+        done = recompute_figures(district=None if me.city_level else me.district, actor=actor(request))
     except ReportRefused as exc:
         messages.error(request, refusal_text(exc))
     else:
