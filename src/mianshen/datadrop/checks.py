@@ -139,17 +139,22 @@ class Distinct:
         if sample.n_unique() <= _SAMPLE // 8:  # few distinct values (months, dates, enumerations, codes)
             return cls(column, column.unique(), False)
         if known is not None:
-            # A unit reference in an extract not sorted by unit (a shuffled headcount: 22M rows, 1M units):
-            # a membership test of every row in the known ids costs less than half of hashing the column's
-            # distinct values, and leaves only the rows to check (usually none).
-            rest = column.filter(~column.is_in(known.implode()).fill_null(False))
-            return cls(column, rest.unique(), False)
+            return cls.excluding(column, known)
         # Not grouped, many distinct values in the sample: a unit reference in an extract that is not sorted by
         # unit repeats each value many times (a shuffled headcount: 22M rows, 1M units), which a head sample
         # cannot see. A HyperLogLog estimate over the whole column (one cheap pass) can.
         if _count(column.approx_n_unique()) <= n // _REPEATS:
             return cls(column, column.unique(), False)
         return cls(column, column, True)
+
+    @classmethod
+    def excluding(cls, column: pl.Series, known: pl.Series) -> Distinct:
+        """The distinct values of ``column`` but ``known`` ones. For a unit reference in an extract not sorted by
+        unit (a shuffled headcount: 22M rows, 1M units) a membership test of every row in the known ids costs
+        less than half of hashing the column's distinct values, and leaves only the rows to check (usually
+        none)."""
+        rest = column.filter(~column.is_in(known.implode()).fill_null(False))
+        return cls(column, rest.unique(), False)
 
     def rows(self, flagged: pl.Series) -> pl.Series | None:
         """The rows whose value is flagged (``flagged``: one boolean per value); None when no value is."""
