@@ -449,25 +449,36 @@ def later_repeats(keys: pl.DataFrame, lines: pl.Series, runs: pl.Series | None =
     suspects = None if nulls else rows_out_of_order(keys, runs)
     if suspects is not None and suspects.is_empty():
         return None
-    frame = keys.with_columns(line=lines, pos=pl.int_range(pl.len(), dtype=pl.Int64))
     if suspects is not None:
-        frame = frame[suspects]
-    return _repeats_by_hash(frame, keys.columns, nulls=nulls)
+        frame = keys.with_columns(line=lines, pos=pl.int_range(pl.len(), dtype=pl.Int64))[suspects]
+        return _repeats_by_hash(frame, keys.columns)
+    return _repeats_by_hash(keys.with_columns(line=lines), keys.columns, nulls=nulls)
 
 
 def _repeats_by_hash(frame: pl.DataFrame, names: list[str], *, nulls: bool = False) -> pl.DataFrame | None:
-    """Rows of ``frame`` (key columns, ``line``, ``pos``) repeating an earlier key: hash the keys, sort the
-    hashes, and compare exactly only the rows whose hash repeats (gathered alone: the frame is not copied).
-    ``nulls``: rows with an empty key part have no hash and take no part."""
-    key = pl.struct(names).hash()
+    """Rows of ``frame`` (key columns, ``line`` and ``pos``; without ``pos``: every row of the table, ``pos``
+    is the row's position) repeating an earlier key: hash the keys, sort the hashes, and compare exactly only
+    the rows whose hash repeats (gathered alone: nothing of the size of the frame is made but the hashes and
+    their sorted copy). ``nulls``: rows with an empty key part have no hash and take no part."""
+    # each column hashed on its own (with its own seed) and the hashes combined: hashing a struct of the
+    # columns rechunks them into one array first (a copy of the key columns of a table read in many chunks)
+    key = pl.col(names[0]).hash(seed=1)
+    for i, name in enumerate(names[1:], start=2):
+        key = key.xor(pl.col(name).hash(seed=i))
     if nulls:
         key = pl.when(pl.all_horizontal(pl.col(names).is_not_null())).then(key)
     hashes = frame.select(key).to_series()
-    ordered = hashes.drop_nulls().sort()
-    repeated = ordered.filter(ordered == ordered.shift(1))
+    ordered = (hashes.drop_nulls() if nulls else hashes).sort()
+    m = ordered.len()
+    after = ordered.slice(1)
+    repeated = after.filter(after == ordered.slice(0, m - 1)) if m > 1 else after
+    del ordered, after
     if repeated.is_empty():
         return None
-    candidates = frame.filter(hashes.is_in(repeated.unique().implode()).fill_null(False))
+    mask = hashes.is_in(repeated.unique().implode()).fill_null(False)
+    candidates = frame.filter(mask)
+    if "pos" not in candidates.columns:
+        candidates = candidates.with_columns(pos=mask.arg_true().cast(pl.Int64))
     candidates = candidates.with_columns(first_line=pl.col("line").min().over(names))
     later = candidates.filter(pl.col("line") != pl.col("first_line")).select("pos", "first_line")
     return None if later.is_empty() else later
