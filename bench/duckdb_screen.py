@@ -56,7 +56,7 @@ def sql_steps(drop: Path, out: Path) -> list[tuple[str, str]]:
     fill = {"{drop}": _sql_path(drop), "{out}": _sql_path(out)}
     filled = []
     for step, body in steps:
-        body = _part_folders(body, drop)
+        body = _csv_files(_part_folders(body, drop), drop)
         for key, value in fill.items():
             body = body.replace(key, value)
         filled.append((step, body))
@@ -74,6 +74,20 @@ def _part_folders(body: str, drop: Path) -> str:
             f"FROM read_parquet('{{drop}}/{folder.name}/[!._]*.parquet', file_row_number = true, filename = true))"
         )
         body = body.replace(single, parts)
+    return body
+
+
+def _csv_files(body: str, drop: Path) -> str:
+    """A table written as CSV (``X.csv``) is read as text, its records numbered in file order (a clean drop's
+    records are one line each, after the header: line = row number + 2, as for Parquet). The checks cast the
+    text as they cast Parquet's values."""
+    for file in sorted(drop.glob("*.csv")) if drop.is_dir() else []:
+        single = f"read_parquet('{{drop}}/{file.stem}.parquet', file_row_number = true)"
+        text = (
+            f"(SELECT *, row_number() OVER () - 1 AS file_row_number "
+            f"FROM read_csv('{{drop}}/{file.name}', header = true, all_varchar = true))"
+        )
+        body = body.replace(single, text)
     return body
 
 

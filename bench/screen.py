@@ -7,9 +7,11 @@
 
 Layouts (``--layouts``, default ``generator``): ``generator`` is the drop as ``mianshen generate`` writes it
 (units in ascending order, one row group per batch); ``shuffled`` is that drop rewritten by DuckDB with every
-table's rows in random order and 64k-row groups; ``parts`` is the shuffled drop rewritten by DuckDB as a folder
-of Parquet parts per table (``FILE_SIZE_BYTES 32MB``, 122,880-row groups; contracts §1). Both derived drops are
-written by another tool than ours, as a real extract would be.
+table's rows in random order and 64k-row groups; ``rowgroups`` is the generator's drop in its own order rewritten
+by DuckDB with 122,880-row groups; ``parts`` is the shuffled drop rewritten by DuckDB as a folder of Parquet parts
+per table (``FILE_SIZE_BYTES 32MB``, 122,880-row groups; contracts §1); ``csv`` is ``mianshen generate --format
+csv`` (the DuckDB peer reads the CSV files as text). The derived drops are written by another tool than ours, as
+a real extract would be.
 
 For each size, a Parquet drop (seed 1) is generated once into bench/out/ and reused. Each run is one
 subprocess per implementation, interleaved (mianshen, duckdb, then duckdb, mianshen, ...) so that both see the
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -64,7 +67,7 @@ ALL_IMPLS = ("mianshen", "mianshen-whole", "mianshen-buckets", "duckdb")
 FORCED_BUCKETS: list[int] = [4]  # --buckets
 BUCKET_VARIABLE = "MIANSHEN_SCREEN_BUCKETS"
 DEFAULT_SIZES = (100_000, 1_000_000, 5_000_000)
-LAYOUTS = ("generator", "shuffled", "parts", "genparts")
+LAYOUTS = ("generator", "shuffled", "rowgroups", "parts", "genparts", "csv")
 GENPARTS = 20  # ``genparts``: the drop as ``mianshen generate --parts 20`` writes it (issue 14 item 3)
 ALL_TABLES = (*SCREEN_TABLES, "bank_accounts")
 
@@ -73,6 +76,8 @@ def layout_drop(units: int, layout: str) -> Path:
     """The drop of ``units`` units in ``layout`` (see the module's docstring), derived once and reused."""
     if layout == "genparts":
         return generated_parts(units)
+    if layout == "csv":
+        return bl.ensure_drop(units, "csv")
     source = bl.ensure_drop(units, "parquet")
     if layout == "generator":
         return source
@@ -92,12 +97,17 @@ def layout_drop(units: int, layout: str) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET preserve_insertion_order = {'true' if layout == 'rowgroups' else 'false'}")
     for table in ALL_TABLES:
         src = (source / f"{table}.parquet").as_posix().replace("'", "''")
         con.execute("SELECT setseed(0.2026)")
         rows = f"SELECT * FROM read_parquet('{src}') ORDER BY random()"  # every row on its own
-        if layout == "shuffled":
+        if layout == "rowgroups":  # the generator's order, in the row groups other writers use
+            target = (path / f"{table}.parquet").as_posix().replace("'", "''")
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet('{src}')) TO '{target}' (FORMAT parquet, ROW_GROUP_SIZE 122880)"
+            )
+        elif layout == "shuffled":
             target = (path / f"{table}.parquet").as_posix().replace("'", "''")
             con.execute(f"COPY ({rows}) TO '{target}' (FORMAT parquet, ROW_GROUP_SIZE 65536)")
         else:
@@ -403,8 +413,19 @@ def run_comparison(
 # --- profile of mianshen ----------------------------------------------------------------------------------
 
 
-def profile(units: int, *, cprofile: bool, record: bool = False) -> int:
-    """Phase by phase, in one process: reading each file, validating it, the engine, writing the outputs."""
+def _rss_gib() -> tuple[float, float]:
+    """This process's resident memory now and its peak so far (GiB)."""
+    import resource
+
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    now = pages * os.sysconf("SC_PAGE_SIZE") / bl.GiB
+    return now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / bl.GiB
+
+
+def profile(units: int, *, cprofile: bool, record: bool = False, layout: str = "generator") -> int:
+    """Phase by phase, in one process: reading each file, validating it, the engine, writing the outputs; with
+    each phase's CPU seconds (every thread), the resident memory after it and the peak so far."""
     setup_django()
     import polars as pl
 
@@ -415,17 +436,18 @@ def profile(units: int, *, cprofile: bool, record: bool = False) -> int:
     from mianshen.policy.output import contract_frame, write_csv, write_parquet
     from mianshen.policy.parameters import resolve
 
-    drop = bl.ensure_drop(units, "parquet")
-    out = SCREEN_OUT / f"profile-{units}"
+    drop = layout_drop(units, layout)
+    out = SCREEN_OUT / f"profile-{layout}-{units}"
     out.mkdir(parents=True, exist_ok=True)
     info = bl.machine()
     print(bl.machine_line(info), file=sys.stderr)
-    phases: list[tuple[str, float, float]] = []  # name, wall, CPU (every thread of the process)
+    phases: list[tuple[str, float, float, float, float]] = []  # name, wall, CPU, RSS after, peak so far
 
     def timed(name: str, fn: Any) -> Any:
         t0, c0 = time.perf_counter(), time.process_time()
         value = fn()
-        phases.append((name, time.perf_counter() - t0, time.process_time() - c0))
+        phases.append((name, time.perf_counter() - t0, time.process_time() - c0, *_rss_gib()))
+        print(f"  {name}: {phases[-1][2]:.2f} CPU s, RSS {phases[-1][3]:.2f} GiB", file=sys.stderr)
         return value
 
     profiler = None
@@ -457,17 +479,19 @@ def profile(units: int, *, cprofile: bool, record: bool = False) -> int:
     # outside the total: the engine's parts one by one (each collected alone; Polars fuses them in screen)
     parts = engine_parts(tables, params)
     lines = [
-        f"### screen profile: mianshen, {units:,} units ({info['date_utc']})",
+        f"### screen profile: mianshen, {units:,} units, {layout} layout ({info['date_utc']})",
         "",
         f"- machine: {bl.machine_line(info)}",
         f"- command: `{bl.command_line()}`",
         "",
-        "| phase | wall s | share | CPU s |",
-        "|---|---:|---:|---:|",
+        "| phase | wall s | CPU s | share of CPU | RSS after | peak so far |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, seconds, cpu in phases:
-        lines.append(f"| {name} | {seconds:.2f} | {seconds / total:.0%} | {cpu:.2f} |")
-    lines.append(f"| **total** | **{total:.2f}** | 100% | **{cpu_total:.2f}** |")
+    for name, seconds, cpu, rss, peak in phases:
+        lines.append(
+            f"| {name} | {seconds:.2f} | {cpu:.2f} | {cpu / cpu_total:.0%} | {rss:.2f} GiB | {peak:.2f} GiB |"
+        )
+    lines.append(f"| **total** | **{total:.2f}** | **{cpu_total:.2f}** | 100% | | |")
     lines += [
         "",
         "The engine's parts, each collected alone (outside the total; in `engine.screen` they run fused):",
@@ -564,7 +588,10 @@ def main(argv: list[str] | None = None) -> int:
         child(impl, Path(drop), Path(out))
         return 0
     if args.profile:
-        return profile(args.profile, cprofile=args.cprofile, record=args.record)
+        layout = args.layouts.split(",")[0].strip()
+        if layout not in LAYOUTS:
+            parser.error(f"--layouts: choose from {', '.join(LAYOUTS)}")
+        return profile(args.profile, cprofile=args.cprofile, record=args.record, layout=layout)
     layouts = tuple(x.strip() for x in args.layouts.split(",") if x.strip())
     if not layouts or any(x not in LAYOUTS for x in layouts):
         parser.error(f"--layouts: choose from {', '.join(LAYOUTS)}")

@@ -640,17 +640,22 @@ def resolve(edits: list[Edit], kit: Any) -> list[Edit]:
     return [tuple(names.get(part, part) if isinstance(part, str) else part for part in e) for e in edits]
 
 
-@pytest.fixture(params=["as chosen", "runs", "unique values"])
+@pytest.fixture(params=["as chosen", "runs", "unique values", "known units excluded"])
 def distinct_values(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """How columns find the values to check: as ``Distinct.of`` chooses (the column itself, for these small
     files), or forced to the ways chosen for big columns, so the small cases cover those paths too (mapping bad
-    values back to rows, re-normalising a whole column, reusing runs for keys, comparing keys in blocks)."""
+    values back to rows, re-normalising a whole column, reusing runs for keys, comparing keys in blocks, a
+    fact table's unit reference checked only where it is not an accepted unit id)."""
     how = str(request.param)
 
-    def forced(cls: type[checks.Distinct], column: pl.Series) -> checks.Distinct:
+    def forced(
+        cls: type[checks.Distinct], column: pl.Series, known: pl.Series | None = None
+    ) -> checks.Distinct:
         if how == "runs":
             runs = column.rle()
             return cls(column, runs.struct.field("value"), False, runs)
+        if how == "known units excluded" and known is not None:
+            return cls.excluding(column, known)
         return cls(column, column.unique(), False)
 
     if how != "as chosen":

@@ -126,7 +126,9 @@ class Distinct:
     runs: pl.Series | None = None
 
     @classmethod
-    def of(cls, column: pl.Series) -> Distinct:
+    def of(cls, column: pl.Series, known: pl.Series | None = None) -> Distinct:
+        """``known``: values that need no check (a fact table's accepted unit ids, see ``prepare``): in a column
+        that is neither grouped nor of few values, only the rows whose value is not one of them are looked at."""
         n = column.len()
         if n <= _SMALL_COLUMN:
             return cls(column, column, True)
@@ -136,12 +138,23 @@ class Distinct:
             return cls(column, runs.struct.field("value"), False, runs)
         if sample.n_unique() <= _SAMPLE // 8:  # few distinct values (months, dates, enumerations, codes)
             return cls(column, column.unique(), False)
+        if known is not None:
+            return cls.excluding(column, known)
         # Not grouped, many distinct values in the sample: a unit reference in an extract that is not sorted by
         # unit repeats each value many times (a shuffled headcount: 22M rows, 1M units), which a head sample
         # cannot see. A HyperLogLog estimate over the whole column (one cheap pass) can.
         if _count(column.approx_n_unique()) <= n // _REPEATS:
             return cls(column, column.unique(), False)
         return cls(column, column, True)
+
+    @classmethod
+    def excluding(cls, column: pl.Series, known: pl.Series) -> Distinct:
+        """The distinct values of ``column`` but ``known`` ones. For a unit reference in an extract not sorted by
+        unit (a shuffled headcount: 22M rows, 1M units) a membership test of every row in the known ids costs
+        less than half of hashing the column's distinct values, and leaves only the rows to check (usually
+        none)."""
+        rest = column.filter(~column.is_in(known.implode()).fill_null(False))
+        return cls(column, rest.unique(), False)
 
     def rows(self, flagged: pl.Series) -> pl.Series | None:
         """The rows whose value is flagged (``flagged``: one boolean per value); None when no value is."""
@@ -181,12 +194,15 @@ class Prepared:
         return self.distinct.runs if self.distinct is not None and self.same else None
 
 
-def prepare(raw: pl.Series, column: Column, *, ascii_known: bool) -> Prepared:
+def prepare(raw: pl.Series, column: Column, *, ascii_known: bool, known: pl.Series | None = None) -> Prepared:
+    """``known``: values of this column that pass every check of ``column`` and that normalisation leaves as
+    they are (a fact table's ``unit_id``: the accepted, normalised unit ids of ``units``, whose column has the
+    same checks); rows holding exactly such a value are not checked again."""
     if raw.dtype != pl.String:
         return Prepared(column, raw, raw, None, None, True)
     if column.kind == "int" and (parsed := plain_integers(raw)) is not None:
         return Prepared(column, raw, raw, None, None, True, parsed)
-    distinct = Distinct.of(raw)
+    distinct = Distinct.of(raw, known)
     nfkc = column.kind in NFKC_KINDS and not ascii_known and not _all_ascii(distinct.values)
     values_norm = _apply(distinct.values, lambda e: normalise(e, column, nfkc=nfkc))
     changed = bool(values_norm.ne_missing(distinct.values).any())
@@ -429,26 +445,40 @@ def later_repeats(keys: pl.DataFrame, lines: pl.Series, runs: pl.Series | None =
     ``runs``: the run-length encoding of the first key column, when known. When the first key increases from
     run to run (an extract sorted by unit), a key can only repeat inside a run, and only the runs where the
     rest of the key does not increase are compared; otherwise every row is."""
-    suspects = None if any(s.null_count() for s in keys.iter_columns()) else rows_out_of_order(keys, runs)
+    nulls = any(s.null_count() for s in keys.iter_columns())
+    suspects = None if nulls else rows_out_of_order(keys, runs)
     if suspects is not None and suspects.is_empty():
         return None
-    frame = keys.with_columns(line=lines, pos=pl.int_range(pl.len(), dtype=pl.Int64))
     if suspects is not None:
-        frame = frame[suspects]
-    else:
-        frame = frame.filter(pl.all_horizontal(pl.col(keys.columns).is_not_null()))
-    return _repeats_by_hash(frame, keys.columns)
+        frame = keys.with_columns(line=lines, pos=pl.int_range(pl.len(), dtype=pl.Int64))[suspects]
+        return _repeats_by_hash(frame, keys.columns)
+    return _repeats_by_hash(keys.with_columns(line=lines), keys.columns, nulls=nulls)
 
 
-def _repeats_by_hash(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame | None:
-    """Rows of ``frame`` (key columns, ``line``, ``pos``) repeating an earlier key: hash the keys, sort the
-    hashes, and compare exactly only the rows whose hash repeats."""
-    hashes = frame.select(pl.struct(names).hash()).to_series()
-    ordered = hashes.sort()
-    repeated = ordered.filter(ordered == ordered.shift(1))
+def _repeats_by_hash(frame: pl.DataFrame, names: list[str], *, nulls: bool = False) -> pl.DataFrame | None:
+    """Rows of ``frame`` (key columns, ``line`` and ``pos``; without ``pos``: every row of the table, ``pos``
+    is the row's position) repeating an earlier key: hash the keys, sort the hashes, and compare exactly only
+    the rows whose hash repeats (gathered alone: nothing of the size of the frame is made but the hashes and
+    their sorted copy). ``nulls``: rows with an empty key part have no hash and take no part."""
+    # each column hashed on its own (with its own seed) and the hashes combined: hashing a struct of the
+    # columns rechunks them into one array first (a copy of the key columns of a table read in many chunks)
+    key = pl.col(names[0]).hash(seed=1)
+    for i, name in enumerate(names[1:], start=2):
+        key = key.xor(pl.col(name).hash(seed=i))
+    if nulls:
+        key = pl.when(pl.all_horizontal(pl.col(names).is_not_null())).then(key)
+    hashes = frame.select(key).to_series()
+    ordered = (hashes.drop_nulls() if nulls else hashes).sort()
+    m = ordered.len()
+    after = ordered.slice(1)
+    repeated = after.filter(after == ordered.slice(0, m - 1)) if m > 1 else after
+    del ordered, after
     if repeated.is_empty():
         return None
-    candidates = frame.filter(hashes.is_in(repeated.unique().implode()))
+    mask = hashes.is_in(repeated.unique().implode()).fill_null(False)
+    candidates = frame.filter(mask)
+    if "pos" not in candidates.columns:
+        candidates = candidates.with_columns(pos=mask.arg_true().cast(pl.Int64))
     candidates = candidates.with_columns(first_line=pl.col("line").min().over(names))
     later = candidates.filter(pl.col("line") != pl.col("first_line")).select("pos", "first_line")
     return None if later.is_empty() else later

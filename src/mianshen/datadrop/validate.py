@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
@@ -41,11 +41,11 @@ from .checks import (
     value_checks,
 )
 from .drop import DropUnusable, SourceFile, ValidatedDrop, part_places
-from .schema import CODES, ERROR, REPORT_COLUMNS, TABLES, Table
+from .schema import CODES, ERROR, REPORT_COLUMNS, TABLES, Column, Table
 
 __all__ = ["KnownUnits", "TableResult", "empty_problems", "sort_problems", "validate_drop", "validate_table"]
 
-_READERS = 2  # files read ahead, in parallel with the checks
+_READ_AHEAD = 1  # files read ahead of the one being checked, in parallel with the checks
 
 
 # --- public API -------------------------------------------------------------------------------------------
@@ -74,6 +74,7 @@ def validate_drop(
         for name, raw in reads:
             units = _known_units(results.get("units"))
             results[name] = validate_table(raw, units=units)
+            del raw  # not held while the next file is awaited
             _check_has_rows(results[name])
             if bar is not None:
                 cast(Any, bar).advance(1)  # progress_bar yields an object with advance(n)
@@ -91,16 +92,29 @@ def validate_drop(
 def _read_ahead(
     located: dict[str, Path], encoding: str
 ) -> Generator[tuple[str, reader.RawTable], None, None]:
-    """The files' records in order, read by background threads while the caller checks the previous ones
-    (Polars and hashlib release the GIL). A file that cannot be used raises when its turn comes."""
-    with ThreadPoolExecutor(max_workers=_READERS, thread_name_prefix="drop-reader") as pool:
-        futures = {
-            name: pool.submit(reader.read_table, file, TABLES[name], encoding=encoding)
-            for name, file in located.items()
-        }
+    """The files' records in order, each read by a background thread while the caller checks the one before
+    (Polars and hashlib release the GIL). At most ``_READ_AHEAD`` files are read ahead of the one being
+    checked: a file read whole waits in memory until its turn (reading every file ahead held the whole drop's
+    raw rows at the validator's peak). A file that cannot be used raises when its turn comes."""
+    names = list(located)
+    with ThreadPoolExecutor(max_workers=_READ_AHEAD, thread_name_prefix="drop-reader") as pool:
+        futures: dict[str, Future[reader.RawTable]] = {}
+
+        def submit_up_to(index: int) -> None:
+            for name in names[: index + 1]:
+                if name not in futures and name not in done:
+                    futures[name] = pool.submit(
+                        reader.read_table, located[name], TABLES[name], encoding=encoding
+                    )
+
+        done: set[str] = set()
         try:
-            for name in list(futures):
-                yield name, futures.pop(name).result()  # popped: the frame is not kept longer than needed
+            for i, name in enumerate(names):
+                submit_up_to(i + _READ_AHEAD)
+                raw = futures.pop(name).result()  # popped: the frame is not kept longer than needed
+                done.add(name)
+                yield name, raw
+                del raw
         finally:
             for future in futures.values():
                 future.cancel()
@@ -187,21 +201,32 @@ class _TableValidator:
         if raw.blank_rows:
             self._drop_blank_rows(raw.ascii)
         self.source = dataclasses.replace(raw.source, rows=self.frame.height)
-        self.context = (
-            pl.DataFrame(
-                [
-                    self.frame["line"],
-                    *(p.text for p in self.columns.values()),
-                    *(p.raw.alias(RAW.format(name)) for name, p in self.columns.items()),
-                ]
-            ).rechunk()
-        )  # Polars 2.1 panics in pl.format over a filtered multi-chunk text column (regression test:
-        # tests/bench/test_duckdb_baseline.py, the dirty drop)
+        # The message context: every column as it is (no copy). Only the rows of a finding are gathered and
+        # rechunked (``_hits``): rechunking the whole context copied every column of a file read in many chunks
+        # (a shuffled extract, row groups, parts) - a second copy of the table at the validator's peak.
+        self.context = pl.DataFrame(
+            [
+                self.frame["line"],
+                *(p.text for p in self.columns.values()),
+                *(p.raw.alias(RAW.format(name)) for name, p in self.columns.items()),
+            ]
+        )
         self.findings: list[Finding] = []
         self.typed: dict[str, pl.Series] = {}
 
     def _prepare_all(self, ascii_known: bool) -> dict[str, Prepared]:
-        return {c.name: prepare(self.frame[c.name], c, ascii_known=ascii_known) for c in self.table.columns}
+        return {
+            c.name: prepare(self.frame[c.name], c, ascii_known=ascii_known, known=self._known(c))
+            for c in self.table.columns
+        }
+
+    def _known(self, column: Column) -> pl.Series | None:
+        """The accepted unit ids, for the unit reference of a fact table checked as ``units.unit_id`` is: such
+        a value passes every check of the column and is already normalised (NFKC and trimming leave a
+        normalised value unchanged), so its rows need no check (``checks.prepare``)."""
+        if self.units is None or column.name != self.table.unit_ref:
+            return None
+        return self.units.ids if column == TABLES["units"].column("unit_id") else None
 
     def _drop_blank_rows(self, ascii_known: bool) -> None:
         blank = (
@@ -236,7 +261,7 @@ class _TableValidator:
         if rows is None or not rows.any():
             return
         needed = list(dict.fromkeys(["line", *message.meta.root_names()]))
-        hits = self.context.select(needed).filter(rows)
+        hits = _hits(self.context.select(needed), rows)
         problems = hits.select(
             pl.col("line"),
             pl.lit(column).alias("column"),
@@ -417,7 +442,7 @@ class _TableValidator:
         first_line = pl.repeat(None, height, dtype=first.dtype, eager=True).alias("first_line")
         context = self.context.with_columns(first_line.scatter(positions, first))
         text = pl.format(message, *[displayed(pl.col(k)) for k in keys], pl.col("first_line"))
-        hits = context.filter(rows).select(
+        hits = _hits(context, rows).select(
             "line", pl.lit(column).alias("column"), pl.lit(code).alias("code"), text.alias("message")
         )
         self.findings.append(Finding(code, column, rows, hits))
@@ -452,7 +477,7 @@ class _TableValidator:
         schema = {"line": pl.Int64(), **{n: pl.String() for n in names}, "codes": pl.String()}
         if row_errors is None:
             return pl.DataFrame(schema=schema)
-        rows = self.context.select("line", *names).filter(row_errors)
+        rows = _hits(self.context.select("line", *names), row_errors)
         rows = rows.with_columns(_as_text(pl.col(n), rows.schema[n]) for n in names)
         codes = (
             problems.filter(pl.col("severity") == ERROR)
@@ -460,6 +485,12 @@ class _TableValidator:
             .agg(pl.col("code").unique().sort().str.join("|").alias("codes"))
         )
         return rows.join(codes, on="line", how="left", maintain_order="left").select(list(schema))
+
+
+def _hits(context: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """The rows of ``context`` where ``rows`` is true, in one chunk: Polars 2.1 panics in ``pl.format`` over a
+    filtered multi-chunk text column (regression test: tests/bench/test_duckdb_baseline.py, the dirty drop)."""
+    return context.filter(rows).rechunk()
 
 
 def _nulls(series: pl.Series) -> pl.Series | None:

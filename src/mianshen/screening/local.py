@@ -5,7 +5,7 @@ whole, and the problems are the same, on the same lines.
 
 1. **Units, pass 1**: each file, or each part of a folder, is read on its own (``buckets.read_pieces``: every
    row keeps its line, numbered across a folder's parts) and its rows go into ``partitions`` bucket files
-   (Arrow IPC, LZ4) by a hash of the unit key.
+   (Arrow IPC, uncompressed) by a hash of the unit key.
 2. **Credit codes**: each unit bucket is checked but for DUPLICATE_CREDIT_CODE and its accepted rows'
    (credit_code, line) are kept - two columns of every unit, the one thing held for the whole drop; the repeats
    across buckets are found in them (``buckets.credit_repeats``).
@@ -67,7 +67,10 @@ WHOLE_ROWS = 60_000_000
 ROWS_PER_BUCKET = 14_000_000
 CSV_BYTES_PER_ROW = 40  # a CSV row of the drop's fact tables, for the estimate of rows before reading
 MAX_BUCKETS = 4096
-COMPRESSION: Literal["lz4", "uncompressed"] = "lz4"  # of the bucket files
+# The bucket files are written once and read once, from the page cache as a rule: uncompressed Arrow IPC costs no
+# compression in pass 1 and no decompression in pass 2 (bench/RESULTS.md, issue 14: pass 2's reading 6.7 -> 5.1
+# CPU-s at 1M in 4 buckets); the price is disk, about the size of the rows in memory (~1 GiB per million units).
+COMPRESSION: Literal["lz4", "uncompressed"] = "uncompressed"
 
 
 def drop_rows(plan_: Plan) -> int:
