@@ -89,3 +89,32 @@ def test_lines_of_notices_no_longer_open_leave_the_index_when_the_next_opens(db:
     new = open_notice([])
     assert set(PublicityGram.objects.values_list("notice_id", flat=True)) == {new.pk}
     assert [r.unit_name for r in selectors.publicity_page(q="华为").rows] == ["华为丁"]
+
+
+@postgres_only
+def test_a_notice_s_fragments_are_written_in_the_order_of_the_indexes_and_work_mem_is_put_back(
+    db: None,
+) -> None:
+    """The rows go in sorted by (gram, district, entry) — each index is filled page after page, not at random
+    places (305 s for 6.8 million rows at Beijing's size when they went in line by line) — and the statement's
+    larger sort memory does not outlive it."""
+    make_cases(30, names=NAMES[:30])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem')")
+        (before,) = cursor.fetchone()
+        notice = open_notice([])
+        cursor.execute("SELECT current_setting('work_mem')")
+        assert cursor.fetchone() == (before,)
+        cursor.execute(
+            "SELECT gram, district, entry_id FROM portal_publicitygram WHERE notice_id = %s ORDER BY ctid",
+            [notice.pk],
+        )
+        written = cursor.fetchall()
+        cursor.execute(
+            "SELECT gram, district, entry_id FROM portal_publicitygram WHERE notice_id = %s "
+            "ORDER BY gram, district, entry_id",
+            [notice.pk],
+        )
+        assert written == cursor.fetchall() and len(written) > 100
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'portal_publicitygram'")
+        assert not [d for d in cursor.fetchall() if "(entry_id)" in d[0]]  # no index of the lines alone

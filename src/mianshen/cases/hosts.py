@@ -62,6 +62,30 @@ def case_hosts(case: Case) -> dict[str, int]:
     )
 
 
+def hosts_of_cases(cases: Iterable[Case]) -> dict[int, dict[str, int]]:
+    """``case_hosts`` of many cases (a case whose snapshot lists no host is left out), in one query per snapshot
+    however many cases: the ``dispatch_hosts`` rows of each case's unit in the snapshot of the round that last
+    decided it."""
+    by_unit: dict[tuple[int, str], list[int]] = {}
+    rounds = {c.last_round_id for c in cases if c.last_round_id is not None}
+    snapshot_of = dict(ScreeningRound.objects.filter(pk__in=sorted(rounds)).values_list("pk", "snapshot_id"))
+    for case in cases:
+        if case.last_round_id is not None:
+            by_unit.setdefault((snapshot_of[case.last_round_id], case.unit_id), []).append(case.pk)
+    out: dict[int, dict[str, int]] = {}
+    for snapshot_id in sorted({s for s, _u in by_unit}):
+        units = sorted({u for s, u in by_unit if s == snapshot_id})
+        rows = (
+            DispatchHost.objects.filter(snapshot_id=snapshot_id, unit_id__in=one_parameter(units))
+            .order_by("unit_id", "line")
+            .values_list("unit_id", "host_credit_code", "workers")
+        )
+        for unit_id, code, workers in rows:
+            for case_id in by_unit[(snapshot_id, unit_id)]:
+                out.setdefault(case_id, {})[code] = workers
+    return out
+
+
 @dataclass(frozen=True)
 class HostRequest:
     """What a host employer sees of one dispatch firm's case: who, the declared count, its own answer. Never

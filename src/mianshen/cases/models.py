@@ -46,13 +46,16 @@ class Case(models.Model):
     unit_id = models.CharField(max_length=64)
     credit_code = models.CharField(max_length=18)
     unit_name = models.CharField(max_length=500)
-    district = models.CharField(max_length=6, db_index=True)
+    district = models.CharField(max_length=6)  # indexed by ``case_by_district`` (no "_like" twin)
     state = models.CharField(max_length=24, choices=[(s.value, STATE_LABELS[s]) for s in State])
     amount_fen = models.BigIntegerField(default=0, help_text="the amount of the latest round that decided it")
     decision = models.CharField(max_length=24, blank=True, help_text="the latest round's decision")
     reason = models.CharField(max_length=300, blank=True, help_text="why it is where it is (codes or text)")
     key_supervision = models.BooleanField(default=False, help_text="重点监管: stays on the supervision list")
-    last_round = models.ForeignKey(ScreeningRound, on_delete=models.PROTECT, null=True, related_name="+")
+    # not indexed: nothing looks cases up by their round, and every round rewrites it (see Meta)
+    last_round = models.ForeignKey(
+        ScreeningRound, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
+    )
     opened_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=0)
@@ -61,7 +64,14 @@ class Case(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["policy_id", "unit_id"], name="one_case_per_unit_policy")
         ]
-        indexes = [models.Index(fields=["policy_id", "state"], name="case_by_state")]
+        # Every index is written again for each case a round moves (hundreds of thousands of rows per round at
+        # Beijing's size): only the ones a query uses. By state (queues, counts), by district (a district
+        # officer's cases: a plain index, not Django's ``db_index`` on a CharField, which adds a second
+        # ``varchar_pattern_ops`` index on PostgreSQL for LIKE that no query makes).
+        indexes = [
+            models.Index(fields=["policy_id", "state"], name="case_by_state"),
+            models.Index(fields=["district"], name="case_by_district"),
+        ]
 
     def __str__(self) -> str:
         return f"case {self.pk} {self.unit_id} ({self.state})"
