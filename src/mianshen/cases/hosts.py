@@ -33,7 +33,7 @@ from mianshen.policy.parameters import policies
 from mianshen.registry.models import DispatchHost
 from mianshen.screening.models import ScreeningRound
 
-from .models import Case, HostAnswer, HostAnswerKind
+from .models import Case, HostAnswer, HostAnswerKind, in_states
 from .services import CaseError, confirmation_record, mask_credit_code
 from .states import State
 from .transitions import case_transition
@@ -105,9 +105,9 @@ def host_requests(credit_codes: Iterable[str]) -> list[HostRequest]:
     codes = sorted({c for c in credit_codes if c})
     if not codes:
         return []
-    # by (policy, state): the index of the cases by state, not a scan of every case
+    # by the queue's index (``in_states``), not a scan of every case
     waiting = Case.objects.filter(
-        policy_id__in=sorted(policies()), state=S.AWAITING_CONFIRMATION, last_round__isnull=False
+        in_states(S.AWAITING_CONFIRMATION), policy_id__in=sorted(policies()), last_round__isnull=False
     )
     snapshots = sorted(set(waiting.values_list("last_round__snapshot_id", flat=True)))
     out: list[HostRequest] = []

@@ -212,11 +212,13 @@ class DemoRun:
 
     def review(self) -> None:
         """Manual review with four eyes: one officer prepares, another approves."""
-        from mianshen.cases.models import Case
+        from mianshen.cases.models import Case, in_states
         from mianshen.cases.services import review_decide, review_prepare
         from mianshen.cases.states import State
 
-        reviewed = Case.objects.filter(policy_id=POLICY, state=State.UNDER_REVIEW).order_by("unit_id").first()
+        reviewed = (
+            Case.objects.filter(in_states(State.UNDER_REVIEW), policy_id=POLICY).order_by("unit_id").first()
+        )
         if reviewed is None:
             return
         review = review_prepare(
@@ -482,12 +484,16 @@ def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
     """One unit on the commitment-breach track (key supervision: it must apply) applies through the portal's own
     service, as if signed in through /lookup/; one officer prepares the review, another grants it (four eyes).
     The next rounds carry the granted application through (``cases.services.case_apply_round``)."""
-    from mianshen.cases.models import Application, Case
+    from mianshen.cases.models import Application, Case, in_states
     from mianshen.cases.services import review_decide, review_prepare
     from mianshen.cases.states import State
     from mianshen.portal import applications
 
-    case = Case.objects.filter(policy_id=POLICY, state=State.AWAITING_APPLICATION).order_by("unit_id").first()
+    case = (
+        Case.objects.filter(in_states(State.AWAITING_APPLICATION), policy_id=POLICY)
+        .order_by("unit_id")
+        .first()
+    )
     if case is None:
         return None
     units = (case.unit_id,)  # the session of a unit signed in through /lookup/

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0009_premove_case_indexes'),
+        ('cases', '0009_premove_case_queue'),
         ('portal', '0004_publicity_grams'),
     ]
 
