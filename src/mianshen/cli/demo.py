@@ -517,7 +517,7 @@ def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> C
     first, preferring one the fresh data will not confirm (``freshen_drop`` confirms the first half); failing one,
     a host outside the city (it cannot sign in) is confirmed by phone and recorded by an officer."""
     from mianshen.cases.hosts import hosts_of_cases
-    from mianshen.cases.models import Case
+    from mianshen.cases.models import Case, in_states
     from mianshen.cases.services import confirmation_record
     from mianshen.cases.states import State
     from mianshen.core.bulkdb import one_parameter
@@ -531,18 +531,21 @@ def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> C
     waiting = {
         c.unit_id: c
         for c in Case.objects.filter(
-            policy_id=POLICY, state=State.AWAITING_CONFIRMATION, unit_id__in=one_parameter(pending)
+            in_states(State.AWAITING_CONFIRMATION), policy_id=POLICY, unit_id__in=one_parameter(pending)
         ).exclude(last_round=None)
     }
     hosts_of = hosts_of_cases(waiting.values())
-    snapshot_of = dict(
-        ScreeningRound.objects.filter(pk__in=sorted({c.last_round_id for c in waiting.values()})).values_list(
-            "pk", "snapshot_id"
-        )
+    round_snapshot = dict(
+        ScreeningRound.objects.filter(
+            pk__in=sorted({c.last_round_id for c in waiting.values() if c.last_round_id is not None})
+        ).values_list("pk", "snapshot_id")
     )
+    snapshot_of = {
+        c.pk: round_snapshot[c.last_round_id] for c in waiting.values() if c.last_round_id is not None
+    }
     in_city: dict[int, dict[str, str]] = {}
     for snapshot_id in sorted(set(snapshot_of.values())):
-        codes = sorted({code for c in waiting.values() if snapshot_of[c.last_round_id] == snapshot_id
+        codes = sorted({code for c in waiting.values() if snapshot_of[c.pk] == snapshot_id
                         for code in hosts_of.get(c.pk, {})})  # fmt: skip
         in_city[snapshot_id] = dict(
             Unit.objects.filter(snapshot_id=snapshot_id, credit_code__in=one_parameter(codes))
@@ -555,7 +558,7 @@ def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> C
         if case is None:
             continue
         hosts = hosts_of.get(case.pk, {})
-        city = in_city[snapshot_of[case.last_round_id]]
+        city = in_city[snapshot_of[case.pk]]
         units = {code: city[code] for code in hosts if code in city}
         if units:
             candidates.append((not set(hosts) - set(units), case, hosts, units))
