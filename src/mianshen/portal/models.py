@@ -104,7 +104,11 @@ class PublicityGram(models.Model):
     entry = models.ForeignKey(
         NoticeEntry, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
     )
-    notice = models.ForeignKey(Notice, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # no index of its own either: on PostgreSQL the table is partitioned by notice (one partition a notice, see
+    # ``publicity_index``), so a notice's rows are found by its partition
+    notice = models.ForeignKey(
+        Notice, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
     district = models.CharField(max_length=6)
 
     class Meta:
