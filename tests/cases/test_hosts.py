@@ -166,3 +166,27 @@ def test_dispatch_hosts_are_imported_into_the_snapshot(city: City, snapshot: obj
         DispatchHost.objects.filter(snapshot=snapshot).values_list("unit_id", "host_credit_code", "workers")
     )
     assert len(rows) == 4 and (city.firm, city.codes[city.host_a], 12) in rows
+
+
+def test_the_hosts_of_many_cases_are_each_case_hosts_in_a_query_per_snapshot(
+    city: City, snapshot: object, django_assert_max_num_queries: object
+) -> None:
+    """``hosts_of_cases`` (the demo's bulk read) gives every case what ``case_hosts`` gives it, in order, in a
+    query for the rounds and one per snapshot however many cases: a case without hosts is left out, one never
+    decided by a round too; a second snapshot's round gives the hosts of that snapshot."""
+    from mianshen.cases.hosts import case_hosts, hosts_of_cases
+
+    cases = list(Case.objects.order_by("pk"))
+    cases.append(Case(pk=10**9, unit_id=city.firm, last_round=None))  # never decided: no hosts
+    with django_assert_max_num_queries(2):  # type: ignore[operator]
+        bulk = hosts_of_cases(cases)
+    one_by_one = {c.pk: case_hosts(c) for c in cases}
+    assert bulk == {pk: hosts for pk, hosts in one_by_one.items() if hosts}
+    firm, firm2 = Case.objects.get(unit_id=city.firm), Case.objects.get(unit_id=city.firm2)
+    assert list(bulk[firm.pk].items()) == [(city.codes[city.host_a], 12), (city.codes[city.host_b], 3)]
+    assert set(bulk) == {firm.pk, firm2.pk}
+    second = import_city(city)  # the same drop again: a second snapshot, its round moves the cases onto it
+    run_round(second, Checkpoint.INITIAL)
+    moved = list(Case.objects.order_by("pk"))
+    assert {c.last_round_id for c in moved} != {c.last_round_id for c in cases[:-1]}
+    assert hosts_of_cases(moved) == {c.pk: case_hosts(c) for c in moved if case_hosts(c)}

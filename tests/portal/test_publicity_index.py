@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mianshen.cases.models import Notice, NoticeEntry
 from mianshen.portal import selectors
 from mianshen.portal.models import PublicityGram
-from mianshen.portal.publicity_index import index_notice
+from mianshen.portal.publicity_index import index_notice, partition_name
 
 from .conftest import DISTRICTS, make_cases, open_notice
 
@@ -89,3 +89,53 @@ def test_lines_of_notices_no_longer_open_leave_the_index_when_the_next_opens(db:
     new = open_notice([])
     assert set(PublicityGram.objects.values_list("notice_id", flat=True)) == {new.pk}
     assert [r.unit_name for r in selectors.publicity_page(q="华为").rows] == ["华为丁"]
+
+
+@postgres_only
+def test_a_notice_s_fragments_are_its_own_partition_sorted_and_the_memory_settings_are_put_back(
+    db: None,
+) -> None:
+    """A notice's rows are a partition of their own (written sorted by (gram, district, entry), then attached: its
+    indexes built in one pass, where 6.8 million rows written through the indexes took 305 s at Beijing's size),
+    the partition has both indexes, and the larger sort memory does not outlive the statement."""
+    make_cases(30, names=NAMES[:30])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('maintenance_work_mem')")
+        before = cursor.fetchone()
+        notice = open_notice([])
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('maintenance_work_mem')")
+        assert cursor.fetchone() == before
+        part = partition_name(notice.pk)
+        cursor.execute(f"SELECT gram, district, entry_id, notice_id FROM {part} ORDER BY ctid")
+        written = cursor.fetchall()
+        assert written == sorted(written, key=lambda r: (r[0], r[1], r[2])) and len(written) > 100
+        assert {r[3] for r in written} == {notice.pk}
+        cursor.execute(
+            "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = %s::regclass", [part]
+        )
+        assert cursor.fetchall() == [("portal_publicitygram",)]
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [part])
+        defs = [d for (d,) in cursor.fetchall()]
+        assert [d.split("(", 1)[1] for d in defs] == [
+            "gram, notice_id, district, entry_id)",
+            "gram, notice_id, entry_id)",
+        ]
+        cursor.execute("SELECT count(*) FROM portal_publicitygram WHERE notice_id = %s", [notice.pk])
+        assert cursor.fetchone() == (len(written),)
+
+
+@postgres_only
+def test_a_stale_notice_s_partition_is_emptied_and_indexing_a_notice_again_goes_through_its_indexes(
+    db: None,
+) -> None:
+    make_cases(3, names=("北京甲", "北京乙", "北京丙"))
+    old = open_notice([])
+    Notice.objects.filter(pk=old.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    make_cases(1, start=3, names=("华为丁",))
+    new = open_notice([])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {partition_name(old.pk)}")
+        assert cursor.fetchone() == (0,)
+    PublicityGram.objects.filter(notice=new).delete()
+    assert index_notice(new.pk) == 5  # 华 为 丁 华为 为丁, into the partition that is there
+    assert [r.unit_name for r in selectors.publicity_page(q="为丁").rows] == ["华为丁"]

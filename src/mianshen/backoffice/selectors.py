@@ -14,7 +14,7 @@ import polars as pl
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from mianshen.audit.models import AuditEvent
-from mianshen.cases.models import Application, Case, Objection, Review
+from mianshen.cases.models import Application, Case, Objection, Review, in_states
 from mianshen.cases.services import mask_credit_code
 from mianshen.cases.states import State
 from mianshen.core.bulkdb import one_parameter
@@ -72,6 +72,8 @@ def latest_rounds(limit: int = 5) -> list[ScreeningRound]:
 
 # ---- queues ------------------------------------------------------------------------------------------
 
+STATE_VALUES = frozenset(s.value for s in State)
+
 
 @dataclass(frozen=True)
 class QueueFilter:
@@ -84,7 +86,9 @@ class QueueFilter:
 def _case_filters(qs: QuerySet[Any], f: QueueFilter, prefix: str = "") -> QuerySet[Any]:
     if f.district:
         qs = qs.filter(**{f"{prefix}district": f.district})
-    if f.state:
+    if f.state in STATE_VALUES:  # a queue state by its index (cases.models.in_states)
+        qs = qs.filter(in_states(f.state, prefix=prefix))
+    elif f.state:
         qs = qs.filter(**{f"{prefix}state": f.state})
     if f.q:
         text = f.q.strip()
@@ -97,7 +101,11 @@ def _case_filters(qs: QuerySet[Any], f: QueueFilter, prefix: str = "") -> QueryS
 def review_queue(user: Any, f: QueueFilter) -> QuerySet[Case]:
     """Cases under manual review; ``stage`` ``prepare`` (no open review) or ``decide`` (awaiting the checker)."""
     open_review = Review.objects.filter(case=OuterRef("pk"), decided_by="")
-    qs = visible_cases(user).filter(state=State.UNDER_REVIEW).annotate(has_open_review=Exists(open_review))
+    qs = (
+        visible_cases(user)
+        .filter(in_states(State.UNDER_REVIEW))
+        .annotate(has_open_review=Exists(open_review))
+    )
     if f.stage == "prepare":
         qs = qs.filter(has_open_review=False)
     elif f.stage == "decide":
@@ -106,7 +114,7 @@ def review_queue(user: Any, f: QueueFilter) -> QuerySet[Case]:
 
 
 def confirmation_queue(user: Any, f: QueueFilter) -> QuerySet[Case]:
-    qs = visible_cases(user).filter(state=State.AWAITING_CONFIRMATION)
+    qs = visible_cases(user).filter(in_states(State.AWAITING_CONFIRMATION))
     return _case_filters(qs, QueueFilter(district=f.district, q=f.q)).order_by("updated_at", "pk")
 
 

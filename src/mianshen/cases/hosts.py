@@ -33,7 +33,7 @@ from mianshen.policy.parameters import policies
 from mianshen.registry.models import DispatchHost
 from mianshen.screening.models import ScreeningRound
 
-from .models import Case, HostAnswer, HostAnswerKind
+from .models import Case, HostAnswer, HostAnswerKind, in_states
 from .services import CaseError, confirmation_record, mask_credit_code
 from .states import State
 from .transitions import case_transition
@@ -62,6 +62,30 @@ def case_hosts(case: Case) -> dict[str, int]:
     )
 
 
+def hosts_of_cases(cases: Iterable[Case]) -> dict[int, dict[str, int]]:
+    """``case_hosts`` of many cases (a case whose snapshot lists no host is left out), in one query per snapshot
+    however many cases: the ``dispatch_hosts`` rows of each case's unit in the snapshot of the round that last
+    decided it."""
+    by_unit: dict[tuple[int, str], list[int]] = {}
+    rounds = {c.last_round_id for c in cases if c.last_round_id is not None}
+    snapshot_of = dict(ScreeningRound.objects.filter(pk__in=sorted(rounds)).values_list("pk", "snapshot_id"))
+    for case in cases:
+        if case.last_round_id is not None:
+            by_unit.setdefault((snapshot_of[case.last_round_id], case.unit_id), []).append(case.pk)
+    out: dict[int, dict[str, int]] = {}
+    for snapshot_id in sorted({s for s, _u in by_unit}):
+        units = sorted({u for s, u in by_unit if s == snapshot_id})
+        rows = (
+            DispatchHost.objects.filter(snapshot_id=snapshot_id, unit_id__in=one_parameter(units))
+            .order_by("unit_id", "line")
+            .values_list("unit_id", "host_credit_code", "workers")
+        )
+        for unit_id, code, workers in rows:
+            for case_id in by_unit[(snapshot_id, unit_id)]:
+                out.setdefault(case_id, {})[code] = workers
+    return out
+
+
 @dataclass(frozen=True)
 class HostRequest:
     """What a host employer sees of one dispatch firm's case: who, the declared count, its own answer. Never
@@ -81,9 +105,9 @@ def host_requests(credit_codes: Iterable[str]) -> list[HostRequest]:
     codes = sorted({c for c in credit_codes if c})
     if not codes:
         return []
-    # by (policy, state): the index of the cases by state, not a scan of every case
+    # by the queue's index (``in_states``), not a scan of every case
     waiting = Case.objects.filter(
-        policy_id__in=sorted(policies()), state=S.AWAITING_CONFIRMATION, last_round__isnull=False
+        in_states(S.AWAITING_CONFIRMATION), policy_id__in=sorted(policies()), last_round__isnull=False
     )
     snapshots = sorted(set(waiting.values_list("last_round__snapshot_id", flat=True)))
     out: list[HostRequest] = []

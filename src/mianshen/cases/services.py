@@ -38,6 +38,7 @@ from .models import (
     Objection,
     ObjectionOutcome,
     Review,
+    in_states,
 )
 from .signals import application_decided, application_submitted, cases_moved, notice_opened
 from .states import DECISION_STATE, ROUND_FROZEN, State
@@ -759,7 +760,7 @@ def application_document_open(
 def cases_in(*, policy_id: str, states: set[State] | None = None, district: str | None = None) -> Q:
     q = Q(policy_id=policy_id)
     if states:
-        q &= Q(state__in=[s.value for s in states])
+        q &= in_states(*states)
     if district:
         q &= Q(district=district)
     return q

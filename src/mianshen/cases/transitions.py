@@ -41,7 +41,7 @@ from mianshen.core.bulkdb import allocate_ids, insert_rows, one_parameter, updat
 from mianshen.core.errors import Listing, Refusal
 from mianshen.screening.models import ScreeningRound
 
-from .models import STATE_LABELS, Case, CaseHistory
+from .models import STATE_LABELS, Case, CaseHistory, queue_of
 from .signals import cases_moved
 from .states import State, can_amend, can_move
 
@@ -295,6 +295,7 @@ def _apply(
         frm = case.state
         before = _snapshot(case)
         case.state = move.to.value
+        case.queue = queue_of(move.to)  # as the database computes it for the row written
         case.updated_at = now  # auto_now: neither bulk_update nor a plain UPDATE sets it
         for name, value in move.changes.items():
             setattr(case, name, value)

@@ -212,11 +212,13 @@ class DemoRun:
 
     def review(self) -> None:
         """Manual review with four eyes: one officer prepares, another approves."""
-        from mianshen.cases.models import Case
+        from mianshen.cases.models import Case, in_states
         from mianshen.cases.services import review_decide, review_prepare
         from mianshen.cases.states import State
 
-        reviewed = Case.objects.filter(policy_id=POLICY, state=State.UNDER_REVIEW).order_by("unit_id").first()
+        reviewed = (
+            Case.objects.filter(in_states(State.UNDER_REVIEW), policy_id=POLICY).order_by("unit_id").first()
+        )
         if reviewed is None:
             return
         review = review_prepare(
@@ -482,12 +484,16 @@ def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
     """One unit on the commitment-breach track (key supervision: it must apply) applies through the portal's own
     service, as if signed in through /lookup/; one officer prepares the review, another grants it (four eyes).
     The next rounds carry the granted application through (``cases.services.case_apply_round``)."""
-    from mianshen.cases.models import Application, Case
+    from mianshen.cases.models import Application, Case, in_states
     from mianshen.cases.services import review_decide, review_prepare
     from mianshen.cases.states import State
     from mianshen.portal import applications
 
-    case = Case.objects.filter(policy_id=POLICY, state=State.AWAITING_APPLICATION).order_by("unit_id").first()
+    case = (
+        Case.objects.filter(in_states(State.AWAITING_APPLICATION), policy_id=POLICY)
+        .order_by("unit_id")
+        .first()
+    )
     if case is None:
         return None
     units = (case.unit_id,)  # the session of a unit signed in through /lookup/
@@ -510,28 +516,50 @@ def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> C
     the last confirmation moves the case on (``cases.hosts``). A firm whose hosts are all in the city is chosen
     first, preferring one the fresh data will not confirm (``freshen_drop`` confirms the first half); failing one,
     a host outside the city (it cannot sign in) is confirmed by phone and recorded by an officer."""
-    from mianshen.cases.hosts import case_hosts
-    from mianshen.cases.models import Case
+    from mianshen.cases.hosts import hosts_of_cases
+    from mianshen.cases.models import Case, in_states
     from mianshen.cases.services import confirmation_record
     from mianshen.cases.states import State
+    from mianshen.core.bulkdb import one_parameter
     from mianshen.portal import dispatch
     from mianshen.registry.models import Unit
+    from mianshen.screening.models import ScreeningRound
 
     pending = decided.filter(pl.col("decision") == "pending_confirmation")["unit_id"].sort().to_list()
     half = (len(pending) + 1) // 2
-    candidates = []
-    for unit_id in [*reversed(pending[half:]), *pending[:half]]:
-        case = Case.objects.filter(
-            policy_id=POLICY, unit_id=unit_id, state=State.AWAITING_CONFIRMATION
-        ).first()
-        if case is None or case.last_round is None:
-            continue
-        hosts = case_hosts(case)
-        units = dict(
-            Unit.objects.filter(snapshot_id=case.last_round.snapshot_id, credit_code__in=list(hosts))
+    # every waiting case, its hosts and the hosts that are units of the city: a few queries, not four a firm
+    waiting = {
+        c.unit_id: c
+        for c in Case.objects.filter(
+            in_states(State.AWAITING_CONFIRMATION), policy_id=POLICY, unit_id__in=one_parameter(pending)
+        ).exclude(last_round=None)
+    }
+    hosts_of = hosts_of_cases(waiting.values())
+    round_snapshot = dict(
+        ScreeningRound.objects.filter(
+            pk__in=sorted({c.last_round_id for c in waiting.values() if c.last_round_id is not None})
+        ).values_list("pk", "snapshot_id")
+    )
+    snapshot_of = {
+        c.pk: round_snapshot[c.last_round_id] for c in waiting.values() if c.last_round_id is not None
+    }
+    in_city: dict[int, dict[str, str]] = {}
+    for snapshot_id in sorted(set(snapshot_of.values())):
+        codes = sorted({code for c in waiting.values() if snapshot_of[c.pk] == snapshot_id
+                        for code in hosts_of.get(c.pk, {})})  # fmt: skip
+        in_city[snapshot_id] = dict(
+            Unit.objects.filter(snapshot_id=snapshot_id, credit_code__in=one_parameter(codes))
             .order_by("-unit_id")
             .values_list("credit_code", "unit_id")
-        )
+        )  # a code twice in the city: the smallest unit id, as one lookup per firm gave
+    candidates = []
+    for unit_id in [*reversed(pending[half:]), *pending[:half]]:
+        case = waiting.get(unit_id)
+        if case is None:
+            continue
+        hosts = hosts_of.get(case.pk, {})
+        city = in_city[snapshot_of[case.pk]]
+        units = {code: city[code] for code in hosts if code in city}
         if units:
             candidates.append((not set(hosts) - set(units), case, hosts, units))
     if not candidates:

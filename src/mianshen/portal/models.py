@@ -99,8 +99,16 @@ class PublicityGram(models.Model):
 
     pk = models.CompositePrimaryKey("gram", "notice", "entry")
     gram = models.CharField(max_length=2)
-    entry = models.ForeignKey(NoticeEntry, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    notice = models.ForeignKey(Notice, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # no index of its own: nothing looks a line's fragments up (and one more index to write per row, in the
+    # rows' gram order: at random places)
+    entry = models.ForeignKey(
+        NoticeEntry, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    # no index of its own either: on PostgreSQL the table is partitioned by notice (one partition a notice, see
+    # ``publicity_index``), so a notice's rows are found by its partition
+    notice = models.ForeignKey(
+        Notice, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
     district = models.CharField(max_length=6)
 
     class Meta:
