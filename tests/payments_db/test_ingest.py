@@ -234,3 +234,36 @@ def test_collecting_again_reads_what_was_ingested_in_one_statement(tmp_path: Pat
     assert [q["sql"] for q in queries.captured_queries if "inboundfile" in q["sql"].lower()] == [
         q["sql"] for q in queries.captured_queries
     ] and len(queries.captured_queries) == 1
+
+
+def test_a_file_read_in_an_earlier_pass_is_not_read_again_unless_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The banks' outboxes keep every answer: a pass opens each file but reads (and hashes) only those it has not
+    read before with the same identity (inode, size, times); a file written again in place is read again, and a
+    known identity whose SHA-256 the database does not hold (rolled back, another database) is read again."""
+    from mianshen.payments.services import ingest
+
+    uploaded(2, root=tmp_path, banks=("102", "105"))
+    simulator(tmp_path).process_inbox()
+    ch = FolderChannel(tmp_path)
+    read: list[str] = []
+    real = ingest._read_once
+
+    def counting(fh):  # type: ignore[no-untyped-def]
+        read.append(fh.name if isinstance(fh.name, str) else str(fh.name))
+        return real(fh)
+
+    monkeypatch.setattr(ingest, "_read_once", counting)
+    first = inbound_files_collect(channel=ch, actor=ACTOR).results
+    assert len(first) == 2 and len(read) == 2
+    read.clear()
+    assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and read == []
+    # the same file written again in place (new change time): read again, recognised by its SHA-256
+    answer = sorted((tmp_path / "102" / "outbox").iterdir())[0]
+    answer.write_bytes(answer.read_bytes())
+    assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and len(read) == 1
+    read.clear()
+    # the hint is only a hint: a SHA-256 the database does not hold means the file is read and ingested
+    monkeypatch.setattr(ingest, "_SEEN", {k: "0" * 64 for k in ingest._SEEN})
+    assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and len(read) == 2
