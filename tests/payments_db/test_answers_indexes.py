@@ -37,3 +37,12 @@ def test_postgresql_keeps_only_the_reissues_in_the_index(tmp_path: Path) -> None
         )
         [(definition,)] = cursor.fetchall()
     assert "UNIQUE" in definition and "WHERE (replaces_id IS NOT NULL)" in definition
+
+
+def test_postgresql_leaves_room_on_instruction_pages_for_in_place_rewrites() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no fillfactor")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'payments_instruction'")
+        [(options,)] = cursor.fetchall()
+    assert "fillfactor=70" in options
