@@ -267,3 +267,23 @@ def test_a_file_read_in_an_earlier_pass_is_not_read_again_unless_it_changed(
     # the hint is only a hint: a SHA-256 the database does not hold means the file is read and ingested
     monkeypatch.setattr(ingest, "_SEEN", {k: "0" * 64 for k in ingest._SEEN})
     assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and len(read) == 2
+
+
+@pytest.mark.parametrize("answer", ["ACSP", "bad"])
+def test_a_file_stored_meanwhile_is_a_duplicate_without_the_lookup(tmp_path: Path, answer: str) -> None:
+    """``unseen`` (collect has just found the SHA-256 among none stored) skips the lookup; a file another process
+    stored in the meantime still ends as a duplicate: its insert fails, nothing of it is applied twice (an applied
+    answer and a quarantined one alike)."""
+    from django.db import transaction
+
+    from mianshen.payments.services.ingest import inbound_file_ingest
+
+    [bf] = uploaded(3, root=tmp_path)
+    data = status_report(bf, all_lines(bf, "ACSP")) if answer == "ACSP" else b"<not xml"
+    first = feed(data)
+    lines, holds = StatusLine.objects.count(), HoldItem.objects.count()
+    with transaction.atomic():
+        again = inbound_file_ingest(data=data, name="again.xml", actor=ACTOR, unseen=True)
+    assert again.duplicate and again.inbound.pk == first.inbound.pk
+    assert InboundFile.objects.count() == 1 and StatusLine.objects.count() == lines
+    assert HoldItem.objects.count() == holds

@@ -77,11 +77,14 @@ def inbound_file_ingest(
     bank_code: str = "",
     size: int | None = None,
     sha256: str | None = None,
+    unseen: bool = False,
 ) -> IngestResult:
     """Ingest one bank file. ``size``/``sha256`` describe the whole file when ``data`` is only its head (an
-    oversized file is not read whole: it is quarantined with its first bytes)."""
+    oversized file is not read whole: it is quarantined with its first bytes). ``unseen``: the caller has just
+    found its SHA-256 among none of the stored answers (``inbound_files_collect``), so it is not looked up again;
+    one stored meanwhile by another process still makes the insert fail, and the file is a duplicate."""
     sha = sha256 or hashlib.sha256(data).hexdigest()
-    seen = InboundFile.objects.filter(sha256=sha).first()
+    seen = None if unseen else InboundFile.objects.filter(sha256=sha).first()
     if seen is not None:
         return IngestResult(seen, duplicate=True, counts=seen.counts)
     total = len(data) if size is None else size
@@ -278,7 +281,7 @@ def inbound_files_collect(*, channel: Channel, actor: str) -> Collected:
             continue
         if sha not in known:
             results.append(inbound_file_ingest(data=data, name=received.name, actor=actor, bank_code=received.bank,
-                                               size=size, sha256=sha))  # fmt: skip
+                                               size=size, sha256=sha, unseen=True))  # fmt: skip
             known.add(sha)
     if skipped:
         with transaction.atomic():
