@@ -248,3 +248,23 @@ def test_a_batch_refuses_what_one_at_a_time_refuses(tmp_path: Path) -> None:
         with pytest.raises(PaymentError, match="nothing to correct"):
             run()
     assert not Correction.objects.exclude(decided_by="").exists()
+
+
+def test_a_batch_takes_no_savepoint_per_correction(tmp_path: Path) -> None:
+    """A batch is all or nothing: its items open no savepoint of their own (one at a time keeps them)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    insts, accounts = failed_world(tmp_path, 12)
+    counts = []
+    for ids in ([i.case_id for i in insts[:3]], [i.case_id for i in insts[3:]]):
+        with CaptureQueriesContext(connection) as queries:
+            prepared = corrections_prepare_many(
+                entries=[CorrectionEntry(c, accounts[c], NOTE) for c in ids], actor="li"
+            )
+            corrections_decide_many(correction_ids=[c.pk for c in prepared], actor="wang", approve=True)
+        counts.append(sum(1 for q in queries.captured_queries if q["sql"].upper().startswith("SAVEPOINT")))
+    assert counts[0] == counts[1]
+    assert Counter(
+        Case.objects.filter(pk__in=[i.case_id for i in insts]).values_list("state", flat=True)
+    ) == {"released": len(insts)}

@@ -303,7 +303,9 @@ def _correction_prepare(
     if account is not None:  # as the drops normalise: NFKC, no spaces or hyphens in the number
         account = AccountInput(*account_key(account))
     known = _known(batch)
-    with transaction.atomic():
+    # in a batch, no savepoint of its own: the batch is all or nothing (a SAVEPOINT and its RELEASE per item were
+    # 11,770 of the 50,000-unit pipeline's recovery statements, 126 s of them at load 25)
+    with transaction.atomic(savepoint=batch is None):
         # the case read with it (the closed loop needs its unit), only the payment row locked
         payment = known.by_case.get(case_id) if known is not None else None
         if payment is None:
@@ -336,7 +338,7 @@ def _correction_prepare(
                 case_id=case_id,
             )
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=batch is None):  # a batch is rolled back whole on the error
                 correction = Correction.objects.create(
                     payment=payment, failed=failed, kind=kind, bank_id=on_file.bank_code,
                     branch_code=on_file.branch_code, account_no=on_file.account_no,
@@ -493,7 +495,7 @@ CORRECTION_FOUR_EYES = FourEyes(
 def _correction_decide(
     *, correction_id: int, actor: str, approve: bool, note: str, batch: _Batch | None = None
 ) -> Correction:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=batch is None):  # a batch: all or nothing, no savepoint per item
         correction = four_eyes_open(CORRECTION_FOUR_EYES, correction_id, actor=actor)
         known = _known(batch)
         payment = known.payments.get(correction.payment_id) if known is not None else None
