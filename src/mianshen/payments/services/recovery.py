@@ -241,7 +241,8 @@ class _Known:
         for hold in HoldItem.objects.filter(
             case_id__in=one_parameter(cases), kind__in=BLOCKING, resolved_at=None
         ).order_by("pk"):
-            blocking.setdefault(hold.case_id, hold)  # the first, as ``.first()`` would find it
+            if hold.case_id is not None:  # (always: filtered by case)
+                blocking.setdefault(hold.case_id, hold)  # the first, as ``.first()`` would find it
         cancel_open = set(
             Approval.objects.filter(
                 case_id__in=one_parameter(cases), kind=ApprovalKind.CANCEL_PAYMENT, decided_by=""
