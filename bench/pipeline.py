@@ -264,6 +264,7 @@ def _profile_out(prof: cProfile.Profile, name: str, work: Path) -> None:
     stats.sort_stats("tottime").print_stats(30)
     path = work / f"profile-{name.replace(' ', '-')}.txt"
     path.write_text(out.getvalue(), encoding="utf-8")
+    stats.dump_stats(path.with_suffix(".prof"))  # the whole profile, for pstats (callers, callees)
     print(f"profile of {name!r}: {path}", file=sys.stderr)
 
 

@@ -159,3 +159,112 @@ def test_a_batch_looks_up_what_one_correction_at_a_time_looks_up(
         )
         assert batch.failed_at[inst.pk] is not None  # the rejection's arrival, not the instruction's creation
         assert failure_recorded_at(payment, inst, batch) == failure_recorded_at(payment, inst)
+
+
+def _selects(run) -> int:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    # the reads of the rows a correction decides from (the audit chain's and the holds closed are not counted)
+    return sum(
+        1
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and not any(t in q["sql"] for t in ("audit", "advisory", "payments_holditem"))
+    )
+
+
+def test_a_batch_reads_its_rows_once_not_once_per_correction(tmp_path: Path) -> None:
+    """The reads of a batch (payments locked, current instructions, live ones, attempts, holds, cancel requests,
+    closed accounts) are a fixed number of statements whatever its size: twelve corrections read what four read,
+    only the writes grow (and each request locked by its four-eyes check, and the holds a re-issue closes)."""
+    insts, accounts = failed_world(tmp_path, 16)
+    small, large = [i.case_id for i in insts[:4]], [i.case_id for i in insts[4:]]
+    counts = {}
+    for name, ids in (("small", small), ("large", large)):
+        prepared: list[Correction] = []
+
+        def prepare(ids: list[int] = ids, out: list[Correction] = prepared) -> None:
+            out += corrections_prepare_many(
+                entries=[CorrectionEntry(c, accounts[c], NOTE) for c in ids], actor="li"
+            )
+
+        reads_prepare = _selects(prepare)
+        reads_decide = _selects(
+            lambda out=prepared: corrections_decide_many(
+                correction_ids=[c.pk for c in out], actor="wang", approve=True
+            )
+        )
+        counts[name] = (reads_prepare, reads_decide)
+    # decide: one four-eyes lock of each request grows with the batch, nothing else
+    assert counts["large"][0] == counts["small"][0]
+    assert counts["large"][1] - counts["small"][1] == len(large) - len(small)
+
+
+def test_a_batch_refuses_what_one_at_a_time_refuses(tmp_path: Path) -> None:
+    """The prefetched lookups refuse as the single queries do: an open cancel request (prepare), a closed account
+    entered again (prepare), an open blocking hold (decide), a live instruction (decide)."""
+    from mianshen.payments.models import Approval, HoldKind
+
+    insts, accounts = failed_world(tmp_path, 4)
+    a, b, c, d = (i.case_id for i in insts)
+    Approval.objects.create(kind="cancel_payment", case_id=a, reason="test", requested_by="zhao")
+    for run in (
+        lambda: correction_prepare(case_id=a, actor="li", account=accounts[a], note=NOTE),
+        lambda: corrections_prepare_many(entries=[CorrectionEntry(a, accounts[a], NOTE)], actor="li"),
+    ):
+        with pytest.raises(PaymentError, match=r"cancel|撤销"):
+            run()
+    closed = insts[1]
+    Instruction.objects.filter(pk=closed.pk).update(action="needs_correction_no_retry_same_account")
+    same = AccountInput(
+        closed.bank_id, closed.creditor_branch_code, closed.creditor_account, closed.creditor_name
+    )
+    for run in (
+        lambda: correction_prepare(case_id=b, actor="li", account=same, note=NOTE),
+        lambda: corrections_prepare_many(entries=[CorrectionEntry(b, same, NOTE)], actor="li"),
+    ):
+        with pytest.raises(PaymentError, match="is closed") as refused:
+            run()
+        assert not isinstance(refused.value, AccountNotOnFile)
+    [pc, pd] = corrections_prepare_many(
+        entries=[CorrectionEntry(c, accounts[c], NOTE), CorrectionEntry(d, accounts[d], NOTE)], actor="li"
+    )
+    HoldItem.objects.create(key="duplicate:test", kind=HoldKind.DUPLICATE, case_id=c, message="test")
+    for run in (
+        lambda: correction_decide(correction_id=pc.pk, actor="wang", approve=True),
+        lambda: corrections_decide_many(correction_ids=[pc.pk], actor="wang", approve=True),
+    ):
+        with pytest.raises(PaymentError, match=r"hold|挂起"):
+            run()
+    live = Instruction.objects.get(pk=insts[3].pk)
+    Instruction.objects.filter(pk=live.pk).update(status="accepted")  # as if a late report revived it
+    for run in (
+        lambda: correction_decide(correction_id=pd.pk, actor="wang", approve=True),
+        lambda: corrections_decide_many(correction_ids=[pd.pk], actor="wang", approve=True),
+    ):
+        with pytest.raises(PaymentError, match="nothing to correct"):
+            run()
+    assert not Correction.objects.exclude(decided_by="").exists()
+
+
+def test_a_batch_takes_no_savepoint_per_correction(tmp_path: Path) -> None:
+    """A batch is all or nothing: its items open no savepoint of their own (one at a time keeps them)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    insts, accounts = failed_world(tmp_path, 12)
+    counts = []
+    for ids in ([i.case_id for i in insts[:3]], [i.case_id for i in insts[3:]]):
+        with CaptureQueriesContext(connection) as queries:
+            prepared = corrections_prepare_many(
+                entries=[CorrectionEntry(c, accounts[c], NOTE) for c in ids], actor="li"
+            )
+            corrections_decide_many(correction_ids=[c.pk for c in prepared], actor="wang", approve=True)
+        counts.append(sum(1 for q in queries.captured_queries if q["sql"].upper().startswith("SAVEPOINT")))
+    assert counts[0] == counts[1]
+    assert Counter(
+        Case.objects.filter(pk__in=[i.case_id for i in insts]).values_list("state", flat=True)
+    ) == {"released": len(insts)}

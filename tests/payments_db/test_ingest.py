@@ -234,3 +234,56 @@ def test_collecting_again_reads_what_was_ingested_in_one_statement(tmp_path: Pat
     assert [q["sql"] for q in queries.captured_queries if "inboundfile" in q["sql"].lower()] == [
         q["sql"] for q in queries.captured_queries
     ] and len(queries.captured_queries) == 1
+
+
+def test_a_file_read_in_an_earlier_pass_is_not_read_again_unless_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The banks' outboxes keep every answer: a pass opens each file but reads (and hashes) only those it has not
+    read before with the same identity (inode, size, times); a file written again in place is read again, and a
+    known identity whose SHA-256 the database does not hold (rolled back, another database) is read again."""
+    from mianshen.payments.services import ingest
+
+    uploaded(2, root=tmp_path, banks=("102", "105"))
+    simulator(tmp_path).process_inbox()
+    ch = FolderChannel(tmp_path)
+    read: list[str] = []
+    real = ingest._read_once
+
+    def counting(fh):  # type: ignore[no-untyped-def]
+        read.append(fh.name if isinstance(fh.name, str) else str(fh.name))
+        return real(fh)
+
+    monkeypatch.setattr(ingest, "_read_once", counting)
+    first = inbound_files_collect(channel=ch, actor=ACTOR).results
+    assert len(first) == 2 and len(read) == 2
+    read.clear()
+    assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and read == []
+    # the same file written again in place (new change time): read again, recognised by its SHA-256
+    answer = sorted((tmp_path / "102" / "outbox").iterdir())[0]
+    answer.write_bytes(answer.read_bytes())
+    assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and len(read) == 1
+    read.clear()
+    # the hint is only a hint: a SHA-256 the database does not hold means the file is read and ingested
+    monkeypatch.setattr(ingest, "_SEEN", {k: "0" * 64 for k in ingest._SEEN})
+    assert inbound_files_collect(channel=ch, actor=ACTOR).results == [] and len(read) == 2
+
+
+@pytest.mark.parametrize("answer", ["ACSP", "bad"])
+def test_a_file_stored_meanwhile_is_a_duplicate_without_the_lookup(tmp_path: Path, answer: str) -> None:
+    """``unseen`` (collect has just found the SHA-256 among none stored) skips the lookup; a file another process
+    stored in the meantime still ends as a duplicate: its insert fails, nothing of it is applied twice (an applied
+    answer and a quarantined one alike)."""
+    from django.db import transaction
+
+    from mianshen.payments.services.ingest import inbound_file_ingest
+
+    [bf] = uploaded(3, root=tmp_path)
+    data = status_report(bf, all_lines(bf, "ACSP")) if answer == "ACSP" else b"<not xml"
+    first = feed(data)
+    lines, holds = StatusLine.objects.count(), HoldItem.objects.count()
+    with transaction.atomic():
+        again = inbound_file_ingest(data=data, name="again.xml", actor=ACTOR, unseen=True)
+    assert again.duplicate and again.inbound.pk == first.inbound.pk
+    assert InboundFile.objects.count() == 1 and StatusLine.objects.count() == lines
+    assert HoldItem.objects.count() == holds

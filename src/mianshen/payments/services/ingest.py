@@ -10,6 +10,7 @@ another account) is refused whole: kept in quarantine with its reason, audited, 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,11 +77,14 @@ def inbound_file_ingest(
     bank_code: str = "",
     size: int | None = None,
     sha256: str | None = None,
+    unseen: bool = False,
 ) -> IngestResult:
     """Ingest one bank file. ``size``/``sha256`` describe the whole file when ``data`` is only its head (an
-    oversized file is not read whole: it is quarantined with its first bytes)."""
+    oversized file is not read whole: it is quarantined with its first bytes). ``unseen``: the caller has just
+    found its SHA-256 among none of the stored answers (``inbound_files_collect``), so it is not looked up again;
+    one stored meanwhile by another process still makes the insert fail, and the file is a duplicate."""
     sha = sha256 or hashlib.sha256(data).hexdigest()
-    seen = InboundFile.objects.filter(sha256=sha).first()
+    seen = None if unseen else InboundFile.objects.filter(sha256=sha).first()
     if seen is not None:
         return IngestResult(seen, duplicate=True, counts=seen.counts)
     total = len(data) if size is None else size
@@ -266,7 +270,10 @@ def inbound_files_collect(*, channel: Channel, actor: str) -> Collected:
             continue
         try:
             with received.open() as fh:
+                if _SEEN.get(_identity(fh)) in known:  # the very file read in an earlier pass, ingested then
+                    continue
                 data, sha, size = _read_once(fh)
+                _seen_add(fh, sha)
         except FileNotFoundError:  # removed since the folder was listed
             continue
         except OSError as exc:  # replaced by a link (or something else) since the folder was listed
@@ -274,12 +281,32 @@ def inbound_files_collect(*, channel: Channel, actor: str) -> Collected:
             continue
         if sha not in known:
             results.append(inbound_file_ingest(data=data, name=received.name, actor=actor, bank_code=received.bank,
-                                               size=size, sha256=sha))  # fmt: skip
+                                               size=size, sha256=sha, unseen=True))  # fmt: skip
             known.add(sha)
     if skipped:
         with transaction.atomic():
             holds_raise(actor=actor, items=[_irregular_hold(r) for r in skipped])
     return Collected(results, skipped)
+
+
+# A bank's outbox keeps every answer it ever sent (at 441,300 units, hundreds of MB of camt.054 by the end), and
+# each pass used to read and hash all of it again to learn that it was known. An opened file whose identity
+# (device, inode, size, modification and change time in ns: any write changes the change time, which no one
+# can set) was hashed in an earlier pass to a SHA-256 the database holds is not read again. Only a hint: the
+# SHA-256 must still be in the database's set read at the start of the pass, else the file is read and hashed.
+_SEEN: dict[tuple[int, ...], str] = {}
+_SEEN_MAX = 200_000
+
+
+def _identity(fh: BinaryIO) -> tuple[int, ...]:
+    st = os.fstat(fh.fileno())
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _seen_add(fh: BinaryIO, sha: str) -> None:
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[_identity(fh)] = sha
 
 
 def _read_once(fh: BinaryIO) -> tuple[bytes, str, int]:
