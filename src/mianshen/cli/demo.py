@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import astuple, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -504,6 +504,20 @@ def _key_supervision_applies(note: Callable[[str, str], None]) -> Case | None:
     return case
 
 
+def units_by_credit_code(snapshot_id: int, codes: Collection[str]) -> dict[str, str]:
+    """The snapshot's units with these credit codes: credit code → unit id (the lowest, should two units share a
+    code). Picked here, not by an ``ORDER BY unit_id`` in the query: that made SQLite walk the (snapshot, unit_id)
+    index over every unit of the snapshot instead of looking the codes up in (snapshot, credit_code), once per
+    dispatch firm (17 ms a firm at 50,000 units; ≈ 3,900 firms × 441,300 units at Beijing's size)."""
+    from mianshen.registry.models import Unit
+
+    units: dict[str, str] = {}
+    rows = Unit.objects.filter(snapshot_id=snapshot_id, credit_code__in=list(codes))
+    for code, unit_id in rows.values_list("credit_code", "unit_id"):
+        units[code] = min(unit_id, units.get(code, unit_id))
+    return units
+
+
 def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> Case | None:
     """A labour-dispatch firm awaiting confirmation: each of its host employers that is a unit of the city, signed
     in through /lookup/ as itself, confirms the workers placed with it on /apply/ through the portal's own service;
@@ -515,7 +529,6 @@ def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> C
     from mianshen.cases.services import confirmation_record
     from mianshen.cases.states import State
     from mianshen.portal import dispatch
-    from mianshen.registry.models import Unit
 
     pending = decided.filter(pl.col("decision") == "pending_confirmation")["unit_id"].sort().to_list()
     half = (len(pending) + 1) // 2
@@ -527,11 +540,7 @@ def _hosts_confirm(decided: pl.DataFrame, note: Callable[[str, str], None]) -> C
         if case is None or case.last_round is None:
             continue
         hosts = case_hosts(case)
-        units = dict(
-            Unit.objects.filter(snapshot_id=case.last_round.snapshot_id, credit_code__in=list(hosts))
-            .order_by("-unit_id")
-            .values_list("credit_code", "unit_id")
-        )
+        units = units_by_credit_code(case.last_round.snapshot_id, hosts)
         if units:
             candidates.append((not set(hosts) - set(units), case, hosts, units))
     if not candidates:
