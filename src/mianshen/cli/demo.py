@@ -180,7 +180,7 @@ class DemoRun:
         from mianshen.registry.services import snapshot_import
 
         self.snap_a = snapshot_import(drop=self.drop, extracted_on=AS_OF).snapshot
-        del self.drop  # the drop's frames are in the database now: a round reads them back from there
+        del self.drop  # the drop's frames are in the database now (and kept for the rounds: registry.kept)
         self.note("import", f"snapshot {self.snap_a.pk} ({self.snap_a.content_hash[:12]})")
 
     def _run_round(self, snapshot: Snapshot, checkpoint: str, as_of: date) -> ScreeningRound:
