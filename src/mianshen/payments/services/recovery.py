@@ -189,11 +189,70 @@ class _Batch:
     cases: list[int] = field(default_factory=list)
     # the batch's units and their accounts on file, looked up together at its start (``closedloop``)
     on_file: OnFileBatch | None = None
+    # what each item would read one at a time, read for the whole batch at its start (``_Rows.load``); None when
+    # a payment comes twice in the batch (the first item's writes would make the second's rows stale)
+    rows: _Rows | None = None
 
     def flush(self, actor: str) -> None:
         case_states_sync(case_ids=self.cases, actor=actor)
         audit_many(actor=actor, events=self.events)
         self.events, self.cases = [], []
+
+
+@dataclass
+class _Rows:
+    """The rows a batch's items read, each read once for the batch in its transaction (payments locked, as one at
+    a time): no item changes another payment's rows, so each item sees what it would have read itself."""
+
+    payments: dict[int, Payment]  # by case id, case read with it
+    by_pk: dict[int, Payment]  # the same, by id
+    current: dict[int, Instruction]  # the payments' current instructions, by id
+    closed: set[tuple[int, str, str]]  # (payment, account, branch) closed by the bank: never paid again
+    cancel_pending: set[int]  # cases with a pending request to cancel the payment
+    live: set[int]  # payments with a live instruction
+    blocking: dict[int, HoldItem]  # per case its first open blocking hold
+    attempts: dict[int, int]  # per payment its highest attempt
+
+    @classmethod
+    def load(cls, payments: QuerySet[Payment]) -> _Rows | None:
+        locked = list(_payments_locked().filter(pk__in=payments.values("pk")).order_by("pk"))
+        if len({p.case_id for p in locked}) != len(locked):  # never: one payment per case
+            return None
+        ids = [p.pk for p in locked]
+        cases = [p.case_id for p in locked]
+        current = [p.current_id for p in locked if p.current_id]
+        of_batch = Instruction.objects.filter(payment_id__in=one_parameter(ids))
+        blocking: dict[int, HoldItem] = {}
+        for hold in HoldItem.objects.filter(
+            case_id__in=one_parameter(cases), kind__in=BLOCKING, resolved_at=None
+        ).order_by("pk"):  # as ``.first()``
+            if hold.case_id is not None:
+                blocking.setdefault(hold.case_id, hold)
+        return cls(
+            payments={p.case_id: p for p in locked},
+            by_pk={p.pk: p for p in locked},
+            current={i.pk: i for i in Instruction.objects.filter(pk__in=one_parameter(current))},
+            closed=set(
+                of_batch.filter(action=Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value).values_list(
+                    "payment_id", "creditor_account", "creditor_branch_code"
+                )
+            ),
+            cancel_pending=set(
+                Approval.objects.filter(
+                    case_id__in=one_parameter(cases), kind=ApprovalKind.CANCEL_PAYMENT, decided_by=""
+                ).values_list("case_id", flat=True)
+            ),
+            live=set(
+                of_batch.filter(status__in=[s.value for s in LIVE]).values_list("payment_id", flat=True)
+            ),
+            blocking=blocking,
+            attempts=dict(
+                of_batch.values("payment_id").annotate(n=Max("attempt")).values_list("payment_id", "n")
+            ),
+        )
+
+    def payment(self, case_id: int) -> Payment | None:
+        return self.payments.get(case_id)
 
 
 def _banks(batch: _Batch | None) -> set[str]:
@@ -233,12 +292,18 @@ def _correction_prepare(
 ) -> Correction:
     if account is not None:  # as the drops normalise: NFKC, no spaces or hyphens in the number
         account = AccountInput(*account_key(account))
-    with transaction.atomic():
+    # in a batch no savepoints: any refusal rolls the batch's whole transaction back (``corrections_prepare_many``)
+    alone = batch is None
+    with transaction.atomic(savepoint=alone):
         # the case read with it (the closed loop needs its unit), only the payment row locked
-        payment = _payments_locked().filter(case_id=case_id).first()
+        rows = batch.rows if batch is not None else None
+        if rows is not None:
+            payment = rows.payment(case_id)
+        else:
+            payment = _payments_locked().filter(case_id=case_id).first()
         if payment is None:
             raise not_handed_over(case_id)
-        failed = _failed_current(payment)
+        failed = _failed_current(payment, rows)
         if account is None:
             if failed is None:
                 raise PaymentError(
@@ -250,15 +315,21 @@ def _correction_prepare(
             kind = CorrectionKind.RESEND
         else:
             kind = CorrectionKind.ACCOUNT
-        _check_account(payment, failed, account, kind, _banks(batch))
+        _check_account(payment, failed, account, kind, _banks(batch), rows)
         on_file = _closed_loop(payment, failed, account, kind, _banks(batch), _on_file(batch))
-        if Approval.objects.filter(case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by="").exists():
+        if (
+            case_id in rows.cancel_pending
+            if rows is not None
+            else Approval.objects.filter(
+                case_id=case_id, kind=ApprovalKind.CANCEL_PAYMENT, decided_by=""
+            ).exists()
+        ):
             raise PaymentError(
                 _("案件 %(case_id)s 有待审核的撤销拨付申请：请先审核该申请，再更正账户"),
                 case_id=case_id,
             )
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=alone):
                 correction = Correction.objects.create(
                     payment=payment, failed=failed, kind=kind, bank_id=on_file.bank_code,
                     branch_code=on_file.branch_code, account_no=on_file.account_no,
@@ -287,10 +358,15 @@ def _payments_locked() -> QuerySet[Payment]:
     return Payment.objects.select_related("case").select_for_update(of=("self",))
 
 
-def _failed_current(payment: Payment) -> Instruction | None:
+def _failed_current(payment: Payment, rows: _Rows | None = None) -> Instruction | None:
     if payment.cancelled_at is not None:
         raise PaymentError(_("案件 %(case_id)s 的拨付已撤销"), case_id=payment.case_id)
-    current = Instruction.objects.filter(pk=payment.current_id).first() if payment.current_id else None
+    if not payment.current_id:
+        current = None
+    elif rows is not None:
+        current = rows.current.get(payment.current_id)
+    else:
+        current = Instruction.objects.filter(pk=payment.current_id).first()
     if current is not None and IS(current.status) not in FAILED | {IS.CANCELLED}:
         raise PaymentError(
             _("案件 %(case_id)s：拨付 %(end_to_end_id)s 状态为 %(status)s，无需更正"),
@@ -302,7 +378,12 @@ def _failed_current(payment: Payment) -> Instruction | None:
 
 
 def _check_account(
-    payment: Payment, failed: Instruction | None, account: AccountInput, kind: str, banks: set[str]
+    payment: Payment,
+    failed: Instruction | None,
+    account: AccountInput,
+    kind: str,
+    banks: set[str],
+    rows: _Rows | None = None,
 ) -> None:
     problem = account_problem(Account(account.bank_code, account.branch_code, account.account_no,
                                       account.account_name, "correction"), banks)  # fmt: skip
@@ -310,10 +391,16 @@ def _check_account(
         raise PaymentError(
             _("案件 %(case_id)s：账户不可用（%(problem)s）"), case_id=payment.case_id, problem=problem
         )
-    closed = Instruction.objects.filter(
-        payment=payment, action=Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value
-    )
-    if closed.filter(creditor_account=account.account_no, creditor_branch_code=account.branch_code).exists():
+    if rows is not None:
+        closed = (payment.pk, account.account_no, account.branch_code) in rows.closed
+    else:
+        closed = Instruction.objects.filter(
+            payment=payment,
+            action=Do.NEEDS_CORRECTION_NO_RETRY_SAME_ACCOUNT.value,
+            creditor_account=account.account_no,
+            creditor_branch_code=account.branch_code,
+        ).exists()
+    if closed:
         raise PaymentError(
             _("案件 %(case_id)s：账户 %(account_no)s 已销户，不再向该账户拨付"),
             case_id=payment.case_id,
@@ -401,9 +488,13 @@ CORRECTION_FOUR_EYES = FourEyes(
 def _correction_decide(
     *, correction_id: int, actor: str, approve: bool, note: str, batch: _Batch | None = None
 ) -> Correction:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=batch is None):  # in a batch: refused, the batch is rolled back whole
         correction = four_eyes_open(CORRECTION_FOUR_EYES, correction_id, actor=actor)
-        payment = _payments_locked().get(pk=correction.payment_id)
+        rows = batch.rows if batch is not None else None
+        if rows is not None and correction.payment_id in rows.by_pk:
+            payment = rows.by_pk[correction.payment_id]
+        else:
+            payment = _payments_locked().get(pk=correction.payment_id)
         reissue = _reissue(payment, correction, actor, batch) if approve else None
         outcome = "approved" if approve else "refused"
         code = Action.ACCOUNT_CORRECTION_APPROVED if approve else Action.ACCOUNT_CORRECTION_REFUSED
@@ -439,7 +530,9 @@ def corrections_prepare_many(*, entries: Sequence[CorrectionEntry], actor: str) 
             with transaction.atomic():
                 payments = Payment.objects.filter(case_id__in=one_parameter([e.case_id for e in chunk]))
                 batch = _Batch(
-                    banks=_banks(None), on_file=_on_file_load(payments, "case__unit_id", "current_id")
+                    banks=_banks(None),
+                    on_file=_on_file_load(payments, "case__unit_id", "current_id"),
+                    rows=_Rows.load(payments) if len({e.case_id for e in chunk}) == len(chunk) else None,
                 )
                 for entry in chunk:
                     prepared.append(_correction_prepare(case_id=entry.case_id, actor=actor, account=entry.account,
@@ -477,7 +570,11 @@ def corrections_decide_many(
             with transaction.atomic():
                 corrections = Correction.objects.filter(pk__in=one_parameter(chunk))
                 on_file = _on_file_load(corrections, "payment__case__unit_id", "payment__current_id")
-                batch = _Batch(banks=_banks(None), on_file=on_file)
+                paid = list(corrections.values_list("payment_id", flat=True))
+                rows = None
+                if len(set(chunk)) == len(chunk) == len(paid) == len(set(paid)):  # each payment once
+                    rows = _Rows.load(Payment.objects.filter(pk__in=one_parameter(paid)))
+                batch = _Batch(banks=_banks(None), on_file=on_file, rows=rows)
                 for correction_id in chunk:
                     decided.append(_correction_decide(correction_id=correction_id, actor=actor, approve=approve,
                                                       note=note, batch=batch))  # fmt: skip
@@ -497,7 +594,8 @@ def corrections_decide_many(
 
 
 def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch | None) -> Instruction:
-    failed = _failed_current(payment)
+    rows = batch.rows if batch is not None else None
+    failed = _failed_current(payment, rows)
     if failed is not None and failed.pk != correction.failed_id:
         raise PaymentError(
             _("案件 %(case_id)s：录入更正后拨付状态已变化，请重新核实"),
@@ -506,7 +604,11 @@ def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch
     # by payment (index instruction_attempt_unique): SQLite cannot use the partial index
     # one_live_instruction_per_case for a bound IN list, and a scan of every instruction per re-issue made the
     # demo's 14,448 corrections at Beijing's size take most of an hour
-    if Instruction.objects.filter(payment_id=payment.pk, status__in=[s.value for s in LIVE]).exists():
+    if (
+        payment.pk in rows.live
+        if rows is not None
+        else Instruction.objects.filter(payment_id=payment.pk, status__in=[s.value for s in LIVE]).exists()
+    ):
         raise PaymentError(_("案件 %(case_id)s 已有一笔在途拨付"), case_id=payment.case_id)
     entered = AccountInput(
         correction.bank_id, correction.branch_code, correction.account_no, correction.account_name
@@ -514,7 +616,12 @@ def _reissue(payment: Payment, correction: Correction, actor: str, batch: _Batch
     on_file = _closed_loop(
         payment, failed, entered, correction.kind, _banks(batch), _on_file(batch)
     )  # again: a newer drop may differ
-    blocking = HoldItem.objects.filter(case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None).first()
+    if rows is not None:
+        blocking = rows.blocking.get(payment.case_id)
+    else:
+        blocking = HoldItem.objects.filter(
+            case_id=payment.case_id, kind__in=BLOCKING, resolved_at=None
+        ).first()
     if blocking is not None:
         raise PaymentError(
             _("案件 %(case_id)s 有未处理的挂起事项（%(kind)s），请先处理"),
@@ -537,7 +644,11 @@ def _new_attempt(
     batch: _Batch | None = None,
 ) -> Instruction:
     case = payment.case
-    attempt = (Instruction.objects.filter(payment=payment).aggregate(n=Max("attempt"))["n"] or 0) + 1
+    rows = batch.rows if batch is not None else None
+    if rows is not None:
+        attempt = rows.attempts.get(payment.pk, 0) + 1
+    else:
+        attempt = (Instruction.objects.filter(payment=payment).aggregate(n=Max("attempt"))["n"] or 0) + 1
     new = instruction_new(
         payment_id=payment.pk, case_id=payment.case_id, attempt=attempt,
         amount_fen=payment.amount_fen, account=account, actor=actor, replaces_id=failed.pk if failed else None,
