@@ -181,7 +181,7 @@ class DemoRun:
 
         self.snap_a = snapshot_import(drop=self.drop, extracted_on=AS_OF).snapshot
         del self.drop  # the drop's frames are in the database now (and kept for the rounds: registry.kept)
-        self.note("import", f"snapshot {self.snap_a.pk} ({self.snap_a.content_hash[:12]})")
+        self.note("import", f"snapshot {self.snap_a.pk} (content hash {self.snap_a.content_hash[:12]}…)")
 
     def _run_round(self, snapshot: Snapshot, checkpoint: str, as_of: date) -> ScreeningRound:
         from mianshen.core.jobs import JobFailed, job_drain
@@ -244,7 +244,12 @@ class DemoRun:
         assert self.decided is not None
         changed = freshen_drop(self.drop_a, self.drop_b, self.decided)
         self.snap_b = snapshot_import(drop=validate_drop(self.drop_b), extracted_on=AS_OF).snapshot
-        self.note("fresh data", ", ".join(f"{k} {v}" for k, v in changed.items()))
+        self.note(
+            "fresh data",
+            f"drop of the next extract imported as snapshot {self.snap_b.pk}: {changed['confirmed']:,} labour-dispatch "
+            f"firm(s) confirmed by their host employers, {changed['arrears_paid']:,} unit(s) paid their arrears, "
+            f"{changed['newly_flagged']:,} unit(s) newly listed as seriously dishonest",
+        )
 
     def round_2(self) -> None:
         from mianshen.screening.models import Checkpoint
@@ -599,7 +604,7 @@ def _tell(*, root: Path, note: Callable[[str, str], None]) -> None:
     by_kind = ", ".join(
         f"{k} {n:,}" for k, n in Message.objects.values_list("kind").annotate(n=Count("id")).order_by("kind")
     )
-    note("notify", f"{Message.objects.count():,} messages ({by_kind}); {units} unit(s) told of a failed payment by "
+    note("notify", f"{Message.objects.count():,} messages ({by_kind}); {units:,} unit(s) told of a failed payment by "
          f"SMS; readable files under {root / 'outbox'}/sms/ (`mianshen notify outbox --kind payment_failed`); "
          f"{queued:,} queued for `mianshen worker`")  # fmt: skip
 
@@ -726,7 +731,7 @@ class _Payer:
             self._settle(True)
         settled = Instruction.objects.filter(status=InstructionStatus.SETTLED)
         total = settled.aggregate(total=Sum("amount_fen"))["total"] or 0
-        self.note("payment", f"{settled.count():,} payments settled, {format_yuan(total, unit='symbol')}; {corrected} failed accounts "
+        self.note("payment", f"{settled.count():,} payments settled, {format_yuan(total, unit='symbol')}; {corrected:,} failed accounts "
                   "corrected (maker + checker) and re-issued")  # fmt: skip
 
     def reconcile(self) -> None:
@@ -772,7 +777,7 @@ def _accounts_fixed(
     following = drop.parent / f"drop-accounts-{len(list(drop.parent.glob('drop-accounts-*'))) + 1}"
     accounts_drop(drop, following, {p.case.unit_id: astuple(fixes[p.pk]) for p in waiting})
     snapshot = snapshot_import(drop=validate_drop(following), extracted_on=timezone.localdate()).snapshot
-    units = f"{len(waiting)} unit{'s' if len(waiting) != 1 else ''}"
+    units = f"{len(waiting):,} unit{'s' if len(waiting) != 1 else ''}"
     note("accounts", f"{units} registered a new account at the social-insurance office; {following.name} "
          f"imported as snapshot {snapshot.pk}")  # fmt: skip
     opened = dict(
