@@ -177,8 +177,9 @@ def test_a_batch_reads_its_payments_rows_once_not_per_correction(tmp_path: Path)
             corrections_decide_many(correction_ids=[c.pk for c in prepared], actor="wang", approve=True)
         counts.append((len(prepare.captured_queries), len(decide.captured_queries)))
     (p6, d6), (p18, d18) = counts
-    # measured: 9 statements per correction entered and 13 per correction decided before, 1 and 6 now
-    assert (p18 - p6) / 12 <= 1 and (d18 - d6) / 12 <= 6, counts
+    # measured: 9 statements per correction entered and 13 per correction decided before, 1 and 6 now (a hold closed
+    # by a re-issue adds its own)
+    assert (p18 - p6) / 12 <= 1 and (d18 - d6) / 12 <= 7, counts
 
 
 def test_a_batch_refuses_what_one_at_a_time_refuses_from_its_rows(tmp_path: Path) -> None:
