@@ -50,6 +50,8 @@ def _empty_view_caches() -> None:
     the same ids in the next test (SQLite reuses row ids), and a frozen clock can give them the same times."""
     if "mianshen.portal.view_cache" in sys.modules:
         sys.modules["mianshen.portal.view_cache"].clear_all()
+    if "mianshen.registry.kept" in sys.modules:  # the frames of the last snapshot imported
+        sys.modules["mianshen.registry.kept"].forget()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import polars as pl
 from mianshen.core.bulkdb import one_parameter
 from mianshen.datadrop.schema import TABLES
 
-from . import models
+from . import kept, models
 from .bulk import frame_select
 from .services import TABLE_MODELS
 
@@ -20,13 +20,16 @@ def snapshot_frames(
     """The accepted rows of ``snapshot`` per table, typed exactly as validation produced them."""
     wanted = tables or tuple(TABLE_MODELS)
     present = set(snapshot.rows_accepted)
-    return {
-        table: frame_select(
-            table=TABLE_MODELS[table]._meta.db_table, schema=TABLES[table].schema(), snapshot_id=snapshot.pk
-        )
-        for table in wanted
-        if table in present
-    }
+    return {table: _frame(snapshot, table) for table in wanted if table in present}
+
+
+def _frame(snapshot: models.Snapshot, table: str) -> pl.DataFrame:
+    """One table of the snapshot: the frame kept since its import in this process, else read from the database."""
+    frame = kept.kept_frame(snapshot, table)
+    if frame is not None:
+        return frame
+    return frame_select(table=TABLE_MODELS[table]._meta.db_table, schema=TABLES[table].schema(),
+                        snapshot_id=snapshot.pk)  # fmt: skip
 
 
 def snapshot_latest() -> models.Snapshot | None:
