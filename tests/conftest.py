@@ -50,6 +50,8 @@ def _empty_view_caches() -> None:
     the same ids in the next test (SQLite reuses row ids), and a frozen clock can give them the same times."""
     if "mianshen.portal.view_cache" in sys.modules:
         sys.modules["mianshen.portal.view_cache"].clear_all()
+    if "mianshen.portal.selectors" in sys.modules:  # a notice's size, counted once per process (frozen lines)
+        sys.modules["mianshen.portal.selectors"]._notice_size.cache_clear()
     if "mianshen.registry.kept" in sys.modules:  # the frames of the last snapshot imported
         sys.modules["mianshen.registry.kept"].forget()
 
