@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from django.utils import translation
@@ -168,10 +170,12 @@ def word(name: str, words: BenefitWords | None = None) -> dict[str, str]:
     return out
 
 
-def benefit(policy_id: str) -> dict[str, dict[str, str]]:
+@cache
+def benefit(policy_id: str) -> Mapping[str, dict[str, str]]:
     """The benefit's words of ``policy_id``'s family as message parameters (``{benefit}``, ``{benefit_full}``,
-    ``{grant}`` … in both languages): every text about a case names the benefit it is about."""
-    return words_of(policy_id).both()
+    ``{grant}`` … in both languages): every text about a case names the benefit it is about. One mapping per
+    policy, shared by every message of it (spread into each message's parameters, never changed)."""
+    return MappingProxyType(words_of(policy_id).both())
 
 
 def both(msgid: str) -> dict[str, str]:

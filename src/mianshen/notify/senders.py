@@ -84,11 +84,10 @@ class InboxSender(Sender):
 def subject(params: Mapping[str, Any]) -> str:
     """An e-mail's subject: the benefit the message is about (its ``benefit`` parameter), in both languages;
     the refund's for a message about no benefit in particular (a code, a call-back)."""
-    named = params.get("benefit")
-    zh, en = (named.get("zh", ""), named.get("en", "")) if isinstance(named, dict) else ("", "")
-    if not zh or not en:
-        zh, en = REFUND_WORDS.zh, REFUND_WORDS.en
-    return f"{zh}通知 / {en[:1].upper()}{en[1:]}"
+    short, title = params.get("benefit"), params.get("Benefit")  # title: the English name capitalised
+    if not isinstance(short, dict) or not isinstance(title, dict):
+        short, title = REFUND_WORDS.both()["benefit"], REFUND_WORDS.both()["Benefit"]
+    return f"{short['zh']}通知 / {title['en']}"
 
 
 class SmtpSender(Sender):

@@ -376,6 +376,11 @@ def dashboard(
             return {**kept.payload, "computed_at": kept.computed_at.isoformat(), "seconds": kept.seconds,
                     "current": kept.fingerprint == mark, "as_of_seq": int(kept.fingerprint),
                     "latest_seq": int(mark)}  # fmt: skip
+    return _computed(policy_id, mark, district)
+
+
+def _computed(policy_id: str | None, mark: str, district: str | None) -> dict[str, Any]:
+    """Compute and keep (:func:`_compute_and_keep`), and answer as :func:`dashboard` does for current figures."""
     payloads, seconds, now = _compute_and_keep(policy_id, mark, district)
     return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds, "current": True,
             "as_of_seq": int(mark), "latest_seq": int(mark)}  # fmt: skip
@@ -390,12 +395,11 @@ def dashboard_recompute(
     _enquiry_district(district)
     policy_id = policy_id or default_policy()
     mark = fingerprint()
-    payloads, seconds, now = _compute_and_keep(policy_id, mark, district)
+    done = _computed(policy_id, mark, district)
     audit_record(actor=actor, action=Action.DASHBOARD_RECOMPUTED, obj_type="dashboard",
-                 obj_id=f"{payloads[district]['policy_id']}:{district or 'city'}",
-                 after={"milliseconds": round(seconds * 1000), "as_of_seq": int(mark)})  # fmt: skip
-    return {**payloads[district], "computed_at": now.isoformat(), "seconds": seconds, "current": True,
-            "as_of_seq": int(mark), "latest_seq": int(mark)}  # fmt: skip
+                 obj_id=f"{done['policy_id']}:{district or 'city'}",
+                 after={"milliseconds": int(done["seconds"] * 1000), "as_of_seq": int(mark)})  # fmt: skip
+    return done
 
 
 def kept_case_states(district: str | None = None) -> list[list[Any]] | None:
